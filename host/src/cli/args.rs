@@ -1,0 +1,176 @@
+//! The command line, as clap definitions. The doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  installer plan --distro debian-10 --runtime cri-o
+  installer run --runtime containerd --kubernetes-version 1.30
+  installer detect --root /mnt/image --output json
+  installer plugins list
+  installer render --distro ubuntu-22.04 --runtime docker --format sh > install.sh";
+
+/// Turn a Linux host into a Kubernetes node: install and configure a container runtime.
+///
+/// The distro is detected from os-release (or named with --distro); runtimes and package
+/// managers are plugins loaded from the plugin path; distros are data (distro packs).
+#[derive(Debug, Parser)]
+#[command(name = "installer", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes, before or after the command name.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Add a plugin directory, searched before INSTALLER_PLUGIN_PATH and the defaults
+    /// (repeatable).
+    #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
+    pub plugin_dirs: Vec<PathBuf>,
+
+    /// Plugin directories, ':'-separated, searched after --plugin-dir.
+    #[arg(
+        long,
+        env = "INSTALLER_PLUGIN_PATH",
+        value_name = "DIRS",
+        global = true,
+        hide = true
+    )]
+    pub plugin_path: Option<String>,
+
+    /// Add a distro-pack directory; its packs add to or override the built-in ones
+    /// (repeatable).
+    #[arg(long = "distro-dir", value_name = "DIR", global = true)]
+    pub distro_dirs: Vec<PathBuf>,
+
+    /// Distro-pack directories, ':'-separated, read after --distro-dir.
+    #[arg(
+        long,
+        env = "INSTALLER_DISTRO_PATH",
+        value_name = "DIRS",
+        global = true,
+        hide = true
+    )]
+    pub distro_path: Option<String>,
+
+    /// Act on the system rooted at DIR: os-release read there, files written there, commands
+    /// run chrooted into it.
+    #[arg(long, value_name = "DIR", default_value = "/", global = true)]
+    pub root: PathBuf,
+
+    /// Output format for data on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, global = true)]
+    pub output: OutputFormat,
+
+    /// More logging (repeat for more); RUST_LOG is honoured too.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less logging: errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Text for people.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the os-release facts and the distro pack they match, and why.
+    Detect,
+    /// Distro packs: the built-in ones and those from --distro-dir.
+    #[command(subcommand)]
+    Distros(DistrosCommand),
+    /// Plugins found on the plugin path.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+    /// Show the composed plan; changes nothing.
+    Plan(Selection),
+    /// Internal: run one plugin call in this child process and print the answer.
+    #[command(name = "__plugin-call", hide = true)]
+    PluginCall(PluginCallArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DistrosCommand {
+    /// Every distro pack and where it came from (built-in or a file).
+    List,
+    /// One pack, whole.
+    Show {
+        /// The pack id (debian-10, ubuntu-22.04, ...).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every candidate plugin file: loaded (name, kind, version, protocol) or rejected (why).
+    List,
+}
+
+/// What to install: the SELECTION of CLI.md.
+#[derive(Debug, Clone, Args, Default)]
+pub struct Selection {
+    /// Distro pack id (debian-10, ubuntu-20.04, centos-7, ...); default: detected from
+    /// <root>/etc/os-release.
+    #[arg(long, value_name = "ID")]
+    pub distro: Option<String>,
+
+    /// The runtime plugin: docker, containerd, cri-o, mcr, or any loaded runtime plugin.
+    #[arg(long, value_name = "NAME")]
+    pub runtime: Option<String>,
+
+    /// Runtime version to pin; default: the plugin's choice for the distro.
+    #[arg(long, value_name = "VER")]
+    pub version: Option<String>,
+
+    /// Target Kubernetes version, X.Y (CRI-O's minor must match it).
+    #[arg(long, value_name = "X.Y")]
+    pub kubernetes_version: Option<String>,
+
+    /// cgroup driver for the runtime and kubelet: systemd, cgroupfs, or auto (systemd when
+    /// systemd is init or the host is on cgroup v2).
+    #[arg(long, value_name = "DRIVER", value_parser = ["systemd", "cgroupfs", "auto"])]
+    pub cgroup_driver: Option<String>,
+
+    /// Pause (sandbox) image for the runtime.
+    #[arg(long, value_name = "REF")]
+    pub sandbox_image: Option<String>,
+
+    /// Vendor repository (upstream) or the distro's own archive (distro).
+    #[arg(long, value_name = "SOURCE", value_parser = ["upstream", "distro"])]
+    pub source: Option<String>,
+
+    /// Base URL replacing the vendor repository (air-gapped sites).
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
+
+    /// Plugin option KEY=VALUE (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// TOML file holding any of the above; flags win.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Arguments of the hidden child-process command.
+#[derive(Debug, Args)]
+pub struct PluginCallArgs {
+    /// The plugin library.
+    pub path: PathBuf,
+    /// The method (`manifest`, `plan`, `render`, `options`); the request is read from stdin.
+    pub method: String,
+}

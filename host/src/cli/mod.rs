@@ -1,0 +1,117 @@
+//! The command line: parses arguments, runs a command, maps the outcome to an exit code.
+//!
+//! stdout carries data only (text or one JSON document); logs, warnings and hints go to
+//! stderr.
+
+mod args;
+mod detect;
+mod distros;
+mod plan;
+mod plugins;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, DistrosCommand, GlobalArgs, OutputFormat, PluginsCommand, Selection};
+
+use crate::loader::{self, Registry};
+use crate::Error;
+
+/// Runs the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::PluginCall(call) = &cli.command {
+        // The child: no logging setup, exactly one envelope on stdout.
+        return loader::child_main(&call.path, &call.method);
+    }
+    init_logging(&cli.global);
+    match run(&cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            if let Some(hint) = error.hint() {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn init_logging(global: &GlobalArgs) {
+    let default = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
+        .init();
+}
+
+/// Runs one command.
+pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
+    let ctx = Context {
+        global: &cli.global,
+    };
+    match &cli.command {
+        Command::Detect => detect::run(&ctx),
+        Command::Distros(DistrosCommand::List) => distros::list(&ctx),
+        Command::Distros(DistrosCommand::Show { id }) => distros::show(&ctx, id),
+        Command::Plugins(PluginsCommand::List) => plugins::list(&ctx),
+        Command::Plan(selection) => plan::run(&ctx, selection),
+        Command::PluginCall(_) => unreachable!("handled before logging is set up"),
+    }
+}
+
+/// What every command shares: the global options and the search paths they imply.
+pub struct Context<'a> {
+    /// The global options.
+    pub global: &'a GlobalArgs,
+}
+
+impl Context<'_> {
+    /// Plugin directories in search order.
+    pub fn plugin_dirs(&self) -> Vec<PathBuf> {
+        loader::search_path(&self.global.plugin_dirs, self.global.plugin_path.as_deref())
+    }
+
+    /// Distro-pack directories in order: `--distro-dir`, then `INSTALLER_DISTRO_PATH`.
+    pub fn distro_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = self.global.distro_dirs.clone();
+        if let Some(path) = &self.global.distro_path {
+            dirs.extend(path.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
+        }
+        dirs
+    }
+
+    /// Every plugin on the plugin path, probed.
+    pub fn registry(&self) -> Registry {
+        Registry::discover(&self.plugin_dirs())
+    }
+
+    /// Whether `--output json` was given.
+    pub fn json(&self) -> bool {
+        self.global.output == OutputFormat::Json
+    }
+}
+
+/// Prints one JSON document on stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("our documents always encode")
+    );
+}

@@ -1,0 +1,13 @@
+//! `installer`: prepares a Linux host to be a Kubernetes node.
+//!
+//! The modules follow the flow: [`detect`] reads os-release, [`packs`] matches a distro pack,
+//! [`loader`] finds plugins and runs them in a child process, and [`cli`] ties the stages to
+//! the command line. See `ARCHITECTURE.md` in the repository.
+
+pub mod cli;
+pub mod detect;
+pub mod error;
+pub mod loader;
+pub mod packs;
+
+pub use error::Error;

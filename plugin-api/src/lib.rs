@@ -1,0 +1,89 @@
+//! The one crate both sides of the plugin boundary link.
+//!
+//! `installer` loads runtime plugins (docker, containerd, cri-o, ...) and package-manager
+//! plugins (apt, yum, zypper) from shared libraries. This crate holds three things:
+//!
+//! * [`abi`]: the frozen root module every plugin exports. It has two functions that pass
+//!   serde-encoded (JSON) documents, and it never grows; new capabilities are new methods
+//!   named in [`call`](abi::PluginRoot::call) or new optional fields in the documents.
+//! * The versioned documents: [`Manifest`], [`Distro`], [`PlanRequest`], [`RuntimePlan`],
+//!   [`RenderRequest`], [`RenderResponse`], the step model ([`Step`], [`Action`], ...). Their
+//!   compatibility is governed by [`PROTOCOL_VERSION`]: within one major version a newer host
+//!   loads older plugins and an older host loads newer ones.
+//! * The SDK for plugin authors: the [`RuntimePlugin`] and [`PackageManagerPlugin`] traits and
+//!   the [`export_plugin!`] macro, which does the encoding and catches panics.
+//!
+//! A minimal runtime plugin:
+//!
+//! ```ignore
+//! use plugin_api::{export_plugin, Manifest, PlanRequest, PluginError, RuntimePlan, RuntimePlugin};
+//!
+//! #[derive(Default)]
+//! struct Hello;
+//!
+//! impl RuntimePlugin for Hello {
+//!     fn manifest(&self) -> Manifest {
+//!         Manifest::runtime("hello", env!("CARGO_PKG_VERSION"), &["debian"])
+//!     }
+//!     fn plan(&self, _request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
+//!         Ok(RuntimePlan::default())
+//!     }
+//! }
+//!
+//! export_plugin!(runtime: Hello);
+//! ```
+//!
+//! The plugin crate is a `cdylib` depending on `plugin-api` and on `abi_stable` (the export
+//! attribute refers to it by name); see `docs/plugin-authors.md`.
+
+pub mod abi;
+mod distro;
+mod error;
+pub mod host;
+mod manifest;
+mod request;
+mod sdk;
+mod steps;
+
+pub use distro::Distro;
+pub use error::{ErrorKind, PluginError};
+pub use manifest::{Manifest, OptionDoc, PluginKind};
+pub use request::{
+    CgroupDriver, Options, PlanRequest, RenderRequest, RenderResponse, RuntimePlan, Source,
+};
+pub use sdk::{PackageManagerPlugin, RuntimePlugin};
+pub use steps::{
+    Action, Check, Expect, FileContent, FileStep, Package, Phase, Probe, Repository, ServiceStep,
+    SigningKey, Step, StepKind, TomlEdit, VersionMatch,
+};
+
+/// The protocol version this crate speaks: the version of the documents, not of the ABI.
+///
+/// A host accepts a plugin whose protocol has the same major version, whatever its minor.
+/// Minor versions only add optional fields and optional methods; a reader ignores fields it
+/// does not know and a caller treats [`ErrorKind::UnknownMethod`] as "not offered".
+///
+/// History (keep it; plugin authors read it):
+/// * 1.0: `manifest`, the `plan` and `render` methods, the step model.
+/// * 1.1: the optional `options` method (documented `--set` keys) and the optional
+///   `description` field of the manifest.
+pub const PROTOCOL_VERSION: &str = "1.1.0";
+
+/// Method names understood by [`abi::PluginRoot::call`].
+pub mod methods {
+    /// Runtime plugins: [`PlanRequest`](crate::PlanRequest) in, [`RuntimePlan`](crate::RuntimePlan) out.
+    pub const PLAN: &str = "plan";
+    /// Package-manager plugins: [`RenderRequest`](crate::RenderRequest) in,
+    /// [`RenderResponse`](crate::RenderResponse) out.
+    pub const RENDER: &str = "render";
+    /// Any plugin, since protocol 1.1: no input, a list of [`OptionDoc`](crate::OptionDoc) out.
+    pub const OPTIONS: &str = "options";
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::sdk::{dispatch_package_manager, dispatch_runtime, guard};
+    pub use abi_stable::export_root_module;
+    pub use abi_stable::prefix_type::PrefixTypeTrait;
+    pub use abi_stable::std_types::{RResult, RStr, RString};
+}

@@ -1,0 +1,386 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The phases of a plan, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Kernel modules, sysctls, packages the repositories need.
+    Prerequisites,
+    /// Repository definitions and their signing keys.
+    Repositories,
+    /// Package installation and holds.
+    Packages,
+    /// Runtime configuration files.
+    Configuration,
+    /// Service enablement and restarts.
+    Services,
+    /// Checks that the result works.
+    Verification,
+}
+
+impl Phase {
+    /// All phases in order.
+    pub const ALL: [Phase; 6] = [
+        Phase::Prerequisites,
+        Phase::Repositories,
+        Phase::Packages,
+        Phase::Configuration,
+        Phase::Services,
+        Phase::Verification,
+    ];
+
+    /// The lowercase name used in JSON and text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Prerequisites => "prerequisites",
+            Phase::Repositories => "repositories",
+            Phase::Packages => "packages",
+            Phase::Configuration => "configuration",
+            Phase::Services => "services",
+            Phase::Verification => "verification",
+        }
+    }
+}
+
+/// One step of a plan: something a person can read and the host can carry out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// When it runs.
+    pub phase: Phase,
+    /// One line saying what it does.
+    pub summary: String,
+    /// Why the plan needs it (shown with the plan).
+    #[serde(default)]
+    pub why: String,
+    /// The plugin that asked for it; filled in by the host.
+    #[serde(default)]
+    pub plugin: String,
+    /// What to do.
+    #[serde(flatten)]
+    pub kind: StepKind,
+}
+
+impl Step {
+    /// A new step.
+    pub fn new(
+        phase: Phase,
+        summary: impl Into<String>,
+        why: impl Into<String>,
+        kind: StepKind,
+    ) -> Self {
+        Step {
+            phase,
+            summary: summary.into(),
+            why: why.into(),
+            plugin: String::new(),
+            kind,
+        }
+    }
+}
+
+/// What a step does. Abstract kinds are turned into [`Action`]s by the host (files, services,
+/// modules, sysctls, checks) or by the package-manager plugin (repositories, packages).
+///
+/// A host refuses a step kind it does not know, naming the plugin and the kind: a step cannot
+/// be skipped safely.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StepKind {
+    /// Load kernel modules now and persist them in `persist_file` (under `/etc/modules-load.d/`).
+    KernelModules {
+        /// Module names.
+        modules: Vec<String>,
+        /// The `modules-load.d` file listing them.
+        persist_file: String,
+    },
+    /// Set sysctls now and persist them in `persist_file` (under `/etc/sysctl.d/`).
+    Sysctls {
+        /// Key → value.
+        settings: BTreeMap<String, String>,
+        /// The `sysctl.d` file holding them.
+        persist_file: String,
+    },
+    /// Add a package repository.
+    Repository(Repository),
+    /// Install packages, pinned and held as asked.
+    Packages {
+        /// The packages.
+        packages: Vec<Package>,
+    },
+    /// Write or merge a file.
+    File(FileStep),
+    /// Manage a systemd service.
+    Service(ServiceStep),
+    /// Check something about the result.
+    Check(Check),
+    /// Concrete actions, as package-manager plugins return them.
+    Actions {
+        /// The actions, in order.
+        actions: Vec<Action>,
+    },
+}
+
+impl StepKind {
+    /// The `type` tag of this kind, as in JSON.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            StepKind::KernelModules { .. } => "kernel_modules",
+            StepKind::Sysctls { .. } => "sysctls",
+            StepKind::Repository(_) => "repository",
+            StepKind::Packages { .. } => "packages",
+            StepKind::File(_) => "file",
+            StepKind::Service(_) => "service",
+            StepKind::Check(_) => "check",
+            StepKind::Actions { .. } => "actions",
+        }
+    }
+}
+
+/// A package repository, in terms every package manager can render.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repository {
+    /// A short id, used for file names (`docker`, `devel-kubic-libcontainers-stable`).
+    pub id: String,
+    /// A human name.
+    #[serde(default)]
+    pub name: String,
+    /// apt: the URI; rpm: the baseurl (may contain `$releasever`, `$basearch`).
+    pub url: String,
+    /// apt: the suite (`bookworm`), or `/` for a flat repository. Unused by rpm.
+    #[serde(default)]
+    pub suite: Option<String>,
+    /// apt: the components (`stable`). Unused by rpm.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Architectures to restrict the entry to (apt `arch=`); empty: all.
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    /// The signing key. A repository without one is refused by the host unless the user
+    /// named `--allow-insecure-repo`.
+    #[serde(default)]
+    pub key: Option<SigningKey>,
+    /// Whether this is a vendor repository (https required) rather than the distro's own.
+    #[serde(default = "yes")]
+    pub vendor: bool,
+    /// Plugins that asked for it; filled in by the host.
+    #[serde(default)]
+    pub requested_by: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A repository signing key, pinned by fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKey {
+    /// Where to fetch it (https).
+    pub url: String,
+    /// Accepted OpenPGP fingerprints (40 hex digits, spaces allowed). The fetched key must
+    /// hold one of these and no other.
+    pub fingerprints: Vec<String>,
+}
+
+/// A package to install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    /// The package name.
+    pub name: String,
+    /// The version to pin; `None` installs the newest.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// How `version` matches what the repository offers.
+    #[serde(default)]
+    pub version_match: VersionMatch,
+    /// Hold the package at the installed version (apt-mark hold, versionlock, addlock).
+    #[serde(default)]
+    pub hold: bool,
+    /// Plugins that asked for it; filled in by the host.
+    #[serde(default)]
+    pub requested_by: Vec<String>,
+}
+
+/// How a version pin matches the versions a repository offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionMatch {
+    /// The full version string, as the package manager spells it.
+    #[default]
+    Exact,
+    /// Whole leading components (`1.6` matches `1.6.21-1`, never `1.60`), epoch-aware.
+    Prefix,
+}
+
+/// A file to write or merge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStep {
+    /// Absolute path on the target (the host prefixes `--root`).
+    pub path: String,
+    /// Permission bits (`0o644`).
+    #[serde(default = "default_mode")]
+    pub mode: u32,
+    /// Owner user name; default root.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Owner group name; default root.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// What to put there.
+    pub content: FileContent,
+    /// Services to restart when this file changes.
+    #[serde(default)]
+    pub restarts: Vec<String>,
+}
+
+fn default_mode() -> u32 {
+    0o644
+}
+
+/// How a file's content is produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum FileContent {
+    /// The whole file (a drop-in we own).
+    Full {
+        /// The text.
+        text: String,
+    },
+    /// Merge a JSON object into the existing file: our keys set, every other key kept.
+    JsonMerge {
+        /// The object to merge (objects merge recursively; other values replace).
+        value: serde_json::Value,
+    },
+    /// Edit a TOML file in place, keeping every other setting and comment.
+    TomlEdit {
+        /// The file to start from when none exists.
+        #[serde(default)]
+        initial: Option<String>,
+        /// The edits, in order.
+        edits: Vec<TomlEdit>,
+    },
+}
+
+/// One in-place edit of a TOML document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum TomlEdit {
+    /// Set the key at `path` (tables created as needed).
+    Set {
+        /// Table names then the key.
+        path: Vec<String>,
+        /// The value (JSON types map to TOML types).
+        value: serde_json::Value,
+    },
+    /// Remove values from the array at `path`, if present.
+    RemoveFromArray {
+        /// Table names then the key.
+        path: Vec<String>,
+        /// The values to remove.
+        values: Vec<serde_json::Value>,
+    },
+}
+
+/// A systemd service to manage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStep {
+    /// The unit (`containerd.service`).
+    pub unit: String,
+    /// `systemctl enable`.
+    #[serde(default)]
+    pub enable: bool,
+    /// Start it now if it is not running.
+    #[serde(default)]
+    pub start: bool,
+    /// Restart when its configuration or packages changed in this run.
+    #[serde(default)]
+    pub restart_on_change: bool,
+    /// Run `systemctl daemon-reload` first (unit files or drop-ins changed).
+    #[serde(default)]
+    pub daemon_reload: bool,
+}
+
+/// A check on the target: a command and what its result must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// What is checked, in words.
+    pub description: String,
+    /// The probe.
+    pub probe: Probe,
+}
+
+/// A command whose result tells something about the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// The command, run without a shell.
+    pub argv: Vec<String>,
+    /// What counts as "yes".
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// How to read a probe's result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Expect {
+    /// Exit status 0.
+    #[default]
+    Success,
+    /// Exit status 0 and stdout contains the text.
+    StdoutContains(String),
+}
+
+/// A concrete action the host carries out. Each says how to tell it is already done, so that
+/// a second run changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Write `content` to `path`; done when the file already has that content and mode.
+    WriteFile {
+        /// Absolute path on the target.
+        path: String,
+        /// Permission bits.
+        mode: u32,
+        /// The text.
+        content: String,
+    },
+    /// Merge into `path` (JSON merge or TOML edit); done when merging changes nothing.
+    MergeFile {
+        /// Absolute path on the target.
+        path: String,
+        /// Permission bits for a new file.
+        mode: u32,
+        /// The merge.
+        merge: FileContent,
+    },
+    /// Remove `path`; done when it does not exist.
+    RemoveFile {
+        /// Absolute path on the target.
+        path: String,
+    },
+    /// Fetch a signing key, check its fingerprint, store it at `dest`; done when `dest` holds a
+    /// key with one of the fingerprints.
+    FetchKey {
+        /// Where to fetch it.
+        url: String,
+        /// Accepted fingerprints.
+        fingerprints: Vec<String>,
+        /// Where to store it on the target.
+        dest: String,
+    },
+    /// Run a command (argv, no shell); done when `unless` succeeds.
+    Run {
+        /// The command.
+        argv: Vec<String>,
+        /// Extra environment.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        /// Skip the command when this probe says "yes".
+        #[serde(default)]
+        unless: Option<Probe>,
+        /// Whether the command starts a package-manager transaction (counted by the executor).
+        #[serde(default)]
+        transaction: bool,
+    },
+}

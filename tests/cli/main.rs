@@ -1,0 +1,3 @@
+//! End-to-end tests of the `installer` binary: real plugin `.so` files, real distro packs.
+
+mod util;
