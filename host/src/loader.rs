@@ -24,7 +24,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// The directories searched for plugins, in order: `--plugin-dir`, `INSTALLER_PLUGIN_PATH`,
 /// then the defaults (next to the binary, `<prefix>/lib/installer/plugins`,
 /// `/usr/lib/installer/plugins`). Duplicates are dropped, keeping the first.
-pub fn search_path(cli_dirs: &[PathBuf], env_path: Option<&str>) -> Vec<PathBuf> {
+pub fn search_path(cli_dirs: &[PathBuf], env_path: Option<&str>, defaults: bool) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = cli_dirs.to_vec();
     if let Some(env_path) = env_path {
         dirs.extend(
@@ -34,7 +34,9 @@ pub fn search_path(cli_dirs: &[PathBuf], env_path: Option<&str>) -> Vec<PathBuf>
                 .map(PathBuf::from),
         );
     }
-    dirs.extend(default_dirs());
+    if defaults {
+        dirs.extend(default_dirs());
+    }
     let mut seen = HashSet::new();
     dirs.retain(|d| seen.insert(fs::canonicalize(d).unwrap_or_else(|_| d.clone())));
     dirs

@@ -20,7 +20,7 @@ pub enum OpenError {
     #[error("not a shared library: {0}")]
     NotALibrary(String),
     /// A shared library without the installer's root module.
-    #[error("not an installer plugin: it exports no `{symbol}` root module")]
+    #[error("not an installer plugin: it exports no installer root module (symbol `{symbol}`); plugins export one with plugin_api::export_plugin!")]
     NotAPlugin {
         /// The symbol looked for.
         symbol: String,
@@ -117,10 +117,9 @@ fn classify(error: LibraryError) -> OpenError {
             abi_stable::library::AbiHeader::VALUE.abi_major,
             abi_stable::library::AbiHeader::VALUE.abi_minor,
         )),
-        LibraryError::AbiInstability(e) => {
-            let text = one_line(e.to_string());
-            let short: String = text.chars().take(200).collect();
-            OpenError::LayoutMismatch(short)
+        // abi_stable's report is a multi-page layout dump; the user needs the verdict.
+        LibraryError::AbiInstability(_) => {
+            OpenError::LayoutMismatch("abi_stable's layout check failed".to_owned())
         }
         LibraryError::IncompatibleVersionNumber {
             expected_version,

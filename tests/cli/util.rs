@@ -1,1 +1,224 @@
-//! The test harness: run the real binary, build and locate real plugin libraries.
+//! The test harness: run the real binary, and build and locate real plugin libraries.
+//!
+//! Cargo hands integration tests the path of the binary (`CARGO_BIN_EXE_installer`) but not
+//! of cdylibs. So the harness builds them itself: the workspace plugins with `cargo build`
+//! into the same target directory (a no-op when they are up to date), and the deliberately
+//! broken plugins of `tests/plugins` into `target/test-plugins`, a workspace of their own so
+//! that they never sit next to the binary where they would be loaded for real.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The installer binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_installer"))
+}
+
+/// `target/<profile>`, where the binary and the workspace plugins live.
+pub fn profile_dir() -> PathBuf {
+    bin()
+        .parent()
+        .expect("the binary is in a directory")
+        .to_path_buf()
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ is in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn run_cargo_build(mut cmd: Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "building {what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Names of the seven workspace plugins.
+pub const WORKSPACE_PLUGINS: [&str; 7] = [
+    "docker",
+    "containerd",
+    "cri-o",
+    "mcr",
+    "apt",
+    "yum",
+    "zypper",
+];
+
+/// The workspace plugin `name` (`cri-o`, `apt`, ...), built if needed.
+pub fn workspace_plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut cmd = cargo();
+        cmd.current_dir(workspace_root())
+            .arg("build")
+            .arg("--quiet");
+        if profile_dir().file_name() == Some(OsStr::new("release")) {
+            cmd.arg("--release");
+        }
+        for plugin in WORKSPACE_PLUGINS {
+            cmd.args(["-p", &format!("installer-plugin-{plugin}")]);
+        }
+        run_cargo_build(cmd, "the workspace plugins");
+    });
+    let path = profile_dir().join(format!("libinstaller_plugin_{}.so", name.replace('-', "_")));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// The fixture plugin `name` from `tests/plugins/<name>`, built if needed.
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let target = profile_dir()
+        .parent()
+        .expect("target dir")
+        .join("test-plugins");
+    BUILT.get_or_init(|| {
+        let mut cmd = cargo();
+        cmd.current_dir(workspace_root().join("tests/plugins"))
+            .args(["build", "--quiet", "--target-dir"])
+            .arg(&target);
+        run_cargo_build(cmd, "the fixture plugins in tests/plugins");
+    });
+    let path = target
+        .join("debug")
+        .join(format!("libfixture_{}.so", name.replace('-', "_")));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
+}
+
+/// A fresh plugin directory holding copies of the given libraries, each under its own name.
+pub struct PluginDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl PluginDir {
+    pub fn new() -> Self {
+        PluginDir {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// Copies `lib` into the directory as `file_name`.
+    pub fn with(self, lib: &Path, file_name: &str) -> Self {
+        std::fs::copy(lib, self.dir.path().join(file_name)).expect("copy plugin");
+        self
+    }
+
+    /// All seven workspace plugins under their own names.
+    pub fn with_workspace_plugins(mut self) -> Self {
+        for name in WORKSPACE_PLUGINS {
+            let lib = workspace_plugin(name);
+            let file = lib.file_name().unwrap().to_string_lossy().into_owned();
+            self = self.with(&lib, &file);
+        }
+        self
+    }
+
+    /// The fixture `name` as `lib<name>.so`.
+    pub fn with_fixture(self, name: &str) -> Self {
+        self.with(&fixture_plugin(name), &format!("lib{name}.so"))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A command line for the binary under test, with a clean environment: no plugin or distro
+/// path from the caller, and the default plugin directories out of reach (the binary sits
+/// next to the real plugins, so tests that want an exact plugin set pass
+/// `--no-default-plugin-dirs`, which every test here does through [`Installer::isolated`]).
+pub struct Installer {
+    cmd: Command,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Installer {
+    /// The binary with only the plugins in `dir` on its plugin path.
+    pub fn isolated(dir: &Path) -> Self {
+        let mut cmd = Command::new(bin());
+        cmd.env_remove("INSTALLER_PLUGIN_PATH")
+            .env_remove("INSTALLER_DISTRO_PATH")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .env("INSTALLER_NO_DEFAULT_PLUGIN_DIRS", "1")
+            .arg("--plugin-dir")
+            .arg(dir);
+        Installer { cmd }
+    }
+
+    /// The binary with its real default plugin path (plugins next to the binary).
+    pub fn with_defaults() -> Self {
+        let mut cmd = Command::new(bin());
+        cmd.env_remove("INSTALLER_PLUGIN_PATH")
+            .env_remove("INSTALLER_DISTRO_PATH")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1");
+        Installer { cmd }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn run(mut self) -> Output {
+        let out = self.cmd.output().expect("run installer");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Output {
+    /// Asserts the exit code, showing both streams when it differs.
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Self {
+        assert_eq!(
+            self.code, expected,
+            "exit code {} (expected {expected})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// stdout as one JSON document.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", self.stdout))
+    }
+}

@@ -44,6 +44,11 @@ pub struct GlobalArgs {
     )]
     pub plugin_path: Option<String>,
 
+    /// Search only --plugin-dir and INSTALLER_PLUGIN_PATH, not the default directories
+    /// (next to the binary, <prefix>/lib/installer/plugins, /usr/lib/installer/plugins).
+    #[arg(long, env = "INSTALLER_NO_DEFAULT_PLUGIN_DIRS", global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_default_plugin_dirs: bool,
+
     /// Add a distro-pack directory; its packs add to or override the built-in ones
     /// (repeatable).
     #[arg(long = "distro-dir", value_name = "DIR", global = true)]

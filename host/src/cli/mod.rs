@@ -85,7 +85,11 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// Plugin directories in search order.
     pub fn plugin_dirs(&self) -> Vec<PathBuf> {
-        loader::search_path(&self.global.plugin_dirs, self.global.plugin_path.as_deref())
+        loader::search_path(
+            &self.global.plugin_dirs,
+            self.global.plugin_path.as_deref(),
+            !self.global.no_default_plugin_dirs,
+        )
     }
 
     /// Distro-pack directories in order: `--distro-dir`, then `INSTALLER_DISTRO_PATH`.

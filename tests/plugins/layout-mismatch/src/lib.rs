@@ -1,0 +1,42 @@
+//! Exports a root module named like the installer's but with a different shape (its `call`
+//! takes one argument): the host's layout check must refuse it.
+use abi_stable::{
+    declare_root_module_statics, export_root_module,
+    library::RootModule,
+    prefix_type::PrefixTypeTrait,
+    sabi_types::VersionStrings,
+    std_types::{RResult, RStr, RString},
+    StableAbi,
+};
+
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginRootRef)))]
+#[sabi(missing_field(panic))]
+pub struct PluginRoot {
+    pub manifest: extern "C" fn() -> RResult<RString, RString>,
+    #[sabi(last_prefix_field)]
+    pub call: extern "C" fn(RStr<'_>) -> RResult<RString, RString>,
+}
+
+impl RootModule for PluginRootRef {
+    declare_root_module_statics! {PluginRootRef}
+    const BASE_NAME: &'static str = "installer_plugin";
+    const NAME: &'static str = "installer_plugin";
+    const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
+}
+
+extern "C" fn manifest() -> RResult<RString, RString> {
+    RResult::ROk(RString::from(
+        r#"{"name":"misshapen","kind":"runtime","version":"0.1.0","protocol":"1.1.0"}"#,
+    ))
+}
+
+extern "C" fn call(_: RStr<'_>) -> RResult<RString, RString> {
+    RResult::RErr(RString::from("unused"))
+}
+
+#[export_root_module]
+fn root() -> PluginRootRef {
+    PluginRoot { manifest, call }.leak_into_prefix()
+}
