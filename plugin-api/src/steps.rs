@@ -329,6 +329,8 @@ pub enum Expect {
     Success,
     /// Exit status 0 and stdout contains the text.
     StdoutContains(String),
+    /// Exit status 0 and stdout, without surrounding whitespace, is exactly the text.
+    StdoutEquals(String),
 }
 
 /// A concrete action the host carries out. Each says how to tell it is already done, so that
@@ -383,4 +385,24 @@ pub enum Action {
         #[serde(default)]
         transaction: bool,
     },
+    /// Manage a systemd unit; the host emits this for [`StepKind::Service`]. Skipped, with the
+    /// reason reported, where systemd does not run (a chroot, an image root).
+    Service {
+        /// The unit.
+        unit: String,
+        /// `systemctl daemon-reload` first.
+        #[serde(default)]
+        daemon_reload: bool,
+        /// `systemctl enable`; done when `is-enabled` says so.
+        #[serde(default)]
+        enable: bool,
+        /// Start it when it is not active.
+        #[serde(default)]
+        start: bool,
+        /// Restart it only when one of these files or packages changed in this run.
+        #[serde(default)]
+        restart_when_changed: Vec<String>,
+    },
+    /// Check something; changes nothing. Fails the run (or `verify`) when the probe says no.
+    Check(Check),
 }
