@@ -44,6 +44,7 @@ mod manifest;
 mod request;
 mod sdk;
 mod steps;
+pub mod version;
 
 pub use distro::Distro;
 pub use error::{ErrorKind, PluginError};
