@@ -44,6 +44,7 @@ mod manifest;
 mod request;
 mod sdk;
 mod steps;
+pub mod validate;
 pub mod version;
 
 pub use distro::Distro;
@@ -54,8 +55,9 @@ pub use request::{
 };
 pub use sdk::{PackageManagerPlugin, RuntimePlugin};
 pub use steps::{
-    Action, Check, Expect, FileContent, FileStep, Package, Phase, Probe, Repository, ServiceStep,
-    SigningKey, Step, StepKind, TomlEdit, VersionMatch,
+    Action, Check, Expect, FileContent, FileStep, Package, Phase, Probe, Repository,
+    ResolveVersion, ServiceStep, SigningKey, Step, StepKind, TomlEdit, VersionListing,
+    VersionMatch,
 };
 
 /// The protocol version this crate speaks: the version of the documents, not of the ABI.

@@ -331,6 +331,10 @@ pub enum Expect {
     StdoutContains(String),
     /// Exit status 0 and stdout, without surrounding whitespace, is exactly the text.
     StdoutEquals(String),
+    /// Exit status 0 and each text is a whole line of stdout, in any order. One probe can then
+    /// vouch for several things at once, such as every package of an install transaction
+    /// being installed at its pin, whatever order the command lists them in.
+    StdoutLines(Vec<String>),
 }
 
 /// A concrete action the host carries out. Each says how to tell it is already done, so that
@@ -384,6 +388,13 @@ pub enum Action {
         /// Whether the command starts a package-manager transaction (counted by the executor).
         #[serde(default)]
         transaction: bool,
+        /// Versions to resolve on the target first: the host runs each query, picks the version
+        /// with [`crate::version::pick`] and replaces the placeholder in `argv` and in
+        /// `unless` (its argv and expected text) before deciding whether to run. A host that
+        /// cannot resolve one stops with an error naming the package, the pin and the versions
+        /// it saw.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        resolve: Vec<ResolveVersion>,
     },
     /// Manage a systemd unit; the host emits this for [`StepKind::Service`]. Skipped, with the
     /// reason reported, where systemd does not run (a chroot, an image root).
@@ -405,4 +416,40 @@ pub enum Action {
     },
     /// Check something; changes nothing. Fails the run (or `verify`) when the probe says no.
     Check(Check),
+}
+
+/// A partial version pin ([`VersionMatch::Prefix`]) that only the target can resolve, because
+/// only its repositories know which versions exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveVersion {
+    /// The package.
+    pub package: String,
+    /// The pin: whole leading components, epoch-aware (see [`crate::version::matches`]).
+    pub pin: String,
+    /// The text standing for the resolved version wherever it appears in the action
+    /// (`<docker-ce@19.03.8>`); it cannot occur in a real version or package name.
+    pub placeholder: String,
+    /// The read-only command listing the versions the repositories offer (argv, no shell):
+    /// `apt-cache madison docker-ce`, `dnf list --showduplicates docker-ce`, ...
+    pub query: Vec<String>,
+    /// How to read the versions from the query's stdout.
+    pub listing: VersionListing,
+}
+
+/// How to read candidate versions from a version query's stdout, one per line.
+///
+/// Each line is split into fields, each trimmed; a line whose `name_field` is not one of
+/// `names` (a header, a rule, another package, a wrapped line) is skipped, and every other
+/// line gives the version in `version_field`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionListing {
+    /// The field separator; `None` splits on runs of whitespace.
+    #[serde(default)]
+    pub separator: Option<String>,
+    /// The index (from 0) of the field naming the package.
+    pub name_field: usize,
+    /// The spellings of the package in that field (`docker-ce`, `docker-ce.x86_64`).
+    pub names: Vec<String>,
+    /// The index (from 0) of the field holding the version.
+    pub version_field: usize,
 }

@@ -41,7 +41,10 @@ pub fn matches(pin: &str, candidate: &str) -> bool {
         .chars()
         .next_back()
         .is_some_and(|c| !c.is_ascii_alphanumeric());
-    let next_starts_component = after.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let next_starts_component = after
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     pin_ends_component || !next_starts_component
 }
 
@@ -116,8 +119,7 @@ fn compare_part(a: &str, b: &str) -> Ordering {
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         // The non-digit run: compare character by character, ends counting as 0.
-        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit())
-        {
+        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
             let order = weight(a.get(i).copied()).cmp(&weight(b.get(j).copied()));
             if order != Ordering::Equal {
                 return order;
@@ -213,8 +215,16 @@ mod tests {
             ("1.0a", "1.0.1", Less),
             ("1.0", "1.0+b1", Less),
             ("1:0.1", "9.9", Greater),
-            ("5:19.03.8~3-0~ubuntu-focal", "5:19.03.15~3-0~ubuntu-focal", Less),
-            ("5:28.3.3-1~ubuntu.24.04~noble", "5:28.3.10-1~ubuntu.24.04~noble", Less),
+            (
+                "5:19.03.8~3-0~ubuntu-focal",
+                "5:19.03.15~3-0~ubuntu-focal",
+                Less,
+            ),
+            (
+                "5:28.3.3-1~ubuntu.24.04~noble",
+                "5:28.3.10-1~ubuntu.24.04~noble",
+                Less,
+            ),
             ("3:28.3.3-1.el9", "3:28.3.3-2.el9", Less),
             ("1.7.27-3.1.el9", "1.7.27-3.el9", Less),
             ("1.2.13-1", "1.2.13-2", Less),
@@ -237,10 +247,7 @@ mod tests {
             "5:20.10.0~3-0~ubuntu-focal",
             "5:24.0.9-1~ubuntu.20.04~focal",
         ];
-        assert_eq!(
-            pick("19.03", offered),
-            Some("5:19.03.15~3-0~ubuntu-focal")
-        );
+        assert_eq!(pick("19.03", offered), Some("5:19.03.15~3-0~ubuntu-focal"));
         assert_eq!(pick("19.03.8", offered), Some("5:19.03.8~3-0~ubuntu-focal"));
         assert_eq!(pick("24.0", offered), Some("5:24.0.9-1~ubuntu.20.04~focal"));
         assert_eq!(pick("19.04", offered), None);
