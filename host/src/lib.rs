@@ -5,9 +5,12 @@
 //! the command line. See `ARCHITECTURE.md` in the repository.
 
 pub mod cli;
+pub mod compose;
 pub mod detect;
 pub mod error;
 pub mod loader;
+pub mod merge;
+pub mod options;
 pub mod packs;
 
 pub use error::Error;

@@ -166,7 +166,22 @@ pub struct Selection {
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 
-    /// TOML file holding any of the above; flags win.
+    /// Another runtime-kind plugin whose steps are composed with the runtime's (an in-house
+    /// plugin adding site configuration, say) (repeatable).
+    #[arg(long = "with", value_name = "PLUGIN")]
+    pub with: Vec<String>,
+
+    /// Accept a runtime version with this known container-escape CVE (repeatable; name each
+    /// CVE, e.g. CVE-2020-15257).
+    #[arg(long = "allow-vulnerable", value_name = "CVE-ID")]
+    pub allow_vulnerable: Vec<String>,
+
+    /// Accept plain-http repositories (other than loopback mirrors) and repositories without a
+    /// signing key.
+    #[arg(long)]
+    pub allow_insecure_repo: bool,
+
+    /// TOML file holding any of the above (same names, `set` as a table); flags win.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }

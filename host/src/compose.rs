@@ -1,0 +1,820 @@
+//! Stage 4 of the flow: ask the plugins for steps and compose them into one [`Plan`].
+//!
+//! The runtime plugin (and any `--with` plugins) return abstract steps; repositories and
+//! packages from all of them are merged and handed to the distro's package-manager plugin in
+//! one request, so that there is one index refresh and one install transaction. Duplicate
+//! steps are merged; two plugins wanting different things of one file, package, repository
+//! or sysctl are an error naming both. Everything else (files, modules, sysctls, services,
+//! checks) the host turns into actions itself.
+
+use std::collections::BTreeMap;
+
+use plugin_api::{
+    methods, Action, Check, Distro, Expect, FileContent, FileStep, Options, Package, Phase,
+    PlanRequest, PluginKind, Probe, RenderRequest, RenderResponse, Repository, RuntimePlan,
+    ServiceStep, Step, StepKind, TomlEdit,
+};
+use serde::Serialize;
+
+use crate::loader::{self, Registry};
+use crate::options::{check_target_path, check_url, check_value};
+use crate::Error;
+
+/// The composed plan: what `plan` shows, `run` applies and `render` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The distro the plan is for.
+    pub distro: Distro,
+    /// The runtime plugin's name.
+    pub runtime: String,
+    /// The plugins that contributed, in the order they were asked.
+    pub plugins: Vec<PluginRef>,
+    /// The cgroup driver used by every configuration the plan writes, and why.
+    pub cgroup_driver: CgroupChoice,
+    /// The steps, ordered by phase.
+    pub steps: Vec<PlannedStep>,
+    /// Facts reported by the runtime plugin (`cri_socket`, ...).
+    pub facts: BTreeMap<String, String>,
+    /// Warnings from the plugins.
+    pub warnings: Vec<String>,
+}
+
+/// A plugin that contributed to a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginRef {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Runtime or package manager.
+    pub kind: String,
+}
+
+/// The cgroup driver and the reason for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CgroupChoice {
+    /// `systemd` or `cgroupfs`.
+    pub driver: plugin_api::CgroupDriver,
+    /// Why.
+    pub reason: String,
+}
+
+/// One step of a composed plan, with the concrete actions that carry it out.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStep {
+    /// When it runs.
+    pub phase: Phase,
+    /// The plugin(s) that asked for it, comma-separated.
+    pub plugin: String,
+    /// What it does.
+    pub summary: String,
+    /// Why.
+    pub why: String,
+    /// The abstract kind it came from (`file`, `repository`, ...).
+    pub kind: String,
+    /// What the host does.
+    pub actions: Vec<Action>,
+}
+
+/// Builds the plan for `options` on `distro` with the plugins in `registry`.
+pub fn compose(
+    registry: &Registry,
+    distro: &Distro,
+    options: &Options,
+    with: &[String],
+) -> Result<Plan, Error> {
+    let mut plugins = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut facts = BTreeMap::new();
+    let mut warnings = Vec::new();
+
+    let request = PlanRequest {
+        distro: distro.clone(),
+        options: options.clone(),
+    };
+    let mut runtime_names = vec![options.runtime.clone()];
+    runtime_names.extend(with.iter().cloned());
+    for (i, name) in runtime_names.iter().enumerate() {
+        let candidate = registry
+            .find(PluginKind::Runtime, name)
+            .ok_or_else(|| unknown_runtime(registry, name, i > 0))?;
+        let manifest = candidate
+            .manifest
+            .as_ref()
+            .expect("loaded plugins have a manifest");
+        check_family(name, &manifest.families, distro)?;
+        let answer: RuntimePlan = loader::call(candidate, methods::PLAN, &request)?;
+        plugins.push(PluginRef {
+            name: name.clone(),
+            version: manifest.version.clone(),
+            kind: "runtime".into(),
+        });
+        for mut step in answer.steps {
+            step.plugin = name.clone();
+            check_step(&step, options)?;
+            steps.push(step);
+        }
+        if i == 0 {
+            facts = answer.facts;
+        } else {
+            for (k, v) in answer.facts {
+                facts.entry(k).or_insert(v);
+            }
+        }
+        warnings.extend(answer.warnings.into_iter().map(|w| format!("{name}: {w}")));
+    }
+
+    let merged = merge(steps)?;
+
+    // Repositories and packages go to the package-manager plugin in one request.
+    let (repositories, packages): (Vec<Repository>, Vec<Package>) =
+        merged.iter().fold((vec![], vec![]), |mut acc, m| {
+            match &m.step.kind {
+                StepKind::Repository(r) => acc.0.push(Repository {
+                    requested_by: m.plugins.clone(),
+                    ..r.clone()
+                }),
+                StepKind::Packages { packages } => acc.1.extend(packages.iter().cloned()),
+                _ => {}
+            }
+            acc
+        });
+    let mut planned = Vec::new();
+    if !repositories.is_empty() || !packages.is_empty() {
+        let pm = registry.package_manager_for(&distro.package_manager).ok_or_else(|| {
+            Error::input(
+                format!(
+                    "no loaded package-manager plugin drives `{}`, which distro pack `{}` uses",
+                    distro.package_manager, distro.id
+                ),
+                format!(
+                    "install the plugin for {} on the plugin path (see `installer plugins list`); loaded package managers: {}",
+                    distro.package_manager,
+                    registry.names(PluginKind::PackageManager).join(", ")
+                ),
+            )
+        })?;
+        let manifest = pm
+            .manifest
+            .as_ref()
+            .expect("loaded plugins have a manifest");
+        let render: RenderResponse = loader::call(
+            pm,
+            methods::RENDER,
+            &RenderRequest {
+                distro: distro.clone(),
+                options: options.clone(),
+                repositories,
+                packages,
+            },
+        )?;
+        plugins.push(PluginRef {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            kind: "package-manager".into(),
+        });
+        warnings.extend(
+            render
+                .warnings
+                .into_iter()
+                .map(|w| format!("{}: {w}", manifest.name)),
+        );
+        for step in render.steps {
+            let StepKind::Actions { actions } = &step.kind else {
+                return Err(Error::input(
+                    format!("package-manager plugin `{}` returned a `{}` step; it must return concrete actions", manifest.name, step.kind.type_name()),
+                    "this is a bug in the plugin; report it to its authors",
+                ));
+            };
+            for action in actions {
+                check_action(action, &format!("plugin `{}`", manifest.name), options)?;
+            }
+            planned.push(PlannedStep {
+                phase: step.phase,
+                plugin: manifest.name.clone(),
+                summary: step.summary,
+                why: step.why,
+                kind: "actions".into(),
+                actions: actions.clone(),
+            });
+        }
+    }
+
+    let changers = restart_triggers(&merged);
+    for m in &merged {
+        let actions = match &m.step.kind {
+            StepKind::Repository(_) | StepKind::Packages { .. } => continue,
+            StepKind::KernelModules {
+                modules,
+                persist_file,
+            } => module_actions(modules, persist_file),
+            StepKind::Sysctls {
+                settings,
+                persist_file,
+            } => sysctl_actions(settings, persist_file),
+            StepKind::File(file) => vec![file_action(file)],
+            StepKind::Service(service) => {
+                vec![service_action(service, changers.get(&service.unit))]
+            }
+            StepKind::Check(check) => vec![Action::Check(check.clone())],
+            StepKind::Actions { actions } => actions.clone(),
+        };
+        planned.push(PlannedStep {
+            phase: m.step.phase,
+            plugin: m.plugins.join(", "),
+            summary: m.step.summary.clone(),
+            why: m.step.why.clone(),
+            kind: m.step.kind.type_name().to_owned(),
+            actions,
+        });
+    }
+    // Stable: within a phase, the package manager's steps first, then the plugins' order.
+    planned.sort_by_key(|s| s.phase);
+
+    Ok(Plan {
+        distro: distro.clone(),
+        runtime: options.runtime.clone(),
+        plugins,
+        cgroup_driver: CgroupChoice {
+            driver: options.cgroup_driver,
+            reason: options.cgroup_driver_reason.clone(),
+        },
+        steps: planned,
+        facts,
+        warnings,
+    })
+}
+
+fn unknown_runtime(registry: &Registry, name: &str, via_with: bool) -> Error {
+    let loaded = registry.names(PluginKind::Runtime);
+    let flag = if via_with { "--with" } else { "--runtime" };
+    let mut hint = if loaded.is_empty() {
+        "no runtime plugin is loaded; see `installer plugins list` for the plugin path and any rejected files".to_owned()
+    } else {
+        format!("loaded runtime plugins: {}", loaded.join(", "))
+    };
+    if let Some(rejected) = registry
+        .candidates
+        .iter()
+        .find(|c| c.display_name() == name && c.status != loader::Status::Loaded)
+    {
+        hint = format!(
+            "a plugin named `{name}` was found at {} but not loaded: {}",
+            rejected.path.display(),
+            rejected.reason.as_deref().unwrap_or("")
+        );
+        if rejected.misbehaved {
+            return Error::Plugin(loader::PluginFailure {
+                plugin: name.to_owned(),
+                path: rejected.path.display().to_string(),
+                kind: loader::FailureKind::Open(rejected.reason.clone().unwrap_or_default()),
+            });
+        }
+    }
+    Error::input(
+        format!("{flag} {name}: no runtime plugin of that name is loaded"),
+        hint,
+    )
+}
+
+fn check_family(plugin: &str, families: &[String], distro: &Distro) -> Result<(), Error> {
+    if families.is_empty() || families.iter().any(|f| *f == distro.family) {
+        return Ok(());
+    }
+    Err(Error::input(
+        format!(
+            "runtime plugin `{plugin}` supports the {} famil{} and distro pack `{}` is in the `{}` family",
+            families.join(", "),
+            if families.len() == 1 { "y" } else { "ies" },
+            distro.id,
+            distro.family
+        ),
+        "choose another --runtime, or another --distro",
+    ))
+}
+
+/// A step as merged from one or more plugins.
+struct Merged {
+    step: Step,
+    plugins: Vec<String>,
+}
+
+/// What identifies "the same thing" across plugins.
+fn identity(kind: &StepKind) -> Option<String> {
+    Some(match kind {
+        StepKind::File(f) => format!("file:{}", f.path),
+        StepKind::Repository(r) => format!("repository:{}", r.id),
+        StepKind::Service(s) => format!("service:{}", s.unit),
+        StepKind::KernelModules { persist_file, .. } => format!("modules:{persist_file}"),
+        StepKind::Sysctls { persist_file, .. } => format!("sysctls:{persist_file}"),
+        StepKind::Packages { .. } => "packages".to_owned(),
+        StepKind::Check(_) | StepKind::Actions { .. } => return None,
+    })
+}
+
+fn conflict(what: String, first: &[String], second: &str) -> Error {
+    Error::input(
+        format!(
+            "plugins `{}` and `{second}` conflict: {what}",
+            first.join("`, `")
+        ),
+        "drop one of them (--with), or align their options (--set) so they agree",
+    )
+}
+
+/// Merges duplicate steps and detects conflicts.
+fn merge(steps: Vec<Step>) -> Result<Vec<Merged>, Error> {
+    let mut out: Vec<Merged> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    // Package pins across plugins: name → (package, plugins).
+    let mut pins: BTreeMap<String, (Package, Vec<String>)> = BTreeMap::new();
+    for step in steps {
+        if let StepKind::Packages { packages } = &step.kind {
+            for p in packages {
+                match pins.get_mut(&p.name) {
+                    None => {
+                        let mut p = p.clone();
+                        p.requested_by = vec![step.plugin.clone()];
+                        pins.insert(p.name.clone(), (p, vec![step.plugin.clone()]));
+                    }
+                    Some((existing, by)) => {
+                        if existing.version != p.version {
+                            return Err(conflict(
+                                format!(
+                                    "package `{}` pinned to {} and to {}",
+                                    p.name,
+                                    existing.version.as_deref().unwrap_or("any version"),
+                                    p.version.as_deref().unwrap_or("any version")
+                                ),
+                                by,
+                                &step.plugin,
+                            ));
+                        }
+                        existing.hold |= p.hold;
+                        if !by.contains(&step.plugin) {
+                            by.push(step.plugin.clone());
+                            existing.requested_by.push(step.plugin.clone());
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        let Some(id) = identity(&step.kind) else {
+            if let Some(m) = out.iter_mut().find(|m| m.step.kind == step.kind) {
+                if !m.plugins.contains(&step.plugin) {
+                    m.plugins.push(step.plugin.clone());
+                }
+            } else {
+                let plugin = step.plugin.clone();
+                out.push(Merged {
+                    step,
+                    plugins: vec![plugin],
+                });
+            }
+            continue;
+        };
+        match index.get(&id) {
+            None => {
+                index.insert(id, out.len());
+                let plugin = step.plugin.clone();
+                out.push(Merged {
+                    step,
+                    plugins: vec![plugin],
+                });
+            }
+            Some(&i) => {
+                let m = &mut out[i];
+                let combined = combine(&m.step.kind, &step.kind)
+                    .map_err(|what| conflict(what, &m.plugins, &step.plugin))?;
+                m.step.kind = combined;
+                if !m.plugins.contains(&step.plugin) {
+                    m.plugins.push(step.plugin.clone());
+                }
+            }
+        }
+    }
+    if !pins.is_empty() {
+        let packages: Vec<Package> = pins.into_values().map(|(p, _)| p).collect();
+        let plugins: Vec<String> = {
+            let mut all: Vec<String> = packages
+                .iter()
+                .flat_map(|p| p.requested_by.clone())
+                .collect();
+            all.dedup();
+            all
+        };
+        let summary = format!(
+            "install {}",
+            packages
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        out.push(Merged {
+            step: Step::new(
+                Phase::Packages,
+                summary,
+                "",
+                StepKind::Packages { packages },
+            ),
+            plugins,
+        });
+    }
+    Ok(out)
+}
+
+/// Combines two steps with the same identity, or says why they conflict.
+fn combine(a: &StepKind, b: &StepKind) -> Result<StepKind, String> {
+    if a == b {
+        return Ok(a.clone());
+    }
+    match (a, b) {
+        (
+            StepKind::KernelModules {
+                modules: ma,
+                persist_file,
+            },
+            StepKind::KernelModules { modules: mb, .. },
+        ) => {
+            let mut modules = ma.clone();
+            modules.extend(mb.iter().filter(|m| !ma.contains(m)).cloned());
+            Ok(StepKind::KernelModules {
+                modules,
+                persist_file: persist_file.clone(),
+            })
+        }
+        (
+            StepKind::Sysctls {
+                settings: sa,
+                persist_file,
+            },
+            StepKind::Sysctls { settings: sb, .. },
+        ) => {
+            let mut settings = sa.clone();
+            for (k, v) in sb {
+                match settings.get(k) {
+                    Some(existing) if existing != v => {
+                        return Err(format!(
+                            "sysctl {k} set to {existing} and to {v} in {persist_file}"
+                        ))
+                    }
+                    _ => {
+                        settings.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Ok(StepKind::Sysctls {
+                settings,
+                persist_file: persist_file.clone(),
+            })
+        }
+        (StepKind::Service(x), StepKind::Service(y)) => Ok(StepKind::Service(ServiceStep {
+            unit: x.unit.clone(),
+            enable: x.enable || y.enable,
+            start: x.start || y.start,
+            restart_on_change: x.restart_on_change || y.restart_on_change,
+            daemon_reload: x.daemon_reload || y.daemon_reload,
+        })),
+        (StepKind::File(x), StepKind::File(y)) => combine_files(x, y).map(StepKind::File),
+        (StepKind::Repository(x), StepKind::Repository(_)) => Err(format!(
+            "repository `{}` defined differently (URL, suite or key)",
+            x.id
+        )),
+        _ => Err("two different kinds of step for one target".to_owned()),
+    }
+}
+
+fn combine_files(x: &FileStep, y: &FileStep) -> Result<FileStep, String> {
+    if x.mode != y.mode || x.owner != y.owner || x.group != y.group {
+        return Err(format!(
+            "file {} wanted with different modes or owners",
+            x.path
+        ));
+    }
+    let content = match (&x.content, &y.content) {
+        (FileContent::JsonMerge { value: a }, FileContent::JsonMerge { value: b }) => {
+            let mut merged = a.clone();
+            json_merge_strict(&mut merged, b, "")
+                .map_err(|key| format!("file {}: key `{key}` set to different values", x.path))?;
+            FileContent::JsonMerge { value: merged }
+        }
+        (
+            FileContent::TomlEdit {
+                initial: ia,
+                edits: ea,
+            },
+            FileContent::TomlEdit {
+                initial: ib,
+                edits: eb,
+            },
+        ) => {
+            if ia.is_some() && ib.is_some() && ia != ib {
+                return Err(format!("file {}: different initial contents", x.path));
+            }
+            for e in eb {
+                if let TomlEdit::Set { path, value } = e {
+                    let clash = ea.iter().any(|o| matches!(o, TomlEdit::Set { path: p, value: v } if p == path && v != value));
+                    if clash {
+                        return Err(format!(
+                            "file {}: `{}` set to different values",
+                            x.path,
+                            path.join(".")
+                        ));
+                    }
+                }
+            }
+            let mut edits = ea.clone();
+            edits.extend(eb.iter().filter(|e| !ea.contains(e)).cloned());
+            FileContent::TomlEdit {
+                initial: ia.clone().or_else(|| ib.clone()),
+                edits,
+            }
+        }
+        _ => return Err(format!("file {} wanted with different contents", x.path)),
+    };
+    let mut restarts = x.restarts.clone();
+    restarts.extend(
+        y.restarts
+            .iter()
+            .filter(|r| !x.restarts.contains(r))
+            .cloned(),
+    );
+    Ok(FileStep {
+        content,
+        restarts,
+        ..x.clone()
+    })
+}
+
+/// Merges `b` into `a`; objects recursively, equal leaves fine, differing leaves an error
+/// naming the key.
+fn json_merge_strict(
+    a: &mut serde_json::Value,
+    b: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    match (a, b) {
+        (serde_json::Value::Object(ao), serde_json::Value::Object(bo)) => {
+            for (k, bv) in bo {
+                let key = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match ao.get_mut(k) {
+                    Some(av) => json_merge_strict(av, bv, &key)?,
+                    None => {
+                        ao.insert(k.clone(), bv.clone());
+                    }
+                }
+            }
+            Ok(())
+        }
+        (a, b) if a == b => Ok(()),
+        _ => Err(at.to_owned()),
+    }
+}
+
+/// For each unit: the files and packages whose change restarts it.
+fn restart_triggers(merged: &[Merged]) -> BTreeMap<String, Vec<String>> {
+    let mut triggers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let services: Vec<(&str, &[String])> = merged
+        .iter()
+        .filter_map(|m| match &m.step.kind {
+            StepKind::Service(s) if s.restart_on_change => {
+                Some((s.unit.as_str(), m.plugins.as_slice()))
+            }
+            _ => None,
+        })
+        .collect();
+    for m in merged {
+        match &m.step.kind {
+            StepKind::File(f) => {
+                for unit in &f.restarts {
+                    triggers
+                        .entry(unit.clone())
+                        .or_default()
+                        .push(f.path.clone());
+                }
+            }
+            StepKind::Packages { packages } => {
+                for (unit, plugins) in &services {
+                    for p in packages
+                        .iter()
+                        .filter(|p| p.requested_by.iter().any(|r| plugins.contains(r)))
+                    {
+                        triggers
+                            .entry((*unit).to_owned())
+                            .or_default()
+                            .push(format!("package:{}", p.name));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    triggers
+}
+
+fn module_actions(modules: &[String], persist_file: &str) -> Vec<Action> {
+    let mut actions = vec![Action::WriteFile {
+        path: persist_file.to_owned(),
+        mode: 0o644,
+        content: modules.iter().map(|m| format!("{m}\n")).collect(),
+    }];
+    actions.extend(modules.iter().map(|m| Action::Run {
+        argv: vec!["modprobe".into(), m.clone()],
+        env: BTreeMap::new(),
+        unless: Some(Probe {
+            argv: vec![
+                "grep".into(),
+                "-q".into(),
+                format!("^{m} "),
+                "/proc/modules".into(),
+            ],
+            expect: Expect::Success,
+        }),
+        transaction: false,
+        resolve: Vec::new(),
+    }));
+    actions
+}
+
+fn sysctl_actions(settings: &BTreeMap<String, String>, persist_file: &str) -> Vec<Action> {
+    let mut actions = vec![Action::WriteFile {
+        path: persist_file.to_owned(),
+        mode: 0o644,
+        content: settings
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}\n"))
+            .collect(),
+    }];
+    actions.extend(settings.iter().map(|(k, v)| Action::Run {
+        argv: vec!["sysctl".into(), "-w".into(), format!("{k}={v}")],
+        env: BTreeMap::new(),
+        unless: Some(Probe {
+            argv: vec!["sysctl".into(), "-n".into(), k.clone()],
+            expect: Expect::StdoutEquals(v.clone()),
+        }),
+        transaction: false,
+        resolve: Vec::new(),
+    }));
+    actions
+}
+
+fn file_action(file: &FileStep) -> Action {
+    match &file.content {
+        FileContent::Full { text } => Action::WriteFile {
+            path: file.path.clone(),
+            mode: file.mode,
+            content: text.clone(),
+        },
+        merge => Action::MergeFile {
+            path: file.path.clone(),
+            mode: file.mode,
+            merge: merge.clone(),
+        },
+    }
+}
+
+fn service_action(service: &ServiceStep, triggers: Option<&Vec<String>>) -> Action {
+    Action::Service {
+        unit: service.unit.clone(),
+        daemon_reload: service.daemon_reload,
+        enable: service.enable,
+        start: service.start,
+        restart_when_changed: if service.restart_on_change {
+            triggers.cloned().unwrap_or_default()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Shape checks on what a runtime plugin returned: plugins are trusted to be correct, not to
+/// be safe, so values that reach a file system or a command line are checked here too.
+fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
+    let from = format!(
+        "plugin `{}` ({} step \"{}\")",
+        step.plugin,
+        step.kind.type_name(),
+        step.summary
+    );
+    match &step.kind {
+        StepKind::KernelModules {
+            modules,
+            persist_file,
+        } => {
+            check_target_path(persist_file, &from)?;
+            modules
+                .iter()
+                .try_for_each(|m| crate::options::check_token(m, &from, "a kernel module name"))
+        }
+        StepKind::Sysctls {
+            settings,
+            persist_file,
+        } => {
+            check_target_path(persist_file, &from)?;
+            settings.iter().try_for_each(|(k, v)| {
+                crate::options::check_token(k, &from, "a sysctl key")?;
+                check_value(v, &from)
+            })
+        }
+        StepKind::Repository(r) => {
+            crate::options::check_token(&r.id, &from, "a repository id")?;
+            if r.vendor {
+                check_url(
+                    &r.url,
+                    &format!("{from}, repository `{}`", r.id),
+                    options.allow_insecure_repo,
+                )?;
+            } else {
+                check_value(&r.url, &from)?;
+            }
+            if let Some(key) = &r.key {
+                check_url(
+                    &key.url,
+                    &format!("{from}, key of repository `{}`", r.id),
+                    options.allow_insecure_repo,
+                )?;
+            } else if !options.allow_insecure_repo {
+                return Err(Error::input(
+                    format!("{from}: repository `{}` ({}) has no signing key", r.id, r.url),
+                    "packages from it could not be verified; give it a key, or accept that by name with --allow-insecure-repo",
+                ));
+            }
+            Ok(())
+        }
+        StepKind::Packages { packages } => packages.iter().try_for_each(|p| {
+            crate::options::check_token(&p.name, &from, "a package name")?;
+            p.version.as_deref().map_or(Ok(()), |v| {
+                crate::options::check_token(v, &from, "a package version")
+            })
+        }),
+        StepKind::File(f) => {
+            check_target_path(&f.path, &from)?;
+            if let Some(owner) = f.owner.as_deref().or(f.group.as_deref()) {
+                crate::options::check_token(owner, &from, "a user or group name")?;
+            }
+            Ok(())
+        }
+        StepKind::Service(s) => crate::options::check_token(&s.unit, &from, "a systemd unit name"),
+        StepKind::Check(Check { probe, .. }) => check_probe(probe, &from),
+        StepKind::Actions { actions } => actions
+            .iter()
+            .try_for_each(|a| check_action(a, &from, options)),
+    }
+}
+
+fn check_probe(probe: &Probe, from: &str) -> Result<(), Error> {
+    if probe.argv.is_empty() {
+        return Err(Error::input(
+            format!("{from}: a probe with an empty command"),
+            "this is a bug in the plugin",
+        ));
+    }
+    probe.argv.iter().try_for_each(|a| check_arg(a, from))
+}
+
+/// Command arguments are passed without a shell, so only control characters are refused.
+fn check_arg(arg: &str, from: &str) -> Result<(), Error> {
+    if arg.chars().any(|c| c.is_control()) {
+        return Err(Error::input(
+            format!("{from}: the argument {arg:?} contains a control character"),
+            "this is a bug in the plugin",
+        ));
+    }
+    Ok(())
+}
+
+fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Error> {
+    match action {
+        Action::WriteFile { path, .. }
+        | Action::MergeFile { path, .. }
+        | Action::RemoveFile { path } => check_target_path(path, from).map(drop),
+        Action::FetchKey { url, dest, .. } => {
+            check_url(url, from, options.allow_insecure_repo)?;
+            check_target_path(dest, from).map(drop)
+        }
+        Action::Run {
+            argv, env, unless, ..
+        } => {
+            if argv.is_empty() {
+                return Err(Error::input(
+                    format!("{from}: a command with no argv"),
+                    "this is a bug in the plugin",
+                ));
+            }
+            argv.iter()
+                .chain(env.values())
+                .try_for_each(|a| check_arg(a, from))?;
+            unless.as_ref().map_or(Ok(()), |p| check_probe(p, from))
+        }
+        Action::Service { unit, .. } => {
+            crate::options::check_token(unit, from, "a systemd unit name")
+        }
+        Action::Check(c) => check_probe(&c.probe, from),
+    }
+}

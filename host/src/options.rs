@@ -1,0 +1,494 @@
+//! The user's selection: flags and `--config` merged (flags win), checked for shape, and
+//! turned into the [`Options`] document plugins receive.
+//!
+//! Shape checks here are about safety, not meaning: no value the user gives may smuggle a
+//! command, a newline or a path escape into a plan, whatever a plugin then does with it.
+//! Plugins check meaning (is this a version they know).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use plugin_api::{CgroupDriver, Options, Source};
+use serde::Deserialize;
+
+use crate::cli::Selection;
+use crate::Error;
+
+/// The `--config` file: the selection's flags as TOML keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ConfigFile {
+    distro: Option<String>,
+    runtime: Option<String>,
+    version: Option<String>,
+    kubernetes_version: Option<String>,
+    cgroup_driver: Option<String>,
+    sandbox_image: Option<String>,
+    source: Option<String>,
+    mirror: Option<String>,
+    #[serde(default)]
+    set: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    with: Vec<String>,
+    #[serde(default)]
+    allow_vulnerable: Vec<String>,
+    #[serde(default)]
+    allow_insecure_repo: bool,
+}
+
+/// A resolved selection.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// `--distro`, if given; otherwise the distro is detected.
+    pub distro: Option<String>,
+    /// Extra runtime-kind plugins (`--with`).
+    pub with: Vec<String>,
+    /// The document for plugins.
+    pub options: Options,
+}
+
+/// Where a value came from, for messages: `--version`, `--set cri-o.key-url`, or
+/// `config.toml: set.cri-o.key-url`.
+fn origin(config: Option<&Path>, flag: &str, from_config: bool) -> String {
+    match (from_config, config) {
+        (true, Some(path)) => format!("{}: `{}`", path.display(), flag.trim_start_matches("--")),
+        _ => flag.to_owned(),
+    }
+}
+
+/// Merges flags over `--config`, checks every value's shape and resolves `auto`.
+pub fn resolve(selection: &Selection, root: &Path) -> Result<Resolved, Error> {
+    let config_path = selection.config.as_deref();
+    let config = match config_path {
+        Some(path) => read_config(path)?,
+        None => ConfigFile::default(),
+    };
+
+    // flag value, else config value, remembering which.
+    let pick =
+        |flag: &Option<String>, conf: &Option<String>, name: &str| -> Option<(String, String)> {
+            match (flag, conf) {
+                (Some(v), _) => Some((v.clone(), format!("--{name}"))),
+                (None, Some(v)) => Some((v.clone(), origin(config_path, name, true))),
+                (None, None) => None,
+            }
+        };
+
+    let distro = pick(&selection.distro, &config.distro, "distro");
+    if let Some((id, from)) = &distro {
+        check_token(id, from, "a distro pack id such as debian-12")?;
+    }
+    let runtime = pick(&selection.runtime, &config.runtime, "runtime").ok_or_else(|| {
+        Error::input(
+            "no runtime selected",
+            "pass --runtime docker|containerd|cri-o|mcr (or any runtime plugin shown by `installer plugins list`), or set `runtime` in the --config file",
+        )
+    })?;
+    check_token(&runtime.0, &runtime.1, "a plugin name such as containerd")?;
+
+    let version = pick(&selection.version, &config.version, "version");
+    if let Some((v, from)) = &version {
+        check_token(v, from, "a version such as 1.7.27 or 19.03.8")?;
+    }
+    let kubernetes_version = pick(
+        &selection.kubernetes_version,
+        &config.kubernetes_version,
+        "kubernetes-version",
+    );
+    if let Some((v, from)) = &kubernetes_version {
+        check_kubernetes_version(v, from)?;
+    }
+    let sandbox_image = pick(
+        &selection.sandbox_image,
+        &config.sandbox_image,
+        "sandbox-image",
+    );
+    if let Some((v, from)) = &sandbox_image {
+        check_value(v, from)?;
+    }
+    let allow_insecure_repo = selection.allow_insecure_repo || config.allow_insecure_repo;
+    let mirror = pick(&selection.mirror, &config.mirror, "mirror");
+    if let Some((url, from)) = &mirror {
+        check_url(url, from, allow_insecure_repo)?;
+    }
+
+    let source =
+        match pick(&selection.source, &config.source, "source") {
+            None => Source::Upstream,
+            Some((s, _)) if s == "upstream" => Source::Upstream,
+            Some((s, _)) if s == "distro" => Source::Distro,
+            Some((s, from)) => return Err(Error::input(
+                format!("{from}: unknown source {s:?}"),
+                "use `upstream` (the vendor's repository) or `distro` (the distro's own archive)",
+            )),
+        };
+
+    let driver = pick(
+        &selection.cgroup_driver,
+        &config.cgroup_driver,
+        "cgroup-driver",
+    );
+    let (cgroup_driver, cgroup_driver_reason) = match driver
+        .as_ref()
+        .map(|(d, f)| (d.as_str(), f.as_str()))
+    {
+        Some(("systemd", from)) => (CgroupDriver::Systemd, format!("systemd, as {from} says")),
+        Some(("cgroupfs", from)) => (CgroupDriver::Cgroupfs, format!("cgroupfs, as {from} says")),
+        None | Some(("auto", _)) => {
+            auto_cgroup_driver(root, Path::new("/sys/fs/cgroup/cgroup.controllers"))
+        }
+        Some((other, from)) => {
+            return Err(Error::input(
+                format!("{from}: unknown cgroup driver {other:?}"),
+                "use systemd, cgroupfs or auto",
+            ))
+        }
+    };
+
+    let mut set = BTreeMap::new();
+    for (key, value) in &config.set {
+        let text = match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let from = origin(config_path, &format!("set.{key}"), true);
+        check_set_key(key, &from)?;
+        check_value(&text, &from)?;
+        set.insert(key.clone(), text);
+    }
+    for pair in &selection.set {
+        let (key, value) = pair.split_once('=').ok_or_else(|| {
+            Error::input(
+                format!("--set {pair:?} has no `=`"),
+                "write --set KEY=VALUE, e.g. --set cri-o.allow-version-skew=true",
+            )
+        })?;
+        let from = format!("--set {key}");
+        check_set_key(key, &from)?;
+        check_value(value, &from)?;
+        set.insert(key.to_owned(), value.to_owned());
+    }
+
+    let mut with = config.with.clone();
+    with.extend(selection.with.iter().cloned());
+    for name in &with {
+        check_token(name, "--with", "a plugin name")?;
+    }
+    let mut allow_vulnerable = config.allow_vulnerable.clone();
+    allow_vulnerable.extend(selection.allow_vulnerable.iter().cloned());
+    for cve in &allow_vulnerable {
+        check_cve(cve)?;
+    }
+
+    Ok(Resolved {
+        distro: distro.map(|d| d.0),
+        with,
+        options: Options {
+            runtime: runtime.0,
+            version: version.map(|v| v.0),
+            kubernetes_version: kubernetes_version.map(|v| v.0),
+            cgroup_driver,
+            cgroup_driver_reason,
+            sandbox_image: sandbox_image.map(|v| v.0),
+            source,
+            mirror: mirror.map(|v| v.0),
+            set,
+            allow_vulnerable,
+            allow_insecure_repo,
+        },
+    })
+}
+
+fn read_config(path: &Path) -> Result<ConfigFile, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::input(
+            format!("cannot read the config file {}: {e}", path.display()),
+            "check the --config path",
+        )
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!(" at line {line}")
+            })
+            .unwrap_or_default();
+        Error::input(
+            format!("config file {}{at}: {}", path.display(), e.message()),
+            "its keys are the selection flags without dashes' prefix (runtime, version, kubernetes-version, cgroup-driver, sandbox-image, source, mirror, with, allow-vulnerable, allow-insecure-repo) and a [set] table",
+        )
+    })
+}
+
+/// `auto`: systemd when systemd is init in the target (`<root>/run/systemd/system`) or the
+/// host's cgroups are v2 (`cgroup.controllers` at the cgroup mount), else cgroupfs.
+pub fn auto_cgroup_driver(root: &Path, cgroup_v2_marker: &Path) -> (CgroupDriver, String) {
+    let systemd_dir = root.join("run/systemd/system");
+    if systemd_dir.is_dir() {
+        (
+            CgroupDriver::Systemd,
+            format!(
+                "systemd (auto: {} exists, so systemd is init)",
+                systemd_dir.display()
+            ),
+        )
+    } else if cgroup_v2_marker.exists() {
+        (
+            CgroupDriver::Systemd,
+            format!(
+                "systemd (auto: the host is on cgroup v2, {} exists)",
+                cgroup_v2_marker.display()
+            ),
+        )
+    } else {
+        (
+            CgroupDriver::Cgroupfs,
+            format!(
+                "cgroupfs (auto: {} is absent and the host is on cgroup v1)",
+                systemd_dir.display()
+            ),
+        )
+    }
+}
+
+/// Characters no value we accept ever needs, and which could start a command, a
+/// substitution, a redirection or a new line in some consumer.
+const FORBIDDEN: &[char] = &[
+    ';', '|', '&', '$', '`', '<', '>', '\\', '"', '\'', '(', ')', '{', '}', '*', '?', '!',
+];
+
+/// Refuses a value carrying control characters or shell metacharacters.
+pub fn check_value(value: &str, from: &str) -> Result<(), Error> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(Error::input(
+            format!("{from}: the value {value:?} contains the control character {c:?}"),
+            "values are one line of text; remove the line break or control character",
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| FORBIDDEN.contains(c)) {
+        return Err(Error::input(
+            format!("{from}: the value {value:?} contains `{c}`, which no installer value needs and which could inject a command"),
+            "remove it; versions, names, URLs and image references never contain it",
+        ));
+    }
+    Ok(())
+}
+
+/// A name or version: letters, digits and `. + : ~ _ -`, starting with a letter or digit.
+pub fn check_token(value: &str, from: &str, example: &str) -> Result<(), Error> {
+    let ok = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && value.len() <= 128
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".+:~_-".contains(c));
+    if ok {
+        return Ok(());
+    }
+    check_value(value, from)?;
+    Err(Error::input(
+        format!("{from}: {value:?} is not a valid value here"),
+        format!("expected {example}: letters, digits and . + : ~ _ -"),
+    ))
+}
+
+fn check_set_key(key: &str, from: &str) -> Result<(), Error> {
+    let ok = key.contains('.')
+        && key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(
+            format!("{from}: {key:?} is not a plugin option key"),
+            "keys are <plugin>.<option> in lowercase, e.g. cri-o.allow-version-skew",
+        ))
+    }
+}
+
+fn check_kubernetes_version(value: &str, from: &str) -> Result<(), Error> {
+    let parts: Vec<&str> = value.trim_start_matches('v').split('.').collect();
+    let ok = (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        check_value(value, from)?;
+        Err(Error::input(
+            format!("{from}: {value:?} is not a Kubernetes version"),
+            "write X.Y (or X.Y.Z), e.g. 1.30",
+        ))
+    }
+}
+
+fn check_cve(value: &str) -> Result<(), Error> {
+    let mut parts = value.splitn(3, '-');
+    let ok = parts.next() == Some("CVE")
+        && parts
+            .next()
+            .is_some_and(|y| y.len() == 4 && y.chars().all(|c| c.is_ascii_digit()))
+        && parts
+            .next()
+            .is_some_and(|n| n.len() >= 4 && n.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::input(
+            format!("--allow-vulnerable: {value:?} is not a CVE id"),
+            "name the CVE exactly, e.g. CVE-2024-21626",
+        ))
+    }
+}
+
+/// Whether `host` is a loopback address or name.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+/// A repository or key URL: https, or http on loopback (a local mirror), or http anywhere
+/// with `--allow-insecure-repo`.
+pub fn check_url(value: &str, from: &str, allow_insecure: bool) -> Result<(), Error> {
+    check_value(value, from)?;
+    let url = url::Url::parse(value).map_err(|e| {
+        Error::input(
+            format!("{from}: {value:?} is not a URL ({e})"),
+            "write a full URL such as https://mirror.example.com/docker",
+        )
+    })?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&url) || allow_insecure => Ok(()),
+        "http" => Err(Error::input(
+            format!("{from}: {value} is plain http; a repository fetched that way can be altered on the way"),
+            "use https, or accept the risk by name with --allow-insecure-repo",
+        )),
+        other => Err(Error::input(format!("{from}: {value}: the scheme {other:?} is not supported"), "use an https URL")),
+    }
+}
+
+/// A path a plugin asked us to write: absolute, no `..`, no control characters.
+pub fn check_target_path(path: &str, from: &str) -> Result<PathBuf, Error> {
+    check_value(path, from)?;
+    let p = Path::new(path);
+    if !p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        || path.contains("//")
+    {
+        return Err(Error::input(
+            format!("{from}: the path {path:?} must be absolute and must not contain `..`"),
+            "paths name a place on the target system, such as /etc/containerd/config.toml",
+        ));
+    }
+    Ok(p.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn injection_attempts_are_refused_naming_the_value_and_origin() {
+        for bad in [
+            "1.7; rm -rf /",
+            "$(reboot)",
+            "`id`",
+            "1.7\nrm",
+            "a|b",
+            "x && y",
+        ] {
+            let err = check_value(bad, "--version").unwrap_err().to_string();
+            assert!(
+                err.starts_with("--version:") && err.contains(&format!("{bad:?}")),
+                "{err}"
+            );
+        }
+        assert!(check_value(
+            "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.30/deb/",
+            "--mirror"
+        )
+        .is_ok());
+        assert!(check_value(
+            "9DC8 5822 9FC7 DD38 854A  E2D8 8D81 803C 0EBF CD88",
+            "--set"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn tokens_allow_debian_and_rpm_versions_only() {
+        for good in [
+            "5:19.03.8~3-0~ubuntu-focal",
+            "1.2.13-1",
+            "3:28.3.3-1.el9",
+            "cri-o",
+            "debian-10",
+        ] {
+            assert!(check_token(good, "--version", "x").is_ok(), "{good}");
+        }
+        for bad in ["", "-rf", "1.0 2.0", "a/b", "../x"] {
+            assert!(check_token(bad, "--version", "x").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_need_https_except_on_loopback_or_when_allowed_by_name() {
+        assert!(check_url(
+            "https://download.docker.com/linux/debian",
+            "--mirror",
+            false
+        )
+        .is_ok());
+        assert!(check_url("http://127.0.0.1:8080/debian", "--mirror", false).is_ok());
+        assert!(check_url("http://[::1]:8080/debian", "--mirror", false).is_ok());
+        let err = check_url("http://mirror.example.com/debian", "--mirror", false).unwrap_err();
+        assert!(err.hint().unwrap().contains("--allow-insecure-repo"));
+        assert!(check_url("http://mirror.example.com/debian", "--mirror", true).is_ok());
+        assert!(check_url("file:///etc/passwd", "--mirror", true).is_err());
+    }
+
+    #[test]
+    fn target_paths_stay_absolute_and_inside() {
+        assert!(check_target_path("/etc/containerd/config.toml", "plugin").is_ok());
+        for bad in ["etc/x", "/etc/../../x", "/etc/x\n", "/etc/$(x)"] {
+            assert!(check_target_path(bad, "plugin").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn auto_cgroup_driver_follows_systemd_then_cgroup_v2() {
+        let root = tempfile::tempdir().unwrap();
+        let absent = root.path().join("no-such-marker");
+        let (driver, why) = auto_cgroup_driver(root.path(), &absent);
+        assert_eq!(driver, CgroupDriver::Cgroupfs, "{why}");
+        let marker = root.path().join("cgroup.controllers");
+        std::fs::write(&marker, "").unwrap();
+        assert_eq!(
+            auto_cgroup_driver(root.path(), &marker).0,
+            CgroupDriver::Systemd
+        );
+        std::fs::create_dir_all(root.path().join("run/systemd/system")).unwrap();
+        let (driver, why) = auto_cgroup_driver(root.path(), &absent);
+        assert_eq!(driver, CgroupDriver::Systemd);
+        assert!(why.contains("systemd is init"), "{why}");
+    }
+
+    #[test]
+    fn cve_ids_are_checked() {
+        assert!(check_cve("CVE-2024-21626").is_ok());
+        assert!(check_cve("cve-2024-21626").is_err());
+        assert!(check_cve("CVE-24-1").is_err());
+    }
+}
