@@ -1,16 +1,1200 @@
-//! Stage 2 of the flow: distro packs and matching facts to one. (Placeholder; being written.)
+//! Stage 2 of the flow: distro packs (one TOML file per distro release) and matching the
+//! detected [`Facts`] to one of them.
+//!
+//! Built-in packs are the files in `distros/`, embedded in the binary; packs in `--distro-dir`
+//! directories add to them, and one whose `id` equals a built-in one replaces it. The schema,
+//! the match rules and the variables plugins read are described in `docs/distro-packs.md`.
 
-/// A malformed or unknown distro pack.
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{DetectError, Facts};
+
+/// The built-in packs: (file name, contents). The test `builtin_list_is_the_directory` keeps
+/// this list equal to the files in `distros/`.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "almalinux-9.toml",
+        include_str!("../../distros/almalinux-9.toml"),
+    ),
+    ("centos-7.toml", include_str!("../../distros/centos-7.toml")),
+    (
+        "centos-stream-9.toml",
+        include_str!("../../distros/centos-stream-9.toml"),
+    ),
+    (
+        "debian-10.toml",
+        include_str!("../../distros/debian-10.toml"),
+    ),
+    (
+        "debian-11.toml",
+        include_str!("../../distros/debian-11.toml"),
+    ),
+    (
+        "debian-12.toml",
+        include_str!("../../distros/debian-12.toml"),
+    ),
+    (
+        "debian-13.toml",
+        include_str!("../../distros/debian-13.toml"),
+    ),
+    (
+        "debian-testing.toml",
+        include_str!("../../distros/debian-testing.toml"),
+    ),
+    (
+        "debian-unstable.toml",
+        include_str!("../../distros/debian-unstable.toml"),
+    ),
+    (
+        "fedora-40.toml",
+        include_str!("../../distros/fedora-40.toml"),
+    ),
+    (
+        "opensuse-leap-15.toml",
+        include_str!("../../distros/opensuse-leap-15.toml"),
+    ),
+    (
+        "opensuse-tumbleweed.toml",
+        include_str!("../../distros/opensuse-tumbleweed.toml"),
+    ),
+    (
+        "raspbian-10.toml",
+        include_str!("../../distros/raspbian-10.toml"),
+    ),
+    ("rhel-8.toml", include_str!("../../distros/rhel-8.toml")),
+    ("rhel-9.toml", include_str!("../../distros/rhel-9.toml")),
+    ("rocky-9.toml", include_str!("../../distros/rocky-9.toml")),
+    ("sles-15.toml", include_str!("../../distros/sles-15.toml")),
+    (
+        "ubuntu-18.04.toml",
+        include_str!("../../distros/ubuntu-18.04.toml"),
+    ),
+    (
+        "ubuntu-20.04.toml",
+        include_str!("../../distros/ubuntu-20.04.toml"),
+    ),
+    (
+        "ubuntu-22.04.toml",
+        include_str!("../../distros/ubuntu-22.04.toml"),
+    ),
+    (
+        "ubuntu-24.04.toml",
+        include_str!("../../distros/ubuntu-24.04.toml"),
+    ),
+];
+
+/// A distro family: which packaging world the distro belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Debian, Ubuntu, Raspbian: `.deb` packages.
+    Debian,
+    /// RHEL, CentOS, Rocky, AlmaLinux, Fedora: `.rpm` packages with yum or dnf.
+    Rhel,
+    /// SLES, openSUSE: `.rpm` packages with zypper.
+    Suse,
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::Debian => "debian",
+            Family::Rhel => "rhel",
+            Family::Suse => "suse",
+        })
+    }
+}
+
+/// The package manager a distro release uses; the name of the package-manager plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    /// apt (Debian family).
+    Apt,
+    /// yum (RHEL/CentOS 7).
+    Yum,
+    /// dnf (RHEL 8 and later, Fedora).
+    Dnf,
+    /// zypper (SUSE family).
+    Zypper,
+}
+
+impl PackageManager {
+    /// The family this package manager belongs to.
+    pub fn family(self) -> Family {
+        match self {
+            PackageManager::Apt => Family::Debian,
+            PackageManager::Yum | PackageManager::Dnf => Family::Rhel,
+            PackageManager::Zypper => Family::Suse,
+        }
+    }
+}
+
+impl fmt::Display for PackageManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PackageManager::Apt => "apt",
+            PackageManager::Yum => "yum",
+            PackageManager::Dnf => "dnf",
+            PackageManager::Zypper => "zypper",
+        })
+    }
+}
+
+/// One distro release, as a pack file describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistroPack {
+    /// The pack id, equal to the file name without `.toml` (`debian-10`).
+    pub id: String,
+    /// A human name (`Debian 10 (buster)`).
+    pub name: String,
+    /// The distro family.
+    pub family: Family,
+    /// The package manager, which must belong to the family.
+    pub package_manager: PackageManager,
+    /// os-release `ID` of the distro itself (`debian`).
+    pub os_id: String,
+    /// os-release `VERSION_ID` of the release; absent on rolling releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The release codename (`buster`), which apt repositories are named by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codename: Option<String>,
+    /// When detection chooses this pack.
+    #[serde(rename = "match")]
+    pub rules: MatchRules,
+    /// Variables for plugins, keyed `<plugin>.<name>` (`docker.repo_path`).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+/// The `[match]` table: which os-release facts choose a pack.
+///
+/// A system "has" the pack's ID when its `ID` is one of [`MatchRules::ids`]; then its
+/// `VERSION_ID` must satisfy a version rule. Derivatives (another `ID`) map to the pack only
+/// through the rules that allow them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRules {
+    /// os-release `ID` values that are this distro; empty means `[os_id]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    /// `VERSION_ID` values that match exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub version_ids: Vec<String>,
+    /// A `VERSION_ID` equal to this, or starting with it and then a `.`, matches: `9` takes
+    /// `9`, `9.4`, never `90`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_prefix: Option<String>,
+    /// A system with no `VERSION_ID` matches (Debian testing and unstable).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub without_version_id: bool,
+    /// A rolling release: any `VERSION_ID`, or none, matches.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rolling: bool,
+    /// Never chosen by detection, only by `--distro ID`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub manual: bool,
+    /// A derivative whose `ID_LIKE` lists one of `ids` and whose `VERSION_ID` satisfies the
+    /// version rules maps to this pack.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub id_like: bool,
+    /// A derivative whose `UBUNTU_CODENAME` equals the pack's `codename` maps to this pack.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ubuntu_codename: bool,
+    /// A derivative whose `DEBIAN_CODENAME` equals the pack's `codename` maps to this pack.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub debian_codename: bool,
+    /// A sentence added to the detection note whenever this pack is chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl MatchRules {
+    /// Whether any rule lets detection choose the pack for a system with its own ID.
+    fn has_version_rule(&self) -> bool {
+        !self.version_ids.is_empty()
+            || self.version_prefix.is_some()
+            || self.without_version_id
+            || self.rolling
+    }
+
+    /// How `version` satisfies the version rules, best rule first.
+    fn version_match(&self, version: Option<&str>) -> Option<MatchedBy> {
+        match version {
+            Some(v) if self.version_ids.iter().any(|x| x == v) => Some(MatchedBy::Exact),
+            Some(v)
+                if self
+                    .version_prefix
+                    .as_deref()
+                    .is_some_and(|p| in_prefix(v, p)) =>
+            {
+                Some(MatchedBy::VersionPrefix)
+            }
+            None if self.without_version_id => Some(MatchedBy::WithoutVersionId),
+            _ if self.rolling => Some(MatchedBy::Rolling),
+            _ => None,
+        }
+    }
+}
+
+/// `version` is `prefix` or `prefix.` followed by more: `9.4` is in `9`, `90` is not.
+fn in_prefix(version: &str, prefix: &str) -> bool {
+    version == prefix
+        || version
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
+impl DistroPack {
+    /// The os-release IDs that are this distro.
+    pub fn ids(&self) -> Vec<&str> {
+        if self.rules.ids.is_empty() {
+            vec![self.os_id.as_str()]
+        } else {
+            self.rules.ids.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// The document plugins receive, with `arch` (`uname -m` spelling) translated to the
+    /// package manager's spelling.
+    pub fn to_distro(&self, arch: &str) -> plugin_api::Distro {
+        plugin_api::Distro {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            family: self.family.to_string(),
+            package_manager: self.package_manager.to_string(),
+            os_id: self.os_id.clone(),
+            version_id: self.version_id.clone(),
+            codename: self.codename.clone(),
+            arch: package_arch(self.family, arch),
+            vars: self.vars.clone(),
+        }
+    }
+}
+
+/// A machine architecture (`uname -m` spelling) in the spelling of a family's packages:
+/// dpkg names (`amd64`, `arm64`, `armhf`) for Debian, rpm names (`x86_64`, `aarch64`) for the
+/// others. Unknown names pass through unchanged.
+pub fn package_arch(family: Family, arch: &str) -> String {
+    let mapped = match (family, arch) {
+        (Family::Debian, "x86_64" | "amd64") => "amd64",
+        (Family::Debian, "aarch64" | "arm64") => "arm64",
+        (Family::Debian, "arm" | "armv7" | "armv7l" | "armv6l" | "armhf") => "armhf",
+        (Family::Debian, "i386" | "i486" | "i586" | "i686" | "x86") => "i386",
+        (Family::Debian, "ppc64le") => "ppc64el",
+        (_, "amd64") => "x86_64",
+        (_, "arm64") => "aarch64",
+        (_, "arm" | "armv7" | "armv7l" | "armhf") => "armv7hl",
+        (_, "x86" | "i386" | "i486" | "i586") => "i686",
+        (_, other) => other,
+    };
+    mapped.to_owned()
+}
+
+/// Where a pack came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackSource {
+    /// Embedded in the binary, from `distros/<file>`.
+    BuiltIn(&'static str),
+    /// A file in a distro-pack directory.
+    File(PathBuf),
+}
+
+impl fmt::Display for PackSource {
+    /// `built-in` or the file path: the `source` field of `distros list`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PackSource::BuiltIn(_) => f.write_str("built-in"),
+            PackSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A pack with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedPack {
+    /// The pack.
+    pub pack: DistroPack,
+    /// Built-in or the file it was read from.
+    pub source: PackSource,
+    /// Whether this file's pack replaced the built-in pack with the same id.
+    pub overrides: bool,
+    /// The file's text, comments included.
+    pub text: String,
+}
+
+/// Every known pack: the built-in ones and those from distro-pack directories, by id.
+#[derive(Debug, Clone)]
+pub struct PackSet {
+    packs: Vec<LoadedPack>,
+}
+
+/// Why detection chose a pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// `ID` and `VERSION_ID` are listed by the pack.
+    Exact,
+    /// `ID` is the pack's and `VERSION_ID` is under its version prefix.
+    VersionPrefix,
+    /// `ID` is the pack's and there is no `VERSION_ID` (Debian testing/unstable).
+    WithoutVersionId,
+    /// `ID` is the pack's and the pack is a rolling release.
+    Rolling,
+    /// A derivative: its `UBUNTU_CODENAME` is the pack's codename.
+    UbuntuCodename,
+    /// A derivative: its `DEBIAN_CODENAME` is the pack's codename.
+    DebianCodename,
+    /// A derivative: its `ID_LIKE` lists the pack's ID and its `VERSION_ID` fits.
+    IdLike,
+}
+
+impl MatchedBy {
+    /// Whether the system is a derivative mapped onto another distro's pack.
+    pub fn is_derivative(self) -> bool {
+        matches!(
+            self,
+            MatchedBy::UbuntuCodename | MatchedBy::DebianCodename | MatchedBy::IdLike
+        )
+    }
+
+    /// Lower ranks win.
+    fn rank(self) -> u8 {
+        match self {
+            MatchedBy::Exact => 0,
+            MatchedBy::VersionPrefix => 1,
+            MatchedBy::WithoutVersionId => 2,
+            MatchedBy::Rolling => 3,
+            MatchedBy::UbuntuCodename => 4,
+            MatchedBy::DebianCodename => 5,
+            MatchedBy::IdLike => 6,
+        }
+    }
+}
+
+impl fmt::Display for MatchedBy {
+    /// The JSON spelling (`exact`, `id_like`, ...).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MatchedBy::Exact => "exact",
+            MatchedBy::VersionPrefix => "version_prefix",
+            MatchedBy::WithoutVersionId => "without_version_id",
+            MatchedBy::Rolling => "rolling",
+            MatchedBy::UbuntuCodename => "ubuntu_codename",
+            MatchedBy::DebianCodename => "debian_codename",
+            MatchedBy::IdLike => "id_like",
+        })
+    }
+}
+
+/// The pack detection chose, and why.
+#[derive(Debug, Clone)]
+pub struct Match<'a> {
+    /// The pack.
+    pub pack: &'a DistroPack,
+    /// The rule that chose it.
+    pub matched_by: MatchedBy,
+    /// One or two sentences saying why, for people.
+    pub note: String,
+}
+
+/// A malformed, unreadable or unknown distro pack.
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
-    /// Placeholder.
-    #[error("packs are not written yet")]
-    NotYet,
+    /// A pack file is not valid TOML, does not fit the schema, or breaks a rule.
+    #[error("{path}:{line}:{column}: {}{message}", field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default())]
+    Malformed {
+        /// The file (`distros/<file>` for a built-in pack).
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The field at fault, dotted (`match.version_prefix`), when known.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A distro-pack directory could not be listed.
+    #[error("cannot read distro-pack directory {}: {source}", dir.display())]
+    ReadDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A pack file could not be read.
+    #[error("cannot read distro pack {}: {source}", path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Two pack files in distro-pack directories declare one id.
+    #[error("distro pack `{id}` is defined twice: in {} and in {}", first.display(), second.display())]
+    Duplicate {
+        /// The id.
+        id: String,
+        /// The first file.
+        first: PathBuf,
+        /// The second file.
+        second: PathBuf,
+    },
+    /// No pack has this id.
+    #[error("no distro pack `{id}`{}; known packs: {}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(), known.join(", "))]
+    Unknown {
+        /// The id asked for.
+        id: String,
+        /// A known id spelled nearly the same, if any.
+        suggestion: Option<String>,
+        /// Every known id.
+        known: Vec<String>,
+    },
 }
 
 impl PackError {
     /// The fix, as a `hint:` line.
     pub fn hint(&self) -> Option<String> {
-        None
+        Some(match self {
+            PackError::Malformed { path, .. } => format!(
+                "fix {path} (the pack schema is in docs/distro-packs.md), or remove it from the \
+                 distro-pack directory"
+            ),
+            PackError::ReadDir { .. } => "check the --distro-dir / INSTALLER_DISTRO_PATH \
+                 directories exist and are readable"
+                .to_owned(),
+            PackError::ReadFile { .. } => "check the file's permissions".to_owned(),
+            PackError::Duplicate { .. } => "keep one of the two files (a directory pack may \
+                 override a built-in one, but two directory packs may not share an id)"
+                .to_owned(),
+            PackError::Unknown { id, .. } => format!(
+                "`installer distros list` shows every pack; to add `{id}`, write `{id}.toml` in \
+                 a directory passed with --distro-dir (see docs/distro-packs.md)"
+            ),
+        })
+    }
+}
+
+impl PackSet {
+    /// The built-in packs only.
+    pub fn builtin() -> Result<PackSet, PackError> {
+        PackSet::load(&[])
+    }
+
+    /// The built-in packs, then every `*.toml` in each of `dirs` (in order, files sorted by
+    /// name). A directory pack whose id equals a built-in one replaces it and is marked
+    /// [`LoadedPack::overrides`]; two directory packs with one id are an error.
+    pub fn load(dirs: &[PathBuf]) -> Result<PackSet, PackError> {
+        let mut packs: Vec<LoadedPack> = Vec::new();
+        for (file, text) in BUILTIN {
+            let pack = parse_pack(text, &format!("distros/{file}"), file)?;
+            packs.push(LoadedPack {
+                pack,
+                source: PackSource::BuiltIn(file),
+                overrides: false,
+                text: (*text).to_owned(),
+            });
+        }
+        for dir in dirs {
+            for path in toml_files(dir)? {
+                let text =
+                    std::fs::read_to_string(&path).map_err(|source| PackError::ReadFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+                let pack = parse_pack(&text, &path.display().to_string(), &file_name)?;
+                let loaded = LoadedPack {
+                    pack,
+                    source: PackSource::File(path.clone()),
+                    overrides: false,
+                    text,
+                };
+                match packs.iter_mut().find(|p| p.pack.id == loaded.pack.id) {
+                    Some(existing) => match &existing.source {
+                        PackSource::BuiltIn(_) => {
+                            tracing::info!(
+                                "distro pack `{}` from {} overrides the built-in one",
+                                loaded.pack.id,
+                                path.display()
+                            );
+                            *existing = LoadedPack {
+                                overrides: true,
+                                ..loaded
+                            };
+                        }
+                        PackSource::File(first) => {
+                            return Err(PackError::Duplicate {
+                                id: loaded.pack.id,
+                                first: first.clone(),
+                                second: path,
+                            })
+                        }
+                    },
+                    None => packs.push(loaded),
+                }
+            }
+        }
+        packs.sort_by(|a, b| a.pack.id.cmp(&b.pack.id));
+        Ok(PackSet { packs })
+    }
+
+    /// Every pack, sorted by id.
+    pub fn packs(&self) -> &[LoadedPack] {
+        &self.packs
+    }
+
+    /// The pack `id` with its source; an unknown id is an error listing the known ones.
+    pub fn entry(&self, id: &str) -> Result<&LoadedPack, PackError> {
+        if let Some(loaded) = self.packs.iter().find(|p| p.pack.id == id) {
+            return Ok(loaded);
+        }
+        let squash = |s: &str| {
+            s.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
+        let wanted = squash(id);
+        Err(PackError::Unknown {
+            id: id.to_owned(),
+            suggestion: self
+                .packs
+                .iter()
+                .find(|p| squash(&p.pack.id) == wanted)
+                .map(|p| p.pack.id.clone()),
+            known: self.packs.iter().map(|p| p.pack.id.clone()).collect(),
+        })
+    }
+
+    /// The pack `id`; an unknown id is an error listing the known ones.
+    pub fn get(&self, id: &str) -> Result<&DistroPack, PackError> {
+        self.entry(id).map(|loaded| &loaded.pack)
+    }
+
+    /// The pack for `facts`: the system's own distro first (exact `VERSION_ID`, then version
+    /// prefix, then no `VERSION_ID`, then rolling), then, for a derivative, the packs that
+    /// allow it (by `UBUNTU_CODENAME`, by `DEBIAN_CODENAME`, then by `ID_LIKE`, closest
+    /// `ID_LIKE` entry first). Among equals, a directory pack wins over a built-in one, then
+    /// the lower id.
+    pub fn match_facts(&self, facts: &Facts) -> Result<Match<'_>, DetectError> {
+        let mut candidates: Vec<(MatchedBy, usize, &LoadedPack)> = Vec::new();
+        for loaded in &self.packs {
+            let pack = &loaded.pack;
+            let rules = &pack.rules;
+            if rules.manual {
+                continue;
+            }
+            let ids = pack.ids();
+            if ids.contains(&facts.id.as_str()) {
+                if let Some(by) = rules.version_match(facts.version_id.as_deref()) {
+                    candidates.push((by, 0, loaded));
+                }
+                continue;
+            }
+            let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+            if rules.ubuntu_codename && same(&facts.ubuntu_codename, &pack.codename) {
+                candidates.push((MatchedBy::UbuntuCodename, 0, loaded));
+            } else if rules.debian_codename && same(&facts.debian_codename, &pack.codename) {
+                candidates.push((MatchedBy::DebianCodename, 0, loaded));
+            } else if rules.id_like {
+                let position = facts.id_like.iter().position(|l| ids.contains(&l.as_str()));
+                let fits = matches!(
+                    rules.version_match(facts.version_id.as_deref()),
+                    Some(MatchedBy::Exact | MatchedBy::VersionPrefix)
+                );
+                if let (Some(position), true) = (position, fits) {
+                    candidates.push((MatchedBy::IdLike, position, loaded));
+                }
+            }
+        }
+        candidates.sort_by_key(|(by, position, loaded)| {
+            (
+                by.rank(),
+                *position,
+                matches!(loaded.source, PackSource::BuiltIn(_)),
+                loaded.pack.id.clone(),
+            )
+        });
+        let Some(&(matched_by, position, best)) = candidates.first() else {
+            let same_id = self
+                .packs
+                .iter()
+                .filter(|p| p.pack.ids().contains(&facts.id.as_str()))
+                .map(|p| p.pack.id.clone())
+                .collect();
+            return Err(DetectError::Unmatched {
+                facts: Box::new(facts.clone()),
+                same_id,
+            });
+        };
+        let tied: Vec<&str> = candidates[1..]
+            .iter()
+            .filter(|(by, pos, _)| *by == matched_by && *pos == position)
+            .map(|(_, _, p)| p.pack.id.as_str())
+            .collect();
+        if !tied.is_empty() {
+            tracing::warn!(
+                "distro packs {} match this system as well as `{}`; chose `{}` (pass --distro \
+                 to choose another)",
+                tied.join(", "),
+                best.pack.id,
+                best.pack.id
+            );
+        }
+        Ok(Match {
+            pack: &best.pack,
+            matched_by,
+            note: note(facts, &best.pack, matched_by),
+        })
+    }
+}
+
+/// Why `pack` was chosen, in words.
+fn note(facts: &Facts, pack: &DistroPack, by: MatchedBy) -> String {
+    let version = facts.version_id.as_deref().unwrap_or("");
+    let system = match &facts.pretty_name {
+        Some(pretty) => format!("ID={} ({pretty})", facts.id),
+        None => format!("ID={}", facts.id),
+    };
+    let codename = pack.codename.as_deref().unwrap_or("");
+    let mut note = match by {
+        MatchedBy::Exact => format!(
+            "ID={} VERSION_ID={version} is listed by pack {}",
+            facts.id, pack.id
+        ),
+        MatchedBy::VersionPrefix => format!(
+            "ID={} VERSION_ID={version} is a {}.x release, which pack {} covers",
+            facts.id,
+            pack.rules.version_prefix.as_deref().unwrap_or(""),
+            pack.id
+        ),
+        MatchedBy::WithoutVersionId => format!(
+            "ID={} without VERSION_ID is matched by pack {}",
+            facts.id, pack.id
+        ),
+        MatchedBy::Rolling => format!(
+            "ID={} is a rolling release; pack {} takes any VERSION_ID",
+            facts.id, pack.id
+        ),
+        MatchedBy::UbuntuCodename => format!(
+            "derivative: {system} is built on Ubuntu {codename} (UBUNTU_CODENAME={codename}); \
+             mapped to {}, whose pack allows derivatives by codename, so {}'s repositories and \
+             packages are used",
+            pack.id, pack.id
+        ),
+        MatchedBy::DebianCodename => format!(
+            "derivative: {system} is built on Debian {codename} (DEBIAN_CODENAME={codename}); \
+             mapped to {}, whose pack allows derivatives by codename, so {}'s repositories and \
+             packages are used",
+            pack.id, pack.id
+        ),
+        MatchedBy::IdLike => format!(
+            "derivative: {system} lists {} in ID_LIKE and VERSION_ID={version} fits; mapped to \
+             {}, whose pack allows derivatives via ID_LIKE, so {}'s repositories and packages \
+             are used",
+            pack.ids().join("/"),
+            pack.id,
+            pack.id
+        ),
+    };
+    if let Some(extra) = &pack.rules.note {
+        note.push_str("; ");
+        note.push_str(extra.trim());
+    }
+    note
+}
+
+/// The `*.toml` files of `dir`, sorted by name.
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, PackError> {
+    let read_dir = |source| PackError::ReadDir {
+        dir: dir.to_owned(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_dir)? {
+        let path = entry.map_err(read_dir)?.path();
+        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+            files.push(path);
+        } else {
+            tracing::debug!("{}: not a *.toml file, skipped", path.display());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Parses and checks one pack. `shown` names the file in errors; `file_name` is its name,
+/// which must be `<id>.toml`.
+pub fn parse_pack(text: &str, shown: &str, file_name: &str) -> Result<DistroPack, PackError> {
+    let pack: DistroPack = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let (line, column) = line_column(text, span.start);
+        let mut message = e.message().trim().to_owned();
+        let field = quoted_field(&message).or_else(|| key_at(text, span.start));
+        if message.starts_with("missing field") {
+            // The field is named in front of the message already.
+            message = "this required field is missing".to_owned();
+        }
+        PackError::Malformed {
+            path: shown.to_owned(),
+            line,
+            column,
+            field: field.map(|f| qualify(text, span.start, &f)),
+            message,
+        }
+    })?;
+    check_pack(&pack, text, shown, file_name)?;
+    Ok(pack)
+}
+
+/// The rules serde cannot express.
+fn check_pack(
+    pack: &DistroPack,
+    text: &str,
+    shown: &str,
+    file_name: &str,
+) -> Result<(), PackError> {
+    let fail = |table: Option<&str>, key: &str, message: String| {
+        let (line, column) = locate_key(text, table, key);
+        Err(PackError::Malformed {
+            path: shown.to_owned(),
+            line,
+            column,
+            field: Some(match table {
+                Some(t) => format!("{t}.{key}"),
+                None => key.to_owned(),
+            }),
+            message,
+        })
+    };
+    let valid_id = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    };
+    if !valid_id(&pack.id) {
+        return fail(
+            None,
+            "id",
+            format!(
+                "`{}` is not a pack id (lower-case letters, digits, `.`, `_`, `-`)",
+                pack.id
+            ),
+        );
+    }
+    let expected = format!("{}.toml", pack.id);
+    if file_name != expected {
+        return fail(
+            None,
+            "id",
+            format!(
+                "the file is named `{file_name}` but declares id `{}`; rename the file to \
+                 `{expected}` or change the id",
+                pack.id
+            ),
+        );
+    }
+    if pack.package_manager.family() != pack.family {
+        return fail(
+            None,
+            "package_manager",
+            format!(
+                "`{}` is not a package manager of the `{}` family (apt: debian; yum, dnf: \
+                 rhel; zypper: suse)",
+                pack.package_manager, pack.family
+            ),
+        );
+    }
+    let rules = &pack.rules;
+    if rules.manual && rules.has_version_rule() {
+        return fail(
+            Some("match"),
+            "manual",
+            "`manual = true` means detection never chooses this pack, so it cannot have \
+             version rules too; remove one or the other"
+                .to_owned(),
+        );
+    }
+    if !rules.manual && !rules.has_version_rule() {
+        return fail(
+            Some("match"),
+            "version_ids",
+            "no version rule: give `version_ids`, `version_prefix`, `without_version_id = \
+             true` or `rolling = true`, or `manual = true` if only --distro should choose it"
+                .to_owned(),
+        );
+    }
+    if let Some(prefix) = &rules.version_prefix {
+        if prefix.is_empty() || prefix.ends_with('.') {
+            return fail(
+                Some("match"),
+                "version_prefix",
+                format!(
+                    "`{prefix}` is not a version prefix; write the leading part without a \
+                     trailing dot (`9` matches 9, 9.4)"
+                ),
+            );
+        }
+    }
+    for (flag, key) in [
+        (rules.ubuntu_codename, "ubuntu_codename"),
+        (rules.debian_codename, "debian_codename"),
+    ] {
+        if flag && pack.codename.is_none() {
+            return fail(
+                Some("match"),
+                key,
+                format!("`{key} = true` compares with the pack's `codename`, which is not set"),
+            );
+        }
+    }
+    if let Some(key) = pack.vars.keys().find(|k| k.trim().is_empty()) {
+        return fail(Some("vars"), key, "a variable name is empty".to_owned());
+    }
+    Ok(())
+}
+
+/// 1-based line and column of byte `offset`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The first `` `name` `` in a serde message (`unknown field `famly``, `missing field `id``).
+fn quoted_field(message: &str) -> Option<String> {
+    let is_field_message = ["unknown field", "missing field", "duplicate field"]
+        .iter()
+        .any(|p| message.starts_with(p));
+    if !is_field_message {
+        return None;
+    }
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+/// The key assigned on the line holding byte `offset`, or the table a header there names.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let (line, _) = line_column(text, offset);
+    let content = text.lines().nth(line - 1)?.trim();
+    if let Some(header) = content.strip_prefix('[') {
+        return Some(header.trim_end_matches(']').trim().to_owned());
+    }
+    let (key, _) = content.split_once('=')?;
+    Some(key.trim().trim_matches('"').to_owned())
+}
+
+/// `field` prefixed by the table in effect at `offset` (`match.version_ids`), unless the field
+/// is itself that table.
+fn qualify(text: &str, offset: usize, field: &str) -> String {
+    let (line, _) = line_column(text, offset);
+    let table = text
+        .lines()
+        .take(line)
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .map(str::trim)
+        })
+        .last();
+    match table {
+        Some(t) if t != field => format!("{t}.{field}"),
+        _ => field.to_owned(),
+    }
+}
+
+/// 1-based line and column of `key = ...` inside `table` (`None`: the top level), or of the
+/// table's header, or 1:1.
+fn locate_key(text: &str, table: Option<&str>, key: &str) -> (usize, usize) {
+    let mut current: Option<&str> = None;
+    let mut header_line = None;
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            current = Some(name.trim());
+            if current == table {
+                header_line = Some(index + 1);
+            }
+            continue;
+        }
+        if current != table {
+            continue;
+        }
+        if let Some((k, _)) = line.split_once('=') {
+            if k.trim().trim_matches('"') == key {
+                let column = raw.len() - raw.trim_start().len() + 1;
+                return (index + 1, column);
+            }
+        }
+    }
+    (header_line.unwrap_or(1), 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(text: &str) -> Facts {
+        Facts::from_os_release(&crate::detect::parse(text), "x86_64").unwrap()
+    }
+
+    const MINIMAL: &str = r#"
+id = "mini-1"
+name = "Mini 1"
+family = "debian"
+package_manager = "apt"
+os_id = "mini"
+version_id = "1"
+codename = "one"
+
+[match]
+version_ids = ["1"]
+
+[vars]
+"docker.repo_path" = "debian"
+"#;
+
+    #[test]
+    fn builtin_list_is_the_directory() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../distros");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let listed: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(
+            listed, on_disk,
+            "BUILTIN in host/src/packs.rs must list every distros/*.toml"
+        );
+        for (name, text) in BUILTIN {
+            let on_disk = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert_eq!(*text, on_disk, "{name} is embedded from the wrong file");
+        }
+    }
+
+    #[test]
+    fn every_builtin_pack_parses() {
+        let set = PackSet::builtin().unwrap();
+        assert_eq!(set.packs().len(), BUILTIN.len());
+        for loaded in set.packs() {
+            let pack = &loaded.pack;
+            assert!(!loaded.overrides);
+            if pack.family != Family::Rhel {
+                assert!(!pack.vars.contains_key("rpm.releasever"), "{}", pack.id);
+            }
+            if pack.family == Family::Suse {
+                assert!(!pack.vars.contains_key("docker.repo_path"), "{}", pack.id);
+            }
+        }
+    }
+
+    #[test]
+    fn package_managers_follow_the_release() {
+        let set = PackSet::builtin().unwrap();
+        let pm = |id| set.get(id).unwrap().package_manager;
+        assert_eq!(pm("centos-7"), PackageManager::Yum);
+        assert_eq!(pm("centos-stream-9"), PackageManager::Dnf);
+        assert_eq!(pm("rhel-8"), PackageManager::Dnf);
+        assert_eq!(pm("fedora-40"), PackageManager::Dnf);
+        assert_eq!(pm("debian-10"), PackageManager::Apt);
+        assert_eq!(pm("sles-15"), PackageManager::Zypper);
+    }
+
+    #[test]
+    fn version_prefix_respects_the_dot() {
+        assert!(in_prefix("9", "9"));
+        assert!(in_prefix("9.4", "9"));
+        assert!(!in_prefix("90", "9"));
+        assert!(!in_prefix("24.04", "24.0"));
+        assert!(in_prefix("24.0.1", "24.0"));
+    }
+
+    #[test]
+    fn exact_and_prefix_matches() {
+        let set = PackSet::builtin().unwrap();
+        let m = set
+            .match_facts(&facts("ID=debian\nVERSION_ID=\"10\"\n"))
+            .unwrap();
+        assert_eq!(
+            (m.pack.id.as_str(), m.matched_by),
+            ("debian-10", MatchedBy::Exact)
+        );
+        let m = set
+            .match_facts(&facts(
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n",
+            ))
+            .unwrap();
+        assert_eq!(
+            (m.pack.id.as_str(), m.matched_by),
+            ("rocky-9", MatchedBy::VersionPrefix)
+        );
+        // Rocky 8 has no pack of its own, and rhel-8 lets RHEL rebuilds in through ID_LIKE.
+        let m = set
+            .match_facts(&facts(
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"8.10\"\n",
+            ))
+            .unwrap();
+        assert_eq!(
+            (m.pack.id.as_str(), m.matched_by),
+            ("rhel-8", MatchedBy::IdLike)
+        );
+        assert!(m.note.contains("derivative"), "{}", m.note);
+    }
+
+    #[test]
+    fn derivatives_map_only_where_the_pack_allows() {
+        let set = PackSet::builtin().unwrap();
+        let mint = facts(
+            "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_ID=\"21.3\"\n\
+             VERSION_CODENAME=virginia\nUBUNTU_CODENAME=jammy\n",
+        );
+        let m = set.match_facts(&mint).unwrap();
+        assert_eq!(
+            (m.pack.id.as_str(), m.matched_by),
+            ("ubuntu-22.04", MatchedBy::UbuntuCodename)
+        );
+        assert!(m.note.contains("UBUNTU_CODENAME=jammy"), "{}", m.note);
+
+        // Raspbian 11 says ID_LIKE=debian and VERSION_ID=11, but debian-11 does not take
+        // derivatives through ID_LIKE (Raspbian has its own archive), so nothing matches.
+        let raspbian11 = facts("ID=raspbian\nID_LIKE=debian\nVERSION_ID=\"11\"\n");
+        let err = set.match_facts(&raspbian11).unwrap_err();
+        assert!(matches!(err, DetectError::Unmatched { .. }));
+
+        // A pack that forbids codename mapping is not used even when the codename agrees.
+        let mut set = set;
+        for loaded in &mut set.packs {
+            loaded.pack.rules.ubuntu_codename = false;
+            loaded.pack.rules.id_like = false;
+        }
+        assert!(set.match_facts(&mint).is_err());
+    }
+
+    #[test]
+    fn debian_without_version_id_is_testing_and_unstable_is_manual() {
+        let set = PackSet::builtin().unwrap();
+        let m = set
+            .match_facts(&facts(
+                "PRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\nID=debian\nVERSION_CODENAME=trixie\n",
+            ))
+            .unwrap();
+        assert_eq!(m.pack.id, "debian-testing");
+        assert_eq!(m.matched_by, MatchedBy::WithoutVersionId);
+        assert!(m.note.contains("debian-unstable"), "{}", m.note);
+        assert!(set.get("debian-unstable").unwrap().rules.manual);
+    }
+
+    #[test]
+    fn unknown_distro_names_its_facts_and_same_id_packs() {
+        let set = PackSet::builtin().unwrap();
+        let err = set
+            .match_facts(&facts(
+                "ID=debian\nVERSION_ID=\"9\"\nVERSION_CODENAME=stretch\n",
+            ))
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("ID=debian VERSION_ID=9"), "{message}");
+        assert!(message.contains("debian-10"), "{message}");
+        let hint = err.hint().unwrap();
+        assert!(
+            hint.contains("--distro ID") && hint.contains("--distro-dir"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn to_distro_maps_arch_per_family() {
+        let set = PackSet::builtin().unwrap();
+        let deb = set.get("ubuntu-22.04").unwrap();
+        assert_eq!(deb.to_distro("x86_64").arch, "amd64");
+        assert_eq!(deb.to_distro("aarch64").arch, "arm64");
+        assert_eq!(deb.to_distro("armv7l").arch, "armhf");
+        let rpm = set.get("rhel-9").unwrap();
+        assert_eq!(rpm.to_distro("x86_64").arch, "x86_64");
+        assert_eq!(rpm.to_distro("aarch64").arch, "aarch64");
+        let d = deb.to_distro("x86_64");
+        assert_eq!(d.package_manager, "apt");
+        assert_eq!(d.codename.as_deref(), Some("jammy"));
+        assert_eq!(d.var_opt("kubic.os"), Some("xUbuntu_22.04"));
+    }
+
+    #[test]
+    fn unknown_id_lists_known_ones_and_suggests() {
+        let set = PackSet::builtin().unwrap();
+        let err = set.get("debian10").unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("did you mean `debian-10`"), "{message}");
+        assert!(message.contains("ubuntu-22.04"), "{message}");
+    }
+
+    fn malformed(text: &str) -> (usize, usize, Option<String>, String) {
+        match parse_pack(text, "x/mini-1.toml", "mini-1.toml").unwrap_err() {
+            PackError::Malformed {
+                line,
+                column,
+                field,
+                message,
+                ..
+            } => (line, column, field, message),
+            other => panic!("not malformed: {other}"),
+        }
+    }
+
+    #[test]
+    fn minimal_pack_parses() {
+        let pack = parse_pack(MINIMAL, "x/mini-1.toml", "mini-1.toml").unwrap();
+        assert_eq!(pack.ids(), vec!["mini"]);
+        assert_eq!(pack.vars["docker.repo_path"], "debian");
+    }
+
+    #[test]
+    fn malformed_packs_name_line_and_field() {
+        let (line, column, field, message) =
+            malformed(&MINIMAL.replace("family = \"debian\"", "family = \"debain\""));
+        assert_eq!((line, field.as_deref()), (4, Some("family")));
+        assert_eq!(column, 10);
+        assert!(message.contains("debain"), "{message}");
+
+        let (line, _, field, message) = malformed(&MINIMAL.replace("os_id", "os_idd"));
+        assert_eq!((line, field.as_deref()), (6, Some("os_idd")));
+        assert!(message.contains("unknown field"), "{message}");
+
+        let (line, _, field, _) =
+            malformed(&MINIMAL.replace("version_ids = [\"1\"]", "version_ids = \"1\""));
+        assert_eq!((line, field.as_deref()), (11, Some("match.version_ids")));
+
+        let (line, _, field, _) = malformed(&MINIMAL.replace("version_ids", "versions_ids"));
+        assert_eq!((line, field.as_deref()), (11, Some("match.versions_ids")));
+
+        let (line, _, field, message) =
+            malformed(&MINIMAL.replace("package_manager = \"apt\"", "package_manager = \"dnf\""));
+        assert_eq!((line, field.as_deref()), (5, Some("package_manager")));
+        assert!(message.contains("family"), "{message}");
+
+        let (_, _, field, message) =
+            malformed(&MINIMAL.replace("id = \"mini-1\"", "id = \"mini-2\""));
+        assert_eq!(field.as_deref(), Some("id"));
+        assert!(message.contains("rename"), "{message}");
+
+        let (line, _, _, _) = malformed(&MINIMAL.replace("name = \"Mini 1\"", "name = \"Mini 1"));
+        assert_eq!(line, 3);
     }
 }

@@ -1,10 +1,101 @@
-//! `installer detect`. (Placeholder; being written.)
+//! `installer detect`: the os-release facts under `--root` and the distro pack they match.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::Context;
+use serde::Serialize;
+
+use super::{print_json, Context};
+use crate::detect::{self, Facts};
+use crate::packs::{MatchedBy, PackSet};
 use crate::Error;
 
-pub fn run(_ctx: &Context) -> Result<ExitCode, Error> {
-    Err(crate::detect::DetectError::NotYet.into())
+/// The `--output json` document of CLI.md.
+#[derive(Serialize)]
+struct Report<'a> {
+    /// The os-release file read.
+    source: PathBuf,
+    facts: &'a Facts,
+    /// The pack id, or null when nothing matches.
+    pack: Option<&'a str>,
+    matched_by: Option<MatchedBy>,
+    note: Option<String>,
+}
+
+/// Runs `installer detect`. An unknown distro exits 2; with `--output json` the document is
+/// still printed (with `"pack": null`) so scripts get the facts.
+pub fn run(ctx: &Context) -> Result<ExitCode, Error> {
+    let (source, facts) = detect::read(&ctx.global.root)?;
+    let packs = PackSet::load(&ctx.distro_dirs())?;
+    let matched = packs.match_facts(&facts);
+
+    if ctx.json() {
+        let report = match &matched {
+            Ok(m) => Report {
+                source,
+                facts: &facts,
+                pack: Some(&m.pack.id),
+                matched_by: Some(m.matched_by),
+                note: Some(m.note.clone()),
+            },
+            Err(_) => Report {
+                source,
+                facts: &facts,
+                pack: None,
+                matched_by: None,
+                note: Some("no distro pack matches these facts".to_owned()),
+            },
+        };
+        print_json(&report);
+    } else if let Ok(m) = &matched {
+        print_facts(&source, &facts);
+        let origin = packs
+            .entry(&m.pack.id)
+            .ok()
+            .map(|l| l.source.to_string())
+            .unwrap_or_default();
+        println!();
+        println!("pack:        {} ({}; {origin})", m.pack.id, m.pack.name);
+        println!(
+            "             family {}, package manager {}",
+            m.pack.family, m.pack.package_manager
+        );
+        let why = match m.matched_by {
+            MatchedBy::Exact => "exact (ID and VERSION_ID)",
+            MatchedBy::VersionPrefix => "exact ID, VERSION_ID under the pack's version prefix",
+            MatchedBy::WithoutVersionId => "exact ID, no VERSION_ID",
+            MatchedBy::Rolling => "exact ID, rolling release",
+            MatchedBy::UbuntuCodename => "derivative, via UBUNTU_CODENAME",
+            MatchedBy::DebianCodename => "derivative, via DEBIAN_CODENAME",
+            MatchedBy::IdLike => "derivative, via ID_LIKE",
+        };
+        println!("matched by:  {} ({why})", m.matched_by);
+        println!("note:        {}", m.note);
+    }
+    matched?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_facts(source: &std::path::Path, facts: &Facts) {
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    println!("source:           {}", source.display());
+    println!("ID:               {}", facts.id);
+    println!(
+        "ID_LIKE:          {}",
+        if facts.id_like.is_empty() {
+            "-".to_owned()
+        } else {
+            facts.id_like.join(" ")
+        }
+    );
+    println!("VERSION_ID:       {}", show(&facts.version_id));
+    println!("VERSION_CODENAME: {}", show(&facts.version_codename));
+    if facts.ubuntu_codename.is_some() {
+        println!("UBUNTU_CODENAME:  {}", show(&facts.ubuntu_codename));
+    }
+    if facts.debian_codename.is_some() {
+        println!("DEBIAN_CODENAME:  {}", show(&facts.debian_codename));
+    }
+    println!("PRETTY_NAME:      {}", show(&facts.pretty_name));
+    println!("arch:             {}", facts.arch);
 }

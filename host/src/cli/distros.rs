@@ -1,14 +1,102 @@
-//! `installer distros list|show`. (Placeholder; being written.)
+//! `installer distros list|show`: the known distro packs and where each came from.
 
 use std::process::ExitCode;
 
-use super::Context;
+use serde::Serialize;
+
+use super::{print_json, Context};
+use crate::packs::{DistroPack, Family, LoadedPack, PackSet, PackSource, PackageManager};
 use crate::Error;
 
-pub fn list(_ctx: &Context) -> Result<ExitCode, Error> {
-    Err(crate::packs::PackError::NotYet.into())
+/// One row of `distros list --output json`.
+#[derive(Serialize)]
+struct Row<'a> {
+    id: &'a str,
+    name: &'a str,
+    family: Family,
+    package_manager: PackageManager,
+    /// `built-in` or the file path.
+    source: String,
+    /// Whether this file replaces the built-in pack with the same id.
+    overrides: bool,
 }
 
-pub fn show(_ctx: &Context, _id: &str) -> Result<ExitCode, Error> {
-    Err(crate::packs::PackError::NotYet.into())
+/// `distros show --output json`: the pack's own fields, then where it came from.
+#[derive(Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    pack: &'a DistroPack,
+    source: String,
+    overrides: bool,
+}
+
+/// Runs `installer distros list`.
+pub fn list(ctx: &Context) -> Result<ExitCode, Error> {
+    let packs = PackSet::load(&ctx.distro_dirs())?;
+    if ctx.json() {
+        let rows: Vec<Row> = packs
+            .packs()
+            .iter()
+            .map(|l| Row {
+                id: &l.pack.id,
+                name: &l.pack.name,
+                family: l.pack.family,
+                package_manager: l.pack.package_manager,
+                source: l.source.to_string(),
+                overrides: l.overrides,
+            })
+            .collect();
+        print_json(&rows);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = packs
+        .packs()
+        .iter()
+        .map(|l| l.pack.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    println!("{:width$}  {:6}  {:7}  SOURCE", "ID", "FAMILY", "PKG-MGR");
+    for l in packs.packs() {
+        let overrides = if l.overrides {
+            " (overrides built-in)"
+        } else {
+            ""
+        };
+        println!(
+            "{:width$}  {:6}  {:7}  {}{overrides}",
+            l.pack.id,
+            l.pack.family.to_string(),
+            l.pack.package_manager.to_string(),
+            l.source
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `installer distros show ID`: the pack file as written (text) or as parsed (json).
+pub fn show(ctx: &Context, id: &str) -> Result<ExitCode, Error> {
+    let packs = PackSet::load(&ctx.distro_dirs())?;
+    let loaded: &LoadedPack = packs.entry(id)?;
+    if ctx.json() {
+        print_json(&Shown {
+            pack: &loaded.pack,
+            source: loaded.source.to_string(),
+            overrides: loaded.overrides,
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let origin = match &loaded.source {
+        PackSource::BuiltIn(file) => format!("built-in (distros/{file})"),
+        PackSource::File(path) if loaded.overrides => {
+            format!("{} (overrides the built-in pack)", path.display())
+        }
+        PackSource::File(path) => path.display().to_string(),
+    };
+    println!("# {id}: {origin}");
+    print!("{}", loaded.text);
+    if !loaded.text.ends_with('\n') {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
 }
