@@ -41,6 +41,7 @@ mod distro;
 mod error;
 pub mod host;
 mod manifest;
+pub mod prerequisites;
 mod request;
 mod sdk;
 mod steps;
