@@ -1,0 +1,310 @@
+//! `installer distros list|show`, overriding packs from --distro-dir, and malformed packs.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::detect::{installer, root_with};
+
+/// A valid pack, `debian-10` by id, with a var the built-in one lacks.
+const DEBIAN_10_OVERRIDE: &str = r#"# a site's own Debian 10 pack
+id = "debian-10"
+name = "Debian 10 (buster), site mirror"
+family = "debian"
+package_manager = "apt"
+os_id = "debian"
+version_id = "10"
+codename = "buster"
+
+[match]
+version_ids = ["10"]
+
+[vars]
+"docker.repo_path" = "debian"
+"site.mirror" = "https://mirror.example/docker"
+"#;
+
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn rows(run: &super::detect::Run) -> Vec<Value> {
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.json().as_array().unwrap().clone()
+}
+
+#[test]
+fn list_shows_every_builtin_pack_with_family_and_package_manager() {
+    let rows = rows(&installer(
+        &[&"distros", &"list", &"--output", &"json"],
+        &[],
+    ));
+    let find = |id: &str| {
+        rows.iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{id} not listed"))
+            .clone()
+    };
+    for (id, family, pm) in [
+        ("debian-10", "debian", "apt"),
+        ("ubuntu-20.04", "debian", "apt"),
+        ("centos-7", "rhel", "yum"),
+        ("rhel-9", "rhel", "dnf"),
+        ("fedora-40", "rhel", "dnf"),
+        ("sles-15", "suse", "zypper"),
+        ("opensuse-tumbleweed", "suse", "zypper"),
+    ] {
+        let row = find(id);
+        assert_eq!(row["family"], family, "{row}");
+        assert_eq!(row["package_manager"], pm, "{row}");
+        assert_eq!(row["source"], "built-in", "{row}");
+        assert_eq!(row["overrides"], false, "{row}");
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+
+    let text = installer(&[&"distros", &"list"], &[]);
+    assert!(text.stdout.starts_with("ID "), "{}", text.stdout);
+    assert!(text.stdout.contains("centos-7"), "{}", text.stdout);
+}
+
+#[test]
+fn a_pack_in_distro_dir_overrides_the_builtin_one_and_list_says_so() {
+    let dir = dir_with(&[("debian-10.toml", DEBIAN_10_OVERRIDE)]);
+    let file = dir.path().join("debian-10.toml");
+
+    let rows = rows(&installer(
+        &[
+            &"distros",
+            &"list",
+            &"--output",
+            &"json",
+            &"--distro-dir",
+            &dir.path(),
+        ],
+        &[],
+    ));
+    let row = rows.iter().find(|r| r["id"] == "debian-10").unwrap();
+    assert_eq!(Path::new(row["source"].as_str().unwrap()), file);
+    assert_eq!(row["overrides"], true);
+    assert_eq!(rows.iter().filter(|r| r["id"] == "debian-10").count(), 1);
+    let other = rows.iter().find(|r| r["id"] == "debian-11").unwrap();
+    assert_eq!(other["overrides"], false);
+
+    let text = installer(&[&"distros", &"list", &"--distro-dir", &dir.path()], &[]);
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("debian-10 "))
+        .unwrap();
+    assert!(line.contains("(overrides built-in)"), "{line}");
+
+    // The overriding pack is the one shown and the one detection uses.
+    let shown = installer(
+        &[
+            &"distros",
+            &"show",
+            &"debian-10",
+            &"--output",
+            &"json",
+            &"--distro-dir",
+            &dir.path(),
+        ],
+        &[],
+    );
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let json = shown.json();
+    assert_eq!(json["vars"]["site.mirror"], "https://mirror.example/docker");
+    assert_eq!(json["overrides"], true);
+    assert!(json["vars"].get("kubic.os").is_none(), "{json:#}");
+
+    let root = root_with("debian-10", "etc/os-release");
+    let detect = installer(
+        &[
+            &"detect",
+            &"--root",
+            &root.path(),
+            &"--distro-dir",
+            &dir.path(),
+        ],
+        &[],
+    );
+    assert_eq!(detect.code, 0, "{}", detect.stderr);
+    assert!(
+        detect.stdout.contains(&file.display().to_string()),
+        "{}",
+        detect.stdout
+    );
+}
+
+#[test]
+fn installer_distro_path_is_read_too() {
+    let dir = dir_with(&[("debian-10.toml", DEBIAN_10_OVERRIDE)]);
+    let path = dir.path().to_str().unwrap();
+    let rows = rows(&installer(
+        &[&"distros", &"list", &"--output", &"json"],
+        &[("INSTALLER_DISTRO_PATH", path)],
+    ));
+    let row = rows.iter().find(|r| r["id"] == "debian-10").unwrap();
+    assert_eq!(row["overrides"], true);
+}
+
+#[test]
+fn a_malformed_pack_exits_2_naming_file_line_and_field() {
+    let bad = DEBIAN_10_OVERRIDE
+        .replace("id = \"debian-10\"", "id = \"debian-10-site\"")
+        .replace("family = \"debian\"", "family = \"debain\"");
+    let dir = dir_with(&[("debian-10-site.toml", &bad)]);
+    let file = dir.path().join("debian-10-site.toml");
+    for args in [
+        vec!["distros", "list"],
+        vec!["distros", "show", "debian-11"],
+        vec!["detect"],
+    ] {
+        let root = root_with("debian-11", "etc/os-release");
+        let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = args
+            .iter()
+            .map(|a| a as &dyn AsRef<std::ffi::OsStr>)
+            .collect();
+        let root_path = root.path();
+        let dir_path = dir.path();
+        all.extend([
+            &"--root" as &dyn AsRef<std::ffi::OsStr>,
+            &root_path,
+            &"--distro-dir",
+            &dir_path,
+        ]);
+        let run = installer(&all, &[]);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{args:?}");
+        let at = format!("{}:4:10: field `family`", file.display());
+        assert!(
+            run.stderr.contains(&at),
+            "{args:?}: want {at} in\n{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("debain"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("docs/distro-packs.md"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn malformed_match_rules_and_unknown_fields_are_located() {
+    let typo = DEBIAN_10_OVERRIDE.replace("version_ids = [\"10\"]", "version_id = [\"10\"]");
+    let dir = dir_with(&[("debian-10.toml", &typo)]);
+    let run = installer(&[&"distros", &"list", &"--distro-dir", &dir.path()], &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("debian-10.toml:11:1: field `match.version_id`: unknown field"),
+        "{}",
+        run.stderr
+    );
+
+    let misnamed = dir_with(&[("debian-ten.toml", DEBIAN_10_OVERRIDE)]);
+    let run = installer(
+        &[&"distros", &"list", &"--distro-dir", &misnamed.path()],
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("debian-ten.toml:2:1: field `id`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("rename"), "{}", run.stderr);
+}
+
+#[test]
+fn the_same_id_in_two_directories_is_an_error_naming_both() {
+    let first = dir_with(&[("debian-10.toml", DEBIAN_10_OVERRIDE)]);
+    let second = dir_with(&[("debian-10.toml", DEBIAN_10_OVERRIDE)]);
+    let run = installer(
+        &[
+            &"distros",
+            &"list",
+            &"--distro-dir",
+            &first.path(),
+            &"--distro-dir",
+            &second.path(),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&first.path().display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&second.path().display().to_string()),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_missing_distro_dir_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let run = installer(&[&"distros", &"list", &"--distro-dir", &missing], &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&missing.display().to_string()),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn show_prints_the_pack_file_and_its_origin() {
+    let run = installer(&[&"distros", &"show", &"ubuntu-22.04"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut lines = run.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("# ubuntu-22.04: built-in (distros/ubuntu-22.04.toml)")
+    );
+    let builtin = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../distros/ubuntu-22.04.toml"),
+    )
+    .unwrap();
+    assert_eq!(lines.collect::<Vec<_>>().join("\n"), builtin.trim_end());
+
+    let run = installer(
+        &[&"distros", &"show", &"ubuntu-22.04", &"--output", &"json"],
+        &[],
+    );
+    let json = run.json();
+    assert_eq!(json["id"], "ubuntu-22.04");
+    assert_eq!(json["codename"], "jammy");
+    assert_eq!(json["package_manager"], "apt");
+    assert_eq!(json["source"], "built-in");
+    assert_eq!(json["match"]["ubuntu_codename"], true);
+    assert_eq!(json["vars"]["kubic.os"], "xUbuntu_22.04");
+    assert_eq!(json["vars"]["docker.repo_path"], "ubuntu");
+}
+
+#[test]
+fn show_of_an_unknown_id_lists_the_known_ones() {
+    let run = installer(&[&"distros", &"show", &"ubuntu2204"], &[]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("did you mean `ubuntu-22.04`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("debian-10"), "{}", run.stderr);
+    assert!(run.stderr.contains("--distro-dir"), "{}", run.stderr);
+}
