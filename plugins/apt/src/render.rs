@@ -1,0 +1,390 @@
+//! Rendering: repositories and packages into apt's files and commands.
+
+use std::collections::BTreeMap;
+
+use plugin_api::validate::{self, CheckedKey};
+use plugin_api::{
+    Action, Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse, Repository,
+    ResolveVersion, Step, StepKind, VersionListing, VersionMatch,
+};
+
+/// The `--set` key bounding how long apt waits for the dpkg lock, in seconds.
+pub const LOCK_TIMEOUT_KEY: &str = "apt.lock-timeout";
+/// The wait when `--set apt.lock-timeout` is not given, in seconds.
+pub const DEFAULT_LOCK_TIMEOUT: u32 = 120;
+/// The longest wait accepted: a day.
+const MAX_LOCK_TIMEOUT: u32 = 86_400;
+
+const KEYRINGS: &str = "/etc/apt/keyrings";
+const SOURCES: &str = "/etc/apt/sources.list.d";
+
+/// Renders every repository and package of `request` as apt steps, in the order they run.
+pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
+    let lock = lock_option(&request.options.set)?;
+    for package in &request.packages {
+        validate::package(package)?;
+    }
+    let mut steps = Vec::new();
+    for repo in &request.repositories {
+        steps.push(repository_step(repo, request)?);
+    }
+    if request.repositories.is_empty() && request.packages.is_empty() {
+        return Ok(RenderResponse::default());
+    }
+    let installed = installed_probe(&request.packages);
+    // Skipping the refresh is safe only when the probe needs no resolved version (resolving
+    // reads the index) and there is something to probe.
+    let skippable = !request.packages.is_empty() && !request.packages.iter().any(is_prefix);
+    steps.push(update_step(&lock, skippable.then(|| installed.clone())));
+    if request.packages.is_empty() {
+        return Ok(RenderResponse {
+            steps,
+            warnings: Vec::new(),
+        });
+    }
+    steps.extend(
+        request
+            .packages
+            .iter()
+            .filter(|p| is_prefix(p))
+            .map(resolve_step),
+    );
+    steps.push(install_step(&request.packages, &lock, installed));
+    let held: Vec<&str> = request
+        .packages
+        .iter()
+        .filter(|p| p.hold)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !held.is_empty() {
+        steps.push(hold_step(&held, &lock));
+    }
+    Ok(RenderResponse {
+        steps,
+        warnings: Vec::new(),
+    })
+}
+
+/// `DPkg::Lock::Timeout=<secs>` from `--set apt.lock-timeout`, checked.
+fn lock_option(set: &BTreeMap<String, String>) -> Result<String, PluginError> {
+    let seconds = match set.get(LOCK_TIMEOUT_KEY) {
+        None => DEFAULT_LOCK_TIMEOUT,
+        Some(value) => value
+            .parse::<u32>()
+            .ok()
+            .filter(|s| *s <= MAX_LOCK_TIMEOUT && value.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| {
+                PluginError::invalid_input(format!(
+                    "`--set {LOCK_TIMEOUT_KEY}={}` is not a number of seconds from 0 to \
+                     {MAX_LOCK_TIMEOUT}",
+                    value.escape_debug()
+                ))
+                .with_hint(format!(
+                    "write `--set {LOCK_TIMEOUT_KEY}=300` to wait up to five minutes for the \
+                     dpkg lock"
+                ))
+            })?,
+    };
+    Ok(format!("DPkg::Lock::Timeout={seconds}"))
+}
+
+fn is_prefix(package: &Package) -> bool {
+    package.version.is_some() && package.version_match == VersionMatch::Prefix
+}
+
+/// The text standing for a prefix pin's resolved version until the host resolves it.
+fn placeholder(package: &Package, pin: &str) -> String {
+    format!("<{}@{pin}>", package.name)
+}
+
+/// `name=version` as apt-get takes it, with a placeholder for a prefix pin.
+fn spec(package: &Package) -> String {
+    match (&package.version, package.version_match) {
+        (None, _) => package.name.clone(),
+        (Some(v), VersionMatch::Exact) => format!("{}={v}", package.name),
+        (Some(v), VersionMatch::Prefix) => format!("{}={}", package.name, placeholder(package, v)),
+    }
+}
+
+/// How a package reads in a summary.
+fn shown(package: &Package) -> String {
+    match (&package.version, package.version_match) {
+        (None, _) => package.name.clone(),
+        (Some(v), VersionMatch::Exact) => format!("{}={v}", package.name),
+        (Some(v), VersionMatch::Prefix) => {
+            format!(
+                "{}={v}* (whole components, resolved at run time)",
+                package.name
+            )
+        }
+    }
+}
+
+fn who(requested_by: &[String]) -> String {
+    if requested_by.is_empty() {
+        "the plan".to_owned()
+    } else {
+        requested_by.join(", ")
+    }
+}
+
+fn run(argv: &[&str], unless: Option<Probe>) -> Action {
+    Action::Run {
+        argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+        env: BTreeMap::new(),
+        unless,
+        transaction: false,
+        resolve: Vec::new(),
+    }
+}
+
+/// Creates `dir` unless it exists: `/etc/apt/keyrings` is new in apt 2.4 (absent on Debian 10
+/// and Ubuntu 20.04).
+fn ensure_dir(dir: &str) -> Action {
+    run(
+        &["install", "-d", "-m", "0755", dir],
+        Some(Probe {
+            argv: vec!["test".to_owned(), "-d".to_owned(), dir.to_owned()],
+            expect: Expect::Success,
+        }),
+    )
+}
+
+/// One repository: its key, then its one-line source file.
+fn repository_step(repo: &Repository, request: &RenderRequest) -> Result<Step, PluginError> {
+    let key = validate::repository(repo, &request.options, &[])?;
+    let origin = format!("repository `{}`", repo.id);
+    let suite = match (&repo.suite, &request.distro.codename) {
+        (Some(suite), _) => suite.clone(),
+        (None, Some(codename)) => codename.clone(),
+        (None, None) => {
+            return Err(PluginError::invalid_input(format!(
+                "{origin} names no suite and distro pack `{}` has no codename to use instead",
+                request.distro.id
+            ))
+            .with_hint("give the repository a suite (`stable`, or `/` for a flat repository)"))
+        }
+    };
+    let flat = suite.ends_with('/');
+    if flat && !repo.components.is_empty() {
+        return Err(PluginError::invalid_input(format!(
+            "{origin} is flat (suite `{suite}`) but names components {:?}; a flat repository \
+             has none",
+            repo.components
+        )));
+    }
+    if !flat && repo.components.is_empty() {
+        return Err(PluginError::invalid_input(format!(
+            "{origin} has suite `{suite}` but no components"
+        ))
+        .with_hint(
+            "name its components (`stable`, `main`), or use suite `/` for a flat repository",
+        ));
+    }
+
+    let mut options = Vec::new();
+    if !repo.architectures.is_empty() {
+        options.push(format!("arch={}", repo.architectures.join(",")));
+    }
+    let keyring = format!("{KEYRINGS}/{}.asc", repo.id);
+    if key.is_some() {
+        options.push(format!("signed-by={keyring}"));
+    }
+    let mut line = String::from("deb ");
+    if !options.is_empty() {
+        line.push_str(&format!("[{}] ", options.join(" ")));
+    }
+    line.push_str(&format!("{} {suite}", repo.url));
+    for component in &repo.components {
+        line.push(' ');
+        line.push_str(component);
+    }
+    line.push('\n');
+
+    let mut actions = Vec::new();
+    let why = match &key {
+        Some(CheckedKey { url, fingerprints }) => {
+            actions.push(ensure_dir(KEYRINGS));
+            actions.push(Action::FetchKey {
+                url: url.clone(),
+                fingerprints: fingerprints.clone(),
+                dest: keyring.clone(),
+            });
+            format!(
+                "{} installs from it. Its key is fetched over https and kept only if its \
+                 fingerprint is {}; `signed-by=` makes that key vouch for this repository alone \
+                 (no apt-key, no trusted=yes).",
+                who(&repo.requested_by),
+                fingerprints.join(" or ")
+            )
+        }
+        None => format!(
+            "{} installs from it. It has no key of its own (accepted by --allow-insecure-repo): \
+             apt checks it against the keys the system already trusts, and refuses it if none \
+             signs it.",
+            who(&repo.requested_by)
+        ),
+    };
+    actions.push(Action::WriteFile {
+        path: format!("{SOURCES}/{}.list", repo.id),
+        mode: 0o644,
+        content: line.clone(),
+    });
+    Ok(Step::new(
+        Phase::Repositories,
+        format!("Add apt repository {}: {}", repo.id, line.trim_end()),
+        why,
+        StepKind::Actions { actions },
+    ))
+}
+
+/// Says whether every package is installed, at its pin where it has one: `dpkg-query` prints
+/// `<name> installed` and `<name>=<version>` for each, and each expected line must appear
+/// (whatever order dpkg lists them in). A package that was removed but left its
+/// configuration reads `config-files`, not `installed`.
+fn installed_probe(packages: &[Package]) -> Probe {
+    let mut argv = vec![
+        "dpkg-query".to_owned(),
+        "--show".to_owned(),
+        "--showformat=${Package} ${db:Status-Status}\\n${Package}=${Version}\\n".to_owned(),
+    ];
+    let mut lines = Vec::new();
+    for package in packages {
+        argv.push(package.name.clone());
+        lines.push(format!("{} installed", package.name));
+        if package.version.is_some() {
+            lines.push(spec(package));
+        }
+    }
+    Probe {
+        argv,
+        expect: Expect::StdoutLines(lines),
+    }
+}
+
+/// One index refresh for every repository.
+fn update_step(lock: &str, unless: Option<Probe>) -> Step {
+    let why = if unless.is_some() {
+        "apt must see the repositories just added before it can install from them; one refresh \
+         serves them all. Skipped when every package is already installed as pinned."
+    } else {
+        "apt must see the repositories just added before it can install from them or list the \
+         versions they offer; one refresh serves them all."
+    };
+    Step::new(
+        Phase::Repositories,
+        "Refresh the apt package index",
+        why,
+        StepKind::Actions {
+            actions: vec![run(&["apt-get", "-o", lock, "update"], unless)],
+        },
+    )
+}
+
+/// The read-only query that lists the versions of `package` the repositories offer.
+fn resolution(package: &Package, pin: &str) -> ResolveVersion {
+    ResolveVersion {
+        package: package.name.clone(),
+        pin: pin.to_owned(),
+        placeholder: placeholder(package, pin),
+        query: vec![
+            "apt-cache".to_owned(),
+            "madison".to_owned(),
+            package.name.clone(),
+        ],
+        listing: VersionListing {
+            separator: Some("|".to_owned()),
+            name_field: 0,
+            names: vec![package.name.clone()],
+            version_field: 1,
+        },
+    }
+}
+
+/// Describes, for the plan's reader, how a partial pin becomes a version at run time; the
+/// install step carries the query itself.
+fn resolve_step(package: &Package) -> Step {
+    let pin = package.version.as_deref().unwrap_or_default();
+    Step::new(
+        Phase::Packages,
+        format!(
+            "Resolve {} {pin} to a version at run time with `apt-cache madison {}`",
+            package.name, package.name
+        ),
+        format!(
+            "{} pins {} to {pin} by its leading components. Only the target's repositories \
+             know which versions exist, so the host picks the newest one they offer whose \
+             whole components start with {pin} (epoch aside): never {pin}0 or a longer \
+             number.",
+            who(&package.requested_by),
+            package.name
+        ),
+        StepKind::Actions {
+            actions: Vec::new(),
+        },
+    )
+}
+
+/// One transaction for every package.
+fn install_step(packages: &[Package], lock: &str, installed: Probe) -> Step {
+    let mut argv: Vec<String> = [
+        "apt-get",
+        "-o",
+        lock,
+        "install",
+        "-y",
+        "--no-install-recommends",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    argv.extend(packages.iter().map(spec));
+    let resolve = packages
+        .iter()
+        .filter(|p| is_prefix(p))
+        .map(|p| resolution(p, p.version.as_deref().unwrap_or_default()))
+        .collect();
+    let env = BTreeMap::from([("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())]);
+    let names: Vec<String> = packages.iter().map(shown).collect();
+    Step::new(
+        Phase::Packages,
+        format!("Install {}", names.join(", ")),
+        "One apt transaction installs every package the plan needs, at its pin. \
+         DEBIAN_FRONTEND=noninteractive keeps debconf from asking; `DPkg::Lock::Timeout` makes \
+         apt wait (up to the bound) for another apt or unattended-upgrades rather than fail \
+         (apt 1.9.11 and later; older apt stops at once when dpkg is busy). Skipped when every \
+         package is already installed as pinned.",
+        StepKind::Actions {
+            actions: vec![Action::Run {
+                argv,
+                env,
+                unless: Some(installed),
+                transaction: true,
+                resolve,
+            }],
+        },
+    )
+}
+
+/// Holds the pinned packages against upgrades.
+fn hold_step(held: &[&str], lock: &str) -> Step {
+    let mut argv = vec!["apt-mark", "-o", lock, "hold"];
+    argv.extend(held);
+    let probe = Probe {
+        argv: ["apt-mark", "showhold"]
+            .iter()
+            .chain(held)
+            .map(|a| (*a).to_owned())
+            .collect(),
+        expect: Expect::StdoutLines(held.iter().map(|h| (*h).to_owned()).collect()),
+    };
+    Step::new(
+        Phase::Packages,
+        format!("Hold {} at the installed version", held.join(", ")),
+        "An upgrade would otherwise replace the pinned versions; `apt-mark hold` keeps them \
+         until someone releases them with `apt-mark unhold`. Skipped when they are all held.",
+        StepKind::Actions {
+            actions: vec![run(&argv, Some(probe))],
+        },
+    )
+}
