@@ -246,31 +246,26 @@ pub fn compose(
 }
 
 fn unknown_runtime(registry: &Registry, name: &str, via_with: bool) -> Error {
+    // A plugin of that name that is there but was refused is a plugin failure (exit 3), not
+    // a typo.
+    let refused = registry
+        .candidates
+        .iter()
+        .find(|c| c.display_name() == name && c.status == loader::Status::Rejected);
+    if let Some(rejected) = refused {
+        return Error::Plugin(loader::PluginFailure {
+            plugin: name.to_owned(),
+            path: rejected.path.display().to_string(),
+            kind: loader::FailureKind::Open(rejected.reason.clone().unwrap_or_default()),
+        });
+    }
     let loaded = registry.names(PluginKind::Runtime);
     let flag = if via_with { "--with" } else { "--runtime" };
-    let mut hint = if loaded.is_empty() {
+    let hint = if loaded.is_empty() {
         "no runtime plugin is loaded; see `installer plugins list` for the plugin path and any rejected files".to_owned()
     } else {
         format!("loaded runtime plugins: {}", loaded.join(", "))
     };
-    if let Some(rejected) = registry
-        .candidates
-        .iter()
-        .find(|c| c.display_name() == name && c.status != loader::Status::Loaded)
-    {
-        hint = format!(
-            "a plugin named `{name}` was found at {} but not loaded: {}",
-            rejected.path.display(),
-            rejected.reason.as_deref().unwrap_or("")
-        );
-        if rejected.misbehaved {
-            return Error::Plugin(loader::PluginFailure {
-                plugin: name.to_owned(),
-                path: rejected.path.display().to_string(),
-                kind: loader::FailureKind::Open(rejected.reason.clone().unwrap_or_default()),
-            });
-        }
-    }
     Error::input(
         format!("{flag} {name}: no runtime plugin of that name is loaded"),
         hint,
@@ -278,7 +273,7 @@ fn unknown_runtime(registry: &Registry, name: &str, via_with: bool) -> Error {
 }
 
 fn check_family(plugin: &str, families: &[String], distro: &Distro) -> Result<(), Error> {
-    if families.is_empty() || families.iter().any(|f| *f == distro.family) {
+    if families.is_empty() || families.contains(&distro.family) {
         return Ok(());
     }
     Err(Error::input(

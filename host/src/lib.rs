@@ -12,5 +12,6 @@ pub mod loader;
 pub mod merge;
 pub mod options;
 pub mod packs;
+pub mod render;
 
 pub use error::Error;

@@ -2,5 +2,6 @@
 
 mod detect;
 mod distros;
+mod plan;
 mod plugins;
 mod util;

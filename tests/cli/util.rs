@@ -188,6 +188,15 @@ impl Installer {
         self
     }
 
+    /// Same as [`Installer::args`]; reads better after another list.
+    pub fn arg_list<I, S>(self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args(args)
+    }
+
     pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
         self.cmd.env(key, value);
         self

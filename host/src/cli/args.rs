@@ -103,6 +103,8 @@ pub enum Command {
     Plugins(PluginsCommand),
     /// Show the composed plan; changes nothing.
     Plan(Selection),
+    /// Print the plan as a POSIX shell script (or JSON) to review and run elsewhere.
+    Render(RenderArgs),
     /// Internal: run one plugin call in this child process and print the answer.
     #[command(name = "__plugin-call", hide = true)]
     PluginCall(PluginCallArgs),
@@ -184,6 +186,28 @@ pub struct Selection {
     /// TOML file holding any of the above (same names, `set` as a table); flags win.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// `installer render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The output: a POSIX shell script, the plan as JSON, or an Ansible playbook.
+    #[arg(long, value_enum)]
+    pub format: RenderFormat,
+
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+/// `render --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    /// A POSIX shell script; every value single-quoted.
+    Sh,
+    /// The plan as one JSON document.
+    Json,
+    /// An Ansible playbook (not yet available).
+    Ansible,
 }
 
 /// Arguments of the hidden child-process command.

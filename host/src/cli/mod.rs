@@ -72,6 +72,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Distros(DistrosCommand::Show { id }) => distros::show(&ctx, id),
         Command::Plugins(PluginsCommand::List) => plugins::list(&ctx),
         Command::Plan(selection) => plan::run(&ctx, selection),
+        Command::Render(args) => plan::render(&ctx, &args.selection, args.format),
         Command::PluginCall(_) => unreachable!("handled before logging is set up"),
     }
 }

@@ -1,16 +1,83 @@
-//! `installer plan`: the composed plan. (Until the plan issues land: the matched pack and the
-//! loaded plugins.)
+//! `installer plan` and `installer render`: compose the plan and print it.
 
 use std::process::ExitCode;
 
-use super::{Context, Selection};
-use crate::Error;
+use plugin_api::Distro;
 
-pub fn run(ctx: &Context, _selection: &Selection) -> Result<ExitCode, Error> {
+use super::{print_json, Context, Selection};
+use crate::compose::{self, Plan};
+use crate::detect;
+use crate::packs::PackSet;
+use crate::{options, render, Error};
+
+/// The distro the selection names, or the one detected under `--root`; and a line saying
+/// how it was chosen.
+pub fn resolve_distro(ctx: &Context, id: Option<&str>) -> Result<(Distro, String), Error> {
+    let packs = PackSet::load(&ctx.distro_dirs())?;
+    match id {
+        Some(id) => {
+            let pack = packs.get(id)?;
+            Ok((
+                pack.to_distro(&detect::host_arch()),
+                format!("distro pack {id}, as --distro says"),
+            ))
+        }
+        None => {
+            let (source, facts) = detect::read(&ctx.global.root)?;
+            let matched = packs.match_facts(&facts)?;
+            let how = format!(
+                "distro pack {} detected from {}: {}",
+                matched.pack.id,
+                source.display(),
+                matched.note
+            );
+            Ok((matched.pack.to_distro(&facts.arch), how))
+        }
+    }
+}
+
+/// Resolves the selection, loads the plugins and composes the plan.
+pub fn build(ctx: &Context, selection: &Selection) -> Result<Plan, Error> {
+    let resolved = options::resolve(selection, &ctx.global.root)?;
+    let (distro, how) = resolve_distro(ctx, resolved.distro.as_deref())?;
+    tracing::info!("{how}");
     let registry = ctx.registry();
-    for c in registry.loaded() {
-        if let Some(m) = &c.manifest {
-            println!("{} {} {}", m.name, m.kind, m.version);
+    for bad in registry.misbehaving() {
+        tracing::warn!(
+            "plugin file {} was not loaded: {}",
+            bad.path.display(),
+            bad.reason.as_deref().unwrap_or("")
+        );
+    }
+    compose::compose(&registry, &distro, &resolved.options, &resolved.with)
+}
+
+/// `installer plan`.
+pub fn run(ctx: &Context, selection: &Selection) -> Result<ExitCode, Error> {
+    let plan = build(ctx, selection)?;
+    if ctx.json() {
+        print_json(&plan);
+    } else {
+        print!("{}", render::text(&plan));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `installer render --format sh|json`.
+pub fn render(
+    ctx: &Context,
+    selection: &Selection,
+    format: super::args::RenderFormat,
+) -> Result<ExitCode, Error> {
+    let plan = build(ctx, selection)?;
+    match format {
+        super::args::RenderFormat::Sh => print!("{}", render::sh(&plan)),
+        super::args::RenderFormat::Json => print_json(&plan),
+        super::args::RenderFormat::Ansible => {
+            return Err(Error::input(
+                "render --format ansible is not available yet",
+                "use --format sh (a reviewable POSIX script) or --format json",
+            ))
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,639 @@
+//! Stage 5 of the flow: the plan as text for people and as a POSIX shell script.
+//! (JSON is the plan's own serde form.)
+
+use std::fmt::Write as _;
+
+use plugin_api::{Action, Expect, FileContent, Phase, Probe, TomlEdit};
+
+use crate::compose::{Plan, PlannedStep};
+
+/// The plan as readable text, grouped by phase; each step says who asked for it and why.
+pub fn text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let d = &plan.distro;
+    let _ = writeln!(
+        out,
+        "Plan: runtime {} on {} ({}), {} family, package manager {}",
+        plan.runtime, d.id, d.name, d.family, d.package_manager
+    );
+    let plugins: Vec<String> = plan
+        .plugins
+        .iter()
+        .map(|p| format!("{} {} ({})", p.name, p.version, p.kind))
+        .collect();
+    let _ = writeln!(out, "Plugins: {}", plugins.join(", "));
+    let _ = writeln!(out, "cgroup driver: {}", plan.cgroup_driver.reason);
+    for (k, v) in &plan.facts {
+        let _ = writeln!(out, "{}: {v}", k.replace('_', " "));
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let mut n = 0;
+    for phase in Phase::ALL {
+        let steps: Vec<&PlannedStep> = plan.steps.iter().filter(|s| s.phase == phase).collect();
+        if steps.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n== {}", phase.as_str());
+        for step in steps {
+            n += 1;
+            let _ = writeln!(out, "{n:>2}. {}  [{}]", step.summary, step.plugin);
+            if !step.why.is_empty() {
+                let _ = writeln!(out, "    why: {}", step.why);
+            }
+            for action in &step.actions {
+                for (i, line) in describe(action).lines().enumerate() {
+                    let _ = writeln!(out, "    {}{line}", if i == 0 { "- " } else { "  " });
+                }
+            }
+        }
+    }
+    if n == 0 {
+        out.push_str("\n(no steps)\n");
+    }
+    out
+}
+
+/// A command line for reading: arguments quoted only where a reader would misparse them.
+fn display_argv(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^~<>".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                sh_quote(a)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn probe_text(probe: &Probe) -> String {
+    let cmd = display_argv(&probe.argv);
+    match &probe.expect {
+        Expect::Success => format!("`{cmd}` succeeds"),
+        Expect::StdoutContains(t) => format!("`{cmd}` prints {t:?}"),
+        Expect::StdoutEquals(t) => format!("`{cmd}` prints exactly {t:?}"),
+        Expect::StdoutLines(lines) => format!(
+            "`{cmd}` prints the lines {}",
+            lines
+                .iter()
+                .map(|l| format!("{l:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  | {l}\n")).collect()
+}
+
+/// One action in words.
+pub fn describe(action: &Action) -> String {
+    match action {
+        Action::WriteFile {
+            path,
+            mode,
+            content,
+        } => format!("write {path} (mode {mode:04o}):\n{}", indent(content)),
+        Action::MergeFile { path, merge, .. } => match merge {
+            FileContent::JsonMerge { value } => format!(
+                "merge into {path} (other keys kept):\n{}",
+                indent(&serde_json::to_string_pretty(value).unwrap_or_default())
+            ),
+            FileContent::TomlEdit { edits, initial } => {
+                let mut s = format!("edit {path} in place (other settings and comments kept):\n");
+                for e in edits {
+                    match e {
+                        TomlEdit::Set { path, value } => {
+                            let _ = writeln!(s, "  set {} = {value}", toml_key(path));
+                        }
+                        TomlEdit::RemoveFromArray { path, values } => {
+                            let vals: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+                            let _ =
+                                writeln!(s, "  remove {} from {}", vals.join(", "), toml_key(path));
+                        }
+                    }
+                }
+                if initial.is_some() {
+                    s.push_str("  (a minimal valid file is written first when none exists)\n");
+                }
+                s
+            }
+            FileContent::Full { text } => format!("write {path}:\n{}", indent(text)),
+        },
+        Action::RemoveFile { path } => format!("remove {path}"),
+        Action::FetchKey {
+            url,
+            fingerprints,
+            dest,
+        } => {
+            format!(
+                "fetch the signing key {url}, check its fingerprint is {}, store it at {dest}",
+                fingerprints.join(" or ")
+            )
+        }
+        Action::Run {
+            argv,
+            env,
+            unless,
+            resolve,
+            ..
+        } => {
+            let envs: String = env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+            let mut s = format!("run: {envs}{}", display_argv(argv));
+            for r in resolve {
+                let _ = write!(
+                    s,
+                    "\n  where {} is the newest {} version matching {} (whole components) in `{}`",
+                    r.placeholder,
+                    r.package,
+                    r.pin,
+                    r.query.join(" ")
+                );
+            }
+            if let Some(p) = unless {
+                let _ = write!(s, "\n  skipped when {}", probe_text(p));
+            }
+            s
+        }
+        Action::Service {
+            unit,
+            daemon_reload,
+            enable,
+            start,
+            restart_when_changed,
+        } => {
+            let mut parts = Vec::new();
+            if *daemon_reload {
+                parts.push("daemon-reload".to_owned());
+            }
+            if *enable {
+                parts.push(format!("enable {unit}"));
+            }
+            if *start {
+                parts.push(format!("start {unit} if inactive"));
+            }
+            if !restart_when_changed.is_empty() {
+                parts.push(format!(
+                    "restart {unit} only if {} changed in this run",
+                    restart_when_changed.join(" or ")
+                ));
+            }
+            format!(
+                "systemd: {} (skipped where systemd is not running)",
+                parts.join("; ")
+            )
+        }
+        Action::Check(c) => format!("check: {} ({})", c.description, probe_text(&c.probe)),
+    }
+}
+
+fn toml_key(path: &[String]) -> String {
+    path.iter()
+        .map(|k| {
+            if k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                k.clone()
+            } else {
+                format!("{k:?}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Quotes a value for a POSIX shell: single quotes, with each `'` written as `'\''`. Nothing
+/// inside single quotes is expanded, so no value can inject a command.
+pub fn sh_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+fn sh_argv(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| sh_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The shell functions every rendered script carries.
+const PRELUDE: &str = r#"set -eu
+
+changed=' '
+note_changed() { changed="$changed$1 "; }
+was_changed() { case "$changed" in *" $1 "*) return 0 ;; esac; return 1; }
+say() { printf '%s\n' "$*" >&2; }
+have_lines() { # have_lines OUTPUT LINE...: every LINE is a whole line of OUTPUT
+  out=$1; shift
+  for line in "$@"; do printf '%s\n' "$out" | grep -qxF -- "$line" || return 1; done
+}
+
+# write_file PATH MODE CONTENT: replace PATH atomically, keeping a backup, only when different.
+write_file() {
+  if [ -f "$1" ] && [ "$(cat -- "$1"; printf x)" = "${3}x" ]; then return 0; fi
+  mkdir -p -- "$(dirname -- "$1")"
+  tmp=$(mktemp -- "$1.installer.XXXXXX")
+  printf '%s' "$3" > "$tmp"
+  chmod "$2" "$tmp"
+  if [ -f "$1" ]; then cp -p -- "$1" "$1.installer-backup"; fi
+  mv -f -- "$tmp" "$1"
+  note_changed "$1"
+  say "wrote $1"
+}
+
+# fetch_key URL DEST FINGERPRINT...: download a key, accept it only if it holds exactly one of
+# the fingerprints (no other key), store it at DEST.
+fetch_key() {
+  url=$1; dest=$2; shift 2
+  tmp=$(mktemp)
+  curl -fsSL --proto '=https,http' -o "$tmp" -- "$url"
+  found=$(gpg --show-keys --with-colons "$tmp" 2>/dev/null | awk -F: '$1 == "pub" { p = 1; next } $1 == "fpr" && p { print $10; p = 0 }')
+  count=$(printf '%s\n' "$found" | grep -c . || true)
+  ok=''
+  for want in "$@"; do
+    if [ "$count" = 1 ] && [ "$found" = "$want" ]; then ok=1; fi
+  done
+  if [ -z "$ok" ]; then
+    rm -f -- "$tmp"
+    say "the key at $url has fingerprint(s) '$found', not the one expected; nothing stored"
+    exit 1
+  fi
+  mkdir -p -- "$(dirname -- "$dest")"
+  write_file "$dest" 0644 "$(cat -- "$tmp"; printf '\n')"
+  rm -f -- "$tmp"
+}
+
+# key_is DEST FINGERPRINT...: DEST already holds exactly one of the fingerprints.
+key_is() {
+  dest=$1; shift
+  [ -f "$dest" ] || return 1
+  found=$(gpg --show-keys --with-colons "$dest" 2>/dev/null | awk -F: '$1 == "pub" { p = 1; next } $1 == "fpr" && p { print $10; p = 0 }')
+  for want in "$@"; do [ "$found" = "$want" ] && return 0; done
+  return 1
+}
+
+# resolve_version PIN NAME_FIELD VERSION_FIELD SEPARATOR NAME... < listing: the newest version
+# whose leading components are PIN (after any epoch), never a substring match.
+resolve_version() {
+  pin=$1; nf=$2; vf=$3; sep=$4; shift 4
+  names=" $* "
+  awk -v pin="$pin" -v nf="$((nf + 1))" -v vf="$((vf + 1))" -v sep="$sep" -v names="$names" '
+    BEGIN { if (sep != "") FS = sep }
+    {
+      name = $nf; gsub(/^[ \t]+|[ \t]+$/, "", name)
+      v = $vf; gsub(/^[ \t]+|[ \t]+$/, "", v)
+      if (index(names, " " name " ") == 0 || v == "") next
+      rest = v; if (pin !~ /:/) sub(/^[0-9]+:/, "", rest)
+      if (substr(rest, 1, length(pin)) != pin) next
+      after = substr(rest, length(pin) + 1, 1)
+      if (after ~ /[0-9A-Za-z]/ && substr(pin, length(pin)) ~ /[0-9A-Za-z]/) next
+      print v
+    }' | sort -V | tail -n 1
+}
+"#;
+
+/// The plan as a POSIX shell script: run by `sh` as root on the target, it does what `run`
+/// does, less the rollback. Every value is single-quoted.
+pub fn sh(plan: &Plan) -> String {
+    let mut out = String::new();
+    out.push_str("#!/bin/sh\n");
+    let _ = writeln!(
+        out,
+        "# Rendered by installer {} from the plan for runtime {} on {}.",
+        env!("CARGO_PKG_VERSION"),
+        plan.runtime,
+        plan.distro.id
+    );
+    out.push_str("# Review it, then run it as root on the target. Each step checks first and skips what is\n");
+    out.push_str("# already done, so running it twice changes nothing the second time.\n");
+    let _ = writeln!(out, "# cgroup driver: {}", plan.cgroup_driver.reason);
+    out.push_str(PRELUDE);
+
+    // Preflight: tools the script needs, and merges it cannot do, checked before any change.
+    out.push_str("\n# Preflight: nothing has changed yet.\n");
+    let mut tools = vec!["awk", "grep", "mktemp", "sort"];
+    let actions: Vec<&Action> = plan.steps.iter().flat_map(|s| &s.actions).collect();
+    if actions.iter().any(|a| matches!(a, Action::FetchKey { .. })) {
+        tools.extend(["curl", "gpg"]);
+    }
+    if actions.iter().any(|a| {
+        matches!(
+            a,
+            Action::MergeFile {
+                merge: FileContent::JsonMerge { .. },
+                ..
+            }
+        )
+    }) {
+        tools.push("jq");
+    }
+    let _ = writeln!(
+        out,
+        "for tool in {}; do command -v \"$tool\" >/dev/null 2>&1 || {{ say \"this script needs $tool; install it, or use 'installer run'\"; exit 2; }}; done",
+        tools.join(" ")
+    );
+    for a in &actions {
+        if let Action::MergeFile {
+            path,
+            merge: FileContent::TomlEdit { .. },
+            ..
+        } = a
+        {
+            let _ = writeln!(
+                out,
+                "if [ -e {p} ]; then say {msg}; exit 2; fi",
+                p = sh_quote(path),
+                msg = sh_quote(&format!(
+                    "{path} exists: a shell script cannot edit TOML in place without losing settings; use 'installer run' (it edits the file in place), or apply the edits listed in 'installer plan' by hand"
+                ))
+            );
+        }
+    }
+
+    let mut n = 0;
+    for phase in Phase::ALL {
+        let steps: Vec<&PlannedStep> = plan.steps.iter().filter(|s| s.phase == phase).collect();
+        if steps.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n# ==== {}", phase.as_str());
+        for step in steps {
+            n += 1;
+            let _ = writeln!(
+                out,
+                "\n# {n}. {} [{}]",
+                one_line(&step.summary),
+                one_line(&step.plugin)
+            );
+            if !step.why.is_empty() {
+                let _ = writeln!(out, "#    why: {}", one_line(&step.why));
+            }
+            let _ = writeln!(
+                out,
+                "say {}",
+                sh_quote(&format!("step {n}: {}", step.summary))
+            );
+            for action in &step.actions {
+                out.push_str(&sh_action(action));
+            }
+        }
+    }
+    out.push_str("\nsay 'done'\n");
+    out
+}
+
+/// Comments stay one line whatever a plugin put in a summary.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn sh_probe(probe: &Probe) -> String {
+    let cmd = sh_argv(&probe.argv);
+    match &probe.expect {
+        Expect::Success => format!("{cmd} >/dev/null 2>&1"),
+        Expect::StdoutContains(t) => format!("{cmd} 2>/dev/null | grep -qF -- {}", sh_quote(t)),
+        Expect::StdoutEquals(t) => format!("[ \"$({cmd} 2>/dev/null)\" = {} ]", sh_quote(t)),
+        Expect::StdoutLines(lines) => {
+            format!("have_lines \"$({cmd} 2>/dev/null)\" {}", sh_argv(lines))
+        }
+    }
+}
+
+fn sh_action(action: &Action) -> String {
+    match action {
+        Action::WriteFile {
+            path,
+            mode,
+            content,
+        } => {
+            format!(
+                "write_file {} {} {}\n",
+                sh_quote(path),
+                sh_quote(&format!("{mode:04o}")),
+                sh_quote(content)
+            )
+        }
+        Action::MergeFile { path, mode, merge } => match merge {
+            FileContent::JsonMerge { value } => {
+                let ours = serde_json::to_string_pretty(value).unwrap_or_default();
+                format!(
+                    "if [ -f {p} ]; then\n  merged=$(printf '%s' {o} | jq -s '.[0] * .[1]' {p} -)\nelse\n  merged=$(printf '%s' {o} | jq .)\nfi\nwrite_file {p} {m} \"$merged\n\"\n",
+                    p = sh_quote(path),
+                    o = sh_quote(&ours),
+                    m = sh_quote(&format!("{mode:04o}"))
+                )
+            }
+            // The preflight stopped the script if the file exists; from nothing, the result
+            // is known now.
+            other => match crate::merge::apply(path, None, other) {
+                Ok(text) => format!(
+                    "write_file {} {} {}\n",
+                    sh_quote(path),
+                    sh_quote(&format!("{mode:04o}")),
+                    sh_quote(&text)
+                ),
+                Err(e) => format!("say {}; exit 2\n", sh_quote(&e.to_string())),
+            },
+        },
+        Action::RemoveFile { path } => format!(
+            "if [ -e {p} ]; then cp -p -- {p} {b}; rm -f -- {p}; note_changed {p}; fi\n",
+            p = sh_quote(path),
+            b = sh_quote(&format!("{path}.installer-backup"))
+        ),
+        Action::FetchKey {
+            url,
+            fingerprints,
+            dest,
+        } => {
+            let fprs: Vec<String> = fingerprints
+                .iter()
+                .map(|f| f.replace(' ', "").to_uppercase())
+                .collect();
+            format!(
+                "key_is {d} {f} || fetch_key {u} {d} {f}\n",
+                d = sh_quote(dest),
+                u = sh_quote(url),
+                f = sh_argv(&fprs)
+            )
+        }
+        Action::Run {
+            argv,
+            env,
+            unless,
+            transaction,
+            resolve,
+        } => {
+            let mut s = String::new();
+            let mut argv = argv.clone();
+            let mut unless = unless.clone();
+            for (i, r) in resolve.iter().enumerate() {
+                let var = format!("v{i}");
+                let _ = writeln!(
+                    s,
+                    "{var}=$({q} | resolve_version {pin} {nf} {vf} {sep} {names})",
+                    q = sh_argv(&r.query),
+                    pin = sh_quote(&r.pin),
+                    nf = r.listing.name_field,
+                    vf = r.listing.version_field,
+                    sep = sh_quote(r.listing.separator.as_deref().unwrap_or("")),
+                    names = sh_argv(&r.listing.names),
+                );
+                let _ = writeln!(
+                    s,
+                    "[ -n \"${var}\" ] || {{ say {}; exit 1; }}",
+                    sh_quote(&format!(
+                        "no version of {} matches {} in the repositories",
+                        r.package, r.pin
+                    ))
+                );
+                // The placeholder becomes a variable reference outside the quotes.
+                let splice = |a: &String| -> String {
+                    if a.contains(&r.placeholder) {
+                        a.split(&r.placeholder)
+                            .map(sh_quote)
+                            .collect::<Vec<_>>()
+                            .join(&format!("\"${var}\""))
+                    } else {
+                        sh_quote(a)
+                    }
+                };
+                argv = argv.iter().map(|a| format!("\u{0}{}", splice(a))).collect();
+                if let Some(p) = &mut unless {
+                    p.argv = p
+                        .argv
+                        .iter()
+                        .map(|a| format!("\u{0}{}", splice(a)))
+                        .collect();
+                    if let Expect::StdoutLines(lines) = &mut p.expect {
+                        *lines = lines
+                            .iter()
+                            .map(|a| format!("\u{0}{}", splice(a)))
+                            .collect();
+                    }
+                }
+            }
+            // Arguments marked with NUL were spliced above and are already quoted.
+            let q = |a: &String| {
+                a.strip_prefix('\u{0}')
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| sh_quote(a))
+            };
+            let cmd = {
+                let envs: Vec<String> = env
+                    .iter()
+                    .map(|(k, v)| sh_quote(&format!("{k}={v}")))
+                    .collect();
+                let args: Vec<String> = argv.iter().map(q).collect();
+                if envs.is_empty() {
+                    args.join(" ")
+                } else {
+                    format!("env {} {}", envs.join(" "), args.join(" "))
+                }
+            };
+            let after = if *transaction {
+                "; note_changed packages"
+            } else {
+                ""
+            };
+            match unless {
+                Some(p) => {
+                    let probe_cmd = p.argv.iter().map(q).collect::<Vec<_>>().join(" ");
+                    let test = match &p.expect {
+                        Expect::Success => format!("{probe_cmd} >/dev/null 2>&1"),
+                        Expect::StdoutContains(t) => {
+                            format!("{probe_cmd} 2>/dev/null | grep -qF -- {}", sh_quote(t))
+                        }
+                        Expect::StdoutEquals(t) => {
+                            format!("[ \"$({probe_cmd} 2>/dev/null)\" = {} ]", sh_quote(t))
+                        }
+                        Expect::StdoutLines(lines) => {
+                            format!(
+                                "have_lines \"$({probe_cmd} 2>/dev/null)\" {}",
+                                lines.iter().map(q).collect::<Vec<_>>().join(" ")
+                            )
+                        }
+                    };
+                    let _ = writeln!(s, "if ! {test}; then {cmd}{after}; fi");
+                }
+                None => {
+                    let _ = writeln!(s, "{cmd}{after}");
+                }
+            }
+            s
+        }
+        Action::Service {
+            unit,
+            daemon_reload,
+            enable,
+            start,
+            restart_when_changed,
+        } => {
+            let u = sh_quote(unit);
+            let mut s = String::from("if [ -d /run/systemd/system ]; then\n");
+            if *daemon_reload {
+                s.push_str("  systemctl daemon-reload\n");
+            }
+            if *enable {
+                let _ = writeln!(
+                    s,
+                    "  systemctl is-enabled --quiet {u} || systemctl enable {u}"
+                );
+            }
+            if !restart_when_changed.is_empty() {
+                let conds: Vec<String> = restart_when_changed
+                    .iter()
+                    .map(|c| {
+                        if c.starts_with("package:") {
+                            "was_changed packages".to_owned()
+                        } else {
+                            format!("was_changed {}", sh_quote(c))
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "  if {}; then systemctl restart {u}; fi",
+                    conds.join(" || ")
+                );
+            }
+            if *start {
+                let _ = writeln!(
+                    s,
+                    "  systemctl is-active --quiet {u} || systemctl start {u}"
+                );
+            }
+            let _ = writeln!(
+                s,
+                "else\n  say {}\nfi",
+                sh_quote(&format!(
+                    "skipped {unit}: systemd is not running here (a chroot or an image root)"
+                ))
+            );
+            s
+        }
+        Action::Check(c) => format!(
+            "if ! {}; then say {}; exit 1; fi\n",
+            sh_probe(&c.probe),
+            sh_quote(&format!("check failed: {}", c.description))
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_every_metacharacter() {
+        assert_eq!(sh_quote("a'b"), r"'a'\''b'");
+        assert_eq!(sh_quote("$(reboot)"), "'$(reboot)'");
+    }
+}

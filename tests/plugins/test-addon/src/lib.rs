@@ -1,0 +1,106 @@
+//! An add-on plugin (`--with test-addon`) that composes with test-runtime: it repeats some of
+//! test-runtime's steps (to be merged) and adds its own. `--set addon.conflict=file` makes it
+//! want another value for one of test-runtime's daemon.json keys, `--set addon.conflict=pin`
+//! another pin for test-engine, `--set addon.conflict=sysctl` another value for ip_forward.
+use std::collections::BTreeMap;
+
+use plugin_api::{
+    export_plugin, FileContent, FileStep, Manifest, Package, Phase, PlanRequest, PluginError,
+    RuntimePlan, RuntimePlugin, Step, StepKind, VersionMatch,
+};
+
+#[derive(Default)]
+struct Addon;
+
+impl RuntimePlugin for Addon {
+    fn manifest(&self) -> Manifest {
+        Manifest::runtime("test-addon", "0.2.0", &["debian", "rhel", "suse"])
+    }
+
+    fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
+        let conflict = request
+            .options
+            .set
+            .get("addon.conflict")
+            .map(String::as_str);
+        let log_size = if conflict == Some("file") {
+            "10m"
+        } else {
+            "100m"
+        };
+        let forward = if conflict == Some("sysctl") { "0" } else { "1" };
+        let pin = if conflict == Some("pin") {
+            Some("9.9".to_owned())
+        } else {
+            request.options.version.clone()
+        };
+        let steps = vec![
+            Step::new(
+                Phase::Prerequisites,
+                "load overlay",
+                "the add-on needs it too",
+                StepKind::KernelModules {
+                    modules: vec!["overlay".into()],
+                    persist_file: "/etc/modules-load.d/k8s.conf".into(),
+                },
+            ),
+            Step::new(
+                Phase::Prerequisites,
+                "forwarding",
+                "the add-on routes",
+                StepKind::Sysctls {
+                    settings: BTreeMap::from([(
+                        "net.ipv4.ip_forward".to_owned(),
+                        forward.to_owned(),
+                    )]),
+                    persist_file: "/etc/sysctl.d/k8s.conf".into(),
+                },
+            ),
+            Step::new(
+                Phase::Packages,
+                "install test-engine and addon-tools",
+                "the add-on's tools",
+                StepKind::Packages {
+                    packages: vec![
+                        Package {
+                            name: "test-engine".into(),
+                            version: pin.clone(),
+                            version_match: VersionMatch::Prefix,
+                            hold: false,
+                            requested_by: vec![],
+                        },
+                        Package {
+                            name: "addon-tools".into(),
+                            version: None,
+                            version_match: VersionMatch::Exact,
+                            hold: false,
+                            requested_by: vec![],
+                        },
+                    ],
+                },
+            ),
+            Step::new(
+                Phase::Configuration,
+                "registry mirror for test-engine",
+                "site policy",
+                StepKind::File(FileStep {
+                    path: "/etc/test-engine/daemon.json".into(),
+                    mode: 0o644,
+                    owner: None,
+                    group: None,
+                    content: FileContent::JsonMerge {
+                        value: serde_json::json!({"registry-mirrors": ["https://mirror.example.com"], "log": {"max-size": log_size}}),
+                    },
+                    restarts: vec!["test-engine.service".into()],
+                }),
+            ),
+        ];
+        Ok(RuntimePlan {
+            steps,
+            facts: BTreeMap::new(),
+            warnings: vec![],
+        })
+    }
+}
+
+export_plugin!(runtime: Addon);

@@ -1,0 +1,134 @@
+//! A small runtime plugin that drives composition and the package-manager plugins in tests:
+//! one of every abstract step kind, with values taken from the request so tests can steer it.
+//!
+//! `--set test.repo-url=URL` (default https://packages.example.com/test), `--set
+//! test.fingerprint=HEX` (default a fixed 40-digit value), `--version V` pins `test-engine`.
+use std::collections::BTreeMap;
+
+use plugin_api::{
+    export_plugin, FileContent, FileStep, Manifest, Package, Phase, PlanRequest, PluginError,
+    Repository, RuntimePlan, RuntimePlugin, ServiceStep, SigningKey, Step, StepKind, VersionMatch,
+};
+
+#[derive(Default)]
+struct TestRuntime;
+
+pub const DEFAULT_FINGERPRINT: &str = "0123456789ABCDEF0123456789ABCDEF01234567";
+
+impl RuntimePlugin for TestRuntime {
+    fn manifest(&self) -> Manifest {
+        Manifest::runtime("test-runtime", "0.1.0", &["debian", "rhel", "suse"])
+    }
+
+    fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
+        let set = &request.options.set;
+        let url = set
+            .get("test.repo-url")
+            .cloned()
+            .unwrap_or_else(|| "https://packages.example.com/test".into());
+        let fingerprint = set
+            .get("test.fingerprint")
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_FINGERPRINT.into());
+        let driver = match request.options.cgroup_driver {
+            plugin_api::CgroupDriver::Systemd => "systemd",
+            plugin_api::CgroupDriver::Cgroupfs => "cgroupfs",
+        };
+        let steps = vec![
+            Step::new(
+                Phase::Prerequisites,
+                "load overlay and br_netfilter",
+                "the runtime needs them",
+                StepKind::KernelModules {
+                    modules: vec!["overlay".into(), "br_netfilter".into()],
+                    persist_file: "/etc/modules-load.d/k8s.conf".into(),
+                },
+            ),
+            Step::new(
+                Phase::Prerequisites,
+                "bridge and forwarding sysctls",
+                "pods need forwarding",
+                StepKind::Sysctls {
+                    settings: BTreeMap::from([("net.ipv4.ip_forward".to_owned(), "1".to_owned())]),
+                    persist_file: "/etc/sysctl.d/k8s.conf".into(),
+                },
+            ),
+            Step::new(
+                Phase::Repositories,
+                "the test repository",
+                "test-engine comes from it",
+                StepKind::Repository(Repository {
+                    id: "test".into(),
+                    name: "Test packages".into(),
+                    url,
+                    suite: Some(
+                        request
+                            .distro
+                            .codename
+                            .clone()
+                            .unwrap_or_else(|| "stable".into()),
+                    ),
+                    components: vec!["main".into()],
+                    architectures: vec![request.distro.arch.clone()],
+                    key: Some(SigningKey {
+                        url: "https://packages.example.com/test/key.asc".into(),
+                        fingerprints: vec![fingerprint],
+                    }),
+                    vendor: true,
+                    requested_by: vec![],
+                }),
+            ),
+            Step::new(
+                Phase::Packages,
+                "install test-engine",
+                "the runtime itself",
+                StepKind::Packages {
+                    packages: vec![Package {
+                        name: "test-engine".into(),
+                        version: request.options.version.clone(),
+                        version_match: VersionMatch::Prefix,
+                        hold: request.options.version.is_some(),
+                        requested_by: vec![],
+                    }],
+                },
+            ),
+            Step::new(
+                Phase::Configuration,
+                "test-engine daemon settings",
+                "the cgroup driver must match the kubelet's",
+                StepKind::File(FileStep {
+                    path: "/etc/test-engine/daemon.json".into(),
+                    mode: 0o644,
+                    owner: None,
+                    group: None,
+                    content: FileContent::JsonMerge {
+                        value: serde_json::json!({"cgroup-driver": driver, "log": {"max-size": "100m"}}),
+                    },
+                    restarts: vec!["test-engine.service".into()],
+                }),
+            ),
+            Step::new(
+                Phase::Services,
+                "enable and start test-engine",
+                "kubelet talks to it",
+                StepKind::Service(ServiceStep {
+                    unit: "test-engine.service".into(),
+                    enable: true,
+                    start: true,
+                    restart_on_change: true,
+                    daemon_reload: false,
+                }),
+            ),
+        ];
+        Ok(RuntimePlan {
+            steps,
+            facts: BTreeMap::from([(
+                "cri_socket".to_owned(),
+                "unix:///run/test-engine.sock".to_owned(),
+            )]),
+            warnings: vec![],
+        })
+    }
+}
+
+export_plugin!(runtime: TestRuntime);
