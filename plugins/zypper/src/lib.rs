@@ -1,8 +1,18 @@
-//! The `zypper` package-manager plugin: zypper: repositories with verified keys, pinned packages, addlock.
+//! The `zypper` package-manager plugin: repositories with verified keys, pinned packages,
+//! addlock.
+//!
+//! [`render`] turns a render request into, in order: one step per repository (its key fetched
+//! and checked by fingerprint, imported into rpm, then `zypper addrepo`), one `zypper refresh`
+//! of the repositories added, a description of each partial pin resolved at run time, one
+//! `zypper install` transaction for every package, and one `zypper addlock` for the held ones.
 
 use plugin_api::{
     export_plugin, Manifest, PackageManagerPlugin, PluginError, RenderRequest, RenderResponse,
 };
+
+mod render;
+
+pub use render::render;
 
 /// The plugin; stateless, as every plugin is.
 #[derive(Default)]
@@ -15,10 +25,7 @@ impl PackageManagerPlugin for Zypper {
     }
 
     fn render(&self, request: &RenderRequest) -> Result<RenderResponse, PluginError> {
-        Err(PluginError::unsupported(format!(
-            "the zypper plugin cannot render steps for {} yet: that arrives with issue #3",
-            request.distro.id
-        )))
+        render(request)
     }
 }
 
