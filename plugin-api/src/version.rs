@@ -335,8 +335,9 @@ mod tests {
             fn a_pin_never_matches_inside_a_version(pin in plain_version(), digits in "[1-9][0-9]{0,2}") {
                 let candidate = format!("{digits}{pin}");
                 prop_assert!(!matches(&pin, &candidate));
-                let dotted = format!("{digits}.{pin}");
-                prop_assert!(!matches(&pin, &dotted));
+                // With a letter before it, the pin is inside a component too.
+                let lettered = format!("v{pin}");
+                prop_assert!(!matches(&pin, &lettered));
             }
 
             #[test]
