@@ -1,0 +1,324 @@
+//! `/etc/containerd/config.toml`: the keys we own, for the schema the installed containerd
+//! reads, edited in place so that every other setting and comment survives.
+
+use plugin_api::{
+    Check, Expect, FileContent, FileStep, Options, Phase, Probe, Step, StepKind, TomlEdit,
+};
+use runtime_kit::facts;
+use runtime_kit::version::Version;
+use serde_json::{json, Value};
+
+/// The configuration file.
+pub const PATH: &str = "/etc/containerd/config.toml";
+
+/// The unit restarted when the configuration changes.
+pub const SERVICE: &str = "containerd.service";
+
+/// The configuration schemas containerd has had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Version 1, containerd 1.2 and older: short plugin names (`plugins.cri`).
+    V1,
+    /// Version 2, containerd 1.3 to 1.7: `plugins."io.containerd.grpc.v1.cri"`. containerd
+    /// 2.x reads it too, migrating it in memory.
+    V2,
+    /// Version 3, containerd 2.x: the CRI split into `io.containerd.cri.v1.runtime` and
+    /// `io.containerd.cri.v1.images`.
+    V3,
+}
+
+impl Schema {
+    /// The schema the containerd release `version` resolves to reads natively.
+    pub fn for_version(version: &Version) -> Schema {
+        match version.series() {
+            (0, _) | (1, 0..=2) => Schema::V1,
+            (1, _) => Schema::V2,
+            _ => Schema::V3,
+        }
+    }
+
+    /// The value of the file's `version` key.
+    pub fn number(self) -> u8 {
+        match self {
+            Schema::V1 => 1,
+            Schema::V2 => 2,
+            Schema::V3 => 3,
+        }
+    }
+
+    /// From `--set containerd.config-version`.
+    pub fn from_number(n: &str) -> Option<Schema> {
+        match n {
+            "1" => Some(Schema::V1),
+            "2" => Some(Schema::V2),
+            "3" => Some(Schema::V3),
+            _ => None,
+        }
+    }
+
+    /// The table holding the runc runtime.
+    fn runc_table(self) -> Vec<&'static str> {
+        match self {
+            Schema::V1 => vec!["plugins", "cri", "containerd", "runtimes", "runc"],
+            Schema::V2 => vec![
+                "plugins",
+                "io.containerd.grpc.v1.cri",
+                "containerd",
+                "runtimes",
+                "runc",
+            ],
+            Schema::V3 => vec![
+                "plugins",
+                "io.containerd.cri.v1.runtime",
+                "containerd",
+                "runtimes",
+                "runc",
+            ],
+        }
+    }
+
+    /// The key holding the sandbox (pause) image.
+    fn sandbox_key(self) -> Vec<&'static str> {
+        match self {
+            Schema::V1 => vec!["plugins", "cri", "sandbox_image"],
+            Schema::V2 => vec!["plugins", "io.containerd.grpc.v1.cri", "sandbox_image"],
+            Schema::V3 => vec![
+                "plugins",
+                "io.containerd.cri.v1.images",
+                "pinned_images",
+                "sandbox",
+            ],
+        }
+    }
+
+    /// Names under which packaged configs disable the CRI plugin(s).
+    fn cri_plugin_names(self) -> Vec<&'static str> {
+        match self {
+            Schema::V1 => vec!["cri"],
+            Schema::V2 => vec!["cri", "io.containerd.grpc.v1.cri"],
+            Schema::V3 => vec![
+                "cri",
+                "io.containerd.grpc.v1.cri",
+                "io.containerd.cri.v1.runtime",
+                "io.containerd.cri.v1.images",
+            ],
+        }
+    }
+}
+
+fn path(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|p| (*p).to_owned()).collect()
+}
+
+fn quoted_table(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| {
+            if p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                (*p).to_owned()
+            } else {
+                format!("\"{p}\"")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The edits, in order: schema version, CRI enabled, runc with the cgroup driver, sandbox
+/// image when given.
+pub fn edits(schema: Schema, options: &Options) -> Vec<TomlEdit> {
+    let systemd = options.cgroup_driver == plugin_api::CgroupDriver::Systemd;
+    let mut edits = Vec::new();
+    if schema != Schema::V1 {
+        // Packaged files often hold only `disabled_plugins = ["cri"]` and no version, which
+        // containerd reads as schema 1, ignoring every table below.
+        edits.push(TomlEdit::Set {
+            path: path(&["version"]),
+            value: json!(schema.number()),
+        });
+    }
+    edits.push(TomlEdit::RemoveFromArray {
+        path: path(&["disabled_plugins"]),
+        values: schema
+            .cri_plugin_names()
+            .into_iter()
+            .map(Value::from)
+            .collect(),
+    });
+    let runc = schema.runc_table();
+    match schema {
+        Schema::V1 => edits.push(TomlEdit::Set {
+            path: path(&["plugins", "cri", "systemd_cgroup"]),
+            value: json!(systemd),
+        }),
+        Schema::V2 | Schema::V3 => {
+            edits.push(TomlEdit::Set {
+                path: path(&[runc.as_slice(), &["runtime_type"]].concat()),
+                value: json!("io.containerd.runc.v2"),
+            });
+            edits.push(TomlEdit::Set {
+                path: path(&[runc.as_slice(), &["options", "SystemdCgroup"]].concat()),
+                value: json!(systemd),
+            });
+        }
+    }
+    if let Some(image) = &options.sandbox_image {
+        edits.push(TomlEdit::Set {
+            path: path(&schema.sandbox_key()),
+            value: json!(image),
+        });
+    }
+    edits
+}
+
+/// The file to start from when there is none: the smallest valid configuration of `schema`,
+/// holding the same values the edits set, so that it reads well before and after them.
+pub fn initial(schema: Schema, options: &Options) -> String {
+    let systemd = options.cgroup_driver == plugin_api::CgroupDriver::Systemd;
+    let mut text = format!(
+        "# containerd configuration, schema version {}; written by installer, which only\n\
+         # sets the CRI keys it owns (cgroup driver, sandbox image, disabled_plugins) and\n\
+         # keeps everything else you add.\n",
+        schema.number()
+    );
+    match schema {
+        Schema::V1 => {
+            text.push_str(&format!("\n[plugins.cri]\n  systemd_cgroup = {systemd}\n"));
+            if let Some(image) = &options.sandbox_image {
+                text.push_str(&format!("  sandbox_image = \"{image}\"\n"));
+            }
+        }
+        Schema::V2 | Schema::V3 => {
+            text.push_str(&format!("version = {}\n", schema.number()));
+            if let Some(image) = &options.sandbox_image {
+                let key = schema.sandbox_key();
+                let (name, table) = key.split_last().expect("sandbox key has a table");
+                text.push_str(&format!(
+                    "\n[{}]\n  {name} = \"{image}\"\n",
+                    quoted_table(table)
+                ));
+            }
+            let runc = quoted_table(&schema.runc_table());
+            text.push_str(&format!(
+                "\n[{runc}]\n  runtime_type = \"io.containerd.runc.v2\"\n\n  \
+                 [{runc}.options]\n    SystemdCgroup = {systemd}\n"
+            ));
+        }
+    }
+    text
+}
+
+/// The configuration step.
+pub fn step(schema: Schema, options: &Options, decided_by: &str) -> Step {
+    let mut why = format!(
+        "kubeadm needs the CRI plugin, which packaged configs often disable \
+         (disabled_plugins = [\"cri\"]); runc must use the {} cgroup driver, the one the \
+         kubelet is given, or pods become unstable under pressure; edited in place, so your \
+         own settings and comments stay. Schema {}: {decided_by}",
+        facts::driver_clause(options),
+        schema.number(),
+    );
+    if let Some(image) = &options.sandbox_image {
+        why.push_str(&format!("; sandbox image {image} from --sandbox-image"));
+    }
+    Step::new(
+        Phase::Configuration,
+        format!(
+            "enable CRI and set SystemdCgroup = {} in {PATH}{}",
+            options.cgroup_driver == plugin_api::CgroupDriver::Systemd,
+            options
+                .sandbox_image
+                .as_deref()
+                .map(|i| format!(", sandbox image {i}"))
+                .unwrap_or_default()
+        ),
+        why,
+        StepKind::File(FileStep {
+            path: PATH.to_owned(),
+            mode: 0o644,
+            owner: None,
+            group: None,
+            content: FileContent::TomlEdit {
+                initial: Some(initial(schema, options)),
+                edits: edits(schema, options),
+            },
+            restarts: vec![SERVICE.to_owned()],
+        }),
+    )
+}
+
+/// A check, before anything changes, that an existing config is not of another schema: our
+/// keys would land in tables the installed containerd ignores, and with them the user's.
+pub fn schema_check(schema: Schema) -> Step {
+    let others: String = [1u8, 2, 3]
+        .iter()
+        .filter(|n| **n != schema.number())
+        .map(u8::to_string)
+        .collect();
+    let pattern =
+        format!("^[[:space:]]*version[[:space:]]*=[[:space:]]*[{others}]([[:space:]#]|$)");
+    Step::new(
+        Phase::Prerequisites,
+        format!(
+            "an existing {PATH} is absent or of schema version {}",
+            schema.number()
+        ),
+        "edits in place assume the schema the installed containerd reads; a config of another \
+         schema would keep your settings in tables containerd then ignores",
+        StepKind::Check(Check {
+            description: format!(
+                "{PATH} does not declare a schema other than version {n}; if it does, migrate \
+                 it (`containerd config migrate` on 2.x) or pass --set \
+                 containerd.config-version=<its version>",
+                n = schema.number()
+            ),
+            // find prints the file only when grep finds another version; /etc always exists,
+            // so find succeeds whether or not containerd is installed yet.
+            probe: Probe {
+                argv: vec![
+                    "find".to_owned(),
+                    "/etc".to_owned(),
+                    "-maxdepth".to_owned(),
+                    "2".to_owned(),
+                    "-path".to_owned(),
+                    PATH.to_owned(),
+                    "-exec".to_owned(),
+                    "grep".to_owned(),
+                    "-qE".to_owned(),
+                    pattern,
+                    "{}".to_owned(),
+                    ";".to_owned(),
+                    "-print".to_owned(),
+                ],
+                expect: Expect::StdoutEquals(String::new()),
+            },
+        }),
+    )
+}
+
+/// A check, after the restart, that containerd itself reads the driver we wrote.
+pub fn dump_check(schema: Schema, options: &Options) -> Step {
+    let systemd = options.cgroup_driver == plugin_api::CgroupDriver::Systemd;
+    let expected = match schema {
+        Schema::V1 => format!("systemd_cgroup = {systemd}"),
+        Schema::V2 | Schema::V3 => format!("SystemdCgroup = {systemd}"),
+    };
+    Step::new(
+        Phase::Verification,
+        format!("containerd reads {expected} from its configuration"),
+        "the runtime's own parse of the file is the proof that the edit took effect",
+        StepKind::Check(Check {
+            description: format!("`containerd config dump` shows {expected}"),
+            probe: Probe {
+                argv: vec![
+                    "containerd".to_owned(),
+                    "config".to_owned(),
+                    "dump".to_owned(),
+                ],
+                expect: Expect::StdoutContains(expected),
+            },
+        }),
+    )
+}
