@@ -229,6 +229,7 @@ changed=' '
 note_changed() { changed="$changed$1 "; }
 was_changed() { case "$changed" in *" $1 "*) return 0 ;; esac; return 1; }
 say() { printf '%s\n' "$*" >&2; }
+quiet() { "$@" >/dev/null 2>&1; }
 have_lines() { # have_lines OUTPUT LINE...: every LINE is a whole line of OUTPUT
   out=$1; shift
   for line in "$@"; do printf '%s\n' "$out" | grep -qxF -- "$line" || return 1; done
@@ -303,6 +304,8 @@ resolve_version() {
 pub fn sh(plan: &Plan) -> String {
     let mut out = String::new();
     out.push_str("#!/bin/sh\n");
+    out.push_str("# Values are single-quoted on purpose, so that nothing in them expands:\n");
+    out.push_str("# shellcheck disable=SC2016\n");
     let _ = writeln!(
         out,
         "# Rendered by installer {} from the plan for runtime {} on {}.",
@@ -398,7 +401,7 @@ fn one_line(s: &str) -> String {
 fn sh_probe(probe: &Probe) -> String {
     let cmd = sh_argv(&probe.argv);
     match &probe.expect {
-        Expect::Success => format!("{cmd} >/dev/null 2>&1"),
+        Expect::Success => format!("quiet {cmd}"),
         Expect::StdoutContains(t) => format!("{cmd} 2>/dev/null | grep -qF -- {}", sh_quote(t)),
         Expect::StdoutEquals(t) => format!("[ \"$({cmd} 2>/dev/null)\" = {} ]", sh_quote(t)),
         Expect::StdoutLines(lines) => {
@@ -547,7 +550,7 @@ fn sh_action(action: &Action) -> String {
                 Some(p) => {
                     let probe_cmd = p.argv.iter().map(q).collect::<Vec<_>>().join(" ");
                     let test = match &p.expect {
-                        Expect::Success => format!("{probe_cmd} >/dev/null 2>&1"),
+                        Expect::Success => format!("quiet {probe_cmd}"),
                         Expect::StdoutContains(t) => {
                             format!("{probe_cmd} 2>/dev/null | grep -qF -- {}", sh_quote(t))
                         }

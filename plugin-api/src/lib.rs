@@ -70,7 +70,9 @@ pub use steps::{
 /// History (keep it; plugin authors read it):
 /// * 1.0: `manifest`, the `plan` and `render` methods, the step model.
 /// * 1.1: the optional `options` method (documented `--set` keys) and the optional
-///   `description` field of the manifest.
+///   `description` field of the manifest; probes that compare stdout exactly or by whole
+///   lines; `resolve` on `run` actions (partial pins resolved on the target); the
+///   host-emitted `service` and `check` actions.
 pub const PROTOCOL_VERSION: &str = "1.1.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].

@@ -4,4 +4,5 @@ mod detect;
 mod distros;
 mod plan;
 mod plugins;
+mod render;
 mod util;

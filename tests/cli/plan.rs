@@ -307,3 +307,25 @@ fn a_config_file_supplies_the_selection_and_flags_win() {
         out.stderr
     );
 }
+
+#[test]
+fn a_step_kind_this_host_does_not_know_is_refused_not_skipped() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("newer-minor");
+    let out = plan(
+        &dir,
+        &["--runtime", "tomorrow", "--set", "tomorrow.new-step=yes"],
+    )
+    .code(3);
+    assert!(
+        out.stderr.contains("plugin `tomorrow`") && out.stderr.contains("`firmware`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("1.9.0") && out.stderr.contains("upgrade installer"),
+        "{}",
+        out.stderr
+    );
+}

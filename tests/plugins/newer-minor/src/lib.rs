@@ -13,8 +13,12 @@ extern "C" fn manifest() -> RResult<RString, RString> {
     ))
 }
 
-extern "C" fn call(method: RStr<'_>, _input: RStr<'_>) -> RResult<RString, RString> {
+extern "C" fn call(method: RStr<'_>, input: RStr<'_>) -> RResult<RString, RString> {
     match method.as_str() {
+        // Asked for it, the plugin uses a step kind from its future: `firmware`.
+        "plan" if input.as_str().contains("tomorrow.new-step") => RResult::ROk(RString::from(
+            r#"{"steps":[{"phase":"prerequisites","summary":"flash the NIC","type":"firmware","image":"nic.bin"}],"facts":{},"warnings":[]}"#,
+        )),
         "plan" => RResult::ROk(RString::from(
             r#"{"steps":[{"phase":"configuration","summary":"write the tomorrow config","why":"tomorrow reads it","type":"file","path":"/etc/tomorrow/config","mode":420,"content":{"how":"full","text":"x = 1\n"},"priority":7}],"facts":{"cri_socket":"unix:///run/tomorrow.sock"},"warnings":[],"telemetry":false}"#,
         )),

@@ -1,0 +1,222 @@
+//! `installer render --format sh`: the script passes `sh -n` and shellcheck for every built-in
+//! distro, quotes every value, and reads like the plan. Snapshots (reviewed) of the plan text
+//! and the script for one distro of each package manager.
+
+use std::process::Command;
+
+use crate::util::{Installer, PluginDir};
+
+fn builtin_distros() -> Vec<String> {
+    let out = Installer::with_defaults()
+        .args(["distros", "list", "--output", "json"])
+        .run()
+        .code(0);
+    out.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn render(dir: &PluginDir, distro: &str, extra: &[&str]) -> String {
+    let out = Installer::isolated(dir.path())
+        .args([
+            "render",
+            "--format",
+            "sh",
+            "--distro",
+            distro,
+            "--runtime",
+            "test-runtime",
+            "--cgroup-driver",
+            "systemd",
+        ])
+        .args(extra)
+        .run()
+        .code(0);
+    out.stdout
+}
+
+/// Runs shellcheck when it is installed; says so loudly when it is not (scripts/test-all
+/// installs it, so CI always checks).
+fn shellcheck(script: &str, what: &str) -> bool {
+    let Ok(_) = Command::new("shellcheck").arg("--version").output() else {
+        eprintln!("SKIPPED shellcheck of {what}: shellcheck is not installed (apt-get install shellcheck)");
+        return false;
+    };
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), script).unwrap();
+    let out = Command::new("shellcheck")
+        .args(["--shell=sh", "--severity=style"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "shellcheck of {what}:\n{}\n--- script\n{script}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    true
+}
+
+fn sh_n(script: &str, what: &str) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), script).unwrap();
+    let out = Command::new("sh")
+        .arg("-n")
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sh -n of {what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_builtin_distro_renders_a_script_that_passes_sh_n_and_shellcheck() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let distros = builtin_distros();
+    assert!(distros.len() >= 20, "{distros:?}");
+    let mut checked = 0;
+    for distro in &distros {
+        for extra in [&[][..], &["--version", "1.6"][..]] {
+            let script = render(&dir, distro, extra);
+            sh_n(&script, distro);
+            checked += usize::from(shellcheck(&script, distro));
+        }
+    }
+    if checked == 0 {
+        eprintln!("SKIPPED: no script was shellchecked");
+    }
+}
+
+#[test]
+fn hostile_values_stay_inside_single_quotes() {
+    // A value the option checks would refuse cannot reach a script; this one passes them
+    // (spaces are fine in a fingerprint) and must still come out as one quoted word.
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let fpr = "0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567";
+    let script = render(
+        &dir,
+        "debian-12",
+        &["--set", &format!("test.fingerprint={fpr}")],
+    );
+    assert!(
+        script.contains("'0123456789ABCDEF0123456789ABCDEF01234567'"),
+        "normalised and quoted:\n{script}"
+    );
+    for line in script.lines().filter(|l| l.contains("modprobe")) {
+        assert!(
+            line.contains("'modprobe' 'overlay'") || line.contains("'modprobe' 'br_netfilter'"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn the_script_writes_files_and_runs_commands_as_the_plan_says() {
+    // Run the rendered script's file-writing part for real, under a scratch directory: the
+    // prelude's write_file must be atomic-by-rename, idempotent, and keep a backup.
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let script = render(&dir, "debian-12", &[]);
+    let prelude_end = script.find("# Preflight").expect("a preflight section");
+    let scratch = tempfile::tempdir().unwrap();
+    let target = scratch.path().join("etc/modules-load.d/k8s.conf");
+    let t = target.to_str().unwrap();
+    let body = format!(
+        "{}\nwrite_file '{t}' 0644 'overlay\nbr_netfilter\n'\nwrite_file '{t}' 0644 'overlay\nbr_netfilter\n'\nprintf '%s\\n' \"$changed\"\nwrite_file '{t}' 0600 'other\n'\n",
+        &script[..prelude_end]
+    );
+    let out = Command::new("sh").arg("-c").arg(&body).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let changed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        changed.matches(t).count(),
+        1,
+        "the second identical write changed nothing: {changed}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "other\n");
+    assert_eq!(
+        std::fs::read_to_string(format!("{t}.installer-backup")).unwrap(),
+        "overlay\nbr_netfilter\n"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(target.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".installer."))
+        .collect();
+    assert!(leftovers.is_empty(), "no temp files left");
+}
+
+#[test]
+fn resolve_version_in_the_script_matches_whole_components_only() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let script = render(&dir, "debian-12", &[]);
+    let prelude_end = script.find("# Preflight").unwrap();
+    // apt-cache madison output shape: name | version | source
+    let listing = " docker-ce | 5:24.0.7-1~debian.12~bookworm | https://x stable/amd64 Packages\n docker-ce | 5:24.0.9-1~debian.12~bookworm | https://x stable/amd64 Packages\n docker-ce | 5:24.04.1-1 | https://x stable/amd64 Packages\n other | 5:24.0.99 | https://x\n";
+    let body = format!(
+        "{}\nprintf '%s' '{listing}' | resolve_version 24.0 0 1 '|' docker-ce\n",
+        &script[..prelude_end]
+    );
+    let out = Command::new("sh").arg("-c").arg(&body).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "5:24.0.9-1~debian.12~bookworm",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn snapshots_of_plan_text_and_script_per_package_manager() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    for distro in ["debian-12", "centos-7", "rocky-9", "opensuse-leap-15"] {
+        let args = [
+            "--distro",
+            distro,
+            "--runtime",
+            "test-runtime",
+            "--cgroup-driver",
+            "systemd",
+            "--version",
+            "1.6",
+        ];
+        let text = Installer::isolated(dir.path())
+            .arg_list(["plan"])
+            .arg_list(args)
+            .run()
+            .code(0)
+            .stdout;
+        insta::assert_snapshot!(format!("plan-{distro}"), text);
+        let script = Installer::isolated(dir.path())
+            .arg_list(["render", "--format", "sh"])
+            .arg_list(args)
+            .run()
+            .code(0)
+            .stdout;
+        insta::assert_snapshot!(format!("render-sh-{distro}"), script);
+    }
+}
