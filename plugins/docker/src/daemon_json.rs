@@ -1,0 +1,143 @@
+//! `/etc/docker/daemon.json`: our keys merged into whatever the file holds, and a check that
+//! no systemd unit or environment file passes the same settings as flags.
+
+use plugin_api::{Check, Expect, FileContent, FileStep, Options, Phase, Probe, Step, StepKind};
+use runtime_kit::facts;
+use serde_json::{json, Map, Value};
+
+/// The file.
+pub const PATH: &str = "/etc/docker/daemon.json";
+
+/// The unit restarted when it changes.
+pub const SERVICE: &str = "docker.service";
+
+/// The daemon.json keys we set, each with the dockerd flag that sets the same option.
+/// dockerd refuses to start when a flag and the file both set one ("the following directives
+/// are specified both as a flag and in the configuration file").
+const FLAGS: [(&str, &str); 5] = [
+    ("exec-opts", "--exec-opt"),
+    ("log-driver", "--log-driver"),
+    ("log-opts", "--log-opt"),
+    ("storage-driver", "--storage-driver"),
+    ("storage-opts", "--storage-opt"),
+];
+
+/// The object merged into daemon.json. `override_kernel_check` is the CentOS 7 setting the
+/// Kubernetes pages give (its 3.10 kernel carries overlay2 backports the check does not see);
+/// Docker 24.0 removed the option and refuses to start with it, so it is only for older pins.
+pub fn value(options: &Options, override_kernel_check: bool) -> Value {
+    let mut object = Map::new();
+    object.insert(
+        "exec-opts".to_owned(),
+        json!([format!(
+            "native.cgroupdriver={}",
+            facts::cgroup_driver_name(options.cgroup_driver)
+        )]),
+    );
+    object.insert("log-driver".to_owned(), json!("json-file"));
+    object.insert("log-opts".to_owned(), json!({ "max-size": "100m" }));
+    object.insert("storage-driver".to_owned(), json!("overlay2"));
+    if override_kernel_check {
+        object.insert(
+            "storage-opts".to_owned(),
+            json!(["overlay2.override_kernel_check=true"]),
+        );
+    }
+    Value::Object(object)
+}
+
+/// The merge step.
+pub fn step(options: &Options, override_kernel_check: bool) -> Step {
+    let mut why = format!(
+        "dockerd must use the {} cgroup driver the kubelet is given; json-file logs capped \
+         at 100m keep container logs from filling the disk and are what the kubelet's log \
+         readers expect; overlay2 is the storage driver Docker supports on these kernels. \
+         Merged, so keys you set yourself stay",
+        facts::driver_clause(options)
+    );
+    if override_kernel_check {
+        why.push_str(
+            "; overlay2.override_kernel_check because CentOS 7's 3.10 kernel has overlay2 \
+             backported where dockerd's version check cannot see it",
+        );
+    }
+    Step::new(
+        Phase::Configuration,
+        format!(
+            "merge native.cgroupdriver={}, json-file logs (max-size 100m) and overlay2 into {PATH}",
+            facts::cgroup_driver_name(options.cgroup_driver)
+        ),
+        why,
+        StepKind::File(FileStep {
+            path: PATH.to_owned(),
+            mode: 0o644,
+            owner: None,
+            group: None,
+            content: FileContent::JsonMerge {
+                value: value(options, override_kernel_check),
+            },
+            restarts: vec![SERVICE.to_owned()],
+        }),
+    )
+}
+
+/// A check, before anything changes, that no docker.service drop-in or environment file
+/// passes a flag for a key the merge sets. Where one does, dockerd would refuse to start; the
+/// check stops the run naming the fix instead of writing a file that breaks the daemon or
+/// silently dropping our key (a dropped `exec-opts` would leave runtime and kubelet on
+/// different cgroup drivers).
+///
+/// Only files under `/etc` are searched: Docker's own units pass none of these flags, and
+/// `find` on `/etc`, which always exists, succeeds before docker is installed.
+pub fn conflict_check(value: &Value) -> Step {
+    let flags: Vec<&str> = FLAGS
+        .iter()
+        .filter(|(key, _)| value.get(key).is_some())
+        .map(|(_, flag)| *flag)
+        .collect();
+    let pattern = format!("^[^#]*({})", flags.join("|"));
+    let mut argv: Vec<String> = ["find", "/etc", "-maxdepth", "4", "("]
+        .map(str::to_owned)
+        .to_vec();
+    let places = [
+        "/etc/systemd/system/docker.service",
+        "/etc/systemd/system/docker.service.d/*",
+        "/etc/default/docker",
+        "/etc/sysconfig/docker",
+    ];
+    for (i, place) in places.iter().enumerate() {
+        if i > 0 {
+            argv.push("-o".to_owned());
+        }
+        argv.push("-path".to_owned());
+        argv.push((*place).to_owned());
+    }
+    argv.extend(
+        [
+            ")", "-type", "f", "-exec", "grep", "-qE", &pattern, "{}", ";", "-print",
+        ]
+        .map(str::to_owned),
+    );
+    Step::new(
+        Phase::Prerequisites,
+        format!(
+            "no docker.service drop-in passes {} already",
+            flags.join(", ")
+        ),
+        "dockerd refuses to start when a flag and daemon.json set the same option, a common \
+         breakage when a guide's drop-in (ExecStart=... --exec-opt native.cgroupdriver=...) or \
+         RHEL's /etc/sysconfig/docker (--log-driver=journald) is left in place",
+        StepKind::Check(Check {
+            description: format!(
+                "no file among docker.service's drop-ins, /etc/default/docker and \
+                 /etc/sysconfig/docker passes {} (the files found are listed); remove the flag \
+                 there, since {PATH} now sets it",
+                flags.join(", ")
+            ),
+            probe: Probe {
+                argv,
+                expect: Expect::StdoutEquals(String::new()),
+            },
+        }),
+    )
+}

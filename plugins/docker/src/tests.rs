@@ -1,0 +1,377 @@
+use plugin_api::{CgroupDriver, ErrorKind, FileContent, Source, VersionMatch};
+use runtime_kit::fixtures::{
+    assert_well_formed, checks, file, package, packages, repositories, request, services,
+};
+use serde_json::json;
+
+use super::*;
+
+fn plan_for(request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
+    Docker.plan(request)
+}
+
+fn daemon_json(plan: &RuntimePlan) -> serde_json::Value {
+    match &file(plan, daemon_json::PATH).content {
+        FileContent::JsonMerge { value } => value.clone(),
+        other => panic!("daemon.json should be merged, got {other:?}"),
+    }
+}
+
+/// Every CVE a seed version involves, so that the seeds' facts can be checked as written.
+const SEED_CVES: [&str; 2] = ["CVE-2020-15257", "CVE-2024-21626"];
+
+fn seed(distro: &str, version: &str) -> PlanRequest {
+    let mut req = request(distro, PLUGIN);
+    req.options.version = Some(version.into());
+    req.options.kubernetes_version = Some("1.18".into());
+    req
+}
+
+#[test]
+fn seed_ubuntu_focal_19_03_8_is_refused_naming_the_cves() {
+    let e = plan_for(&seed("ubuntu-20.04", "19.03.8")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(e.message.contains("CVE-2020-15257"), "{}", e.message);
+    assert!(
+        e.message.contains("containerd.io 1.2.13-1"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("CVE-2024-21626"), "{}", e.message);
+    let hint = e.hint.unwrap();
+    assert!(hint.contains("--allow-vulnerable CVE-2020-15257"), "{hint}");
+    assert!(hint.contains("--allow-vulnerable CVE-2024-21626"), "{hint}");
+}
+
+#[test]
+fn seed_ubuntu_focal_19_03_8_has_the_seeds_facts_when_allowed() {
+    let mut req = seed("ubuntu-20.04", "19.03.8");
+    req.options.allow_vulnerable = SEED_CVES.map(str::to_owned).to_vec();
+    let plan = plan_for(&req).unwrap();
+    assert_well_formed(&plan);
+    for name in ["docker-ce", "docker-ce-cli"] {
+        let p = package(&plan, name);
+        assert_eq!(
+            p.version.as_deref(),
+            Some("5:19.03.8~3-0~ubuntu-focal"),
+            "{name}"
+        );
+        assert_eq!(p.version_match, VersionMatch::Exact);
+        assert!(p.hold);
+    }
+    let c = package(&plan, "containerd.io");
+    assert_eq!(c.version.as_deref(), Some("1.2.13-1"));
+    assert_eq!(c.version_match, VersionMatch::Exact);
+    assert!(c.hold);
+
+    let repo = repositories(&plan)[0];
+    assert_eq!(repo.url, "https://download.docker.com/linux/ubuntu");
+    assert_eq!(repo.suite.as_deref(), Some("focal"));
+    assert_eq!(repo.components, ["stable"]);
+    assert_eq!(repo.architectures, ["amd64"]);
+    assert_eq!(
+        repo.key.as_ref().unwrap().url,
+        "https://download.docker.com/linux/ubuntu/gpg"
+    );
+
+    assert_eq!(
+        daemon_json(&plan),
+        json!({
+            "exec-opts": ["native.cgroupdriver=systemd"],
+            "log-driver": "json-file",
+            "log-opts": {"max-size": "100m"},
+            "storage-driver": "overlay2"
+        })
+    );
+    // Kubernetes 1.18: the kubelet's dockershim, no cri-dockerd.
+    assert_eq!(plan.facts["cri_socket"], DOCKERSHIM_SOCKET);
+    assert!(packages(&plan).iter().all(|p| p.name != "cri-dockerd"));
+    assert_eq!(
+        plan.warnings
+            .iter()
+            .filter(|w| w.contains("--allow-vulnerable"))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn seed_centos_7_19_03_11_pins_and_writes_the_centos_daemon_json() {
+    let mut req = seed("centos-7", "19.03.11");
+    req.options.allow_vulnerable = SEED_CVES.map(str::to_owned).to_vec();
+    let plan = plan_for(&req).unwrap();
+    for name in ["docker-ce", "docker-ce-cli"] {
+        let p = package(&plan, name);
+        assert_eq!(p.version.as_deref(), Some("19.03.11"));
+        assert_eq!(
+            p.version_match,
+            VersionMatch::Prefix,
+            "resolved on the target, epoch-aware"
+        );
+    }
+    assert_eq!(
+        package(&plan, "containerd.io").version.as_deref(),
+        Some("1.2.13")
+    );
+    let value = daemon_json(&plan);
+    assert_eq!(
+        value["storage-opts"],
+        json!(["overlay2.override_kernel_check=true"])
+    );
+    assert_eq!(value["exec-opts"], json!(["native.cgroupdriver=systemd"]));
+    let repo = repositories(&plan)[0];
+    assert_eq!(
+        repo.url,
+        "https://download.docker.com/linux/centos/7/$basearch/stable"
+    );
+    assert_eq!(
+        repo.key.as_ref().unwrap().url,
+        "https://download.docker.com/linux/centos/gpg"
+    );
+    assert_eq!(
+        repo.key.as_ref().unwrap().fingerprints,
+        ["060A61C51B558A7F742B77AAC52FEB6B621E9F35"]
+    );
+}
+
+#[test]
+fn seed_19_03_11_on_apt_pins_containerd_1_2_13_2() {
+    let mut req = seed("ubuntu-20.04", "19.03.11");
+    req.options.allow_vulnerable = SEED_CVES.map(str::to_owned).to_vec();
+    let plan = plan_for(&req).unwrap();
+    assert_eq!(
+        package(&plan, "containerd.io").version.as_deref(),
+        Some("1.2.13-2")
+    );
+    assert_eq!(
+        package(&plan, "docker-ce").version.as_deref(),
+        Some("5:19.03.11~3-0~ubuntu-focal")
+    );
+}
+
+#[test]
+fn from_23_0_the_deb_version_names_the_release() {
+    let mut req = request("ubuntu-24.04", PLUGIN);
+    req.options.version = Some("28.3.3".into());
+    let plan = plan_for(&req).unwrap();
+    assert_eq!(
+        package(&plan, "docker-ce").version.as_deref(),
+        Some("5:28.3.3-1~ubuntu.24.04~noble")
+    );
+    let c = package(&plan, "containerd.io");
+    assert_eq!(c.version.as_deref(), Some("1.7"));
+    assert_eq!(c.version_match, VersionMatch::Prefix);
+
+    let mut req = request("debian-12", PLUGIN);
+    req.options.version = Some("28.3.3".into());
+    let plan = plan_for(&req).unwrap();
+    assert_eq!(
+        package(&plan, "docker-ce-cli").version.as_deref(),
+        Some("5:28.3.3-1~debian.12~bookworm")
+    );
+    // Docker 28 would refuse override_kernel_check; it is not written outside CentOS 7 < 24.
+    assert!(daemon_json(&plan).get("storage-opts").is_none());
+}
+
+#[test]
+fn a_series_pin_is_a_prefix_that_never_matches_another_series() {
+    let mut req = request("ubuntu-22.04", PLUGIN);
+    req.options.version = Some("24.0".into());
+    let plan = plan_for(&req).unwrap();
+    let p = package(&plan, "docker-ce");
+    assert_eq!(p.version.as_deref(), Some("24.0"));
+    assert_eq!(p.version_match, VersionMatch::Prefix);
+    assert!(!plugin_api::version::matches(
+        "24.0",
+        "5:24.04.1-1~ubuntu.22.04~jammy"
+    ));
+}
+
+#[test]
+fn kubernetes_1_24_and_later_gets_cri_dockerd() {
+    let mut req = request("debian-12", PLUGIN);
+    req.options.kubernetes_version = Some("1.30".into());
+    req.options.sandbox_image = Some("registry.k8s.io/pause:3.10".into());
+    let plan = plan_for(&req).unwrap();
+    assert_well_formed(&plan);
+    assert_eq!(plan.facts["cri_socket"], "unix:///run/cri-dockerd.sock");
+    assert_eq!(plan.facts["cri_socket_unit"], "cri-docker.socket");
+    package(&plan, "cri-dockerd");
+    let drop_in = file(&plan, cri_dockerd::DROP_IN);
+    let FileContent::Full { text } = &drop_in.content else {
+        panic!("a full drop-in")
+    };
+    assert!(
+        text.contains("--pod-infra-container-image=registry.k8s.io/pause:3.10"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ExecStart=\n"),
+        "an ExecStart override must clear the packaged one"
+    );
+    assert_eq!(drop_in.restarts, ["cri-docker.service"]);
+    let units: Vec<&str> = services(&plan).iter().map(|s| s.unit.as_str()).collect();
+    assert_eq!(
+        units,
+        ["docker.service", "cri-docker.socket", "cri-docker.service"]
+    );
+    assert!(checks(&plan)
+        .iter()
+        .any(|c| c.probe.expect == plugin_api::Expect::StdoutContains("/cri-dockerd.sock".into())));
+}
+
+#[test]
+fn a_drop_in_passing_our_flags_is_caught_before_anything_changes() {
+    let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
+    let step = plan
+        .steps
+        .iter()
+        .find(|s| s.phase == Phase::Prerequisites && matches!(s.kind, StepKind::Check(_)))
+        .expect("a conflict check among the prerequisites");
+    let StepKind::Check(check) = &step.kind else {
+        unreachable!()
+    };
+    let argv = &check.probe.argv;
+    assert_eq!(argv[0], "find");
+    assert!(argv.contains(&"/etc/systemd/system/docker.service.d/*".to_owned()));
+    assert!(argv.contains(&"/etc/sysconfig/docker".to_owned()));
+    let pattern = argv.iter().find(|a| a.starts_with("^[^#]*(")).unwrap();
+    for flag in [
+        "--exec-opt",
+        "--log-driver",
+        "--log-opt",
+        "--storage-driver",
+    ] {
+        assert!(pattern.contains(flag), "{pattern}");
+    }
+    assert!(
+        !pattern.contains("--storage-opt"),
+        "no storage-opts written here: {pattern}"
+    );
+    assert_eq!(
+        check.probe.expect,
+        plugin_api::Expect::StdoutEquals(String::new())
+    );
+}
+
+#[test]
+fn cgroupfs_goes_into_exec_opts() {
+    let mut req = request("debian-12", PLUGIN);
+    req.options.cgroup_driver = CgroupDriver::Cgroupfs;
+    let plan = plan_for(&req).unwrap();
+    assert_eq!(
+        daemon_json(&plan)["exec-opts"],
+        json!(["native.cgroupdriver=cgroupfs"])
+    );
+    assert_eq!(plan.facts["cgroup_driver"], "cgroupfs");
+}
+
+#[test]
+fn distro_source_installs_the_packs_package() {
+    let mut req = request("ubuntu-22.04", PLUGIN);
+    req.options.source = Source::Distro;
+    let plan = plan_for(&req).unwrap();
+    assert!(repositories(&plan).is_empty());
+    package(&plan, "docker.io");
+
+    let mut req = request("opensuse-leap-15", PLUGIN);
+    req.options.source = Source::Distro;
+    req.options.version = Some("24.0".into());
+    let plan = plan_for(&req).unwrap();
+    let p = package(&plan, "docker");
+    assert_eq!(p.version.as_deref(), Some("24.0"));
+    assert!(p.hold);
+}
+
+#[test]
+fn suse_upstream_is_unsupported_with_the_distro_package_as_the_hint() {
+    let e = plan_for(&request("sles-15", PLUGIN)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(e
+        .hint
+        .unwrap()
+        .contains("--source distro to install sles-15's `docker`"));
+}
+
+#[test]
+fn versions_docker_never_published_for_the_distro_are_refused() {
+    let mut req = request("ubuntu-24.04", PLUGIN);
+    req.options.version = Some("20.10.24".into());
+    let e = plan_for(&req).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.message.contains("starts at 26.0"), "{}", e.message);
+
+    let mut req = request("centos-7", PLUGIN);
+    req.options.version = Some("27.0.3".into());
+    let e = plan_for(&req).unwrap_err();
+    assert!(e.message.contains("ends with 26.1"), "{}", e.message);
+
+    let mut req = request("debian-12", PLUGIN);
+    req.options.version = Some("17.03.2".into());
+    let e = plan_for(&req).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.hint.unwrap().contains("docker.containerd-version"));
+}
+
+#[test]
+fn an_unknown_series_can_be_paired_with_containerd_by_hand() {
+    let mut req = request("debian-12", PLUGIN);
+    req.options.version = Some("29.0.1".into());
+    req.options
+        .set
+        .insert("docker.containerd-version".into(), "2.1.5-1".into());
+    let plan = plan_for(&req).unwrap();
+    let c = package(&plan, "containerd.io");
+    assert_eq!(c.version.as_deref(), Some("2.1.5-1"));
+    assert_eq!(c.version_match, VersionMatch::Exact);
+    assert_eq!(
+        package(&plan, "docker-ce").version.as_deref(),
+        Some("5:29.0.1-1~debian.12~bookworm")
+    );
+}
+
+#[test]
+fn vulnerable_engines_are_refused() {
+    let mut req = request("debian-12", PLUGIN);
+    req.options.version = Some("25.0.1".into());
+    let e = plan_for(&req).unwrap_err();
+    assert!(
+        e.message
+            .contains("Docker Engine 25.0.1 is affected by CVE-2024-21626"),
+        "{}",
+        e.message
+    );
+    req.options.version = Some("25.0.2".into());
+    assert!(plan_for(&req).is_ok());
+}
+
+#[test]
+fn unpinned_plans_install_the_newest_and_hold_nothing() {
+    let plan = plan_for(&request("rocky-9", PLUGIN)).unwrap();
+    assert!(packages(&plan)
+        .iter()
+        .all(|p| p.version.is_none() && !p.hold));
+    assert_eq!(
+        repositories(&plan)[0].url,
+        "https://download.docker.com/linux/centos/9/$basearch/stable"
+    );
+    assert!(checks(&plan)
+        .iter()
+        .any(|c| c.probe.argv[..2] == ["dockerd", "--validate"]));
+}
+
+#[test]
+fn bad_input() {
+    let mut req = request("debian-12", PLUGIN);
+    req.options.kubernetes_version = Some("one.thirty".into());
+    assert_eq!(plan_for(&req).unwrap_err().kind, ErrorKind::InvalidInput);
+    let mut req = request("debian-12", PLUGIN);
+    req.options.sandbox_image = Some("pause:3.10;reboot".into());
+    assert_eq!(plan_for(&req).unwrap_err().kind, ErrorKind::InvalidInput);
+}
+
+#[test]
+fn plans_are_deterministic() {
+    let req = request("ubuntu-22.04", PLUGIN);
+    assert_eq!(plan_for(&req).unwrap(), plan_for(&req).unwrap());
+}

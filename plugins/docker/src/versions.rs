@@ -1,0 +1,225 @@
+//! Docker Engine versions: how Docker's repositories spell them, which containerd.io goes with
+//! each, and which releases Docker published for which distro release.
+
+use plugin_api::{Distro, ErrorKind, PluginError, VersionMatch};
+use runtime_kit::docker_repo::Format;
+use runtime_kit::version::Version;
+
+use crate::PLUGIN;
+
+/// A pin: the version text and how it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// The version text given to the package manager.
+    pub text: String,
+    /// Exact (a full package version) or a prefix of whole components.
+    pub matching: VersionMatch,
+}
+
+impl Pin {
+    fn exact(text: impl Into<String>) -> Pin {
+        Pin {
+            text: text.into(),
+            matching: VersionMatch::Exact,
+        }
+    }
+
+    fn prefix(text: impl Into<String>) -> Pin {
+        Pin {
+            text: text.into(),
+            matching: VersionMatch::Prefix,
+        }
+    }
+}
+
+/// The `docker-ce`/`docker-ce-cli` pin for `version` on `distro`.
+///
+/// * apt, a release: the exact string Docker's repository uses. Before 23.0 it is
+///   `5:<ver>~3-0~<distro>-<codename>` (`5:19.03.8~3-0~ubuntu-focal`); from 23.0 on,
+///   `5:<ver>-1~<distro>.<version_id>~<codename>` (`5:28.3.3-1~ubuntu.24.04~noble`).
+/// * apt, a series (`24.0`), and every rpm pin: a prefix of whole components, resolved on the
+///   target against what the repository offers (rpm releases vary: `19.03.8-3.el7`,
+///   `3:28.3.3-1.el9`, and the cli has another epoch than the engine).
+pub fn engine_pin(
+    version: &Version,
+    format: Format,
+    distro: &Distro,
+    repo_path: &str,
+) -> Result<Pin, PluginError> {
+    if format == Format::Rpm || !version.is_release() {
+        return Ok(Pin::prefix(version.text()));
+    }
+    let codename = distro.codename.as_deref().unwrap_or_default();
+    if version.series() < (23, 0) {
+        return Ok(Pin::exact(format!(
+            "5:{version}~3-0~{repo_path}-{codename}"
+        )));
+    }
+    let version_id = distro.version_id.as_deref().ok_or_else(|| {
+        PluginError::new(
+            ErrorKind::MissingVariable,
+            format!(
+                "distro pack `{}` has no version_id, which Docker's package versions from 23.0 \
+                 on name (`5:{version}-1~{repo_path}.<version_id>~{codename}`); plugin `{PLUGIN}`",
+                distro.id
+            ),
+        )
+        .with_hint(format!(
+            "pin a series instead, e.g. --version {}.{}",
+            version.major(),
+            version.minor()
+        ))
+    })?;
+    Ok(Pin::exact(format!(
+        "5:{version}-1~{repo_path}.{version_id}~{codename}"
+    )))
+}
+
+/// The containerd.io to pin beside a Docker Engine, and the containerd release it is judged
+/// as for vulnerabilities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerdPin {
+    /// The pin.
+    pub pin: Pin,
+    /// The containerd version the pin installs, for the CVE table.
+    pub judged_as: Version,
+}
+
+fn containerd(apt: Pin, rpm: Pin, judged: &str, format: Format) -> ContainerdPin {
+    ContainerdPin {
+        pin: if format == Format::Deb { apt } else { rpm },
+        judged_as: Version::parse(judged, "containerd.io", "1.7").expect("table versions parse"),
+    }
+}
+
+/// containerd.io by Docker Engine release, as Docker shipped and documented them:
+///
+/// | Docker Engine       | containerd.io (apt)  | (rpm)             |
+/// |---------------------|----------------------|-------------------|
+/// | 18.09.x             | 1.2 (newest, 1.2.13) | 1.2               |
+/// | 19.03.0 – 19.03.10  | = 1.2.13-1           | 1.2.13            |
+/// | 19.03.11 – 19.03.13 | = 1.2.13-2           | 1.2.13            |
+/// | 19.03.14 – 19.03.15 | 1.4 (newest)         | 1.4               |
+/// | 20.10.x             | 1.6 (newest)         | 1.6               |
+/// | 23.0 – 28.x         | 1.7 (newest)         | 1.7               |
+///
+/// The 19.03 rows are the Kubernetes pages' pins (19.03.8 with 1.2.13-1, 19.03.11 with
+/// 1.2.13-2); 19.03.14 was the release that moved to a containerd fixed for CVE-2020-15257.
+/// A series pin (`19.03`) installs the newest release of the series and gets that row.
+pub fn containerd_for(engine: &Version, format: Format) -> Option<ContainerdPin> {
+    let (series, patch) = (engine.series(), engine.resolves_to().2);
+    Some(match series {
+        (18, 9) => containerd(Pin::prefix("1.2"), Pin::prefix("1.2"), "1.2.13", format),
+        (19, 3) if patch <= 10 => containerd(
+            Pin::exact("1.2.13-1"),
+            Pin::prefix("1.2.13"),
+            "1.2.13",
+            format,
+        ),
+        (19, 3) if patch <= 13 => containerd(
+            Pin::exact("1.2.13-2"),
+            Pin::prefix("1.2.13"),
+            "1.2.13",
+            format,
+        ),
+        (19, 3) => containerd(Pin::prefix("1.4"), Pin::prefix("1.4"), "1.4", format),
+        (20, 10) => containerd(Pin::prefix("1.6"), Pin::prefix("1.6"), "1.6", format),
+        (23..=28, _) => containerd(Pin::prefix("1.7"), Pin::prefix("1.7"), "1.7", format),
+        _ => return None,
+    })
+}
+
+/// `--set docker.containerd-version`: a full package version (with a `-` revision) is exact,
+/// a version without one is a prefix.
+pub fn containerd_override(value: &str) -> Result<ContainerdPin, PluginError> {
+    let numeric = value.split(['-', '~', '+']).next().unwrap_or_default();
+    let judged_as = Version::parse(numeric, "--set docker.containerd-version", "1.7.27-1")?;
+    let pin = if value.contains('-') {
+        Pin::exact(value)
+    } else {
+        Pin::prefix(value)
+    };
+    plugin_api::validate::token(
+        value,
+        ".+:~_-",
+        "package version",
+        "--set docker.containerd-version",
+    )?;
+    Ok(ContainerdPin { pin, judged_as })
+}
+
+type Bounds = (Option<(u64, u64)>, Option<(u64, u64)>);
+
+/// The Docker Engine series Docker published for a distro release, where this plugin knows
+/// the bounds: `(first, last)` series, either open.
+///
+/// | release              | first | last |
+/// |----------------------|-------|------|
+/// | Ubuntu 20.04 focal   | 19.03 |      |
+/// | Ubuntu 22.04 jammy   | 20.10 |      |
+/// | Ubuntu 24.04 noble   | 26.0  |      |
+/// | Debian 11 bullseye   | 20.10 |      |
+/// | Debian 12 bookworm   | 20.10 |      |
+/// | EL 7 (CentOS, RHEL)  |       | 26.1 |
+/// | Fedora 40            | 26.0  |      |
+fn published(distro: &Distro, format: Format) -> Bounds {
+    match format {
+        Format::Deb => match distro.codename.as_deref() {
+            Some("focal") => (Some((19, 3)), None),
+            Some("jammy") => (Some((20, 10)), None),
+            Some("noble") => (Some((26, 0)), None),
+            Some("bullseye" | "bookworm") => (Some((20, 10)), None),
+            _ => (None, None),
+        },
+        Format::Rpm => match (
+            distro.os_id.as_str(),
+            distro.vars.get("rpm.releasever").map(String::as_str),
+        ) {
+            (_, Some("7")) => (None, Some((26, 1))),
+            ("fedora", Some("40")) => (Some((26, 0)), None),
+            _ => (None, None),
+        },
+    }
+}
+
+/// Refuses an Engine version Docker never published for `distro`.
+pub fn check_published(
+    version: &Version,
+    distro: &Distro,
+    format: Format,
+) -> Result<(), PluginError> {
+    let (first, last) = published(distro, format);
+    let series = version.series();
+    let fmt = |(a, b): (u64, u64)| {
+        if a >= 23 {
+            format!("{a}.{b}")
+        } else {
+            format!("{a}.{b:02}")
+        }
+    };
+    if let Some(first) = first.filter(|f| series < *f) {
+        return Err(PluginError::invalid_input(format!(
+            "Docker Engine {version} was never published for {}: Docker's repository for it \
+             starts at {}",
+            distro.id,
+            fmt(first)
+        ))
+        .with_hint(format!(
+            "pin {} or later, or leave --version out for the newest",
+            fmt(first)
+        )));
+    }
+    if let Some(last) = last.filter(|l| series > *l) {
+        return Err(PluginError::invalid_input(format!(
+            "Docker Engine {version} was never published for {}: Docker's repository for it \
+             ends with {}",
+            distro.id,
+            fmt(last)
+        ))
+        .with_hint(format!(
+            "pin {} or earlier, or leave --version out for the newest",
+            fmt(last)
+        )));
+    }
+    Ok(())
+}
