@@ -1,6 +1,30 @@
-//! The `cri-o` runtime plugin: CRI-O from the Kubic or pkgs.k8s.io repositories, or the distro.
+//! The `cri-o` runtime plugin: CRI-O from the Kubic or pkgs.k8s.io repositories, or the
+//! distro (SPEC F9).
+//!
+//! CRI-O's major.minor must equal the kubelet's, so the version follows
+//! `--kubernetes-version` and a mismatch is refused unless the user asks for it by name. The
+//! repositories follow the version ([`repos`]): Kubic before 1.28, pkgs.k8s.io from 1.28;
+//! SUSE installs its own package. The cgroup driver and pause image go into drop-ins
+//! ([`config`]). No repository is ever used without a verified key.
 
-use plugin_api::{export_plugin, Manifest, PlanRequest, PluginError, RuntimePlan, RuntimePlugin};
+pub mod config;
+pub mod repos;
+
+use plugin_api::prerequisites::node_prerequisites;
+use plugin_api::{
+    export_plugin, Manifest, OptionDoc, Package, Phase, PlanRequest, PluginError, RuntimePlan,
+    RuntimePlugin, ServiceStep, Source, Step, StepKind, VersionMatch,
+};
+use runtime_kit::docker_repo;
+use runtime_kit::settings::{self, Settings};
+use runtime_kit::version::Version;
+use runtime_kit::{cve, facts, image};
+
+/// The plugin's name.
+pub const PLUGIN: &str = "cri-o";
+
+/// The CRI socket CRI-O serves.
+pub const SOCKET: &str = "unix:///var/run/crio/crio.sock";
 
 /// The plugin; stateless, as every plugin is.
 #[derive(Default)]
@@ -9,7 +33,7 @@ pub struct CriO;
 impl RuntimePlugin for CriO {
     fn manifest(&self) -> Manifest {
         Manifest::runtime(
-            "cri-o",
+            PLUGIN,
             env!("CARGO_PKG_VERSION"),
             &["debian", "rhel", "suse"],
         )
@@ -17,11 +41,182 @@ impl RuntimePlugin for CriO {
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
-        Err(PluginError::unsupported(format!(
-            "the cri-o plugin cannot plan for {} yet: runtime steps arrive with issue #4",
-            request.distro.id
-        )))
+        plan(request, &self.options())
+    }
+
+    fn options(&self) -> Vec<OptionDoc> {
+        let mut docs = settings::key_options(PLUGIN, "none published: required");
+        docs[1].help = "fingerprint(s) of the Kubic or pkgs.k8s.io signing key: 40 hex digits, \
+                        several separated by commas. Required: neither publishes one this \
+                        plugin could pin, and packages are never installed unverified"
+            .to_owned();
+        docs.push(settings::doc(
+            PLUGIN,
+            "allow-version-skew",
+            "true to install a CRI-O whose major.minor differs from --kubernetes-version \
+             (unsupported by CRI-O's compatibility matrix)",
+            Some("false"),
+        ));
+        docs
     }
 }
 
+fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, PluginError> {
+    let distro = &request.distro;
+    let options = &request.options;
+    let settings = Settings::new(PLUGIN, options, known)?;
+    if let Some(reference) = &options.sandbox_image {
+        image::check(reference)?;
+    }
+    let user_version = options
+        .version
+        .as_deref()
+        .map(|v| Version::parse(v, "--version", "1.30"))
+        .transpose()?;
+    let kubernetes = options
+        .kubernetes_version
+        .as_deref()
+        .map(|v| Version::parse(v, "--kubernetes-version", "1.30"))
+        .transpose()?;
+    let mut warnings = Vec::new();
+    let version = match (&user_version, &kubernetes) {
+        (Some(v), Some(k)) => {
+            if v.series() != k.series() && !settings.flag("allow-version-skew")? {
+                return Err(PluginError::unsupported(format!(
+                    "CRI-O {v} does not match Kubernetes {k}: CRI-O's major.minor must equal \
+                     the kubelet's ({}.{})",
+                    k.major(),
+                    k.minor()
+                ))
+                .with_hint(format!(
+                    "use --version {}.{}, or accept the skew by name with --set \
+                     {PLUGIN}.allow-version-skew=true",
+                    k.major(),
+                    k.minor()
+                )));
+            }
+            v.clone()
+        }
+        (Some(v), None) => {
+            warnings.push(format!(
+                "the kubelet must be Kubernetes {}.{} to match CRI-O {v}",
+                v.major(),
+                v.minor()
+            ));
+            v.clone()
+        }
+        (None, Some(k)) => Version::parse(
+            &format!("{}.{}", k.major(), k.minor()),
+            "--kubernetes-version",
+            "1.30",
+        )?,
+        (None, None) => {
+            return Err(PluginError::invalid_input(
+                "CRI-O's version follows the Kubernetes version, and neither was given",
+            )
+            .with_hint("pass --kubernetes-version X.Y (CRI-O X.Y is installed), or --version X.Y"))
+        }
+    };
+
+    let mut plan = RuntimePlan {
+        steps: node_prerequisites(),
+        facts: facts::common(PLUGIN, SOCKET, options),
+        warnings,
+    };
+    plan.facts
+        .insert("version".to_owned(), version.text().to_owned());
+    plan.facts.insert(
+        "kubernetes_version".to_owned(),
+        format!("{}.{}", version.major(), version.minor()),
+    );
+
+    let format = docker_repo::format(distro);
+    let from_distro = options.source == Source::Distro || distro.family == "suse";
+    let (packages, source) = if from_distro {
+        let name = distro.var(PLUGIN, "crio.distro_package")?;
+        if user_version.is_none() {
+            plan.warnings.push(format!(
+                "{}'s {name} must be CRI-O {}.{} to match the kubelet; check `crio --version` \
+                 after installing",
+                distro.id,
+                version.major(),
+                version.minor()
+            ));
+        }
+        let package = Package {
+            name: name.to_owned(),
+            version: user_version.as_ref().map(|v| v.text().to_owned()),
+            version_match: VersionMatch::Prefix,
+            hold: user_version.is_some(),
+            requested_by: Vec::new(),
+        };
+        (vec![package], format!("{}'s archive", distro.id))
+    } else {
+        let Some(format) = format else {
+            return Err(PluginError::unsupported(format!(
+                "plugin `{PLUGIN}` knows no CRI-O repository for {} (package manager {})",
+                distro.id, distro.package_manager
+            ))
+            .with_hint("use --source distro if the distro packages CRI-O"));
+        };
+        plan.warnings.extend(cve::gate(
+            &[cve::Pinned {
+                name: &format!("CRI-O {version}"),
+                version: &version,
+                table: cve::CRI_O,
+            }],
+            options,
+        )?);
+        let vendor = if version.series() < repos::FIRST_ON_PKGS {
+            repos::kubic(format, distro, options, &settings, &version)?
+        } else {
+            repos::pkgs_k8s_io(format, distro, options, &settings, &version)?
+        };
+        plan.steps.extend(vendor.repositories);
+        plan.warnings.extend(vendor.warnings);
+        (vendor.packages, vendor.source)
+    };
+    plan.facts.insert("source".to_owned(), source);
+
+    plan.steps.push(Step::new(
+        Phase::Packages,
+        format!(
+            "install {}",
+            packages
+                .iter()
+                .map(|p| match &p.version {
+                    Some(v) => format!("{} {v}", p.name),
+                    None => p.name.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "the runtime; held at its minor, since CRI-O must move in step with the kubelet, never \
+         ahead of it through an unattended upgrade",
+        StepKind::Packages { packages },
+    ));
+    plan.steps.extend(config::steps(&version, options));
+    plan.steps.push(Step::new(
+        Phase::Services,
+        format!(
+            "enable and start {}, restart it when its configuration changed",
+            config::SERVICE
+        ),
+        "the kubelet needs CRI-O running at boot; a restart applies the drop-ins, and only when \
+         they changed",
+        StepKind::Service(ServiceStep {
+            unit: config::SERVICE.to_owned(),
+            enable: true,
+            start: true,
+            restart_on_change: true,
+            daemon_reload: true,
+        }),
+    ));
+    plan.steps.push(config::check(options));
+    Ok(plan)
+}
+
 export_plugin!(runtime: CriO);
+
+#[cfg(test)]
+mod tests;

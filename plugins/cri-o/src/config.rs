@@ -1,0 +1,152 @@
+//! CRI-O's configuration: drop-ins under `/etc/crio/crio.conf.d/` that we own whole, or, for
+//! the Kubic-era releases that predate drop-ins, keys edited in `/etc/crio/crio.conf`.
+
+use plugin_api::{
+    CgroupDriver, Check, Expect, FileContent, FileStep, Options, Phase, Probe, Step, StepKind,
+    TomlEdit,
+};
+use runtime_kit::facts;
+use runtime_kit::version::Version;
+use serde_json::json;
+
+/// The cgroup-manager drop-in the Kubernetes pages name.
+pub const CGROUP_DROP_IN: &str = "/etc/crio/crio.conf.d/02-cgroup-manager.conf";
+
+/// The pause-image drop-in, written with `--sandbox-image`.
+pub const PAUSE_DROP_IN: &str = "/etc/crio/crio.conf.d/03-pause-image.conf";
+
+/// The main configuration file, edited only for releases before drop-ins.
+pub const MAIN: &str = "/etc/crio/crio.conf";
+
+/// The service.
+pub const SERVICE: &str = "crio.service";
+
+/// The first release reading `/etc/crio/crio.conf.d/`.
+pub const FIRST_WITH_DROP_INS: (u64, u64) = (1, 18);
+
+fn why_driver(options: &Options) -> String {
+    let mut why = format!(
+        "CRI-O must use the {} cgroup driver the kubelet is given, or pods become unstable \
+         under pressure",
+        facts::driver_clause(options)
+    );
+    if options.cgroup_driver == CgroupDriver::Cgroupfs {
+        why.push_str(
+            "; with cgroupfs, conmon must live in the pod's cgroup (conmon_cgroup = \"pod\")",
+        );
+    }
+    why
+}
+
+/// The configuration steps for CRI-O `version`.
+pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
+    let driver = facts::cgroup_driver_name(options.cgroup_driver);
+    let cgroupfs = options.cgroup_driver == CgroupDriver::Cgroupfs;
+    if version.series() < FIRST_WITH_DROP_INS {
+        let mut edits = vec![TomlEdit::Set {
+            path: ["crio", "runtime", "cgroup_manager"]
+                .map(str::to_owned)
+                .to_vec(),
+            value: json!(driver),
+        }];
+        if cgroupfs {
+            edits.push(TomlEdit::Set {
+                path: ["crio", "runtime", "conmon_cgroup"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                value: json!("pod"),
+            });
+        }
+        if let Some(image) = &options.sandbox_image {
+            edits.push(TomlEdit::Set {
+                path: ["crio", "image", "pause_image"].map(str::to_owned).to_vec(),
+                value: json!(image),
+            });
+        }
+        return vec![Step::new(
+            Phase::Configuration,
+            format!("set cgroup_manager = \"{driver}\" in {MAIN}"),
+            format!(
+                "{}; CRI-O {version} predates crio.conf.d drop-ins, so the packaged file is \
+                 edited in place, keeping every other setting",
+                why_driver(options)
+            ),
+            StepKind::File(FileStep {
+                path: MAIN.to_owned(),
+                mode: 0o644,
+                owner: None,
+                group: None,
+                content: FileContent::TomlEdit {
+                    initial: None,
+                    edits,
+                },
+                restarts: vec![SERVICE.to_owned()],
+            }),
+        )];
+    }
+    let mut text = format!(
+        "# Written by installer: CRI-O's cgroup driver, which the kubelet's must match.\n\
+         [crio.runtime]\ncgroup_manager = \"{driver}\"\n"
+    );
+    if cgroupfs {
+        text.push_str("conmon_cgroup = \"pod\"\n");
+    }
+    let mut steps = vec![Step::new(
+        Phase::Configuration,
+        format!("cgroup_manager = \"{driver}\" in {CGROUP_DROP_IN}"),
+        format!(
+            "{}; a drop-in we own whole leaves the packaged crio.conf untouched",
+            why_driver(options)
+        ),
+        StepKind::File(FileStep {
+            path: CGROUP_DROP_IN.to_owned(),
+            mode: 0o644,
+            owner: None,
+            group: None,
+            content: FileContent::Full { text },
+            restarts: vec![SERVICE.to_owned()],
+        }),
+    )];
+    if let Some(image) = &options.sandbox_image {
+        steps.push(Step::new(
+            Phase::Configuration,
+            format!("pause_image = \"{image}\" in {PAUSE_DROP_IN}"),
+            "the pause image from --sandbox-image, so that pod sandboxes use the image kubeadm \
+             expects (kubeadm warns when they differ)",
+            StepKind::File(FileStep {
+                path: PAUSE_DROP_IN.to_owned(),
+                mode: 0o644,
+                owner: None,
+                group: None,
+                content: FileContent::Full {
+                    text: format!(
+                        "# Written by installer: the pause image for pod sandboxes (--sandbox-image).\n\
+                         [crio.image]\npause_image = \"{image}\"\n"
+                    ),
+                },
+                restarts: vec![SERVICE.to_owned()],
+            }),
+        ));
+    }
+    steps
+}
+
+/// A check, after the restart, that CRI-O reads the driver we wrote.
+pub fn check(options: &Options) -> Step {
+    let expected = format!(
+        "cgroup_manager = \"{}\"",
+        facts::cgroup_driver_name(options.cgroup_driver)
+    );
+    Step::new(
+        Phase::Verification,
+        format!("CRI-O reads {expected}"),
+        "CRI-O's own view of its merged configuration is the proof the drop-in took effect",
+        StepKind::Check(Check {
+            description: format!("`crio config` shows {expected}"),
+            probe: Probe {
+                argv: vec!["crio".to_owned(), "config".to_owned()],
+                expect: Expect::StdoutContains(expected),
+            },
+        }),
+    )
+}

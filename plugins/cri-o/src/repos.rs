@@ -1,0 +1,225 @@
+//! Where CRI-O comes from: openSUSE's Kubic project up to 1.27, pkgs.k8s.io from 1.28 on.
+
+use plugin_api::{
+    Distro, Options, Package, Phase, PluginError, Repository, Step, StepKind, VersionMatch,
+};
+use runtime_kit::docker_repo::Format;
+use runtime_kit::keys;
+use runtime_kit::settings::Settings;
+use runtime_kit::version::Version;
+
+use crate::PLUGIN;
+
+/// Kubic's origin (openSUSE's build service); `--mirror` replaces it.
+pub const KUBIC_ORIGIN: &str = "https://download.opensuse.org";
+
+/// The Kubernetes project's package origin; `--mirror` replaces it.
+pub const PKGS_ORIGIN: &str = "https://pkgs.k8s.io";
+
+/// The first CRI-O minor published on pkgs.k8s.io; Kubic serves the ones before it.
+pub const FIRST_ON_PKGS: (u64, u64) = (1, 28);
+
+/// The last CRI-O minor Kubic published as versioned packages (`cri-o-1.17`) in its stable
+/// repository, as the Kubernetes pages install it; later minors have their own repository.
+pub const LAST_VERSIONED_PACKAGE: (u64, u64) = (1, 17);
+
+/// The repositories and packages for CRI-O `version` from a vendor.
+#[derive(Debug)]
+pub struct Vendor {
+    /// Repository steps.
+    pub repositories: Vec<Step>,
+    /// Packages to install.
+    pub packages: Vec<Package>,
+    /// Where they come from, for the facts.
+    pub source: String,
+    /// Warnings for the user.
+    pub warnings: Vec<String>,
+}
+
+fn repo_key(format: Format, url: &str) -> String {
+    match format {
+        Format::Deb => format!("{url}Release.key"),
+        Format::Rpm => format!("{url}repodata/repomd.xml.key"),
+    }
+}
+
+fn repository(
+    format: Format,
+    distro: &Distro,
+    settings: &Settings<'_>,
+    vendor: &str,
+    id: String,
+    url: String,
+    why: String,
+) -> Result<Step, PluginError> {
+    let key = keys::signing_key(settings, vendor, &repo_key(format, &url), &[])?;
+    let (suite, architectures) = match format {
+        // Flat repositories: the entry's suite is `/` and there are no components.
+        Format::Deb => (Some("/".to_owned()), vec![distro.arch.clone()]),
+        Format::Rpm => (None, Vec::new()),
+    };
+    Ok(Step::new(
+        Phase::Repositories,
+        format!("add the {vendor} repository {url}"),
+        why,
+        StepKind::Repository(Repository {
+            id: id.clone(),
+            name: id,
+            url,
+            suite,
+            components: Vec::new(),
+            architectures,
+            key: Some(key),
+            vendor: true,
+            requested_by: Vec::new(),
+        }),
+    ))
+}
+
+fn cri_o_pin(version: &Version, user_pinned_release: bool) -> Package {
+    Package {
+        name: "cri-o".to_owned(),
+        // The minor (or the user's release) as a prefix of whole components: `1.24` matches
+        // `1.24.6~0` and `1.24.6-1.1.el7`, never `1.240`.
+        version: Some(if user_pinned_release {
+            version.text().to_owned()
+        } else {
+            format!("{}.{}", version.major(), version.minor())
+        }),
+        version_match: VersionMatch::Prefix,
+        hold: true,
+        requested_by: Vec::new(),
+    }
+}
+
+fn unpinned(name: &str) -> Package {
+    Package {
+        name: name.to_owned(),
+        version: None,
+        version_match: VersionMatch::Exact,
+        hold: false,
+        requested_by: Vec::new(),
+    }
+}
+
+/// Kubic: the `devel:kubic:libcontainers:stable` repository for the distro, plus the
+/// `...:stable:cri-o:<X.Y>` one from 1.18 on (the Kubernetes pages' CentOS 7 recipe).
+pub fn kubic(
+    format: Format,
+    distro: &Distro,
+    options: &Options,
+    settings: &Settings<'_>,
+    version: &Version,
+) -> Result<Vendor, PluginError> {
+    let os =
+        distro.var(PLUGIN, "kubic.os").map_err(|e| {
+            e.with_hint(format!(
+            "Kubic, which published CRI-O before {}.{}, never built it for {}; CRI-O {}.{} and \
+             later come from pkgs.k8s.io for any distro: --kubernetes-version {}.{} or later",
+            FIRST_ON_PKGS.0, FIRST_ON_PKGS.1, distro.id, FIRST_ON_PKGS.0, FIRST_ON_PKGS.1,
+            FIRST_ON_PKGS.0, FIRST_ON_PKGS.1
+        ))
+        })?;
+    let base = keys::base_url(options, KUBIC_ORIGIN)?;
+    let minor = format!("{}.{}", version.major(), version.minor());
+    let stable = format!("{base}/repositories/devel:/kubic:/libcontainers:/stable/{os}/");
+    let mut repositories = vec![repository(
+        format,
+        distro,
+        settings,
+        "Kubic",
+        "devel-kubic-libcontainers-stable".to_owned(),
+        stable,
+        format!(
+            "CRI-O {minor} and the container tools it needs (conmon, runc, containers-common) \
+             are published for {os} by openSUSE's Kubic project; over https, with its key \
+             pinned by the fingerprint you gave (the Kubernetes pages' http and apt-key are \
+             not used)"
+        ),
+    )?];
+    let mut packages = Vec::new();
+    let versioned_package = format == Format::Deb && version.series() <= LAST_VERSIONED_PACKAGE;
+    if versioned_package {
+        // The Kubernetes pages: `apt-get install cri-o-1.17` from the stable repository.
+        packages.push(Package {
+            name: format!("cri-o-{minor}"),
+            version: version.is_release().then(|| version.text().to_owned()),
+            version_match: VersionMatch::Prefix,
+            hold: true,
+            requested_by: Vec::new(),
+        });
+    } else {
+        repositories.push(repository(
+            format,
+            distro,
+            settings,
+            "Kubic",
+            format!("devel-kubic-libcontainers-stable-cri-o-{minor}"),
+            format!(
+                "{base}/repositories/devel:/kubic:/libcontainers:/stable:/cri-o:/{minor}/{os}/"
+            ),
+            format!(
+                "Kubic publishes each CRI-O minor in its own repository; only {minor}'s is \
+                 added, so an upgrade can never cross to a minor the kubelet does not match"
+            ),
+        )?);
+        packages.push(cri_o_pin(version, version.is_release()));
+        if format == Format::Deb {
+            packages.push(unpinned("cri-o-runc"));
+        }
+    }
+    Ok(Vendor {
+        repositories,
+        packages,
+        source: format!("Kubic ({os})"),
+        warnings: vec![format!(
+            "Kubic's CRI-O repositories are frozen and some of their signing keys have expired \
+             or gone missing (cri-o #7912, #7915); CRI-O {}.{} and later come from \
+             pkgs.k8s.io. Check `runc --version` after installing: runc before 1.1.12 allows \
+             CVE-2024-21626",
+            FIRST_ON_PKGS.0, FIRST_ON_PKGS.1
+        )],
+    })
+}
+
+/// pkgs.k8s.io: one repository per CRI-O minor, the same for every deb or rpm distro.
+pub fn pkgs_k8s_io(
+    format: Format,
+    distro: &Distro,
+    options: &Options,
+    settings: &Settings<'_>,
+    version: &Version,
+) -> Result<Vendor, PluginError> {
+    let base = keys::base_url(options, PKGS_ORIGIN)?;
+    let minor = format!("{}.{}", version.major(), version.minor());
+    let kind = match format {
+        Format::Deb => "deb",
+        Format::Rpm => "rpm",
+    };
+    let url = format!("{base}/addons:/cri-o:/stable:/v{minor}/{kind}/");
+    let repositories = vec![repository(
+        format,
+        distro,
+        settings,
+        "pkgs.k8s.io CRI-O",
+        format!("cri-o-stable-v{minor}"),
+        url,
+        format!(
+            "the Kubernetes project publishes CRI-O {minor} on pkgs.k8s.io, one repository per \
+             minor, so upgrades stay within the minor the kubelet matches; its key is pinned by \
+             the fingerprint you gave"
+        ),
+    )?];
+    let mut packages = vec![cri_o_pin(version, version.is_release())];
+    if format == Format::Rpm {
+        // The SELinux policy for container processes comes from the distro, not from the
+        // CRI-O repository.
+        packages.push(unpinned("container-selinux"));
+    }
+    Ok(Vendor {
+        repositories,
+        packages,
+        source: "pkgs.k8s.io".to_owned(),
+        warnings: Vec::new(),
+    })
+}

@@ -1,0 +1,277 @@
+use plugin_api::{CgroupDriver, ErrorKind, FileContent, Source, TomlEdit, VersionMatch};
+use runtime_kit::fixtures::{
+    assert_well_formed, checks, file, package, packages, repositories, request, services,
+};
+
+use super::*;
+
+const FP: &str = "AAAABBBBCCCCDDDDEEEEFFFF0000111122223333";
+
+fn req(distro: &str, version: Option<&str>, kubernetes: Option<&str>) -> PlanRequest {
+    let mut r = request(distro, PLUGIN);
+    r.options.version = version.map(str::to_owned);
+    r.options.kubernetes_version = kubernetes.map(str::to_owned);
+    r.options
+        .set
+        .insert("cri-o.key-fingerprint".into(), FP.into());
+    r
+}
+
+fn plan_for(request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
+    CriO.plan(request)
+}
+
+fn text(plan: &RuntimePlan, path: &str) -> String {
+    match &file(plan, path).content {
+        FileContent::Full { text } => text.clone(),
+        other => panic!("{path} should be a drop-in we own, got {other:?}"),
+    }
+}
+
+#[test]
+fn seed_debian_10_cri_o_1_17_uses_kubic_debian_10_and_the_versioned_package() {
+    let plan = plan_for(&req("debian-10", Some("1.17"), Some("1.17"))).unwrap();
+    assert_well_formed(&plan);
+    let repos = repositories(&plan);
+    assert_eq!(repos.len(), 1);
+    assert_eq!(
+        repos[0].url,
+        "https://download.opensuse.org/repositories/devel:/kubic:/libcontainers:/stable/Debian_10/"
+    );
+    assert_eq!(repos[0].suite.as_deref(), Some("/"));
+    assert!(repos[0].components.is_empty());
+    let key = repos[0].key.as_ref().unwrap();
+    assert_eq!(
+        key.url,
+        "https://download.opensuse.org/repositories/devel:/kubic:/libcontainers:/stable/Debian_10/Release.key"
+    );
+    assert_eq!(key.fingerprints, [FP]);
+    let p = package(&plan, "cri-o-1.17");
+    assert!(p.hold);
+    assert_eq!(plan.facts["cri_socket"], "unix:///var/run/crio/crio.sock");
+    // 1.17 predates crio.conf.d: the packaged crio.conf is edited in place.
+    let conf = file(&plan, config::MAIN);
+    let FileContent::TomlEdit { edits, .. } = &conf.content else {
+        panic!("a TOML edit")
+    };
+    assert!(edits.contains(&TomlEdit::Set {
+        path: vec!["crio".into(), "runtime".into(), "cgroup_manager".into()],
+        value: serde_json::json!("systemd"),
+    }));
+}
+
+#[test]
+fn seed_centos_7_cri_o_1_24_uses_kubic_centos_7_and_the_cri_o_1_24_repository() {
+    let plan = plan_for(&req("centos-7", Some("1.24"), Some("1.24"))).unwrap();
+    let urls: Vec<&str> = repositories(&plan).iter().map(|r| r.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        [
+            "https://download.opensuse.org/repositories/devel:/kubic:/libcontainers:/stable/CentOS_7/",
+            "https://download.opensuse.org/repositories/devel:/kubic:/libcontainers:/stable:/cri-o:/1.24/CentOS_7/",
+        ]
+    );
+    for repo in repositories(&plan) {
+        assert!(repo
+            .key
+            .as_ref()
+            .unwrap()
+            .url
+            .ends_with("/repodata/repomd.xml.key"));
+        assert_eq!(repo.suite, None);
+    }
+    let p = package(&plan, "cri-o");
+    assert_eq!(p.version.as_deref(), Some("1.24"));
+    assert_eq!(p.version_match, VersionMatch::Prefix);
+    assert!(p.hold);
+    assert_eq!(packages(&plan).len(), 1);
+}
+
+#[test]
+fn ubuntu_kubic_era_uses_both_repositories_and_cri_o_runc() {
+    let plan = plan_for(&req("ubuntu-20.04", None, Some("1.24"))).unwrap();
+    let urls: Vec<&str> = repositories(&plan).iter().map(|r| r.url.as_str()).collect();
+    assert!(urls[0].ends_with("/stable/xUbuntu_20.04/"), "{urls:?}");
+    assert!(
+        urls[1].ends_with("/stable:/cri-o:/1.24/xUbuntu_20.04/"),
+        "{urls:?}"
+    );
+    package(&plan, "cri-o");
+    package(&plan, "cri-o-runc");
+    assert!(plan.warnings.iter().any(|w| w.contains("CVE-2024-21626")));
+}
+
+#[test]
+fn from_1_28_pkgs_k8s_io_for_any_deb_or_rpm_distro() {
+    let plan = plan_for(&req("ubuntu-24.04", None, Some("1.30"))).unwrap();
+    let repo = repositories(&plan)[0];
+    assert_eq!(
+        repo.url,
+        "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.30/deb/"
+    );
+    assert_eq!(repo.suite.as_deref(), Some("/"));
+    assert_eq!(
+        repo.key.as_ref().unwrap().url,
+        "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.30/deb/Release.key"
+    );
+    assert_eq!(package(&plan, "cri-o").version.as_deref(), Some("1.30"));
+    assert_eq!(plan.facts["version"], "1.30");
+
+    let plan = plan_for(&req("rocky-9", Some("1.31.2"), Some("1.31"))).unwrap();
+    let repo = repositories(&plan)[0];
+    assert_eq!(
+        repo.url,
+        "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.31/rpm/"
+    );
+    assert_eq!(
+        repo.key.as_ref().unwrap().url,
+        "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.31/rpm/repodata/repomd.xml.key"
+    );
+    assert_eq!(package(&plan, "cri-o").version.as_deref(), Some("1.31.2"));
+    package(&plan, "container-selinux");
+}
+
+#[test]
+fn version_skew_is_refused_unless_asked_for_by_name() {
+    let e = plan_for(&req("ubuntu-24.04", Some("1.29"), Some("1.30"))).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(
+        e.message
+            .contains("CRI-O 1.29 does not match Kubernetes 1.30"),
+        "{}",
+        e.message
+    );
+    assert!(e
+        .hint
+        .unwrap()
+        .contains("--set cri-o.allow-version-skew=true"));
+
+    let mut r = req("ubuntu-24.04", Some("1.29"), Some("1.30"));
+    r.options
+        .set
+        .insert("cri-o.allow-version-skew".into(), "true".into());
+    assert_eq!(plan_for(&r).unwrap().facts["version"], "1.29");
+}
+
+#[test]
+fn a_version_is_required() {
+    let e = plan_for(&req("ubuntu-24.04", None, None)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.hint.unwrap().contains("--kubernetes-version"));
+}
+
+#[test]
+fn no_fingerprint_no_repository() {
+    let mut r = req("ubuntu-24.04", None, Some("1.30"));
+    r.options.set.clear();
+    let e = plan_for(&r).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.hint.unwrap().contains("--set cri-o.key-fingerprint="));
+}
+
+#[test]
+fn kubic_era_on_a_distro_kubic_never_built_for() {
+    let e = plan_for(&req("ubuntu-24.04", None, Some("1.24"))).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::MissingVariable);
+    assert!(e.message.contains("kubic.os"), "{}", e.message);
+    assert!(e.hint.unwrap().contains("pkgs.k8s.io"));
+}
+
+#[test]
+fn suse_installs_the_distro_package_with_zypper() {
+    let plan = plan_for(&req("opensuse-tumbleweed", None, Some("1.32"))).unwrap();
+    assert!(repositories(&plan).is_empty());
+    let p = package(&plan, "cri-o");
+    assert_eq!(p.version, None);
+    assert!(plan.warnings.iter().any(|w| w.contains("crio --version")));
+    // Leap's pack names no CRI-O package.
+    let e = plan_for(&req("opensuse-leap-15", None, Some("1.32"))).unwrap_err();
+    assert!(e.message.contains("crio.distro_package"));
+
+    let mut r = req("fedora-40", None, Some("1.30"));
+    r.options.source = Source::Distro;
+    assert!(repositories(&plan_for(&r).unwrap()).is_empty());
+}
+
+#[test]
+fn cgroup_drop_in_for_each_driver_and_the_pause_image() {
+    let mut r = req("debian-12", None, Some("1.30"));
+    r.options.sandbox_image = Some("registry.k8s.io/pause:3.10".into());
+    let plan = plan_for(&r).unwrap();
+    let cg = text(&plan, config::CGROUP_DROP_IN);
+    assert!(
+        cg.contains("[crio.runtime]\ncgroup_manager = \"systemd\"\n"),
+        "{cg}"
+    );
+    assert!(!cg.contains("conmon_cgroup"));
+    let pause = text(&plan, config::PAUSE_DROP_IN);
+    assert!(
+        pause.contains("[crio.image]\npause_image = \"registry.k8s.io/pause:3.10\"\n"),
+        "{pause}"
+    );
+    assert!(checks(&plan)
+        .iter()
+        .any(|c| c.probe.argv == ["crio", "config"]));
+    let svc = services(&plan);
+    assert_eq!(svc[0].unit, "crio.service");
+    assert!(svc[0].enable && svc[0].start && svc[0].restart_on_change);
+
+    r.options.cgroup_driver = CgroupDriver::Cgroupfs;
+    r.options.sandbox_image = None;
+    let plan = plan_for(&r).unwrap();
+    let cg = text(&plan, config::CGROUP_DROP_IN);
+    assert!(
+        cg.contains("cgroup_manager = \"cgroupfs\"\nconmon_cgroup = \"pod\"\n"),
+        "{cg}"
+    );
+    assert_eq!(plan.facts["cgroup_driver"], "cgroupfs");
+    // The drop-ins parse as TOML.
+    cg.parse::<toml_edit::DocumentMut>().unwrap();
+    pause.parse::<toml_edit::DocumentMut>().unwrap();
+}
+
+#[test]
+fn cr8escape_versions_are_refused() {
+    let e = plan_for(&req("ubuntu-22.04", Some("1.22.2"), Some("1.22"))).unwrap_err();
+    assert!(e.message.contains("CVE-2022-0811"), "{}", e.message);
+    let mut r = req("ubuntu-22.04", Some("1.22.2"), Some("1.22"));
+    r.options.allow_vulnerable = vec!["CVE-2022-0811".into()];
+    assert!(plan_for(&r).is_ok());
+    assert!(plan_for(&req("ubuntu-22.04", Some("1.22.3"), Some("1.22"))).is_ok());
+}
+
+#[test]
+fn mirror_serves_both_kubic_repositories() {
+    let mut r = req("centos-7", None, Some("1.24"));
+    r.options.mirror = Some("https://mirror.example.com/opensuse".into());
+    let plan = plan_for(&r).unwrap();
+    for repo in repositories(&plan) {
+        assert!(
+            repo.url
+                .starts_with("https://mirror.example.com/opensuse/repositories/devel:/kubic:"),
+            "{}",
+            repo.url
+        );
+        assert!(repo
+            .key
+            .as_ref()
+            .unwrap()
+            .url
+            .starts_with("https://mirror.example.com/opensuse/"));
+    }
+}
+
+#[test]
+fn plans_are_deterministic_and_options_documented() {
+    let r = req("debian-12", None, Some("1.30"));
+    assert_eq!(plan_for(&r).unwrap(), plan_for(&r).unwrap());
+    let keys: Vec<String> = CriO.options().into_iter().map(|d| d.key).collect();
+    assert_eq!(
+        keys,
+        [
+            "cri-o.key-url",
+            "cri-o.key-fingerprint",
+            "cri-o.allow-version-skew"
+        ]
+    );
+}
