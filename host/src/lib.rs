@@ -8,6 +8,7 @@ pub mod cli;
 pub mod compose;
 pub mod detect;
 pub mod error;
+pub mod exec;
 pub mod loader;
 pub mod merge;
 pub mod options;

@@ -103,6 +103,8 @@ pub enum Command {
     Plugins(PluginsCommand),
     /// Show the composed plan; changes nothing.
     Plan(Selection),
+    /// Apply the plan: idempotent, atomic, rolled back on failure.
+    Run(RunArgs),
     /// Print the plan as a POSIX shell script (or JSON) to review and run elsewhere.
     Render(RenderArgs),
     /// Internal: run one plugin call in this child process and print the answer.
@@ -186,6 +188,25 @@ pub struct Selection {
     /// TOML file holding any of the above (same names, `set` as a table); flags win.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// `installer run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (an interactive terminal is asked otherwise).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Seconds to wait for another apt/dnf/zypper holding the package database.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub lock_timeout: u64,
+
+    #[command(flatten)]
+    pub selection: Selection,
 }
 
 /// `installer render`.

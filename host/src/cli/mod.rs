@@ -8,6 +8,7 @@ mod detect;
 mod distros;
 mod plan;
 mod plugins;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +73,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Distros(DistrosCommand::Show { id }) => distros::show(&ctx, id),
         Command::Plugins(PluginsCommand::List) => plugins::list(&ctx),
         Command::Plan(selection) => plan::run(&ctx, selection),
+        Command::Run(args) => run::run(&ctx, args),
         Command::Render(args) => plan::render(&ctx, &args.selection, args.format),
         Command::PluginCall(_) => unreachable!("handled before logging is set up"),
     }

@@ -38,6 +38,14 @@ pub fn resolve_distro(ctx: &Context, id: Option<&str>) -> Result<(Distro, String
 
 /// Resolves the selection, loads the plugins and composes the plan.
 pub fn build(ctx: &Context, selection: &Selection) -> Result<Plan, Error> {
+    build_with_options(ctx, selection).map(|(plan, _)| plan)
+}
+
+/// [`build`], also returning the resolved selection.
+pub fn build_with_options(
+    ctx: &Context,
+    selection: &Selection,
+) -> Result<(Plan, options::Resolved), Error> {
     let resolved = options::resolve(selection, &ctx.global.root)?;
     let (distro, how) = resolve_distro(ctx, resolved.distro.as_deref())?;
     tracing::info!("{how}");
@@ -49,7 +57,8 @@ pub fn build(ctx: &Context, selection: &Selection) -> Result<Plan, Error> {
             bad.reason.as_deref().unwrap_or("")
         );
     }
-    compose::compose(&registry, &distro, &resolved.options, &resolved.with)
+    let plan = compose::compose(&registry, &distro, &resolved.options, &resolved.with)?;
+    Ok((plan, resolved))
 }
 
 /// `installer plan`.
@@ -58,7 +67,7 @@ pub fn run(ctx: &Context, selection: &Selection) -> Result<ExitCode, Error> {
     if ctx.json() {
         print_json(&plan);
     } else {
-        print!("{}", render::text(&plan));
+        print!("{}", render::text_with_diffs(&plan, &ctx.global.root));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,125 @@
+//! `installer run`: apply the plan to the root.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::args::RunArgs;
+use super::{plan, print_json, Context};
+use crate::exec::{self, RunOptions, StepStatus};
+use crate::{render, Error};
+
+/// Runs the plan; exit 1 when a step failed (files rolled back).
+pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
+    let (built, resolved) = plan::build_with_options(ctx, &args.selection)?;
+    if args.dry_run {
+        if ctx.json() {
+            print_json(&built);
+        } else {
+            print!("{}", render::text_with_diffs(&built, &ctx.global.root));
+            println!("\n(dry run: nothing was changed)");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive && !args.yes {
+        eprint!("{}", render::text_with_diffs(&built, &ctx.global.root));
+        eprint!("\nApply this plan to {}? [y/N] ", ctx.global.root.display());
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("nothing was changed");
+            return Ok(ExitCode::from(1));
+        }
+    }
+
+    let opts = RunOptions {
+        root: ctx.global.root.clone(),
+        lock_timeout: Duration::from_secs(args.lock_timeout),
+        allow_insecure_repo: resolved.options.allow_insecure_repo,
+    };
+    let mut progress = |step: &exec::StepReport, n: usize, total: usize| {
+        let status = match step.status {
+            StepStatus::Changed => "changed",
+            StepStatus::Unchanged => "unchanged",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Failed => "FAILED",
+            StepStatus::NotRun => "not run",
+        };
+        eprintln!("[{n}/{total}] {status:<9} {}", step.summary);
+    };
+    let report = exec::run(&built, &opts, &mut progress);
+
+    if ctx.json() {
+        print_json(&report);
+    } else {
+        for (i, step) in report.steps.iter().enumerate() {
+            if step.status == StepStatus::NotRun {
+                continue;
+            }
+            let status = format!("{:?}", step.status).to_lowercase();
+            println!(
+                "{:>2}. {status:<9} {}  [{}]",
+                i + 1,
+                step.summary,
+                step.plugin
+            );
+            for note in &step.notes {
+                println!("    {note}");
+            }
+            for d in &step.diffs {
+                for line in d.lines() {
+                    println!("    {line}");
+                }
+            }
+        }
+        let changed = report
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Changed)
+            .count();
+        println!(
+            "\n{} step(s) changed, {} unchanged, {} skipped; {} package transaction(s)",
+            changed,
+            report
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Unchanged)
+                .count(),
+            report
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Skipped)
+                .count(),
+            report.transactions
+        );
+        if let Some(dir) = &report.journal {
+            println!("journal and backups: {}", dir.display());
+        }
+    }
+    match &report.error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(failure) => {
+            eprintln!("error: {}", failure.message);
+            if let Some(cmd) = &failure.command {
+                eprintln!("  command: {}", cmd.join(" "));
+            }
+            if let Some(code) = failure.exit_status {
+                eprintln!("  exit status: {code}");
+            }
+            if let Some(tail) = &failure.output_tail {
+                for line in tail.lines() {
+                    eprintln!("  | {line}");
+                }
+            }
+            if !report.restored.is_empty() {
+                eprintln!("rolled back: {}", report.restored.join(", "));
+            }
+            for t in &report.installed_before_failure {
+                eprintln!("note: packages installed before the failure stay installed (`{t}`)");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}

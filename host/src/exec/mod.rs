@@ -1,0 +1,656 @@
+//! Stage 6 of the flow: apply a plan, action by action.
+//!
+//! Every action checks first and skips what is already done, so a second run changes nothing
+//! and starts no package-manager transaction. Files are written atomically and recorded in a
+//! journal first; when an action fails, every file the run changed is put back and the
+//! failure is reported with its command, exit status and the tail of its output. Commands run
+//! as argv, never through a shell, chrooted into `--root` when it is not `/`.
+
+mod files;
+mod journal;
+mod keys;
+mod locks;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use plugin_api::{Action, Expect, Probe};
+use serde::Serialize;
+
+pub use files::diff;
+use journal::Journal;
+
+use crate::compose::Plan;
+
+/// How to run a plan.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The target's root (`/` for this host).
+    pub root: PathBuf,
+    /// How long to wait for another package manager to finish.
+    pub lock_timeout: Duration,
+    /// Plain-http keys accepted beyond loopback.
+    pub allow_insecure_repo: bool,
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Something was changed.
+    Changed,
+    /// Everything was already as planned.
+    Unchanged,
+    /// Not applicable here (services without systemd, kernel settings in an image root).
+    Skipped,
+    /// It failed; the run stopped.
+    Failed,
+    /// The run stopped before it.
+    NotRun,
+}
+
+/// One step's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// Its phase.
+    pub phase: plugin_api::Phase,
+    /// The plugin(s) that asked for it.
+    pub plugin: String,
+    /// What it does.
+    pub summary: String,
+    /// What happened.
+    pub status: StepStatus,
+    /// Why it was skipped, or what it changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Diffs of the files it changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diffs: Vec<String>,
+}
+
+/// The failure that stopped a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// What failed, in words.
+    pub message: String,
+    /// The command, when a command failed.
+    pub command: Option<Vec<String>>,
+    /// Its exit status.
+    pub exit_status: Option<i32>,
+    /// The last lines of its output.
+    pub output_tail: Option<String>,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// `ok` or `failed`.
+    pub status: &'static str,
+    /// Each step.
+    pub steps: Vec<StepReport>,
+    /// Package-manager transactions started.
+    pub transactions: usize,
+    /// Files changed (after a failure: the ones restored).
+    pub files_changed: Vec<String>,
+    /// The journal directory (backups and the command log).
+    pub journal: Option<PathBuf>,
+    /// What stopped the run.
+    pub error: Option<Failure>,
+    /// After a failure: files put back from the journal.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<String>,
+    /// After a failure: package transactions that had completed (their packages stay).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub installed_before_failure: Vec<String>,
+}
+
+/// Whether `root` is the running system (so services and kernel settings apply).
+fn is_live(root: &Path) -> bool {
+    root.canonicalize()
+        .map(|p| p == Path::new("/"))
+        .unwrap_or(false)
+}
+
+/// Applies `plan` to `opts.root`. `progress` receives one line per step as it completes.
+pub fn run(
+    plan: &Plan,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(&StepReport, usize, usize),
+) -> RunReport {
+    let mut exec = Executor::new(opts);
+    let total = plan.steps.len();
+    let mut reports: Vec<StepReport> = plan
+        .steps
+        .iter()
+        .map(|s| StepReport {
+            phase: s.phase,
+            plugin: s.plugin.clone(),
+            summary: s.summary.clone(),
+            status: StepStatus::NotRun,
+            notes: Vec::new(),
+            diffs: Vec::new(),
+        })
+        .collect();
+
+    let failed = |reports: Vec<StepReport>, exec: Executor, error: Failure| {
+        exec.finish(reports, Some(error))
+    };
+
+    // Another apt/dnf at work: wait with a bound, before anything changes.
+    let needs_pm = plan.steps.iter().flat_map(|s| &s.actions).any(|a| {
+        matches!(
+            a,
+            Action::Run {
+                transaction: true,
+                ..
+            }
+        )
+    });
+    if needs_pm {
+        if let Err(holder) = locks::wait_for_package_managers(&opts.root, opts.lock_timeout) {
+            let error = Failure {
+                message: format!(
+                    "{holder}, still after {} s; nothing was changed. Let it finish, or raise the bound with --lock-timeout",
+                    opts.lock_timeout.as_secs()
+                ),
+                command: None,
+                exit_status: None,
+                output_tail: None,
+            };
+            return failed(reports, exec, error);
+        }
+    }
+
+    for (i, step) in plan.steps.iter().enumerate() {
+        let kernel_step = matches!(step.kind.as_str(), "kernel_modules" | "sysctls");
+        let mut status = StepStatus::Unchanged;
+        for action in &step.actions {
+            match exec.apply(action, kernel_step) {
+                Ok(Outcome::Changed { note, diff }) => {
+                    status = StepStatus::Changed;
+                    reports[i].notes.extend(note);
+                    reports[i].diffs.extend(diff);
+                }
+                Ok(Outcome::Unchanged) => {}
+                Ok(Outcome::Skipped(reason)) => {
+                    if status == StepStatus::Unchanged {
+                        status = StepStatus::Skipped;
+                    }
+                    if !reports[i].notes.contains(&reason) {
+                        reports[i].notes.push(reason);
+                    }
+                }
+                Err(error) => {
+                    reports[i].status = StepStatus::Failed;
+                    progress(&reports[i], i + 1, total);
+                    return failed(reports, exec, error);
+                }
+            }
+        }
+        reports[i].status = status;
+        progress(&reports[i], i + 1, total);
+    }
+    exec.finish(reports, None)
+}
+
+enum Outcome {
+    Changed {
+        note: Option<String>,
+        diff: Option<String>,
+    },
+    Unchanged,
+    Skipped(String),
+}
+
+struct Executor {
+    root: PathBuf,
+    live: bool,
+    systemd: bool,
+    allow_insecure_repo: bool,
+    /// Created on the first change, so that a run that changes nothing writes nothing.
+    journal: Option<Journal>,
+    /// Every command and its output, written into the journal when there is one.
+    log: std::cell::RefCell<String>,
+    changed: Vec<String>,
+    packages_changed: bool,
+    transactions: usize,
+    installed: Vec<String>,
+}
+
+impl Executor {
+    fn new(opts: &RunOptions) -> Executor {
+        let live = is_live(&opts.root);
+        Executor {
+            root: opts.root.clone(),
+            live,
+            systemd: live && Path::new("/run/systemd/system").is_dir(),
+            allow_insecure_repo: opts.allow_insecure_repo,
+            journal: None,
+            log: std::cell::RefCell::new(String::new()),
+            changed: Vec::new(),
+            packages_changed: false,
+            transactions: 0,
+            installed: Vec::new(),
+        }
+    }
+
+    fn finish(self, reports: Vec<StepReport>, error: Option<Failure>) -> RunReport {
+        let journal_dir = self.journal.as_ref().map(|j| j.dir.clone());
+        let mut restored = Vec::new();
+        if let Some(journal) = &self.journal {
+            journal.log(&self.log.borrow());
+        }
+        if error.is_some() {
+            if let Some(journal) = &self.journal {
+                let (ok, bad) = journal.roll_back(&self.root);
+                restored = ok;
+                for b in bad {
+                    tracing::error!("could not restore {b}");
+                }
+            }
+        }
+        RunReport {
+            status: if error.is_some() { "failed" } else { "ok" },
+            steps: reports,
+            transactions: self.transactions,
+            files_changed: self.changed,
+            journal: journal_dir,
+            error,
+            restored,
+            installed_before_failure: self.installed,
+        }
+    }
+
+    fn journal(&mut self) -> Result<&mut Journal, Failure> {
+        if self.journal.is_none() {
+            let journal = Journal::create(&self.root).map_err(|e| Failure {
+                message: format!(
+                    "cannot create the run journal under {}: {e}; nothing was changed",
+                    self.root.display()
+                ),
+                command: None,
+                exit_status: None,
+                output_tail: None,
+            })?;
+            self.journal = Some(journal);
+        }
+        Ok(self.journal.as_mut().expect("created just above"))
+    }
+
+    fn apply(&mut self, action: &Action, kernel_step: bool) -> Result<Outcome, Failure> {
+        match action {
+            Action::WriteFile {
+                path,
+                mode,
+                content,
+            } => self.write(path, *mode, content.as_bytes()),
+            Action::MergeFile { path, mode, merge } => {
+                let target = files::under(&self.root, path);
+                let existing = files::current(&target)
+                    .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned());
+                let merged =
+                    crate::merge::apply(path, existing.as_deref(), merge).map_err(|e| Failure {
+                        message: format!(
+                            "{e}; the file was left as it is — fix it by hand, then run again"
+                        ),
+                        command: None,
+                        exit_status: None,
+                        output_tail: None,
+                    })?;
+                let mode = files::current(&target).map(|(_, m)| m).unwrap_or(*mode);
+                self.write(path, mode, merged.as_bytes())
+            }
+            Action::RemoveFile { path } => {
+                let target = files::under(&self.root, path);
+                if !target.exists() {
+                    return Ok(Outcome::Unchanged);
+                }
+                self.journal()?
+                    .record(path, &target)
+                    .map_err(|e| io_failure(path, e))?;
+                std::fs::remove_file(&target).map_err(|e| io_failure(path, e))?;
+                self.changed.push(path.clone());
+                Ok(Outcome::Changed {
+                    note: Some(format!("removed {path}")),
+                    diff: None,
+                })
+            }
+            Action::FetchKey {
+                url,
+                fingerprints,
+                dest,
+            } => {
+                let target = files::under(&self.root, dest);
+                if let Some((bytes, _)) = files::current(&target) {
+                    if keys::verify(&bytes, dest, fingerprints).is_ok() {
+                        return Ok(Outcome::Unchanged);
+                    }
+                }
+                let key_failure = |e: keys::KeyError| Failure {
+                    message: format!("{e}; nothing was written for it"),
+                    command: None,
+                    exit_status: None,
+                    output_tail: None,
+                };
+                let bytes = keys::fetch(url, self.allow_insecure_repo).map_err(key_failure)?;
+                let fingerprint = keys::verify(&bytes, url, fingerprints).map_err(key_failure)?;
+                self.write(dest, 0o644, &bytes)?;
+                Ok(Outcome::Changed {
+                    note: Some(format!("stored the key {fingerprint} from {url} at {dest}")),
+                    diff: None,
+                })
+            }
+            Action::Run {
+                argv,
+                env,
+                unless,
+                transaction,
+                resolve,
+            } => {
+                if kernel_step && !self.live {
+                    return Ok(Outcome::Skipped(format!(
+                        "`{}` changes the running kernel, which is not this root's: the settings take effect when the image boots",
+                        argv.join(" ")
+                    )));
+                }
+                let mut argv = argv.clone();
+                let mut unless = unless.clone();
+                for r in resolve {
+                    let out = self.command(&r.query, &BTreeMap::new())?;
+                    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                    let offered = listed_versions(&text, &r.listing);
+                    let version = plugin_api::version::pick(&r.pin, offered.iter().map(String::as_str)).ok_or_else(|| Failure {
+                        message: format!(
+                            "no version of {} matches the pin {} (whole components); the repositories offer: {}",
+                            r.package,
+                            r.pin,
+                            if offered.is_empty() { "none".to_owned() } else { offered.join(", ") }
+                        ),
+                        command: Some(r.query.clone()),
+                        exit_status: out.status.code(),
+                        output_tail: Some(tail(&out.stdout, &out.stderr)),
+                    })?;
+                    let version = version.to_owned();
+                    for a in argv.iter_mut() {
+                        *a = a.replace(&r.placeholder, &version);
+                    }
+                    if let Some(p) = unless.as_mut() {
+                        substitute_probe(p, &r.placeholder, &version);
+                    }
+                }
+                if let Some(probe) = &unless {
+                    if self.probe(probe) {
+                        return Ok(Outcome::Unchanged);
+                    }
+                }
+                let out = self.command(&argv, env)?;
+                if !out.status.success() {
+                    return Err(Failure {
+                        message: format!("`{}` failed", argv.join(" ")),
+                        command: Some(argv.clone()),
+                        exit_status: out.status.code(),
+                        output_tail: Some(tail(&out.stdout, &out.stderr)),
+                    });
+                }
+                if *transaction {
+                    self.transactions += 1;
+                    self.packages_changed = true;
+                    self.installed.push(argv.join(" "));
+                }
+                Ok(Outcome::Changed {
+                    note: Some(format!("ran `{}`", argv.join(" "))),
+                    diff: None,
+                })
+            }
+            Action::Service {
+                unit,
+                daemon_reload,
+                enable,
+                start,
+                restart_when_changed,
+            } => {
+                if !self.systemd {
+                    return Ok(Outcome::Skipped(format!(
+                        "{unit}: systemd is not running in {} (a chroot or an image root); the unit is handled when the system boots",
+                        self.root.display()
+                    )));
+                }
+                let mut did = Vec::new();
+                let sys = |args: &[&str]| -> Vec<String> {
+                    std::iter::once("systemctl")
+                        .chain(args.iter().copied())
+                        .map(str::to_owned)
+                        .collect()
+                };
+                if *daemon_reload && self.changed.iter().any(|p| p.starts_with("/etc/systemd/")) {
+                    self.must(&sys(&["daemon-reload"]))?;
+                    did.push("daemon-reload".to_owned());
+                }
+                if *enable
+                    && !self.probe(&Probe {
+                        argv: sys(&["is-enabled", "--quiet", unit]),
+                        expect: Expect::Success,
+                    })
+                {
+                    self.must(&sys(&["enable", unit]))?;
+                    did.push(format!("enabled {unit}"));
+                }
+                let changed = restart_when_changed.iter().any(|t| {
+                    if t.starts_with("package:") {
+                        self.packages_changed
+                    } else {
+                        self.changed.contains(t)
+                    }
+                });
+                let active = self.probe(&Probe {
+                    argv: sys(&["is-active", "--quiet", unit]),
+                    expect: Expect::Success,
+                });
+                if changed && active {
+                    self.must(&sys(&["restart", unit]))?;
+                    did.push(format!(
+                        "restarted {unit} (its configuration or packages changed)"
+                    ));
+                } else if *start && !active {
+                    self.must(&sys(&["start", unit]))?;
+                    did.push(format!("started {unit}"));
+                }
+                if did.is_empty() {
+                    Ok(Outcome::Unchanged)
+                } else {
+                    Ok(Outcome::Changed {
+                        note: Some(did.join("; ")),
+                        diff: None,
+                    })
+                }
+            }
+            Action::Check(check) => {
+                if self.probe(&check.probe) {
+                    Ok(Outcome::Unchanged)
+                } else {
+                    Err(Failure {
+                        message: format!("check failed: {}", check.description),
+                        command: Some(check.probe.argv.clone()),
+                        exit_status: None,
+                        output_tail: None,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Writes a file when its content or mode differ, recording the old one first.
+    fn write(&mut self, path: &str, mode: u32, bytes: &[u8]) -> Result<Outcome, Failure> {
+        let target = files::under(&self.root, path);
+        let before = files::current(&target);
+        if let Some((old, old_mode)) = &before {
+            if old == bytes && *old_mode == mode {
+                return Ok(Outcome::Unchanged);
+            }
+        }
+        self.journal()?
+            .record(path, &target)
+            .map_err(|e| io_failure(path, e))?;
+        files::write_atomic(&target, bytes, mode).map_err(|e| io_failure(path, e))?;
+        self.changed.push(path.to_owned());
+        let diff = before.map(|(old, _)| {
+            files::diff(
+                path,
+                &String::from_utf8_lossy(&old),
+                &String::from_utf8_lossy(bytes),
+            )
+        });
+        let backup = self.journal.as_ref().and_then(|j| j.backup_of(path));
+        let note = match backup {
+            Some(b) => format!(
+                "wrote {path} (the previous version is kept at {})",
+                b.display()
+            ),
+            None => format!("wrote {path}"),
+        };
+        Ok(Outcome::Changed {
+            note: Some(note),
+            diff: diff.filter(|d| !d.is_empty()),
+        })
+    }
+
+    /// Runs a command on the target (chrooted unless the root is `/`), logging its output.
+    fn command(
+        &self,
+        argv: &[String],
+        env: &BTreeMap<String, String>,
+    ) -> Result<std::process::Output, Failure> {
+        let mut cmd = if self.live {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        } else {
+            let mut c = Command::new("chroot");
+            c.arg(&self.root).args(argv);
+            c
+        };
+        cmd.env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("LC_ALL", "C")
+        .envs(env);
+        cmd.stdin(std::process::Stdio::null());
+        let out = cmd.output().map_err(|e| Failure {
+            message: format!("cannot run `{}`: {e}", argv.join(" ")),
+            command: Some(argv.to_vec()),
+            exit_status: None,
+            output_tail: None,
+        })?;
+        let entry = format!(
+            "$ {}\n{}{}[exit {}]\n",
+            argv.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            out.status
+                .code()
+                .map_or("signal".to_owned(), |c| c.to_string())
+        );
+        tracing::debug!("{}", entry.trim_end());
+        self.log.borrow_mut().push_str(&entry);
+        Ok(out)
+    }
+
+    /// Runs a command that must succeed.
+    fn must(&self, argv: &[String]) -> Result<(), Failure> {
+        let out = self.command(argv, &BTreeMap::new())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Failure {
+                message: format!("`{}` failed", argv.join(" ")),
+                command: Some(argv.to_vec()),
+                exit_status: out.status.code(),
+                output_tail: Some(tail(&out.stdout, &out.stderr)),
+            })
+        }
+    }
+
+    /// Whether a probe says "yes". A probe that cannot even start says "no".
+    fn probe(&self, probe: &Probe) -> bool {
+        let Ok(out) = self.command(&probe.argv, &BTreeMap::new()) else {
+            return false;
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        out.status.success()
+            && match &probe.expect {
+                Expect::Success => true,
+                Expect::StdoutContains(t) => stdout.contains(t.as_str()),
+                Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
+                Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
+            }
+    }
+}
+
+fn substitute_probe(probe: &mut Probe, placeholder: &str, version: &str) {
+    for a in probe.argv.iter_mut() {
+        *a = a.replace(placeholder, version);
+    }
+    match &mut probe.expect {
+        Expect::Success => {}
+        Expect::StdoutContains(t) | Expect::StdoutEquals(t) => *t = t.replace(placeholder, version),
+        Expect::StdoutLines(lines) => {
+            for l in lines.iter_mut() {
+                *l = l.replace(placeholder, version);
+            }
+        }
+    }
+}
+
+/// The versions a query lists for the package, per the plugin's description of the listing.
+fn listed_versions(text: &str, listing: &plugin_api::VersionListing) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = match &listing.separator {
+                Some(sep) => line.split(sep.as_str()).map(str::trim).collect(),
+                None => line.split_whitespace().collect(),
+            };
+            let name = fields.get(listing.name_field)?;
+            let version = fields.get(listing.version_field)?;
+            (listing.names.iter().any(|n| n == name) && !version.is_empty())
+                .then(|| (*version).to_owned())
+        })
+        .collect()
+}
+
+fn tail(stdout: &[u8], stderr: &[u8]) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(stdout),
+        String::from_utf8_lossy(stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+fn io_failure(path: &str, e: std::io::Error) -> Failure {
+    Failure {
+        message: format!("cannot write {path}: {e}"),
+        command: None,
+        exit_status: None,
+        output_tail: None,
+    }
+}
+
+/// A diff of what a merge or write would change in the file under `root`, for the plan.
+pub fn preview(action: &Action, root: &Path) -> Option<String> {
+    let (path, new) = match action {
+        Action::MergeFile { path, merge, .. } => {
+            let existing = files::current(&files::under(root, path))?;
+            let old = String::from_utf8_lossy(&existing.0).into_owned();
+            (path, crate::merge::apply(path, Some(&old), merge).ok()?)
+        }
+        Action::WriteFile { path, content, .. } => (path, content.clone()),
+        _ => return None,
+    };
+    let (old, _) = files::current(&files::under(root, path))?;
+    let d = files::diff(path, &String::from_utf8_lossy(&old), &new);
+    (!d.is_empty()).then_some(d)
+}
