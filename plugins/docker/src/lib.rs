@@ -3,11 +3,10 @@
 //!
 //! The plan: node prerequisites; Docker's repository; `docker-ce`, `docker-ce-cli` and the
 //! `containerd.io` that goes with that Engine, pinned in the spelling of the distro's
-//! repository ([`versions`]); `/etc/docker/daemon.json` merged ([`daemon_json`]), after a
+//! repository ([`versions`]); `/etc/docker/daemon.json` merged (`runtime_kit::daemon_json`), after a
 //! check that no drop-in passes the same settings as flags; docker.service; and for
 //! Kubernetes 1.24 and later, cri-dockerd, through which the kubelet reaches Docker.
 
-pub mod daemon_json;
 pub mod versions;
 
 use plugin_api::prerequisites::node_prerequisites;
@@ -18,7 +17,7 @@ use plugin_api::{
 use runtime_kit::docker_repo::{self, Format};
 use runtime_kit::settings::{self, Settings};
 use runtime_kit::version::Version;
-use runtime_kit::{cri_dockerd, cve, facts, image};
+use runtime_kit::{cri_dockerd, cve, daemon_json, facts, image};
 
 use crate::versions::Pin;
 

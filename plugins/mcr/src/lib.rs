@@ -1,6 +1,31 @@
-//! The `mcr` runtime plugin: Mirantis Container Runtime from repos.mirantis.com.
+//! The `mcr` runtime plugin: Mirantis Container Runtime from repos.mirantis.com (SPEC F10).
+//!
+//! The plan: node prerequisites; Mirantis' repository for the distro and the channel named by
+//! `--version` (`20.10` → `stable-20.10`, `25.0.14` → `stable-25.0.14`); docker-ee, its CLI,
+//! rootless extras, containerd.io and cri-dockerd; daemon.json merged as for Docker Engine
+//! (MCR is dockerd); docker.service; and cri-dockerd's socket, the one the kubelet uses.
 
-use plugin_api::{export_plugin, Manifest, PlanRequest, PluginError, RuntimePlan, RuntimePlugin};
+use plugin_api::prerequisites::node_prerequisites;
+use plugin_api::{
+    export_plugin, Check, Expect, Manifest, OptionDoc, Package, Phase, PlanRequest, PluginError,
+    Probe, Repository, RuntimePlan, RuntimePlugin, ServiceStep, Step, StepKind, VersionMatch,
+};
+use runtime_kit::docker_repo::{self, Format};
+use runtime_kit::settings::{self, Settings};
+use runtime_kit::version::Version;
+use runtime_kit::{cri_dockerd, daemon_json, facts, image, keys};
+
+/// The plugin's name.
+pub const PLUGIN: &str = "mcr";
+
+/// Mirantis' origin; `--mirror` replaces it.
+pub const ORIGIN: &str = "https://repos.mirantis.com";
+
+/// The fingerprint of Mirantis' repository key.
+pub const KEY_FINGERPRINT: &str = "77FE DA13 1A83 1D29 A418  D3E8 99E5 FF2E 7668 2BC9";
+
+/// The channel used without `--version`: the newest MCR.
+pub const DEFAULT_CHANNEL: &str = "stable";
 
 /// The plugin; stateless, as every plugin is.
 #[derive(Default)]
@@ -9,7 +34,7 @@ pub struct Mcr;
 impl RuntimePlugin for Mcr {
     fn manifest(&self) -> Manifest {
         Manifest::runtime(
-            "mcr",
+            PLUGIN,
             env!("CARGO_PKG_VERSION"),
             &["debian", "rhel", "suse"],
         )
@@ -17,11 +42,216 @@ impl RuntimePlugin for Mcr {
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
-        Err(PluginError::unsupported(format!(
-            "the mcr plugin cannot plan for {} yet: runtime steps arrive with issue #4",
-            request.distro.id
-        )))
+        plan(request, &self.options())
+    }
+
+    fn options(&self) -> Vec<OptionDoc> {
+        settings::key_options(PLUGIN, KEY_FINGERPRINT)
     }
 }
 
+fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, PluginError> {
+    let distro = &request.distro;
+    let options = &request.options;
+    let settings = Settings::new(PLUGIN, options, known)?;
+    if let Some(reference) = &options.sandbox_image {
+        image::check(reference)?;
+    }
+    let version = options
+        .version
+        .as_deref()
+        .map(|v| Version::parse(v, "--version", "25.0"))
+        .transpose()?;
+    let channel = version
+        .as_ref()
+        .map_or_else(|| DEFAULT_CHANNEL.to_owned(), |v| format!("stable-{v}"));
+
+    let mut plan = RuntimePlan {
+        steps: node_prerequisites(),
+        facts: facts::common(PLUGIN, cri_dockerd::SOCKET, options),
+        warnings: vec![
+            "MCR carries Mirantis' own runc and containerd fixes, so this plan judges no MCR \
+             version by Docker Engine's CVE table; check `runc --version` (1.1.12 or later, \
+             CVE-2024-21626) after installing"
+                .to_owned(),
+        ],
+    };
+    plan.steps
+        .push(repository(distro, options, &settings, &channel)?);
+    plan.facts.insert("channel".to_owned(), channel.clone());
+    plan.facts.insert(
+        "version".to_owned(),
+        version.as_ref().map_or_else(
+            || format!("the newest in {channel}"),
+            |v| v.text().to_owned(),
+        ),
+    );
+    plan.facts
+        .insert("source".to_owned(), "Mirantis' repository".to_owned());
+    plan.facts.insert(
+        "cri_socket_unit".to_owned(),
+        cri_dockerd::SOCKET_UNIT.to_owned(),
+    );
+
+    let pinned = |name: &str| Package {
+        name: name.to_owned(),
+        version: version.as_ref().map(|v| v.text().to_owned()),
+        version_match: VersionMatch::Prefix,
+        hold: version.is_some(),
+        requested_by: Vec::new(),
+    };
+    let unpinned = |name: &str| Package {
+        name: name.to_owned(),
+        version: None,
+        version_match: VersionMatch::Exact,
+        hold: false,
+        requested_by: Vec::new(),
+    };
+    let packages = vec![
+        pinned("docker-ee"),
+        pinned("docker-ee-cli"),
+        unpinned("docker-ee-rootless-extras"),
+        unpinned("containerd.io"),
+        cri_dockerd::package(),
+    ];
+    let merged = daemon_json::value(options, false);
+    plan.steps.push(daemon_json::conflict_check(&merged));
+    plan.steps.push(Step::new(
+        Phase::Packages,
+        format!(
+            "install docker-ee{}, docker-ee-cli, docker-ee-rootless-extras, containerd.io, cri-dockerd",
+            version.as_ref().map(|v| format!(" {v}")).unwrap_or_default()
+        ),
+        "MCR's engine, CLI and the containerd it runs containers with, and cri-dockerd, which \
+         MCR includes for Kubernetes (the kubelet has had no dockershim since 1.24)",
+        StepKind::Packages { packages },
+    ));
+    plan.steps.push(daemon_json::step(options, false));
+    plan.steps.push(Step::new(
+        Phase::Services,
+        format!(
+            "enable and start {}, restart it when its configuration changed",
+            daemon_json::SERVICE
+        ),
+        "the kubelet needs MCR running at boot; a restart applies daemon.json, and only when it \
+         changed",
+        StepKind::Service(ServiceStep {
+            unit: daemon_json::SERVICE.to_owned(),
+            enable: true,
+            start: true,
+            restart_on_change: true,
+            daemon_reload: true,
+        }),
+    ));
+    plan.steps.push(Step::new(
+        Phase::Verification,
+        format!("dockerd accepts {}", daemon_json::PATH),
+        "dockerd's own parse of the merged file, flags included, is the proof it will start",
+        StepKind::Check(Check {
+            description: format!(
+                "`dockerd --validate --config-file {}` succeeds",
+                daemon_json::PATH
+            ),
+            probe: Probe {
+                argv: ["dockerd", "--validate", "--config-file", daemon_json::PATH]
+                    .map(str::to_owned)
+                    .to_vec(),
+                expect: Expect::Success,
+            },
+        }),
+    ));
+    plan.steps
+        .extend(cri_dockerd::steps(options.sandbox_image.as_deref()));
+    Ok(plan)
+}
+
+/// Mirantis' repository for `distro` and `channel`.
+fn repository(
+    distro: &plugin_api::Distro,
+    options: &plugin_api::Options,
+    settings: &Settings<'_>,
+    channel: &str,
+) -> Result<Step, PluginError> {
+    let repo_path = distro.var(PLUGIN, "mcr.repo_path")?;
+    let base = keys::base_url(options, ORIGIN)?;
+    let tree = format!("{base}/{repo_path}");
+    let key = keys::signing_key(
+        settings,
+        "Mirantis",
+        &format!("{tree}/gpg"),
+        &[KEY_FINGERPRINT],
+    )?;
+    let why = "MCR is published only in Mirantis' repository, one channel per release line, so \
+               upgrades stay on the line asked for; the key is checked against Mirantis' \
+               published fingerprint";
+    let repository =
+        |url: String, suite: Option<String>, components: Vec<String>, architectures| Repository {
+            id: "mirantis-mcr".to_owned(),
+            name: format!("Mirantis Container Runtime {channel}"),
+            url,
+            suite,
+            components,
+            architectures,
+            key: Some(key.clone()),
+            vendor: true,
+            requested_by: Vec::new(),
+        };
+    let (summary, repo) = match (docker_repo::format(distro), distro.family.as_str()) {
+        (Some(Format::Deb), _) => {
+            let codename = distro.codename.as_deref().ok_or_else(|| {
+                PluginError::unsupported(format!(
+                    "distro pack `{}` has no codename, which Mirantis' apt repository is keyed by",
+                    distro.id
+                ))
+            })?;
+            (
+                format!("add Mirantis' apt repository {tree} {codename} {channel}"),
+                repository(
+                    tree.clone(),
+                    Some(codename.to_owned()),
+                    vec![channel.to_owned()],
+                    vec![distro.arch.clone()],
+                ),
+            )
+        }
+        (Some(Format::Rpm), _) => {
+            let releasever = distro.var(PLUGIN, "rpm.releasever")?;
+            let url = format!("{tree}/{releasever}/$basearch/{channel}");
+            (
+                format!("add Mirantis' rpm repository {url}"),
+                repository(url, None, Vec::new(), Vec::new()),
+            )
+        }
+        (None, "suse") => {
+            let major = docker_repo::major_release(distro).ok_or_else(|| {
+                PluginError::unsupported(format!(
+                    "distro pack `{}` has no version_id, whose major release Mirantis' SLES \
+                     repository is keyed by",
+                    distro.id
+                ))
+            })?;
+            let url = format!("{tree}/{major}/$basearch/{channel}");
+            (
+                format!("add Mirantis' zypper repository {url}"),
+                repository(url, None, Vec::new(), Vec::new()),
+            )
+        }
+        _ => {
+            return Err(PluginError::unsupported(format!(
+                "Mirantis publishes no MCR repository for {} ({})",
+                distro.id, distro.package_manager
+            )))
+        }
+    };
+    Ok(Step::new(
+        Phase::Repositories,
+        summary,
+        why,
+        StepKind::Repository(repo),
+    ))
+}
+
 export_plugin!(runtime: Mcr);
+
+#[cfg(test)]
+mod tests;

@@ -11,12 +11,14 @@
 //! * [`docker_repo`]: Docker's package repository, which serves both `docker-ce` and
 //!   `containerd.io`.
 //! * [`facts`]: the facts every plan reports (CRI socket, cgroup driver).
+//! * [`daemon_json`]: `/etc/docker/daemon.json` for Docker Engine and MCR.
 //! * [`cri_dockerd`]: the CRI adapter that Docker Engine and MCR need from Kubernetes 1.24 on.
 //!
 //! This is a plain library linked into each plugin; it exports no plugin root module.
 
 pub mod cri_dockerd;
 pub mod cve;
+pub mod daemon_json;
 pub mod docker_repo;
 pub mod facts;
 pub mod image;

@@ -1,8 +1,8 @@
-//! `/etc/docker/daemon.json`: our keys merged into whatever the file holds, and a check that
+//! `/etc/docker/daemon.json` (Docker Engine and MCR): our keys merged into whatever the file holds, and a check that
 //! no systemd unit or environment file passes the same settings as flags.
 
+use crate::facts;
 use plugin_api::{Check, Expect, FileContent, FileStep, Options, Phase, Probe, Step, StepKind};
-use runtime_kit::facts;
 use serde_json::{json, Map, Value};
 
 /// The file.
