@@ -470,3 +470,8 @@ fn the_installed_containerd_reads_the_written_config() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn every_fixture_distro_plans_or_is_refused_with_a_reason() {
+    runtime_kit::fixtures::assert_matrix(PLUGIN, plan_for, |_| {});
+}

@@ -275,3 +275,15 @@ fn plans_are_deterministic_and_options_documented() {
         ]
     );
 }
+
+#[test]
+fn every_fixture_distro_plans_or_is_refused_with_a_reason() {
+    for kubernetes in ["1.24", "1.30"] {
+        runtime_kit::fixtures::assert_matrix(PLUGIN, plan_for, |r| {
+            r.options.kubernetes_version = Some(kubernetes.into());
+            r.options
+                .set
+                .insert("cri-o.key-fingerprint".into(), FP.into());
+        });
+    }
+}

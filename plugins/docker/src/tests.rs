@@ -375,3 +375,8 @@ fn plans_are_deterministic() {
     let req = request("ubuntu-22.04", PLUGIN);
     assert_eq!(plan_for(&req).unwrap(), plan_for(&req).unwrap());
 }
+
+#[test]
+fn every_fixture_distro_plans_or_is_refused_with_a_reason() {
+    runtime_kit::fixtures::assert_matrix(PLUGIN, plan_for, |_| {});
+}

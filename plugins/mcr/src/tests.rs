@@ -127,3 +127,8 @@ fn plans_are_deterministic() {
     let r = with_version("ubuntu-24.04", "25.0");
     assert_eq!(plan_for(&r).unwrap(), plan_for(&r).unwrap());
 }
+
+#[test]
+fn every_fixture_distro_plans_or_is_refused_with_a_reason() {
+    runtime_kit::fixtures::assert_matrix(PLUGIN, plan_for, |_| {});
+}

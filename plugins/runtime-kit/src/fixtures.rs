@@ -406,3 +406,41 @@ pub fn assert_well_formed(plan: &RuntimePlan) {
         );
     }
 }
+
+/// Plans `runtime` for every fixture distro, upstream and from the distro, and asserts that
+/// each either plans (well formed) or is refused as bad input or an unsupported combination
+/// (exit 2) with a hint, never any other failure. `adjust` sets what the runtime requires.
+pub fn assert_matrix(
+    runtime: &str,
+    plan: impl Fn(&PlanRequest) -> Result<RuntimePlan, plugin_api::PluginError>,
+    adjust: impl Fn(&mut PlanRequest),
+) {
+    use plugin_api::{ErrorKind, Source};
+    for id in ids() {
+        for source in [Source::Upstream, Source::Distro] {
+            let mut req = request(id, runtime);
+            req.options.source = source;
+            adjust(&mut req);
+            match plan(&req) {
+                Ok(p) => assert_well_formed(&p),
+                Err(e) => {
+                    assert!(
+                        matches!(
+                            e.kind,
+                            ErrorKind::Unsupported
+                                | ErrorKind::InvalidInput
+                                | ErrorKind::MissingVariable
+                        ),
+                        "{runtime} on {id} ({source:?}): {e:?}"
+                    );
+                    assert!(e.message.contains(id), "{runtime} on {id}: {}", e.message);
+                    assert!(
+                        e.hint.is_some(),
+                        "{runtime} on {id}: no hint for {}",
+                        e.message
+                    );
+                }
+            }
+        }
+    }
+}
