@@ -33,9 +33,35 @@ pub fn common(runtime: &str, cri_socket: &str, options: &Options) -> BTreeMap<St
 /// The clause a configuration step's why uses for the driver: `systemd (systemd is init)`.
 pub fn driver_clause(options: &Options) -> String {
     let name = cgroup_driver_name(options.cgroup_driver);
-    if options.cgroup_driver_reason.is_empty() {
+    let reason = options.cgroup_driver_reason.trim();
+    if reason.is_empty() {
         name.to_owned()
+    } else if reason.starts_with(name) {
+        // The host's reason may already name the driver: `cgroupfs (auto: ...)`.
+        reason.to_owned()
     } else {
-        format!("{name} ({})", options.cgroup_driver_reason)
+        format!("{name} ({reason})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_driver_is_named_once() {
+        let mut options = Options {
+            cgroup_driver: CgroupDriver::Cgroupfs,
+            cgroup_driver_reason: "cgroupfs (auto: /run/systemd/system is absent)".into(),
+            ..Options::default()
+        };
+        assert_eq!(
+            driver_clause(&options),
+            "cgroupfs (auto: /run/systemd/system is absent)"
+        );
+        options.cgroup_driver_reason = "no systemd".into();
+        assert_eq!(driver_clause(&options), "cgroupfs (no systemd)");
+        options.cgroup_driver_reason.clear();
+        assert_eq!(driver_clause(&options), "cgroupfs");
     }
 }
