@@ -5,4 +5,5 @@ mod distros;
 mod plan;
 mod plugins;
 mod render;
+mod run;
 mod util;

@@ -72,10 +72,23 @@ pub fn fingerprints(bytes: &[u8], what: &str) -> Result<Vec<String>, KeyError> {
     };
     let armored = bytes.windows(10).any(|w| w == b"-----BEGIN");
     let keys: Vec<SignedPublicKey> = if armored {
-        let (iter, _) =
-            SignedPublicKey::from_armor_many(bytes).map_err(|e| not_a_key(e.to_string()))?;
-        iter.collect::<Result<_, _>>()
-            .map_err(|e| not_a_key(e.to_string()))?
+        // Every armor block counts: a second block appended to a key file is a second key
+        // that apt would trust too.
+        let text = String::from_utf8_lossy(bytes);
+        let starts: Vec<usize> = text
+            .match_indices("-----BEGIN PGP")
+            .map(|(i, _)| i)
+            .collect();
+        let mut keys = Vec::new();
+        for (n, start) in starts.iter().enumerate() {
+            let end = starts.get(n + 1).copied().unwrap_or(text.len());
+            let (iter, _) = SignedPublicKey::from_armor_many(text[*start..end].as_bytes())
+                .map_err(|e| not_a_key(e.to_string()))?;
+            for key in iter {
+                keys.push(key.map_err(|e| not_a_key(e.to_string()))?);
+            }
+        }
+        keys
     } else {
         SignedPublicKey::from_bytes_many(bytes)
             .map_err(|e| not_a_key(e.to_string()))?
@@ -152,4 +165,116 @@ pub fn fetch(url: &str, allow_insecure: bool) -> Result<Vec<u8>, KeyError> {
             url: url.to_owned(),
             detail: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// A throw-away key made by the real gpg: (armored public key, fingerprint).
+    fn gpg_key(home: &std::path::Path, uid: &str) -> (Vec<u8>, String) {
+        let gpg = |args: &[&str]| {
+            let out = Command::new("gpg")
+                .env("GNUPGHOME", home)
+                .args(["--batch", "--quiet"])
+                .args(args)
+                .output()
+                .expect("gpg runs");
+            assert!(
+                out.status.success(),
+                "gpg {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        gpg(&[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            uid,
+            "ed25519",
+            "sign",
+            "never",
+        ]);
+        let colons = String::from_utf8(gpg(&["--with-colons", "--list-keys", uid])).unwrap();
+        let fpr = colons
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .unwrap()
+            .split(':')
+            .nth(9)
+            .unwrap()
+            .to_owned();
+        (gpg(&["--armor", "--export", uid]), fpr)
+    }
+
+    fn gpg_available() -> bool {
+        let ok = Command::new("gpg").arg("--version").output().is_ok();
+        if !ok {
+            eprintln!(
+                "SKIPPED: gpg is not installed (apt-get install gnupg); key parsing is not checked"
+            );
+        }
+        ok
+    }
+
+    #[test]
+    fn a_key_is_accepted_only_with_its_pinned_fingerprint() {
+        if !gpg_available() {
+            return;
+        }
+        let home = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            home.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let (key, fpr) = gpg_key(home.path(), "repo-a@example.invalid");
+        let spaced: String = fpr
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(4)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(verify(&key, "a", &[spaced]).unwrap(), fpr);
+
+        let err = verify(&key, "https://x/gpg", &["0".repeat(40)]).unwrap_err();
+        assert!(matches!(err, KeyError::WrongFingerprint { .. }), "{err}");
+        assert!(err.to_string().contains(&fpr), "{err}");
+
+        // The binary form parses to the same fingerprint.
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", home.path())
+            .args(["--batch", "--export", "repo-a@example.invalid"])
+            .output()
+            .unwrap();
+        assert_eq!(fingerprints(&out.stdout, "bin").unwrap(), vec![fpr.clone()]);
+
+        // A file carrying a second key is refused even though one key matches.
+        let (other, _) = gpg_key(home.path(), "repo-b@example.invalid");
+        let mut both = key.clone();
+        both.extend_from_slice(&other);
+        let err = verify(&both, "https://x/gpg", &[fpr]).unwrap_err();
+        assert!(matches!(err, KeyError::ExtraKeys { count: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_not_a_key() {
+        let err = verify(b"<html>404</html>", "https://x/gpg", &["A".repeat(40)]).unwrap_err();
+        assert!(matches!(err, KeyError::NotAKey { .. }), "{err}");
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback_or_allowed() {
+        assert!(matches!(
+            fetch("http://example.com/gpg", false),
+            Err(KeyError::Insecure { .. })
+        ));
+        assert!(matches!(
+            fetch("ftp://example.com/gpg", true),
+            Err(KeyError::Insecure { .. })
+        ));
+    }
 }

@@ -120,6 +120,27 @@ impl RuntimePlugin for TestRuntime {
                 }),
             ),
         ];
+        // `test.files-only=true`: only what a bare root can take (files, skipped kernel and
+        // service steps); `test.fail=true` adds a check that fails, to exercise rollback.
+        let mut steps = steps;
+        if set.get("test.files-only").map(String::as_str) == Some("true") {
+            steps
+                .retain(|s| !matches!(s.kind, StepKind::Repository(_) | StepKind::Packages { .. }));
+        }
+        if set.get("test.fail").map(String::as_str) == Some("true") {
+            steps.push(Step::new(
+                Phase::Verification,
+                "test-engine answers",
+                "a broken install must not stay",
+                StepKind::Check(plugin_api::Check {
+                    description: "test-engine --version succeeds".into(),
+                    probe: plugin_api::Probe {
+                        argv: vec!["test-engine".into(), "--version".into()],
+                        expect: plugin_api::Expect::Success,
+                    },
+                }),
+            ));
+        }
         Ok(RuntimePlan {
             steps,
             facts: BTreeMap::from([(

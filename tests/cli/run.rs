@@ -1,0 +1,192 @@
+//! `installer run` into a scratch root with file-only plans: idempotence, backups, rollback.
+//! (Runs that install packages need a real Debian root: see tests/e2e.)
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::util::{Installer, PluginDir};
+
+fn scratch_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/os-release/debian-12");
+    std::fs::copy(fixture, root.path().join("etc/os-release")).unwrap();
+    root
+}
+
+fn run(dir: &PluginDir, root: &Path, extra: &[&str]) -> crate::util::Output {
+    Installer::isolated(dir.path())
+        .args([
+            "run",
+            "--yes",
+            "--output",
+            "json",
+            "--runtime",
+            "test-runtime",
+            "--cgroup-driver",
+            "systemd",
+            "--set",
+            "test.files-only=true",
+            "--root",
+        ])
+        .arg_list([root])
+        .arg_list(extra)
+        .run()
+}
+
+/// Every file under `root` with its modification time and content.
+fn tree(root: &Path) -> BTreeMap<PathBuf, (SystemTime, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+            let path = entry.path();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(
+                    path.clone(),
+                    (meta.modified().unwrap(), std::fs::read(&path).unwrap()),
+                );
+            }
+        }
+    }
+    out
+}
+
+const USER_DAEMON_JSON: &str =
+    "{\n  \"data-root\": \"/srv/engine\",\n  \"log\": {\"max-file\": \"5\"}\n}\n";
+
+#[test]
+fn a_run_merges_keeps_user_keys_backs_up_and_a_second_run_changes_nothing() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    let daemon = root.path().join("etc/test-engine/daemon.json");
+    std::fs::create_dir_all(daemon.parent().unwrap()).unwrap();
+    std::fs::write(&daemon, USER_DAEMON_JSON).unwrap();
+
+    let first = run(&dir, root.path(), &[]).code(0).json();
+    assert_eq!(first["status"], "ok");
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&daemon).unwrap()).unwrap();
+    assert_eq!(merged["data-root"], "/srv/engine", "user key kept");
+    assert_eq!(
+        merged["log"]["max-file"], "5",
+        "user key in a merged object kept"
+    );
+    assert_eq!(merged["log"]["max-size"], "100m");
+    assert_eq!(merged["cgroup-driver"], "systemd");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/modules-load.d/k8s.conf")).unwrap(),
+        "overlay\nbr_netfilter\n"
+    );
+
+    // The replaced file is backed up in the journal, byte for byte.
+    let journal = PathBuf::from(first["journal"].as_str().expect("a journal"));
+    let backups: Vec<_> = std::fs::read_dir(&journal)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("daemon.json"))
+        .collect();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path()).unwrap(),
+        USER_DAEMON_JSON
+    );
+
+    // Kernel and service steps do not apply to an image root: reported skipped, with why.
+    let steps = first["steps"].as_array().unwrap();
+    let service = steps.iter().find(|s| s["phase"] == "services").unwrap();
+    assert_eq!(service["status"], "skipped");
+    assert!(service["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("systemd is not running"));
+
+    let before = tree(root.path());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let second = run(&dir, root.path(), &[]).code(0).json();
+    for step in second["steps"].as_array().unwrap() {
+        assert!(
+            step["status"] == "unchanged" || step["status"] == "skipped",
+            "{step:#}"
+        );
+    }
+    assert_eq!(second["transactions"], 0);
+    assert!(
+        second["journal"].is_null(),
+        "a run that changes nothing writes no journal"
+    );
+    assert_eq!(tree(root.path()), before, "no file written, none touched");
+}
+
+#[test]
+fn a_failed_run_restores_every_file_byte_for_byte_and_exits_1() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    let daemon = root.path().join("etc/test-engine/daemon.json");
+    std::fs::create_dir_all(daemon.parent().unwrap()).unwrap();
+    std::fs::write(&daemon, USER_DAEMON_JSON).unwrap();
+
+    let out = run(&dir, root.path(), &["--set", "test.fail=true"]).code(1);
+    let report = out.json();
+    assert_eq!(report["status"], "failed");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("check failed"),
+        "{report:#}"
+    );
+    assert!(out.stderr.contains("rolled back"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&daemon).unwrap(),
+        USER_DAEMON_JSON,
+        "restored byte for byte"
+    );
+    assert!(
+        !root.path().join("etc/modules-load.d/k8s.conf").exists(),
+        "a file the run created is removed again"
+    );
+}
+
+#[test]
+fn dry_run_changes_nothing_and_shows_the_diff() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    let daemon = root.path().join("etc/test-engine/daemon.json");
+    std::fs::create_dir_all(daemon.parent().unwrap()).unwrap();
+    std::fs::write(&daemon, USER_DAEMON_JSON).unwrap();
+    let before = tree(root.path());
+    let out = Installer::isolated(dir.path())
+        .args([
+            "run",
+            "--dry-run",
+            "--runtime",
+            "test-runtime",
+            "--cgroup-driver",
+            "systemd",
+            "--set",
+            "test.files-only=true",
+            "--root",
+        ])
+        .arg_list([root.path()])
+        .run()
+        .code(0);
+    assert_eq!(tree(root.path()), before);
+    assert!(
+        out.stdout.contains("+  \"cgroup-driver\": \"systemd\","),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("dry run: nothing was changed"));
+}
