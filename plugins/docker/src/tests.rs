@@ -17,8 +17,9 @@ fn daemon_json(plan: &RuntimePlan) -> serde_json::Value {
     }
 }
 
-/// Every CVE a seed version involves, so that the seeds' facts can be checked as written.
-const SEED_CVES: [&str; 2] = ["CVE-2020-15257", "CVE-2024-21626"];
+/// The CVE the seed versions involve (containerd.io 1.2.13 predates its fix), so that the
+/// seeds' facts can be checked as written.
+const SEED_CVES: [&str; 1] = ["CVE-2020-15257"];
 
 fn seed(distro: &str, version: &str) -> PlanRequest {
     let mut req = request(distro, PLUGIN);
@@ -37,10 +38,10 @@ fn seed_ubuntu_focal_19_03_8_is_refused_naming_the_cves() {
         "{}",
         e.message
     );
-    assert!(e.message.contains("CVE-2024-21626"), "{}", e.message);
+    // runc's CVE-2024-21626 came with runc 1.0.0-rc93, newer than 1.2.13's runc.
+    assert!(!e.message.contains("CVE-2024-21626"), "{}", e.message);
     let hint = e.hint.unwrap();
     assert!(hint.contains("--allow-vulnerable CVE-2020-15257"), "{hint}");
-    assert!(hint.contains("--allow-vulnerable CVE-2024-21626"), "{hint}");
 }
 
 #[test]
@@ -91,7 +92,7 @@ fn seed_ubuntu_focal_19_03_8_has_the_seeds_facts_when_allowed() {
             .iter()
             .filter(|w| w.contains("--allow-vulnerable"))
             .count(),
-        3
+        1
     );
 }
 

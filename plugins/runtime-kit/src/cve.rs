@@ -50,7 +50,9 @@ pub const DOCKER_ENGINE: &[Cve] = &[
     Cve {
         id: RUNC_2024_21626,
         what: "runc leaks a host file descriptor that lets a container reach the host's filesystem (fixed in Docker 24.0.9 and 25.0.2)",
-        affected: &[(ZERO, (24, 0, 9)), ((25, 0, 0), (25, 0, 2))],
+        // The bug came with runc 1.0.0-rc93 (February 2021); Docker 19.03 and earlier shipped
+        // an older runc.
+        affected: &[((20, 10, 0), (24, 0, 9)), ((25, 0, 0), (25, 0, 2))],
     },
 ];
 
@@ -69,7 +71,8 @@ pub const CONTAINERD: &[Cve] = &[
     Cve {
         id: RUNC_2024_21626,
         what: "the bundled runc leaks a host file descriptor that lets a container reach the host's filesystem (fixed in containerd 1.6.28 and 1.7.13)",
-        affected: &[(ZERO, (1, 6, 28)), ((1, 7, 0), (1, 7, 13))],
+        // runc 1.0.0-rc93, where the bug starts, was first bundled with containerd 1.4.4.
+        affected: &[((1, 4, 4), (1, 6, 28)), ((1, 7, 0), (1, 7, 13))],
     },
 ];
 
@@ -167,33 +170,26 @@ mod tests {
 
     #[test]
     fn docker_engine_releases() {
-        assert_eq!(
-            ids(DOCKER_ENGINE, "18.09.1"),
-            ["CVE-2019-5736", "CVE-2024-21626"]
-        );
-        assert_eq!(ids(DOCKER_ENGINE, "19.03.8"), ["CVE-2024-21626"]);
+        assert_eq!(ids(DOCKER_ENGINE, "19.03.8"), Vec::<&str>::new());
+        assert_eq!(ids(DOCKER_ENGINE, "20.10.24"), ["CVE-2024-21626"]);
         assert_eq!(ids(DOCKER_ENGINE, "24.0.9"), Vec::<&str>::new());
         assert_eq!(ids(DOCKER_ENGINE, "25.0.1"), ["CVE-2024-21626"]);
         assert_eq!(ids(DOCKER_ENGINE, "25.0.2"), Vec::<&str>::new());
         // A series is judged by its newest release: 24.0 has fixed ones, 19.03 has none.
         assert_eq!(ids(DOCKER_ENGINE, "24.0"), Vec::<&str>::new());
-        assert_eq!(ids(DOCKER_ENGINE, "19.03"), ["CVE-2024-21626"]);
+        assert_eq!(ids(DOCKER_ENGINE, "19.03"), Vec::<&str>::new());
+        assert_eq!(ids(DOCKER_ENGINE, "18.09.1"), ["CVE-2019-5736"]);
     }
 
     #[test]
     fn containerd_releases() {
-        assert_eq!(
-            ids(CONTAINERD, "1.2.13"),
-            ["CVE-2020-15257", "CVE-2024-21626"]
-        );
+        assert_eq!(ids(CONTAINERD, "1.2.13"), ["CVE-2020-15257"]);
         assert_eq!(
             ids(CONTAINERD, "1.2.3"),
-            ["CVE-2019-5736", "CVE-2020-15257", "CVE-2024-21626"]
+            ["CVE-2019-5736", "CVE-2020-15257"]
         );
-        assert_eq!(
-            ids(CONTAINERD, "1.4.2"),
-            ["CVE-2020-15257", "CVE-2024-21626"]
-        );
+        assert_eq!(ids(CONTAINERD, "1.4.2"), ["CVE-2020-15257"]);
+        assert_eq!(ids(CONTAINERD, "1.4.4"), ["CVE-2024-21626"]);
         assert_eq!(ids(CONTAINERD, "1.6.28"), Vec::<&str>::new());
         assert_eq!(ids(CONTAINERD, "1.7.12"), ["CVE-2024-21626"]);
         assert_eq!(ids(CONTAINERD, "1.7"), Vec::<&str>::new());
@@ -211,9 +207,9 @@ mod tests {
 
     #[test]
     fn refused_unless_every_cve_is_named() {
-        let containerd = v("1.2.13");
+        let containerd = v("1.2.3");
         let pinned = [Pinned {
-            name: "containerd.io 1.2.13",
+            name: "containerd.io 1.2.3",
             version: &containerd,
             table: CONTAINERD,
         }];
@@ -222,7 +218,7 @@ mod tests {
         assert!(e.message.contains("CVE-2020-15257"), "{}", e.message);
         let hint = e.hint.unwrap();
         assert!(hint.contains("--allow-vulnerable CVE-2020-15257"), "{hint}");
-        assert!(hint.contains("--allow-vulnerable CVE-2024-21626"), "{hint}");
+        assert!(hint.contains("--allow-vulnerable CVE-2019-5736"), "{hint}");
 
         let one = Options {
             allow_vulnerable: vec!["CVE-2020-15257".into()],
@@ -232,7 +228,7 @@ mod tests {
         assert!(!e.hint.unwrap().contains("15257"));
 
         let both = Options {
-            allow_vulnerable: vec!["cve-2020-15257".into(), "CVE-2024-21626".into()],
+            allow_vulnerable: vec!["cve-2020-15257".into(), "CVE-2019-5736".into()],
             ..Options::default()
         };
         let warnings = gate(&pinned, &both).unwrap();
