@@ -719,14 +719,19 @@ fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
         }
         StepKind::Repository(r) => {
             crate::options::check_token(&r.id, &from, "a repository id")?;
+            // yum and zypper expand these variables in a baseurl themselves; they are the
+            // only `$` a repository URL may carry.
+            let url = ["$releasever", "$basearch", "$arch"]
+                .iter()
+                .fold(r.url.clone(), |u, var| u.replace(var, "VAR"));
             if r.vendor {
                 check_url(
-                    &r.url,
+                    &url,
                     &format!("{from}, repository `{}`", r.id),
                     options.allow_insecure_repo,
                 )?;
             } else {
-                check_value(&r.url, &from)?;
+                check_value(&url, &from)?;
             }
             if let Some(key) = &r.key {
                 check_url(

@@ -6,4 +6,5 @@ mod plan;
 mod plugins;
 mod render;
 mod run;
+mod runtimes;
 mod util;

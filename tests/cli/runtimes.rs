@@ -1,0 +1,429 @@
+//! The four runtime plugins through the real binary: every built-in distro × runtime × source
+//! either plans (and renders a script that passes shellcheck) or exits 2 with a reason and a
+//! hint; and the seeds' scenarios produce the seeds' facts.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::util::{Installer, PluginDir};
+
+const FPR: &str = "0123456789ABCDEF0123456789ABCDEF01234567";
+
+fn plugins() -> PluginDir {
+    PluginDir::new().with_workspace_plugins()
+}
+
+fn plan_json(dir: &PluginDir, args: &[&str]) -> Value {
+    Installer::isolated(dir.path())
+        .arg_list(["plan", "--output", "json", "--cgroup-driver", "systemd"])
+        .arg_list(args)
+        .run()
+        .code(0)
+        .json()
+}
+
+fn packages(plan: &Value) -> Vec<String> {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap().iter())
+        .filter(|a| a["type"] == "run" && a["transaction"] == true)
+        .flat_map(|a| {
+            a["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+fn all_text(plan: &Value) -> String {
+    plan.to_string()
+}
+
+#[test]
+fn every_builtin_distro_and_runtime_plans_or_refuses_with_a_reason() {
+    let dir = plugins();
+    let distros = Installer::with_defaults()
+        .args(["distros", "list", "--output", "json"])
+        .run()
+        .code(0)
+        .json();
+    let shellcheck = Command::new("shellcheck").arg("--version").output().is_ok();
+    if !shellcheck {
+        eprintln!("SKIPPED the shellcheck part: shellcheck is not installed");
+    }
+    let mut planned: Vec<String> = Vec::new();
+    for distro in distros
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+    {
+        for runtime in ["containerd", "docker", "cri-o", "mcr"] {
+            for source in ["upstream", "distro"] {
+                let mut args = vec![
+                    "--distro",
+                    distro,
+                    "--runtime",
+                    runtime,
+                    "--source",
+                    source,
+                    "--cgroup-driver",
+                    "systemd",
+                    "--kubernetes-version",
+                    "1.30",
+                ];
+                let fpr = format!("cri-o.key-fingerprint={FPR}");
+                if runtime == "cri-o" {
+                    args.extend(["--set", &fpr]);
+                }
+                let out = Installer::isolated(dir.path())
+                    .arg_list(["render", "--format", "sh"])
+                    .arg_list(&args)
+                    .run();
+                let case = format!("{distro} × {runtime} × {source}");
+                match out.code {
+                    0 => {
+                        planned.push(case.clone());
+                        let file = tempfile::NamedTempFile::new().unwrap();
+                        std::fs::write(file.path(), &out.stdout).unwrap();
+                        let sh = Command::new("sh")
+                            .arg("-n")
+                            .arg(file.path())
+                            .output()
+                            .unwrap();
+                        assert!(
+                            sh.status.success(),
+                            "{case}: sh -n: {}",
+                            String::from_utf8_lossy(&sh.stderr)
+                        );
+                        if shellcheck {
+                            let sc = Command::new("shellcheck")
+                                .args(["--shell=sh"])
+                                .arg(file.path())
+                                .output()
+                                .unwrap();
+                            assert!(
+                                sc.status.success(),
+                                "{case}: shellcheck:\n{}",
+                                String::from_utf8_lossy(&sc.stdout)
+                            );
+                        }
+                    }
+                    2 => {
+                        assert!(
+                            out.stderr.contains("error:") && out.stderr.contains("hint:"),
+                            "{case}: a refusal says why and how to fix it:\n{}",
+                            out.stderr
+                        );
+                        assert!(out.stdout.is_empty(), "{case}: nothing on stdout");
+                    }
+                    other => panic!("{case}: exit {other}\n{}", out.stderr),
+                }
+            }
+        }
+    }
+    for must in [
+        "debian-12 × containerd × upstream",
+        "debian-12 × containerd × distro",
+        "ubuntu-22.04 × docker × upstream",
+        "rocky-9 × containerd × upstream",
+        "centos-7 × docker × upstream",
+        "ubuntu-22.04 × cri-o × upstream",
+        "opensuse-leap-15 × containerd × distro",
+        "ubuntu-22.04 × mcr × upstream",
+        "rhel-9 × mcr × upstream",
+    ] {
+        assert!(
+            planned.iter().any(|p| p == must),
+            "{must} should plan; planned: {planned:#?}"
+        );
+    }
+}
+
+#[test]
+fn seed_ubuntu_focal_docker_19_03_8_is_refused_naming_the_cve_then_has_the_seeds_pins() {
+    let dir = plugins();
+    let args = [
+        "--distro",
+        "ubuntu-20.04",
+        "--runtime",
+        "docker",
+        "--version",
+        "19.03.8",
+        "--kubernetes-version",
+        "1.18",
+    ];
+    let out = Installer::isolated(dir.path())
+        .arg_list(["plan"])
+        .arg_list(args)
+        .run()
+        .code(2);
+    assert!(
+        out.stderr.contains("CVE-2020-15257")
+            && out.stderr.contains("--allow-vulnerable CVE-2020-15257"),
+        "{}",
+        out.stderr
+    );
+
+    let plan = plan_json(
+        &dir,
+        &[&args[..], &["--allow-vulnerable", "CVE-2020-15257"]].concat(),
+    );
+    let pkgs = packages(&plan);
+    for want in [
+        "docker-ce=5:19.03.8~3-0~ubuntu-focal",
+        "docker-ce-cli=5:19.03.8~3-0~ubuntu-focal",
+        "containerd.io=1.2.13-1",
+    ] {
+        assert!(pkgs.iter().any(|p| p == want), "{want} in {pkgs:?}");
+    }
+    let text = all_text(&plan);
+    assert!(
+        text.contains("https://download.docker.com/linux/ubuntu") && text.contains("focal"),
+        "Docker's ubuntu repo, focal suite"
+    );
+    assert!(
+        text.contains("9DC858229FC7DD38854AE2D88D81803C0EBFCD88"),
+        "Docker's deb key fingerprint"
+    );
+    assert!(
+        text.contains("native.cgroupdriver=systemd")
+            && text.contains("100m")
+            && text.contains("overlay2")
+    );
+    assert!(text.contains("apt-mark"), "pins are held");
+}
+
+#[test]
+fn seed_centos_7_docker_19_03_11_pins_docker_ce_and_writes_the_centos_daemon_json() {
+    let dir = plugins();
+    let plan = plan_json(
+        &dir,
+        &[
+            "--distro",
+            "centos-7",
+            "--runtime",
+            "docker",
+            "--version",
+            "19.03.11",
+            "--kubernetes-version",
+            "1.18",
+            "--allow-vulnerable",
+            "CVE-2020-15257",
+        ],
+    );
+    let pkgs = packages(&plan);
+    assert!(
+        pkgs.iter()
+            .any(|p| p.starts_with("docker-ce-") && p.contains("19.03.11")),
+        "{pkgs:?}"
+    );
+    let daemon = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap().iter())
+        .find(|a| a["path"] == "/etc/docker/daemon.json")
+        .expect("daemon.json is merged");
+    let value = &daemon["merge"]["value"];
+    assert_eq!(
+        value["storage-opts"][0],
+        "overlay2.override_kernel_check=true"
+    );
+    assert_eq!(value["exec-opts"][0], "native.cgroupdriver=systemd");
+    assert_eq!(value["log-opts"]["max-size"], "100m");
+    assert!(all_text(&plan).contains("gpgcheck=1"));
+}
+
+#[test]
+fn seed_debian_10_cri_o_1_17_uses_the_kubic_debian_10_repository() {
+    let dir = plugins();
+    let fpr = format!("cri-o.key-fingerprint={FPR}");
+    let plan = plan_json(
+        &dir,
+        &[
+            "--distro",
+            "debian-10",
+            "--runtime",
+            "cri-o",
+            "--version",
+            "1.17",
+            "--kubernetes-version",
+            "1.17",
+            "--set",
+            &fpr,
+        ],
+    );
+    let text = all_text(&plan);
+    assert!(text.contains("https://download.opensuse.org/repositories/devel:/kubic:/libcontainers:/stable/Debian_10/"), "{text}");
+    assert_eq!(
+        plan["facts"]["cri_socket"],
+        "unix:///var/run/crio/crio.sock"
+    );
+    assert!(
+        text.contains("/etc/crio/crio.conf.d/02-cgroup-manager.conf") || text.contains("crio.conf"),
+        "cgroup manager configured"
+    );
+}
+
+#[test]
+fn seed_centos_7_cri_o_1_24_uses_kubic_centos_7_and_the_cri_o_1_24_repository() {
+    let dir = plugins();
+    let fpr = format!("cri-o.key-fingerprint={FPR}");
+    let plan = plan_json(
+        &dir,
+        &[
+            "--distro",
+            "centos-7",
+            "--runtime",
+            "cri-o",
+            "--version",
+            "1.24",
+            "--kubernetes-version",
+            "1.24",
+            "--set",
+            &fpr,
+        ],
+    );
+    let text = all_text(&plan);
+    assert!(text.contains("libcontainers:/stable/CentOS_7/"), "{text}");
+    assert!(
+        text.contains("libcontainers:/stable:/cri-o:/1.24/CentOS_7/"),
+        "{text}"
+    );
+    let pkgs = packages(&plan);
+    assert!(
+        !pkgs.iter().any(|a| a.contains("nogpgcheck")),
+        "signatures are never skipped: {pkgs:?}"
+    );
+    assert!(text.contains("gpgcheck=1"));
+    assert!(
+        pkgs.iter().any(|p| p == "cri-o" || p.starts_with("cri-o-")),
+        "{pkgs:?}"
+    );
+}
+
+#[test]
+fn cri_o_refuses_a_minor_that_differs_from_kubernetes_unless_allowed() {
+    let dir = plugins();
+    let fpr = format!("cri-o.key-fingerprint={FPR}");
+    let args = [
+        "--distro",
+        "ubuntu-22.04",
+        "--runtime",
+        "cri-o",
+        "--version",
+        "1.29",
+        "--kubernetes-version",
+        "1.30",
+        "--set",
+        &fpr,
+    ];
+    let out = Installer::isolated(dir.path())
+        .arg_list(["plan"])
+        .arg_list(args)
+        .run()
+        .code(2);
+    assert!(
+        out.stderr.contains("1.29")
+            && out.stderr.contains("1.30")
+            && out.stderr.contains("cri-o.allow-version-skew"),
+        "{}",
+        out.stderr
+    );
+    plan_json(
+        &dir,
+        &[&args[..], &["--set", "cri-o.allow-version-skew=true"]].concat(),
+    );
+}
+
+#[test]
+fn containerd_config_keeps_cri_and_follows_the_cgroup_driver_everywhere() {
+    let dir = plugins();
+    for (driver, expected) in [("systemd", true), ("cgroupfs", false)] {
+        let out = Installer::isolated(dir.path())
+            .args([
+                "plan",
+                "--output",
+                "json",
+                "--distro",
+                "debian-12",
+                "--runtime",
+                "containerd",
+                "--cgroup-driver",
+                driver,
+                "--sandbox-image",
+                "registry.k8s.io/pause:3.9",
+            ])
+            .run()
+            .code(0);
+        let plan = out.json();
+        let edit = plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["actions"].as_array().unwrap().iter())
+            .find(|a| a["path"] == "/etc/containerd/config.toml")
+            .expect("config.toml is edited");
+        let edits = edit["merge"]["edits"].as_array().unwrap();
+        let set = |key: &str| {
+            edits
+                .iter()
+                .find(|e| e["op"] == "set" && e["path"].as_array().unwrap().last().unwrap() == key)
+                .map(|e| e["value"].clone())
+        };
+        assert_eq!(
+            set("SystemdCgroup"),
+            Some(Value::Bool(expected)),
+            "{driver}"
+        );
+        assert_eq!(
+            set("sandbox_image"),
+            Some(Value::String("registry.k8s.io/pause:3.9".into()))
+        );
+        assert!(
+            edits
+                .iter()
+                .any(|e| e["op"] == "remove_from_array"
+                    && e["values"].to_string().contains("\"cri\"")),
+            "cri is taken out of disabled_plugins"
+        );
+        assert_eq!(
+            plan["facts"]["cri_socket"],
+            "unix:///run/containerd/containerd.sock"
+        );
+    }
+}
+
+#[test]
+fn bad_runtime_input_exits_2_with_the_fix() {
+    let dir = plugins();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--runtime", "containerd", "--version", "one.two"],
+            "--version",
+        ),
+        (
+            &["--runtime", "containerd", "--sandbox-image", "Not A Ref"],
+            "sandbox",
+        ),
+        (&["--runtime", "docker", "--version", "12.0.0"], "12.0.0"),
+    ];
+    for (args, word) in cases {
+        let out = Installer::isolated(dir.path())
+            .args(["plan", "--distro", "debian-12"])
+            .arg_list(args)
+            .run()
+            .code(2);
+        assert!(
+            out.stderr.contains(word) && out.stderr.contains("hint:"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
