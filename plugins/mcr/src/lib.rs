@@ -54,6 +54,13 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     let distro = &request.distro;
     let options = &request.options;
     let settings = Settings::new(PLUGIN, options, known)?;
+    if options.source == plugin_api::Source::Distro {
+        return Err(PluginError::unsupported(format!(
+            "Mirantis Container Runtime is not in {}'s archive; it comes only from repos.mirantis.com",
+            distro.name
+        ))
+        .with_hint("drop --source distro (MCR comes from Mirantis' repository), or choose --runtime docker --source distro"));
+    }
     if let Some(reference) = &options.sandbox_image {
         image::check(reference)?;
     }

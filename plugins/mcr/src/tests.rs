@@ -132,3 +132,12 @@ fn plans_are_deterministic() {
 fn every_fixture_distro_plans_or_is_refused_with_a_reason() {
     runtime_kit::fixtures::assert_matrix(PLUGIN, plan_for, |_| {});
 }
+
+#[test]
+fn mcr_has_no_distro_source() {
+    let mut req = request("ubuntu-22.04", PLUGIN);
+    req.options.source = plugin_api::Source::Distro;
+    let e = plan(&req, &[]).unwrap_err();
+    assert_eq!(e.kind, plugin_api::ErrorKind::Unsupported);
+    assert!(e.hint.unwrap().contains("--source distro"));
+}
