@@ -190,3 +190,58 @@ fn dry_run_changes_nothing_and_shows_the_diff() {
     );
     assert!(out.stdout.contains("dry run: nothing was changed"));
 }
+
+#[test]
+fn a_held_dpkg_lock_is_waited_for_with_a_bound_naming_the_holder_and_nothing_changes() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    let lock = root.path().join("var/lib/dpkg/lock-frontend");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    std::fs::write(&lock, "").unwrap();
+    // dpkg takes fcntl (POSIX) locks; python's lockf takes the same kind.
+    let mut holder = std::process::Command::new("python3")
+        .args(["-c", "import fcntl,sys,time; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"])
+        .arg(&lock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "held");
+    let before = tree(root.path());
+
+    let out = Installer::isolated(dir.path())
+        .args([
+            "run",
+            "--yes",
+            "--runtime",
+            "test-runtime",
+            "--cgroup-driver",
+            "systemd",
+            "--lock-timeout",
+            "1",
+            "--root",
+        ])
+        .arg_list([root.path()])
+        .run();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let out = out.code(1);
+    assert!(
+        out.stderr.contains(&format!("pid {}", holder.id())) && out.stderr.contains("python3"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("nothing was changed") && out.stderr.contains("--lock-timeout"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tree(root.path()), before);
+}

@@ -39,6 +39,15 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
         lock_timeout: Duration::from_secs(args.lock_timeout),
         allow_insecure_repo: resolved.options.allow_insecure_repo,
     };
+    // A bar on a terminal; plain lines for logs and pipes.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(built.steps.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
     let mut progress = |step: &exec::StepReport, n: usize, total: usize| {
         let status = match step.status {
             StepStatus::Changed => "changed",
@@ -47,9 +56,18 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             StepStatus::Failed => "FAILED",
             StepStatus::NotRun => "not run",
         };
-        eprintln!("[{n}/{total}] {status:<9} {}", step.summary);
+        match &bar {
+            Some(bar) => {
+                bar.set_position(n as u64);
+                bar.set_message(format!("{status}: {}", step.summary));
+            }
+            None => eprintln!("[{n}/{total}] {status:<9} {}", step.summary),
+        }
     };
     let report = exec::run(&built, &opts, &mut progress);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
 
     if ctx.json() {
         print_json(&report);
