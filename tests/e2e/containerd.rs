@@ -1,0 +1,240 @@
+//! containerd installed for real, from the loopback mirror and from Debian's archive, then
+//! checked by containerd itself: its own parse of the configuration, and a daemon started in
+//! the root that answers `ctr` with the CRI plugin loaded.
+
+use std::fs;
+
+use crate::support::apt_repo::{AptRepo, Variant, CONTAINERD_IO_VERSION};
+use crate::support::http::HttpServer;
+use crate::support::mounts::Mounts;
+use crate::support::require;
+use crate::support::root::DebianRoot;
+use crate::support::run::{mirror_selection, run, strings, RunReport, SANDBOX_IMAGE};
+
+pub const APT_TOOLS: &[&str] = &["apt-ftparchive", "gpg", "gpgconf", "dpkg-deb", "python3"];
+
+/// A fresh root, a signed loopback mirror serving it, and the server.
+pub struct MirrorSetup {
+    pub server: HttpServer,
+    pub repo: AptRepo,
+    pub root: DebianRoot,
+}
+
+impl MirrorSetup {
+    /// `air_gapped`: the root's own Debian sources removed, so every package comes from the
+    /// mirror.
+    pub fn new(name: &str, variant: Variant) -> MirrorSetup {
+        require(APT_TOOLS);
+        let root = DebianRoot::fresh(name);
+        root.air_gap();
+        let repo = AptRepo::build(variant);
+        let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));
+        MirrorSetup { server, repo, root }
+    }
+
+    pub fn selection(&self) -> Vec<String> {
+        mirror_selection(&self.server, &self.repo)
+    }
+
+    pub fn run(&self) -> RunReport {
+        run(self.root.path(), &self.selection())
+    }
+}
+
+/// `containerd config dump` in the root, parsed: containerd's own reading of the files.
+pub fn config_dump(root: &DebianRoot) -> toml::Table {
+    let dump = root.sh(&["containerd", "config", "dump"]);
+    dump.parse::<toml::Table>()
+        .unwrap_or_else(|e| panic!("containerd config dump is not TOML ({e}):\n{dump}"))
+}
+
+/// Asserts what the plan asked containerd to read: the systemd cgroup driver for runc and
+/// the pause image, and the CRI plugin not disabled.
+pub fn assert_containerd_reads_our_config(root: &DebianRoot) -> toml::Table {
+    let dump = config_dump(root);
+    let cri = &dump["plugins"]["io.containerd.grpc.v1.cri"];
+    assert_eq!(
+        cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"].as_bool(),
+        Some(true),
+        "containerd does not read SystemdCgroup = true:\n{dump}"
+    );
+    assert_eq!(
+        cri["sandbox_image"].as_str(),
+        Some(SANDBOX_IMAGE),
+        "containerd does not read the sandbox image:\n{dump}"
+    );
+    let disabled: Vec<&str> = dump
+        .get("disabled_plugins")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        !disabled.iter().any(|p| *p == "cri" || p.ends_with(".cri")),
+        "CRI is still disabled: {disabled:?}"
+    );
+    dump
+}
+
+/// Starts containerd in the root and asserts it answers `ctr version` and lists the CRI
+/// plugin as `ok`.
+pub fn assert_containerd_serves_cri(root: &DebianRoot) {
+    let mut mounts = Mounts::new(root);
+    mounts.start("containerd", &["containerd"]);
+    mounts.wait_for_socket("containerd", "/run/containerd/containerd.sock");
+    let version = root.sh(&["ctr", "version"]);
+    assert!(
+        version.contains("Server:"),
+        "ctr version got no answer from the daemon:\n{version}"
+    );
+    let plugins = root.sh(&["ctr", "plugins", "ls"]);
+    let cri = plugins.lines().find(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 3 && f[0] == "io.containerd.grpc.v1" && f[1] == "cri"
+    });
+    assert!(
+        cri.is_some_and(|l| l.split_whitespace().last() == Some("ok")),
+        "the CRI plugin is not ok:\n{plugins}\n--- containerd log\n{}",
+        fs::read_to_string(mounts.log("containerd")).unwrap_or_default()
+    );
+}
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn containerd_from_the_loopback_mirror_with_its_key_verified_and_the_pin_held() {
+    let setup = MirrorSetup::new("containerd-mirror", Variant::Working);
+    let root = &setup.root;
+
+    let report = setup.run();
+    report.expect_code(0);
+
+    assert_eq!(
+        root.installed_version("containerd.io").as_deref(),
+        Some(CONTAINERD_IO_VERSION),
+        "--version 1.6 did not install containerd.io {CONTAINERD_IO_VERSION}"
+    );
+    let held = root.sh(&["apt-mark", "showhold"]);
+    assert!(
+        held.lines().any(|l| l == "containerd.io"),
+        "containerd.io is not held: {held:?}"
+    );
+    // The key written is the one the mirror served, and the source names it.
+    assert_eq!(
+        root.read("/etc/apt/keyrings/docker.asc"),
+        setup.repo.public_key()
+    );
+    let list = root.read("/etc/apt/sources.list.d/docker.list");
+    assert!(
+        list.contains(&format!(
+            "signed-by=/etc/apt/keyrings/docker.asc] {}/linux/debian bookworm stable",
+            setup.server.url()
+        )),
+        "{list}"
+    );
+    // apt itself verified the repository with that key.
+    let policy = root.sh(&["apt-cache", "policy", "containerd.io"]);
+    assert!(policy.contains(&setup.server.url()), "{policy}");
+    assert!(
+        report.transactions() >= 1,
+        "an install counted no transaction: {}",
+        report.stdout
+    );
+
+    assert_containerd_reads_our_config(root);
+    assert_containerd_serves_cri(root);
+}
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn containerd_from_debians_own_archive() {
+    require(&[]);
+    let root = DebianRoot::fresh("containerd-distro");
+    root.seed_apt_cache();
+    let report = run(
+        root.path(),
+        &strings(&[
+            "--runtime",
+            "containerd",
+            "--source",
+            "distro",
+            "--cgroup-driver",
+            "systemd",
+            "--sandbox-image",
+            SANDBOX_IMAGE,
+        ]),
+    );
+    report.expect_code(0);
+    let version = root
+        .installed_version("containerd")
+        .expect("Debian's containerd is installed");
+    assert!(version.starts_with("1.6."), "{version}");
+    assert!(
+        !root.join("/etc/apt/sources.list.d/docker.list").exists(),
+        "--source distro added Docker's repository"
+    );
+    assert_containerd_reads_our_config(&root);
+    assert_containerd_serves_cri(&root);
+}
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn an_existing_containerd_config_keeps_the_users_settings_and_gets_cri_back() {
+    let setup = MirrorSetup::new("containerd-user-config", Variant::Working);
+    let root = &setup.root;
+    // A node that already runs containerd.io from the vendor repository, with the config
+    // the vendor ships (CRI disabled) edited by its owner.
+    root.write("/etc/apt/keyrings/docker.asc", &setup.repo.public_key());
+    root.write(
+        "/etc/apt/sources.list.d/docker.list",
+        &format!(
+            "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] {}/linux/debian bookworm stable\n",
+            setup.server.url()
+        ),
+    );
+    root.sh(&["apt-get", "-q", "update"]);
+    root.sh(&[
+        "apt-get",
+        "-q",
+        "install",
+        "-y",
+        "--no-install-recommends",
+        &format!("containerd.io={CONTAINERD_IO_VERSION}"),
+    ]);
+    let users = "\
+# kept by the site's configuration management
+version = 2
+disabled_plugins = [\"cri\"]
+oom_score = -999
+
+[grpc]
+  max_recv_message_size = 33554432
+";
+    root.write("/etc/containerd/config.toml", users);
+
+    let report = setup.run();
+    report.expect_code(0);
+
+    let text = root.read("/etc/containerd/config.toml");
+    assert!(
+        text.contains("# kept by the site's configuration management"),
+        "the comment is gone:\n{text}"
+    );
+    let dump = assert_containerd_reads_our_config(root);
+    assert_eq!(dump["oom_score"].as_integer(), Some(-999), "{dump}");
+    assert_eq!(
+        dump["grpc"]["max_recv_message_size"].as_integer(),
+        Some(33_554_432),
+        "{dump}"
+    );
+    // The file replaced is kept in the run's journal, byte for byte.
+    let journal = report
+        .journal(root)
+        .unwrap_or_else(|| panic!("no journal directory in {}", report.stdout));
+    let backups = crate::support::snapshot(&journal);
+    assert!(
+        backups.values().any(|(bytes, _)| bytes == users.as_bytes()),
+        "no backup of config.toml in {}: {:?}",
+        journal.display(),
+        backups.keys().collect::<Vec<_>>()
+    );
+    assert_containerd_serves_cri(root);
+}

@@ -1,0 +1,73 @@
+//! docker.io from Debian's archive, into a root whose daemon.json the site already wrote;
+//! then dockerd, started in the root, reports what the plan configured.
+
+use crate::support::mounts::Mounts;
+use crate::support::require;
+use crate::support::root::DebianRoot;
+use crate::support::run::{run, strings};
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn docker_from_debians_archive_keeps_the_sites_daemon_json_and_dockerd_agrees() {
+    require(&[]);
+    let root = DebianRoot::fresh("docker-distro");
+    root.seed_apt_cache();
+    let users = r#"{
+  "data-root": "/var/lib/docker-site",
+  "registry-mirrors": ["https://registry-mirror.example.com"]
+}
+"#;
+    root.write("/etc/docker/daemon.json", users);
+
+    let report = run(
+        root.path(),
+        &strings(&[
+            "--runtime",
+            "docker",
+            "--source",
+            "distro",
+            "--cgroup-driver",
+            "systemd",
+        ]),
+    );
+    report.expect_code(0);
+    assert!(root.installed_version("docker.io").is_some());
+
+    let merged: serde_json::Value =
+        serde_json::from_str(&root.read("/etc/docker/daemon.json")).expect("daemon.json parses");
+    assert_eq!(merged["data-root"], "/var/lib/docker-site", "{merged}");
+    assert_eq!(
+        merged["registry-mirrors"],
+        serde_json::json!(["https://registry-mirror.example.com"]),
+        "{merged}"
+    );
+    let journal = report
+        .journal(&root)
+        .unwrap_or_else(|| panic!("no journal directory in {}", report.stdout));
+    assert!(
+        crate::support::snapshot(&journal)
+            .values()
+            .any(|(bytes, _)| bytes == users.as_bytes()),
+        "no backup of daemon.json in {}",
+        journal.display()
+    );
+
+    let mut mounts = Mounts::new(&root);
+    mounts.start("dockerd", &["dockerd"]);
+    mounts.wait_for_socket("dockerd", "/run/docker.sock");
+    let info = root.sh(&["docker", "info"]);
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("docker info has no {name}:\n{info}"))
+    };
+    assert_eq!(field("Cgroup Driver"), "systemd", "{info}");
+    assert_eq!(field("Storage Driver"), "overlay2", "{info}");
+    assert_eq!(field("Docker Root Dir"), "/var/lib/docker-site", "{info}");
+    assert!(
+        info.contains("https://registry-mirror.example.com"),
+        "the registry mirror is gone:\n{info}"
+    );
+    drop(mounts);
+}

@@ -1,0 +1,145 @@
+//! `installer run --root R --yes --output json`, and the report it prints.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::apt_repo::AptRepo;
+use super::http::HttpServer;
+use super::root::DebianRoot;
+use crate::util::{self, Installer};
+
+/// The pause image the tests ask for, to find it again in containerd's own configuration.
+pub const SANDBOX_IMAGE: &str = "registry.k8s.io/pause:3.9";
+
+/// What one `installer run` did.
+#[derive(Debug)]
+pub struct RunReport {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub json: Value,
+}
+
+impl RunReport {
+    /// Asserts the exit code and, for 0, `"status": "ok"`; shows everything otherwise.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "installer run exited {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        if code == 0 {
+            assert_eq!(self.json["status"], "ok", "{}", self.stdout);
+        }
+        self
+    }
+
+    pub fn steps(&self) -> &[Value] {
+        self.json["steps"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    pub fn transactions(&self) -> u64 {
+        self.json["transactions"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no transactions count in {}", self.stdout))
+    }
+
+    pub fn files_changed(&self) -> Vec<String> {
+        self.json["files_changed"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The journal directory on the host: the report's path, inside the root when it is
+    /// not found as given.
+    pub fn journal(&self, root: &DebianRoot) -> Option<PathBuf> {
+        let journal = self.json["journal"].as_str()?;
+        let as_given = PathBuf::from(journal);
+        if as_given.is_dir() {
+            return Some(as_given);
+        }
+        let inside = root.join(journal);
+        inside.is_dir().then_some(inside)
+    }
+
+    /// The error as one line of text, for messages.
+    pub fn error_text(&self) -> String {
+        self.json["error"].to_string()
+    }
+}
+
+/// Makes sure the plugins sit next to the binary, where `installer` finds them by default.
+pub fn plugins_built() {
+    for plugin in util::WORKSPACE_PLUGINS {
+        util::workspace_plugin(plugin);
+    }
+}
+
+/// `installer run --root <root> --yes --output json <args>`.
+pub fn run(root: &Path, args: &[String]) -> RunReport {
+    plugins_built();
+    let out = Installer::with_defaults()
+        .args(["run", "--yes", "--output", "json", "--root"])
+        .arg_list([root.as_os_str()])
+        .arg_list(args)
+        .run();
+    let json = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "installer run (exit {}) did not print one JSON document ({e})\n--- stdout\n{}\n--- stderr\n{}",
+            out.code, out.stdout, out.stderr
+        )
+    });
+    RunReport {
+        code: out.code,
+        stdout: out.stdout,
+        stderr: out.stderr,
+        json,
+    }
+}
+
+/// `installer plan --output json <args>` (with `--root` when given), parsed.
+pub fn plan(root: Option<&Path>, args: &[String]) -> Value {
+    plugins_built();
+    let mut inst = Installer::with_defaults().args(["plan", "--output", "json"]);
+    if let Some(root) = root {
+        inst = inst.arg_list([std::ffi::OsStr::new("--root"), root.as_os_str()]);
+    }
+    inst.arg_list(args).run().code(0).json()
+}
+
+/// The selection that installs containerd.io from the loopback mirror: Docker's repository
+/// path below it, our key's fingerprint instead of Docker's, a pin (held) and the cgroup
+/// driver and pause image the checks look for. Plain http is loopback, hence
+/// `--allow-insecure-repo`.
+pub fn mirror_selection(server: &HttpServer, repo: &AptRepo) -> Vec<String> {
+    strings(&[
+        "--runtime",
+        "containerd",
+        "--mirror",
+        &server.url(),
+        "--allow-insecure-repo",
+        "--set",
+        &format!("containerd.key-fingerprint={}", repo.key.fingerprint),
+        "--version",
+        "1.6",
+        "--cgroup-driver",
+        "systemd",
+        "--sandbox-image",
+        SANDBOX_IMAGE,
+    ])
+}
+
+/// Owned strings from string slices.
+pub fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
