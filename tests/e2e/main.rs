@@ -15,6 +15,7 @@ mod util;
 
 mod support;
 
+mod bench;
 mod containerd;
 mod docker;
 mod faults;

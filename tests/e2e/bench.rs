@@ -1,0 +1,107 @@
+//! Not a test: the figures for README's performance section, run by `scripts/bench-run`
+//! (and skipped by `scripts/test-all`). `installer run` into a fresh copy of the cached root
+//! against the loopback mirror, beside a bare `apt-get update && apt-get install -y` of the
+//! same package from the same mirror on an identical root (the repository and key already in
+//! place, untimed), and the no-op second run; each timed by hyperfine, which re-extracts the
+//! root before every timed run.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::apt_repo::{AptRepo, Variant, CONTAINERD_IO_VERSION};
+use crate::support::http::HttpServer;
+use crate::support::root::Bookworm;
+use crate::support::run::{mirror_selection, plugins_built};
+use crate::support::{check, fresh_dir, require};
+use crate::util;
+
+/// Single-quotes `s` for `sh`.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn mean(export: &Path) -> f64 {
+    let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(export).unwrap()).unwrap();
+    v["results"][0]["mean"].as_f64().expect("hyperfine's mean")
+}
+
+#[test]
+#[ignore = "a benchmark, not a test: run by scripts/bench-run as root"]
+fn bench_install_against_bare_apt() {
+    require(&["hyperfine", "apt-ftparchive", "gpg", "python3"]);
+    plugins_built();
+    let runs = std::env::var("BENCH_RUNS").unwrap_or_else(|_| "3".into());
+    let tarball = Bookworm::get().tarball;
+    let repo = AptRepo::build(Variant::Working);
+    let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));
+    let dir = fresh_dir("bench-");
+    let root = dir.join("root");
+    let key = dir.join("docker.asc");
+    fs::write(&key, repo.public_key()).unwrap();
+    let list = format!(
+        "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] {}/linux/debian bookworm stable\n",
+        server.url()
+    );
+    let r = quote(root.to_str().unwrap());
+    // A fresh, air-gapped copy of the cached root.
+    let fresh = format!(
+        "rm -rf {r} && mkdir -p {r} && tar --numeric-owner -xpf {t} -C {r} && rm -f {r}/etc/apt/sources.list",
+        t = quote(tarball.to_str().unwrap())
+    );
+    // The same, with the repository and its key in place for the bare apt run.
+    let fresh_with_repo = format!(
+        "{fresh} && mkdir -p {r}/etc/apt/keyrings && cp {k} {r}/etc/apt/keyrings/docker.asc && printf %s {l} > {r}/etc/apt/sources.list.d/docker.list",
+        k = quote(key.to_str().unwrap()),
+        l = quote(&list)
+    );
+    let installer = {
+        let mut words = vec![
+            quote(util::bin().to_str().unwrap()),
+            "run".into(),
+            "--yes".into(),
+            "--root".into(),
+            r.clone(),
+        ];
+        words.extend(mirror_selection(&server, &repo).iter().map(|a| quote(a)));
+        words.join(" ")
+    };
+    let bare = format!(
+        "chroot {r} sh -c 'apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends containerd.io={CONTAINERD_IO_VERSION}'"
+    );
+    let hyperfine = |name: &str, prepare: Option<&str>, command: &str| {
+        let export = dir.join(format!("{name}.json"));
+        let mut c = Command::new("hyperfine");
+        c.args(["--runs", &runs, "--export-json"])
+            .arg(&export)
+            .args(["--command-name", name]);
+        match prepare {
+            Some(p) => {
+                c.args(["--prepare", p]);
+            }
+            None => {
+                c.args(["--warmup", "1"]);
+            }
+        }
+        c.arg(command);
+        let out = check(&mut c);
+        eprintln!("{out}");
+        mean(&export)
+    };
+    let installer_s = hyperfine("installer run", Some(&fresh), &installer);
+    let bare_s = hyperfine("bare apt-get", Some(&fresh_with_repo), &bare);
+    // The root now holds a finished install by installer... after `bare`'s last run it holds
+    // the bare one; install once more with the installer, then time the no-op run.
+    check(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("{fresh} && {installer}")),
+    );
+    let noop_s = hyperfine("installer run (no-op)", None, &installer);
+    println!(
+        "installer run: {installer_s:.2} s · bare apt-get update && install: {bare_s:.2} s · \
+         ratio {:.2} · no-op second run: {noop_s:.2} s",
+        installer_s / bare_s
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
