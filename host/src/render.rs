@@ -413,14 +413,46 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// Quotes `a`, turning each placeholder in it into a reference to its shell variable:
+/// `'docker-ce='"$v0"''`.
+fn splice_quote(a: &str, vars: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    let mut rest = a;
+    loop {
+        let next = vars
+            .iter()
+            .filter_map(|(ph, var)| rest.find(ph).map(|i| (i, *ph, var)))
+            .min_by_key(|(i, ..)| *i);
+        match next {
+            Some((i, ph, var)) => {
+                out.push_str(&sh_quote(&rest[..i]));
+                out.push_str(&format!("\"${var}\""));
+                rest = &rest[i + ph.len()..];
+            }
+            None => {
+                out.push_str(&sh_quote(rest));
+                return out;
+            }
+        }
+    }
+}
+
 fn sh_probe(probe: &Probe) -> String {
-    let cmd = sh_argv(&probe.argv);
+    sh_test(probe, &|a: &String| sh_quote(a))
+}
+
+/// A shell test that succeeds when the probe says "yes"; `q` quotes each word.
+fn sh_test(probe: &Probe, q: &dyn Fn(&String) -> String) -> String {
+    let cmd = probe.argv.iter().map(q).collect::<Vec<_>>().join(" ");
     match &probe.expect {
         Expect::Success => format!("quiet {cmd}"),
-        Expect::StdoutContains(t) => format!("{cmd} 2>/dev/null | grep -qF -- {}", sh_quote(t)),
-        Expect::StdoutEquals(t) => format!("[ \"$({cmd} 2>/dev/null)\" = {} ]", sh_quote(t)),
+        Expect::StdoutContains(t) => format!("{cmd} 2>/dev/null | grep -qF -- {}", q(t)),
+        Expect::StdoutEquals(t) => format!("[ \"$({cmd} 2>/dev/null)\" = {} ]", q(t)),
         Expect::StdoutLines(lines) => {
-            format!("have_lines \"$({cmd} 2>/dev/null)\" {}", sh_argv(lines))
+            format!(
+                "have_lines \"$({cmd} 2>/dev/null)\" {}",
+                lines.iter().map(q).collect::<Vec<_>>().join(" ")
+            )
         }
     }
 }
@@ -490,8 +522,7 @@ fn sh_action(action: &Action) -> String {
             resolve,
         } => {
             let mut s = String::new();
-            let mut argv = argv.clone();
-            let mut unless = unless.clone();
+            let mut vars = Vec::new();
             for (i, r) in resolve.iter().enumerate() {
                 let var = format!("v{i}");
                 let _ = writeln!(
@@ -512,49 +543,19 @@ fn sh_action(action: &Action) -> String {
                         r.package, r.pin
                     ))
                 );
-                // The placeholder becomes a variable reference outside the quotes.
-                let splice = |a: &String| -> String {
-                    if a.contains(&r.placeholder) {
-                        a.split(&r.placeholder)
-                            .map(sh_quote)
-                            .collect::<Vec<_>>()
-                            .join(&format!("\"${var}\""))
-                    } else {
-                        sh_quote(a)
-                    }
-                };
-                argv = argv.iter().map(|a| format!("\u{0}{}", splice(a))).collect();
-                if let Some(p) = &mut unless {
-                    p.argv = p
-                        .argv
-                        .iter()
-                        .map(|a| format!("\u{0}{}", splice(a)))
-                        .collect();
-                    if let Expect::StdoutLines(lines) = &mut p.expect {
-                        *lines = lines
-                            .iter()
-                            .map(|a| format!("\u{0}{}", splice(a)))
-                            .collect();
-                    }
-                }
+                vars.push((r.placeholder.as_str(), var));
             }
-            // Arguments marked with NUL were spliced above and are already quoted.
-            let q = |a: &String| {
-                a.strip_prefix('\u{0}')
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| sh_quote(a))
-            };
-            let cmd = {
-                let envs: Vec<String> = env
-                    .iter()
-                    .map(|(k, v)| sh_quote(&format!("{k}={v}")))
-                    .collect();
-                let args: Vec<String> = argv.iter().map(q).collect();
-                if envs.is_empty() {
-                    args.join(" ")
-                } else {
-                    format!("env {} {}", envs.join(" "), args.join(" "))
-                }
+            // Each placeholder becomes a variable reference outside the quotes.
+            let q = |a: &String| splice_quote(a, &vars);
+            let envs: Vec<String> = env
+                .iter()
+                .map(|(k, v)| sh_quote(&format!("{k}={v}")))
+                .collect();
+            let args: Vec<String> = argv.iter().map(q).collect();
+            let cmd = if envs.is_empty() {
+                args.join(" ")
+            } else {
+                format!("env {} {}", envs.join(" "), args.join(" "))
             };
             let after = if *transaction {
                 "; note_changed packages"
@@ -563,23 +564,7 @@ fn sh_action(action: &Action) -> String {
             };
             match unless {
                 Some(p) => {
-                    let probe_cmd = p.argv.iter().map(q).collect::<Vec<_>>().join(" ");
-                    let test = match &p.expect {
-                        Expect::Success => format!("quiet {probe_cmd}"),
-                        Expect::StdoutContains(t) => {
-                            format!("{probe_cmd} 2>/dev/null | grep -qF -- {}", sh_quote(t))
-                        }
-                        Expect::StdoutEquals(t) => {
-                            format!("[ \"$({probe_cmd} 2>/dev/null)\" = {} ]", sh_quote(t))
-                        }
-                        Expect::StdoutLines(lines) => {
-                            format!(
-                                "have_lines \"$({probe_cmd} 2>/dev/null)\" {}",
-                                lines.iter().map(q).collect::<Vec<_>>().join(" ")
-                            )
-                        }
-                    };
-                    let _ = writeln!(s, "if ! {test}; then {cmd}{after}; fi");
+                    let _ = writeln!(s, "if ! {}; then {cmd}{after}; fi", sh_test(p, &q));
                 }
                 None => {
                     let _ = writeln!(s, "{cmd}{after}");
@@ -648,6 +633,16 @@ fn sh_action(action: &Action) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_placeholders_in_one_word_each_become_their_variable() {
+        let vars = [("<a@1>", "v0".to_owned()), ("<b@2>", "v1".to_owned())];
+        assert_eq!(
+            splice_quote("x=<a@1>,y=<b@2>", &vars),
+            r#"'x='"$v0"',y='"$v1"''"#
+        );
+        assert_eq!(splice_quote("plain", &vars), "'plain'");
+    }
 
     #[test]
     fn quoting_survives_every_metacharacter() {
