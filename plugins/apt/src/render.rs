@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::validate::{self, CheckedKey};
+use package_kit::action::{ensure_dir, fetch_key, run, strings, transaction};
+use package_kit::pin::{self, is_prefix, prefix_pins, resolve_step};
+use package_kit::why;
+use plugin_api::validate;
 use plugin_api::{
     Action, Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse, Repository,
-    ResolveVersion, Step, StepKind, VersionListing, VersionMatch,
+    ResolveVersion, Step, StepKind, VersionListing,
 };
 
 /// The `--set` key bounding how long apt waits for the dpkg lock, in seconds.
@@ -42,20 +45,11 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
             warnings: Vec::new(),
         });
     }
-    steps.extend(
-        request
-            .packages
-            .iter()
-            .filter(|p| is_prefix(p))
-            .map(resolve_step),
-    );
+    steps.extend(prefix_pins(&request.packages).map(|(package, pin)| {
+        resolve_step(package, pin, &format!("apt-cache madison {}", package.name))
+    }));
     steps.push(install_step(&request.packages, &lock, installed));
-    let held: Vec<&str> = request
-        .packages
-        .iter()
-        .filter(|p| p.hold)
-        .map(|p| p.name.as_str())
-        .collect();
+    let held = pin::held(&request.packages);
     if !held.is_empty() {
         steps.push(hold_step(&held, &lock));
     }
@@ -86,68 +80,6 @@ fn lock_option(set: &BTreeMap<String, String>) -> Result<String, PluginError> {
             })?,
     };
     Ok(format!("DPkg::Lock::Timeout={seconds}"))
-}
-
-fn is_prefix(package: &Package) -> bool {
-    package.version.is_some() && package.version_match == VersionMatch::Prefix
-}
-
-/// The text standing for a prefix pin's resolved version until the host resolves it.
-fn placeholder(package: &Package, pin: &str) -> String {
-    format!("<{}@{pin}>", package.name)
-}
-
-/// `name=version` as apt-get takes it, with a placeholder for a prefix pin.
-fn spec(package: &Package) -> String {
-    match (&package.version, package.version_match) {
-        (None, _) => package.name.clone(),
-        (Some(v), VersionMatch::Exact) => format!("{}={v}", package.name),
-        (Some(v), VersionMatch::Prefix) => format!("{}={}", package.name, placeholder(package, v)),
-    }
-}
-
-/// How a package reads in a summary.
-fn shown(package: &Package) -> String {
-    match (&package.version, package.version_match) {
-        (None, _) => package.name.clone(),
-        (Some(v), VersionMatch::Exact) => format!("{}={v}", package.name),
-        (Some(v), VersionMatch::Prefix) => {
-            format!(
-                "{}={v}* (whole components, resolved at run time)",
-                package.name
-            )
-        }
-    }
-}
-
-fn who(requested_by: &[String]) -> String {
-    if requested_by.is_empty() {
-        "the plan".to_owned()
-    } else {
-        requested_by.join(", ")
-    }
-}
-
-fn run(argv: &[&str], unless: Option<Probe>) -> Action {
-    Action::Run {
-        argv: argv.iter().map(|a| (*a).to_owned()).collect(),
-        env: BTreeMap::new(),
-        unless,
-        transaction: false,
-        resolve: Vec::new(),
-    }
-}
-
-/// Creates `dir` unless it exists: `/etc/apt/keyrings` is new in apt 2.4 (absent on Debian 10
-/// and Ubuntu 20.04).
-fn ensure_dir(dir: &str) -> Action {
-    run(
-        &["install", "-d", "-m", "0755", dir],
-        Some(Probe {
-            argv: vec!["test".to_owned(), "-d".to_owned(), dir.to_owned()],
-            expect: Expect::Success,
-        }),
-    )
 }
 
 /// One repository: its key, then its one-line source file.
@@ -203,26 +135,20 @@ fn repository_step(repo: &Repository, request: &RenderRequest) -> Result<Step, P
 
     let mut actions = Vec::new();
     let why = match &key {
-        Some(CheckedKey { url, fingerprints }) => {
+        Some(key) => {
             actions.push(ensure_dir(KEYRINGS));
-            actions.push(Action::FetchKey {
-                url: url.clone(),
-                fingerprints: fingerprints.clone(),
-                dest: keyring.clone(),
-            });
-            format!(
-                "{} installs from it. Its key is fetched over https and kept only if its \
-                 fingerprint is {}; `signed-by=` makes that key vouch for this repository alone \
-                 (no apt-key, no trusted=yes).",
-                who(&repo.requested_by),
-                fingerprints.join(" or ")
+            actions.push(fetch_key(key, &keyring));
+            why::keyed(
+                &repo.requested_by,
+                key,
+                "; `signed-by=` makes that key vouch for this repository alone (no apt-key, no \
+                 trusted=yes).",
             )
         }
-        None => format!(
-            "{} installs from it. It has no key of its own (accepted by --allow-insecure-repo): \
-             apt checks it against the keys the system already trusts, and refuses it if none \
+        None => why::unkeyed(
+            &repo.requested_by,
+            "apt checks it against the keys the system already trusts, and refuses it if none \
              signs it.",
-            who(&repo.requested_by)
         ),
     };
     actions.push(Action::WriteFile {
@@ -253,7 +179,7 @@ fn installed_probe(packages: &[Package]) -> Probe {
         argv.push(package.name.clone());
         lines.push(format!("{} installed", package.name));
         if package.version.is_some() {
-            lines.push(spec(package));
+            lines.push(pin::spec(package, '='));
         }
     }
     Probe {
@@ -276,76 +202,42 @@ fn update_step(lock: &str, unless: Option<Probe>) -> Step {
         "Refresh the apt package index",
         why,
         StepKind::Actions {
-            actions: vec![run(&["apt-get", "-o", lock, "update"], unless)],
+            actions: vec![run(strings(&["apt-get", "-o", lock, "update"]), unless)],
         },
     )
 }
 
 /// The read-only query that lists the versions of `package` the repositories offer.
 fn resolution(package: &Package, pin: &str) -> ResolveVersion {
-    ResolveVersion {
-        package: package.name.clone(),
-        pin: pin.to_owned(),
-        placeholder: placeholder(package, pin),
-        query: vec![
-            "apt-cache".to_owned(),
-            "madison".to_owned(),
-            package.name.clone(),
-        ],
-        listing: VersionListing {
+    pin::resolution(
+        package,
+        pin,
+        strings(&["apt-cache", "madison", &package.name]),
+        VersionListing {
             separator: Some("|".to_owned()),
             name_field: 0,
             names: vec![package.name.clone()],
             version_field: 1,
-        },
-    }
-}
-
-/// Describes, for the plan's reader, how a partial pin becomes a version at run time; the
-/// install step carries the query itself.
-fn resolve_step(package: &Package) -> Step {
-    let pin = package.version.as_deref().unwrap_or_default();
-    Step::new(
-        Phase::Packages,
-        format!(
-            "Resolve {} {pin} to a version at run time with `apt-cache madison {}`",
-            package.name, package.name
-        ),
-        format!(
-            "{} pins {} to {pin} by its leading components. Only the target's repositories \
-             know which versions exist, so the host picks the newest one they offer whose \
-             whole components start with {pin} (epoch aside): never {pin}0 or a longer \
-             number.",
-            who(&package.requested_by),
-            package.name
-        ),
-        StepKind::Actions {
-            actions: Vec::new(),
         },
     )
 }
 
 /// One transaction for every package.
 fn install_step(packages: &[Package], lock: &str, installed: Probe) -> Step {
-    let mut argv: Vec<String> = [
+    let mut argv = strings(&[
         "apt-get",
         "-o",
         lock,
         "install",
         "-y",
         "--no-install-recommends",
-    ]
-    .iter()
-    .map(|a| (*a).to_owned())
-    .collect();
-    argv.extend(packages.iter().map(spec));
-    let resolve = packages
-        .iter()
-        .filter(|p| is_prefix(p))
-        .map(|p| resolution(p, p.version.as_deref().unwrap_or_default()))
+    ]);
+    argv.extend(packages.iter().map(|p| pin::spec(p, '=')));
+    let resolve = prefix_pins(packages)
+        .map(|(package, pin)| resolution(package, pin))
         .collect();
     let env = BTreeMap::from([("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())]);
-    let names: Vec<String> = packages.iter().map(shown).collect();
+    let names: Vec<String> = packages.iter().map(|p| pin::shown(p, '=')).collect();
     Step::new(
         Phase::Packages,
         format!("Install {}", names.join(", ")),
@@ -355,13 +247,7 @@ fn install_step(packages: &[Package], lock: &str, installed: Probe) -> Step {
          (apt 1.9.11 and later; older apt stops at once when dpkg is busy). Skipped when every \
          package is already installed as pinned.",
         StepKind::Actions {
-            actions: vec![Action::Run {
-                argv,
-                env,
-                unless: Some(installed),
-                transaction: true,
-                resolve,
-            }],
+            actions: vec![transaction(argv, env, installed, resolve)],
         },
     )
 }
@@ -384,7 +270,7 @@ fn hold_step(held: &[&str], lock: &str) -> Step {
         "An upgrade would otherwise replace the pinned versions; `apt-mark hold` keeps them \
          until someone releases them with `apt-mark unhold`. Skipped when they are all held.",
         StepKind::Actions {
-            actions: vec![run(&argv, Some(probe))],
+            actions: vec![run(strings(&argv), Some(probe))],
         },
     )
 }

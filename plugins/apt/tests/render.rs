@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 
 use installer_plugin_apt::Apt;
+use package_kit::action::strings;
+use package_kit::fixtures::{self, actions, all_actions};
 use plugin_api::{
     Action, Distro, ErrorKind, Expect, Options, Package, PackageManagerPlugin, Phase, Probe,
-    RenderRequest, RenderResponse, Repository, SigningKey, Step, StepKind, VersionMatch,
+    RenderRequest, RenderResponse, Repository, SigningKey, VersionMatch,
 };
 
 const DOCKER_FPR: &str = "9DC8 5822 9FC7 DD38 854A  E2D8 8D81 803C 0EBF CD88";
@@ -76,13 +78,7 @@ fn kubic_repo(id: &str, path: &str) -> Repository {
 }
 
 fn package(name: &str, version: Option<&str>, version_match: VersionMatch, hold: bool) -> Package {
-    Package {
-        name: name.to_owned(),
-        version: version.map(str::to_owned),
-        version_match,
-        hold,
-        requested_by: vec!["docker".to_owned()],
-    }
+    fixtures::package(name, version, version_match, hold, "docker")
 }
 
 fn docker_on_focal() -> RenderRequest {
@@ -110,21 +106,6 @@ fn docker_on_focal() -> RenderRequest {
 
 fn render(request: &RenderRequest) -> RenderResponse {
     Apt.render(request).expect("render succeeds")
-}
-
-fn actions(step: &Step) -> &[Action] {
-    match &step.kind {
-        StepKind::Actions { actions } => actions,
-        other => panic!("not an actions step: {other:?}"),
-    }
-}
-
-fn all_actions(response: &RenderResponse) -> Vec<&Action> {
-    response.steps.iter().flat_map(actions).collect()
-}
-
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// The argv of every `Run` action, in order.

@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::validate::{self, CheckedKey, RPM_URL_VARIABLES};
+use package_kit::action::{run, strings, transaction};
+use package_kit::pin::{self, prefix_pins, resolve_step};
+use package_kit::{rpm, why};
+use plugin_api::validate::{self, RPM_URL_VARIABLES};
 use plugin_api::{
     Action, Distro, Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse,
-    Repository, ResolveVersion, Step, StepKind, VersionListing, VersionMatch,
+    Repository, ResolveVersion, Step, StepKind, VersionListing,
 };
 
-const KEYS: &str = "/etc/pki/rpm-gpg";
 const REPOS: &str = "/etc/yum.repos.d";
 
 /// Renders every repository and package of `request` as yum or dnf steps, in the order they
@@ -32,24 +34,19 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
             warnings: Vec::new(),
         });
     }
-    let held: Vec<&str> = request
-        .packages
-        .iter()
-        .filter(|p| p.hold)
-        .map(|p| p.name.as_str())
-        .collect();
+    let held = pin::held(&request.packages);
     let lock_plugin = if held.is_empty() {
         None
     } else {
         versionlock_package(&request.distro, pm)
     };
-    steps.extend(
-        request
-            .packages
-            .iter()
-            .filter(|p| is_prefix(p))
-            .map(|p| resolve_step(p, pm)),
-    );
+    steps.extend(prefix_pins(&request.packages).map(|(package, pin)| {
+        resolve_step(
+            package,
+            pin,
+            &format!("{pm} list --showduplicates {}", package.name),
+        )
+    }));
     steps.push(install_step(
         &request.packages,
         pm,
@@ -96,79 +93,6 @@ fn versionlock_list(distro: &Distro, pm: &str) -> String {
     }
 }
 
-fn is_prefix(package: &Package) -> bool {
-    package.version.is_some() && package.version_match == VersionMatch::Prefix
-}
-
-/// The text standing for a prefix pin's resolved version until the host resolves it.
-fn placeholder(package: &Package, pin: &str) -> String {
-    format!("<{}@{pin}>", package.name)
-}
-
-/// `name-version` as yum, dnf and `rpm -q` take it, with a placeholder for a prefix pin.
-fn spec(package: &Package) -> String {
-    match (&package.version, package.version_match) {
-        (None, _) => package.name.clone(),
-        (Some(v), VersionMatch::Exact) => format!("{}-{v}", package.name),
-        (Some(v), VersionMatch::Prefix) => format!("{}-{}", package.name, placeholder(package, v)),
-    }
-}
-
-/// How a package reads in a summary.
-fn shown(package: &Package) -> String {
-    match (&package.version, package.version_match) {
-        (None, _) => package.name.clone(),
-        (Some(v), VersionMatch::Exact) => format!("{}-{v}", package.name),
-        (Some(v), VersionMatch::Prefix) => {
-            format!(
-                "{}-{v}* (whole components, resolved at run time)",
-                package.name
-            )
-        }
-    }
-}
-
-fn who(requested_by: &[String]) -> String {
-    if requested_by.is_empty() {
-        "the plan".to_owned()
-    } else {
-        requested_by.join(", ")
-    }
-}
-
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn run(argv: Vec<String>, unless: Option<Probe>) -> Action {
-    Action::Run {
-        argv,
-        env: BTreeMap::new(),
-        unless,
-        transaction: false,
-        resolve: Vec::new(),
-    }
-}
-
-/// `rpm --import` of a verified key, skipped when rpm already has it. rpm names an imported
-/// key `gpg-pubkey-<last 8 hex digits of the fingerprint>`; with several accepted fingerprints
-/// the plan cannot know which one the key has, so the import (harmless when repeated) always
-/// runs.
-fn import_key(path: &str, fingerprints: &[String]) -> Action {
-    let unless = match fingerprints {
-        [only] => Some(Probe {
-            argv: vec![
-                "rpm".to_owned(),
-                "-q".to_owned(),
-                format!("gpg-pubkey-{}", only[32..].to_ascii_lowercase()),
-            ],
-            expect: Expect::Success,
-        }),
-        _ => None,
-    };
-    run(strings(&["rpm", "--import", path]), unless)
-}
-
 /// Whether the repository signs its metadata with this key: the `repodata/repomd.xml.key`
 /// convention (Open Build Service, pkgs.k8s.io) publishes the key beside a signed
 /// `repomd.xml.asc`. Vendors that sign only packages (Docker's repositories) publish the key
@@ -180,7 +104,7 @@ fn signs_metadata(key_url: &str) -> bool {
 /// One repository: its key, verified and imported, then its `.repo` file.
 fn repository_step(repo: &Repository, request: &RenderRequest) -> Result<Step, PluginError> {
     let key = validate::repository(repo, &request.options, RPM_URL_VARIABLES)?;
-    let key_path = format!("{KEYS}/{}.asc", repo.id);
+    let key_path = rpm::key_path(&repo.id);
     let name = if repo.name.is_empty() {
         &repo.id
     } else {
@@ -193,38 +117,34 @@ fn repository_step(repo: &Repository, request: &RenderRequest) -> Result<Step, P
     );
     let mut actions = Vec::new();
     let why = match &key {
-        Some(CheckedKey { url, fingerprints }) => {
-            let metadata = signs_metadata(url);
+        Some(key) => {
+            let metadata = signs_metadata(&key.url);
             // Without signed metadata the line is left out rather than set to 0, so that a
             // host-wide `repo_gpgcheck=1` in yum.conf is not weakened.
             if metadata {
                 content.push_str("repo_gpgcheck=1\n");
             }
             content.push_str(&format!("gpgkey=file://{key_path}\n"));
-            actions.push(Action::FetchKey {
-                url: url.clone(),
-                fingerprints: fingerprints.clone(),
-                dest: key_path.clone(),
-            });
-            actions.push(import_key(&key_path, fingerprints));
-            format!(
-                "{} installs from it. Its key is fetched over https and kept only if its \
-                 fingerprint is {}, then imported into rpm; `gpgcheck=1` makes every package \
-                 from it checked against that key{}. The file is written directly, so nothing \
-                 depends on yum-config-manager.",
-                who(&repo.requested_by),
-                fingerprints.join(" or "),
-                if metadata {
-                    ", and `repo_gpgcheck=1` its metadata too (it publishes a signed repomd.xml)"
-                } else {
-                    ""
-                }
+            actions.extend(rpm::fetch_and_import(key, &key_path));
+            why::keyed(
+                &repo.requested_by,
+                key,
+                &format!(
+                    ", then imported into rpm; `gpgcheck=1` makes every package from it checked \
+                     against that key{}. The file is written directly, so nothing depends on \
+                     yum-config-manager.",
+                    if metadata {
+                        ", and `repo_gpgcheck=1` its metadata too (it publishes a signed \
+                         repomd.xml)"
+                    } else {
+                        ""
+                    }
+                ),
             )
         }
-        None => format!(
-            "{} installs from it. It has no key of its own (accepted by --allow-insecure-repo): \
-             `gpgcheck=1` still checks its packages against the keys rpm already trusts.",
-            who(&repo.requested_by)
+        None => why::unkeyed(
+            &repo.requested_by,
+            "`gpgcheck=1` still checks its packages against the keys rpm already trusts.",
         ),
     };
     actions.push(Action::WriteFile {
@@ -242,12 +162,11 @@ fn repository_step(repo: &Repository, request: &RenderRequest) -> Result<Step, P
 
 /// The read-only query that lists the versions of `package` the repositories offer.
 fn resolution(package: &Package, pin: &str, pm: &str, arch: &str) -> ResolveVersion {
-    ResolveVersion {
-        package: package.name.clone(),
-        pin: pin.to_owned(),
-        placeholder: placeholder(package, pin),
-        query: strings(&[pm, "list", "--showduplicates", &package.name]),
-        listing: VersionListing {
+    pin::resolution(
+        package,
+        pin,
+        strings(&[pm, "list", "--showduplicates", &package.name]),
+        VersionListing {
             separator: None,
             name_field: 0,
             names: vec![
@@ -256,47 +175,19 @@ fn resolution(package: &Package, pin: &str, pm: &str, arch: &str) -> ResolveVers
             ],
             version_field: 1,
         },
-    }
-}
-
-/// Describes, for the plan's reader, how a partial pin becomes a version at run time; the
-/// install step carries the query itself.
-fn resolve_step(package: &Package, pm: &str) -> Step {
-    let pin = package.version.as_deref().unwrap_or_default();
-    Step::new(
-        Phase::Packages,
-        format!(
-            "Resolve {} {pin} to a version at run time with `{pm} list --showduplicates {}`",
-            package.name, package.name
-        ),
-        format!(
-            "{} pins {} to {pin} by its leading components. Only the target's repositories \
-             know which versions exist, so the host picks the newest one they offer whose \
-             whole components start with {pin} (epoch aside): never {pin}0 or a longer \
-             number.",
-            who(&package.requested_by),
-            package.name
-        ),
-        StepKind::Actions {
-            actions: Vec::new(),
-        },
     )
 }
 
 /// One transaction for every package (and the versionlock plugin the holds need).
 fn install_step(packages: &[Package], pm: &str, arch: &str, lock_plugin: Option<&str>) -> Step {
-    let mut specs: Vec<String> = packages.iter().map(spec).collect();
+    let mut specs: Vec<String> = packages.iter().map(|p| pin::spec(p, '-')).collect();
     specs.extend(lock_plugin.map(str::to_owned));
     let mut argv = strings(&[pm, "install", "-y"]);
     argv.extend(specs.iter().cloned());
-    let mut probe = strings(&["rpm", "-q"]);
-    probe.extend(specs);
-    let resolve = packages
-        .iter()
-        .filter(|p| is_prefix(p))
-        .map(|p| resolution(p, p.version.as_deref().unwrap_or_default(), pm, arch))
+    let resolve = prefix_pins(packages)
+        .map(|(package, pin)| resolution(package, pin, pm, arch))
         .collect();
-    let mut shown: Vec<String> = packages.iter().map(shown).collect();
+    let mut shown: Vec<String> = packages.iter().map(|p| pin::shown(p, '-')).collect();
     let mut why = format!(
         "One {pm} transaction installs every package the plan needs, at its pin, with every \
          package signature checked (never --nogpgcheck); {pm} fetches the metadata of the \
@@ -315,16 +206,12 @@ fn install_step(packages: &[Package], pm: &str, arch: &str, lock_plugin: Option<
         format!("Install {}", shown.join(", ")),
         why,
         StepKind::Actions {
-            actions: vec![Action::Run {
+            actions: vec![transaction(
                 argv,
-                env: BTreeMap::new(),
-                unless: Some(Probe {
-                    argv: probe,
-                    expect: Expect::Success,
-                }),
-                transaction: true,
+                BTreeMap::new(),
+                rpm::installed(specs),
                 resolve,
-            }],
+            )],
         },
     )
 }

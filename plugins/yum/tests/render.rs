@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 
 use installer_plugin_yum::Yum;
+use package_kit::action::strings;
+use package_kit::fixtures::{self, actions, all_actions, run_action};
 use plugin_api::{
     Action, Distro, ErrorKind, Expect, Options, Package, PackageManagerPlugin, Phase, Probe,
-    RenderRequest, RenderResponse, Repository, SigningKey, Step, StepKind, VersionMatch,
+    RenderRequest, RenderResponse, Repository, SigningKey, VersionMatch,
 };
 
 const DOCKER_RPM_FPR: &str = "060A 61C5 1B55 8A7F 742B  77AA C52F EB6B 621E 9F35";
@@ -70,13 +72,7 @@ fn cri_o_repo() -> Repository {
 }
 
 fn package(name: &str, version: Option<&str>, version_match: VersionMatch, hold: bool) -> Package {
-    Package {
-        name: name.to_owned(),
-        version: version.map(str::to_owned),
-        version_match,
-        hold,
-        requested_by: vec!["docker".to_owned()],
-    }
+    fixtures::package(name, version, version_match, hold, "docker")
 }
 
 fn docker_on_centos_7() -> RenderRequest {
@@ -106,33 +102,6 @@ fn cri_o_on_rocky_9() -> RenderRequest {
 
 fn render(request: &RenderRequest) -> RenderResponse {
     Yum.render(request).expect("render succeeds")
-}
-
-fn actions(step: &Step) -> &[Action] {
-    match &step.kind {
-        StepKind::Actions { actions } => actions,
-        other => panic!("not an actions step: {other:?}"),
-    }
-}
-
-fn all_actions(response: &RenderResponse) -> Vec<&Action> {
-    response.steps.iter().flat_map(actions).collect()
-}
-
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn run_action(action: &Action) -> (&Vec<String>, &Option<Probe>, bool) {
-    match action {
-        Action::Run {
-            argv,
-            unless,
-            transaction,
-            ..
-        } => (argv, unless, *transaction),
-        other => panic!("not a run: {other:?}"),
-    }
 }
 
 #[test]

@@ -2,13 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::validate::{self, CheckedKey, RPM_URL_VARIABLES};
+use package_kit::action::{ensure_dir, run, strings, transaction};
+use package_kit::pin::{self, is_prefix, prefix_pins, resolve_step};
+use package_kit::{rpm, why};
+use plugin_api::validate::{self, RPM_URL_VARIABLES};
 use plugin_api::{
-    Action, Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse, Repository,
-    ResolveVersion, Step, StepKind, VersionListing, VersionMatch,
+    Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse, Repository,
+    ResolveVersion, Step, StepKind, VersionListing,
 };
 
-const KEYS: &str = "/etc/pki/rpm-gpg";
 const REPOS: &str = "/etc/zypp/repos.d";
 const LOCKS: &str = "/etc/zypp/locks";
 
@@ -43,20 +45,11 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
             warnings: Vec::new(),
         });
     }
-    steps.extend(
-        request
-            .packages
-            .iter()
-            .filter(|p| is_prefix(p))
-            .map(resolve_step),
-    );
+    steps.extend(prefix_pins(&request.packages).map(|(package, pin)| {
+        resolve_step(package, pin, &format!("zypper search -s {}", package.name))
+    }));
     steps.push(install_step(&request.packages, installed));
-    let held: Vec<&str> = request
-        .packages
-        .iter()
-        .filter(|p| p.hold)
-        .map(|p| p.name.as_str())
-        .collect();
+    let held = pin::held(&request.packages);
     if !held.is_empty() {
         steps.push(hold_step(&held));
     }
@@ -66,115 +59,26 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
     })
 }
 
-fn is_prefix(package: &Package) -> bool {
-    package.version.is_some() && package.version_match == VersionMatch::Prefix
-}
-
-/// The text standing for a prefix pin's resolved version until the host resolves it.
-fn placeholder(package: &Package, pin: &str) -> String {
-    format!("<{}@{pin}>", package.name)
-}
-
-/// The package with its version joined by `separator` (`=` for zypper, `-` for `rpm -q`),
-/// with a placeholder for a prefix pin.
-fn spec(package: &Package, separator: char) -> String {
-    match (&package.version, package.version_match) {
-        (None, _) => package.name.clone(),
-        (Some(v), VersionMatch::Exact) => format!("{}{separator}{v}", package.name),
-        (Some(v), VersionMatch::Prefix) => {
-            format!("{}{separator}{}", package.name, placeholder(package, v))
-        }
-    }
-}
-
-/// How a package reads in a summary.
-fn shown(package: &Package) -> String {
-    match (&package.version, package.version_match) {
-        (None, _) => package.name.clone(),
-        (Some(v), VersionMatch::Exact) => format!("{}={v}", package.name),
-        (Some(v), VersionMatch::Prefix) => {
-            format!(
-                "{}={v}* (whole components, resolved at run time)",
-                package.name
-            )
-        }
-    }
-}
-
-fn who(requested_by: &[String]) -> String {
-    if requested_by.is_empty() {
-        "the plan".to_owned()
-    } else {
-        requested_by.join(", ")
-    }
-}
-
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn run(argv: Vec<String>, unless: Option<Probe>) -> Action {
-    Action::Run {
-        argv,
-        env: BTreeMap::new(),
-        unless,
-        transaction: false,
-        resolve: Vec::new(),
-    }
-}
-
-/// `rpm --import` of a verified key, skipped when rpm already has it. rpm names an imported
-/// key `gpg-pubkey-<last 8 hex digits of the fingerprint>`; with several accepted fingerprints
-/// the plan cannot know which one the key has, so the import (harmless when repeated) always
-/// runs.
-fn import_key(path: &str, fingerprints: &[String]) -> Action {
-    let unless = match fingerprints {
-        [only] => Some(Probe {
-            argv: vec![
-                "rpm".to_owned(),
-                "-q".to_owned(),
-                format!("gpg-pubkey-{}", only[32..].to_ascii_lowercase()),
-            ],
-            expect: Expect::Success,
-        }),
-        _ => None,
-    };
-    run(strings(&["rpm", "--import", path]), unless)
-}
-
 /// One repository: its key, verified and imported, then `zypper addrepo`.
 fn repository_step(repo: &Repository, request: &RenderRequest) -> Result<Step, PluginError> {
     let key = validate::repository(repo, &request.options, RPM_URL_VARIABLES)?;
-    let key_path = format!("{KEYS}/{}.asc", repo.id);
+    let key_path = rpm::key_path(&repo.id);
     let mut actions = Vec::new();
     let why = match &key {
-        Some(CheckedKey { url, fingerprints }) => {
-            actions.push(run(
-                strings(&["install", "-d", "-m", "0755", KEYS]),
-                Some(Probe {
-                    argv: strings(&["test", "-d", KEYS]),
-                    expect: Expect::Success,
-                }),
-            ));
-            actions.push(Action::FetchKey {
-                url: url.clone(),
-                fingerprints: fingerprints.clone(),
-                dest: key_path.clone(),
-            });
-            actions.push(import_key(&key_path, fingerprints));
-            format!(
-                "{} installs from it. Its key is fetched over https and kept only if its \
-                 fingerprint is {}, then imported into rpm before zypper first reads the \
-                 repository, so zypper trusts that key and only that key for it; \
-                 `--gpgcheck` checks every package against it.",
-                who(&repo.requested_by),
-                fingerprints.join(" or ")
+        Some(key) => {
+            actions.push(ensure_dir(rpm::KEYS));
+            actions.extend(rpm::fetch_and_import(key, &key_path));
+            why::keyed(
+                &repo.requested_by,
+                key,
+                ", then imported into rpm before zypper first reads the repository, so zypper \
+                 trusts that key and only that key for it; `--gpgcheck` checks every package \
+                 against it.",
             )
         }
-        None => format!(
-            "{} installs from it. It has no key of its own (accepted by --allow-insecure-repo): \
-             `--gpgcheck` still checks its packages against the keys rpm already trusts.",
-            who(&repo.requested_by)
+        None => why::unkeyed(
+            &repo.requested_by,
+            "`--gpgcheck` still checks its packages against the keys rpm already trusts.",
         ),
     };
     let mut argv = strings(&[
@@ -205,15 +109,9 @@ fn repository_step(repo: &Repository, request: &RenderRequest) -> Result<Step, P
     ))
 }
 
-/// Says whether every package is installed, at its pin where it has one: `rpm -q` fails
-/// unless it finds every `name-version` (or `name`) it is given.
+/// Says whether every package is installed, at its pin where it has one.
 fn installed_probe(packages: &[Package]) -> Probe {
-    let mut argv = strings(&["rpm", "-q"]);
-    argv.extend(packages.iter().map(|p| spec(p, '-')));
-    Probe {
-        argv,
-        expect: Expect::Success,
-    }
+    rpm::installed(packages.iter().map(|p| pin::spec(p, '-')))
 }
 
 /// One metadata refresh for the repositories just added.
@@ -241,11 +139,10 @@ fn refresh_step(repos: &[Repository], unless: Option<Probe>) -> Step {
 
 /// The read-only query that lists the versions of `package` the repositories offer.
 fn resolution(package: &Package, pin: &str) -> ResolveVersion {
-    ResolveVersion {
-        package: package.name.clone(),
-        pin: pin.to_owned(),
-        placeholder: placeholder(package, pin),
-        query: strings(&[
+    pin::resolution(
+        package,
+        pin,
+        strings(&[
             "zypper",
             "--non-interactive",
             "search",
@@ -256,35 +153,11 @@ fn resolution(package: &Package, pin: &str) -> ResolveVersion {
             &package.name,
         ]),
         // `S | Name | Type | Version | Arch | Repository`
-        listing: VersionListing {
+        VersionListing {
             separator: Some("|".to_owned()),
             name_field: 1,
             names: vec![package.name.clone()],
             version_field: 3,
-        },
-    }
-}
-
-/// Describes, for the plan's reader, how a partial pin becomes a version at run time; the
-/// install step carries the query itself.
-fn resolve_step(package: &Package) -> Step {
-    let pin = package.version.as_deref().unwrap_or_default();
-    Step::new(
-        Phase::Packages,
-        format!(
-            "Resolve {} {pin} to a version at run time with `zypper search -s {}`",
-            package.name, package.name
-        ),
-        format!(
-            "{} pins {} to {pin} by its leading components. Only the target's repositories \
-             know which versions exist, so the host picks the newest one they offer whose \
-             whole components start with {pin} (epoch aside): never {pin}0 or a longer \
-             number.",
-            who(&package.requested_by),
-            package.name
-        ),
-        StepKind::Actions {
-            actions: Vec::new(),
         },
     )
 }
@@ -292,26 +165,18 @@ fn resolve_step(package: &Package) -> Step {
 /// One transaction for every package.
 fn install_step(packages: &[Package], installed: Probe) -> Step {
     let mut argv = strings(&["zypper", "--non-interactive", "install"]);
-    argv.extend(packages.iter().map(|p| spec(p, '=')));
-    let resolve = packages
-        .iter()
-        .filter(|p| is_prefix(p))
-        .map(|p| resolution(p, p.version.as_deref().unwrap_or_default()))
+    argv.extend(packages.iter().map(|p| pin::spec(p, '=')));
+    let resolve = prefix_pins(packages)
+        .map(|(package, pin)| resolution(package, pin))
         .collect();
-    let shown: Vec<String> = packages.iter().map(shown).collect();
+    let shown: Vec<String> = packages.iter().map(|p| pin::shown(p, '=')).collect();
     Step::new(
         Phase::Packages,
         format!("Install {}", shown.join(", ")),
         "One zypper transaction installs every package the plan needs, at its pin, with every \
          package signature checked. Skipped when `rpm -q` finds them all installed.",
         StepKind::Actions {
-            actions: vec![Action::Run {
-                argv,
-                env: BTreeMap::new(),
-                unless: Some(installed),
-                transaction: true,
-                resolve,
-            }],
+            actions: vec![transaction(argv, BTreeMap::new(), installed, resolve)],
         },
     )
 }

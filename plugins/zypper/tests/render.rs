@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 
 use installer_plugin_zypper::Zypper;
+use package_kit::action::strings;
+use package_kit::fixtures::{self, actions, all_actions, run_action};
 use plugin_api::{
     Action, Distro, ErrorKind, Expect, Options, Package, PackageManagerPlugin, Phase, Probe,
-    RenderRequest, RenderResponse, Repository, SigningKey, Step, StepKind, VersionMatch,
+    RenderRequest, RenderResponse, Repository, SigningKey, VersionMatch,
 };
 
 const KUBIC_FPR: &str = "2472 D6D0 D2F6 6AF8 7ABA  8DA3 4D64 3903 5CD2 5F3E";
@@ -44,13 +46,7 @@ fn kubic_repo(id: &str, path: &str) -> Repository {
 }
 
 fn package(name: &str, version: Option<&str>, version_match: VersionMatch, hold: bool) -> Package {
-    Package {
-        name: name.to_owned(),
-        version: version.map(str::to_owned),
-        version_match,
-        hold,
-        requested_by: vec!["cri-o".to_owned()],
-    }
+    fixtures::package(name, version, version_match, hold, "cri-o")
 }
 
 fn cri_o_on_leap() -> RenderRequest {
@@ -88,33 +84,6 @@ fn docker_on_leap() -> RenderRequest {
 
 fn render(request: &RenderRequest) -> RenderResponse {
     Zypper.render(request).expect("render succeeds")
-}
-
-fn actions(step: &Step) -> &[Action] {
-    match &step.kind {
-        StepKind::Actions { actions } => actions,
-        other => panic!("not an actions step: {other:?}"),
-    }
-}
-
-fn all_actions(response: &RenderResponse) -> Vec<&Action> {
-    response.steps.iter().flat_map(actions).collect()
-}
-
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn run_action(action: &Action) -> (&Vec<String>, &Option<Probe>, bool) {
-    match action {
-        Action::Run {
-            argv,
-            unless,
-            transaction,
-            ..
-        } => (argv, unless, *transaction),
-        other => panic!("not a run: {other:?}"),
-    }
 }
 
 #[test]
