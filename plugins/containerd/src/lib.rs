@@ -76,11 +76,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     if let Some(reference) = &options.sandbox_image {
         image::check(reference)?;
     }
-    let version = options
-        .version
-        .as_deref()
-        .map(|v| Version::parse(v, "--version", "1.7.27"))
-        .transpose()?;
+    let version = Version::requested(options, "1.7.27")?;
 
     let mut plan = RuntimePlan {
         steps: node_prerequisites(),

@@ -17,7 +17,7 @@ use plugin_api::{
 };
 use runtime_kit::docker_repo;
 use runtime_kit::settings::{self, Settings};
-use runtime_kit::version::Version;
+use runtime_kit::version::{Version, KUBERNETES_EXAMPLE};
 use runtime_kit::{cve, facts, image};
 
 /// The plugin's name.
@@ -68,16 +68,8 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     if let Some(reference) = &options.sandbox_image {
         image::check(reference)?;
     }
-    let user_version = options
-        .version
-        .as_deref()
-        .map(|v| Version::parse(v, "--version", "1.30"))
-        .transpose()?;
-    let kubernetes = options
-        .kubernetes_version
-        .as_deref()
-        .map(|v| Version::parse(v, "--kubernetes-version", "1.30"))
-        .transpose()?;
+    let user_version = Version::requested(options, "1.30")?;
+    let kubernetes = Version::kubernetes(options)?;
     let mut warnings = Vec::new();
     let version = match (&user_version, &kubernetes) {
         (Some(v), Some(k)) => {
@@ -108,7 +100,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         (None, Some(k)) => Version::parse(
             &format!("{}.{}", k.major(), k.minor()),
             "--kubernetes-version",
-            "1.30",
+            KUBERNETES_EXAMPLE,
         )?,
         (None, None) => {
             return Err(PluginError::invalid_input(

@@ -11,8 +11,8 @@ pub mod versions;
 
 use plugin_api::prerequisites::node_prerequisites;
 use plugin_api::{
-    export_plugin, Check, Expect, Manifest, OptionDoc, Package, Phase, PlanRequest, PluginError,
-    Probe, RuntimePlan, RuntimePlugin, ServiceStep, Source, Step, StepKind, VersionMatch,
+    export_plugin, Manifest, OptionDoc, Package, Phase, PlanRequest, PluginError, RuntimePlan,
+    RuntimePlugin, Source, Step, StepKind, VersionMatch,
 };
 use runtime_kit::docker_repo::{self, Format};
 use runtime_kit::settings::{self, Settings};
@@ -72,16 +72,8 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     if let Some(reference) = &options.sandbox_image {
         image::check(reference)?;
     }
-    let version = options
-        .version
-        .as_deref()
-        .map(|v| Version::parse(v, "--version", "28.3.3"))
-        .transpose()?;
-    let kubernetes = options
-        .kubernetes_version
-        .as_deref()
-        .map(|v| Version::parse(v, "--kubernetes-version", "1.30"))
-        .transpose()?;
+    let version = Version::requested(options, "28.3.3")?;
+    let kubernetes = Version::kubernetes(options)?;
     // Without --kubernetes-version, plan for a Kubernetes that is still supported: all of
     // them are past the dockershim.
     let with_cri_dockerd = kubernetes.as_ref().is_none_or(|k| k.series() >= (1, 24));
@@ -262,43 +254,12 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     ));
     plan.steps
         .push(daemon_json::step(options, override_kernel_check));
-    plan.steps.push(Step::new(
-        Phase::Services,
-        format!(
-            "enable and start {}, restart it when its configuration changed",
-            daemon_json::SERVICE
-        ),
+    plan.steps.push(daemon_json::service_step(
         "the kubelet needs Docker running at boot; a restart applies daemon.json, and only when \
          it changed, so a second run disturbs nothing",
-        StepKind::Service(ServiceStep {
-            unit: daemon_json::SERVICE.to_owned(),
-            enable: true,
-            start: true,
-            restart_on_change: true,
-            daemon_reload: true,
-        }),
     ));
     if validates {
-        plan.steps.push(Step::new(
-            Phase::Verification,
-            format!("dockerd accepts {}", daemon_json::PATH),
-            "dockerd's own parse of the merged file, flags included, is the proof it will start",
-            StepKind::Check(Check {
-                description: format!(
-                    "`dockerd --validate --config-file {}` succeeds",
-                    daemon_json::PATH
-                ),
-                probe: Probe {
-                    argv: vec![
-                        "dockerd".to_owned(),
-                        "--validate".to_owned(),
-                        "--config-file".to_owned(),
-                        daemon_json::PATH.to_owned(),
-                    ],
-                    expect: Expect::Success,
-                },
-            }),
-        ));
+        plan.steps.push(daemon_json::validate_check());
     }
     if with_cri_dockerd {
         plan.steps

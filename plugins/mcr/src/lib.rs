@@ -7,8 +7,8 @@
 
 use plugin_api::prerequisites::node_prerequisites;
 use plugin_api::{
-    export_plugin, Check, Expect, Manifest, OptionDoc, Package, Phase, PlanRequest, PluginError,
-    Probe, Repository, RuntimePlan, RuntimePlugin, ServiceStep, Step, StepKind, VersionMatch,
+    export_plugin, Manifest, OptionDoc, Package, Phase, PlanRequest, PluginError, Repository,
+    RuntimePlan, RuntimePlugin, Step, StepKind, VersionMatch,
 };
 use runtime_kit::docker_repo::{self, Format};
 use runtime_kit::settings::{self, Settings};
@@ -64,11 +64,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     if let Some(reference) = &options.sandbox_image {
         image::check(reference)?;
     }
-    let version = options
-        .version
-        .as_deref()
-        .map(|v| Version::parse(v, "--version", "25.0"))
-        .transpose()?;
+    let version = Version::requested(options, "25.0")?;
     let channel = version
         .as_ref()
         .map_or_else(|| DEFAULT_CHANNEL.to_owned(), |v| format!("stable-{v}"));
@@ -134,39 +130,11 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         StepKind::Packages { packages },
     ));
     plan.steps.push(daemon_json::step(options, false));
-    plan.steps.push(Step::new(
-        Phase::Services,
-        format!(
-            "enable and start {}, restart it when its configuration changed",
-            daemon_json::SERVICE
-        ),
+    plan.steps.push(daemon_json::service_step(
         "the kubelet needs MCR running at boot; a restart applies daemon.json, and only when it \
          changed",
-        StepKind::Service(ServiceStep {
-            unit: daemon_json::SERVICE.to_owned(),
-            enable: true,
-            start: true,
-            restart_on_change: true,
-            daemon_reload: true,
-        }),
     ));
-    plan.steps.push(Step::new(
-        Phase::Verification,
-        format!("dockerd accepts {}", daemon_json::PATH),
-        "dockerd's own parse of the merged file, flags included, is the proof it will start",
-        StepKind::Check(Check {
-            description: format!(
-                "`dockerd --validate --config-file {}` succeeds",
-                daemon_json::PATH
-            ),
-            probe: Probe {
-                argv: ["dockerd", "--validate", "--config-file", daemon_json::PATH]
-                    .map(str::to_owned)
-                    .to_vec(),
-                expect: Expect::Success,
-            },
-        }),
-    ));
+    plan.steps.push(daemon_json::validate_check());
     plan.steps
         .extend(cri_dockerd::steps(options.sandbox_image.as_deref()));
     Ok(plan)

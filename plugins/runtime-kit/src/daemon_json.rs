@@ -2,7 +2,9 @@
 //! no systemd unit or environment file passes the same settings as flags.
 
 use crate::facts;
-use plugin_api::{Check, Expect, FileContent, FileStep, Options, Phase, Probe, Step, StepKind};
+use plugin_api::{
+    Check, Expect, FileContent, FileStep, Options, Phase, Probe, ServiceStep, Step, StepKind,
+};
 use serde_json::{json, Map, Value};
 
 /// The file.
@@ -137,6 +139,42 @@ pub fn conflict_check(value: &Value) -> Step {
             probe: Probe {
                 argv,
                 expect: Expect::StdoutEquals(String::new()),
+            },
+        }),
+    )
+}
+
+/// docker.service enabled and started, and restarted only when its configuration changed;
+/// `why` says what needs it running.
+pub fn service_step(why: &str) -> Step {
+    Step::new(
+        Phase::Services,
+        format!("enable and start {SERVICE}, restart it when its configuration changed"),
+        why,
+        StepKind::Service(ServiceStep {
+            unit: SERVICE.to_owned(),
+            enable: true,
+            start: true,
+            restart_on_change: true,
+            daemon_reload: true,
+        }),
+    )
+}
+
+/// dockerd's own parse of the merged file, flags included: `dockerd --validate` (Docker 23.0
+/// and later).
+pub fn validate_check() -> Step {
+    Step::new(
+        Phase::Verification,
+        format!("dockerd accepts {PATH}"),
+        "dockerd's own parse of the merged file, flags included, is the proof it will start",
+        StepKind::Check(Check {
+            description: format!("`dockerd --validate --config-file {PATH}` succeeds"),
+            probe: Probe {
+                argv: ["dockerd", "--validate", "--config-file", PATH]
+                    .map(str::to_owned)
+                    .to_vec(),
+                expect: Expect::Success,
             },
         }),
     )

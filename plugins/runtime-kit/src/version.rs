@@ -3,7 +3,10 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use plugin_api::PluginError;
+use plugin_api::{Options, PluginError};
+
+/// The Kubernetes version messages show as an example.
+pub const KUBERNETES_EXAMPLE: &str = "1.30";
 
 /// A version given by the user: `MAJOR.MINOR` (a series, `1.7`, `19.03`) or
 /// `MAJOR.MINOR.PATCH` (a release, `19.03.8`, `1.24.6`).
@@ -54,6 +57,25 @@ impl Version {
             minor,
             patch,
         })
+    }
+
+    /// The user's `--version`, parsed, or `None` when it is not given; `example` (a version
+    /// of this runtime) shows how to write one.
+    pub fn requested(options: &Options, example: &str) -> Result<Option<Self>, PluginError> {
+        options
+            .version
+            .as_deref()
+            .map(|v| Version::parse(v, "--version", example))
+            .transpose()
+    }
+
+    /// The user's `--kubernetes-version`, parsed, or `None` when it is not given.
+    pub fn kubernetes(options: &Options) -> Result<Option<Self>, PluginError> {
+        options
+            .kubernetes_version
+            .as_deref()
+            .map(|v| Version::parse(v, "--kubernetes-version", KUBERNETES_EXAMPLE))
+            .transpose()
     }
 
     /// The version as the user wrote it (without a leading `v`).
