@@ -97,7 +97,8 @@ pub fn text_line(value: &str, what: &str, origin: &str) -> Result<(), PluginErro
 
 /// Refuses a URL that is not `http://` or `https://` with a host, holds a character outside
 /// the allowlist (a `$` is accepted only as `$name` for a name in `variables`), or has a `..`
-/// path segment. Returns whether it is https.
+/// path segment. Returns whether it is safe to fetch without `--allow-insecure-repo`: https,
+/// or plain http to a loopback address (a local mirror).
 pub fn url(value: &str, variables: &[&str], what: &str, origin: &str) -> Result<bool, PluginError> {
     let refuse = |why: String| {
         Err(PluginError::invalid_input(format!(
@@ -148,7 +149,19 @@ pub fn url(value: &str, variables: &[&str], what: &str, origin: &str) -> Result<
     if path.split('/').any(|segment| segment == "..") {
         return refuse("has a `..` path segment".to_owned());
     }
-    Ok(https)
+    Ok(https || is_loopback(host))
+}
+
+/// Whether `host` (with any port) is this machine: plain http to a loopback mirror crosses no
+/// network, so it needs no `--allow-insecure-repo`.
+fn is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name == "localhost"
+        || name == "::1"
+        || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An OpenPGP fingerprint as 40 upper-case hex digits, from 40 hex digits with any spaces.
@@ -324,6 +337,22 @@ mod tests {
             "x"
         )
         .is_ok());
+    }
+
+    #[test]
+    fn plain_http_is_safe_only_to_a_loopback_mirror() {
+        for (u, safe) in [
+            ("https://download.docker.com/linux/debian", true),
+            ("http://127.0.0.1:8080/linux/debian", true),
+            ("http://127.9.0.1/x", true),
+            ("http://[::1]:8080/x", true),
+            ("http://localhost/x", true),
+            ("http://mirror.example.com/x", false),
+            ("http://127.0.0.1.example.com/x", false),
+            ("http://10.0.0.1:8080/x", false),
+        ] {
+            assert_eq!(url(u, &[], "URL", "x").unwrap(), safe, "{u}");
+        }
     }
 
     #[test]
