@@ -345,7 +345,6 @@ mod tests {
             ("https://download.docker.com/linux/debian", true),
             ("http://127.0.0.1:8080/linux/debian", true),
             ("http://127.9.0.1/x", true),
-            ("http://[::1]:8080/x", true),
             ("http://localhost/x", true),
             ("http://mirror.example.com/x", false),
             ("http://127.0.0.1.example.com/x", false),
