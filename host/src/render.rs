@@ -523,6 +523,7 @@ fn sh_action(action: &Action) -> String {
         } => {
             let mut s = String::new();
             let mut vars = Vec::new();
+            let mut probe_guard: Vec<String> = Vec::new();
             for (i, r) in resolve.iter().enumerate() {
                 let var = format!("v{i}");
                 let _ = writeln!(
@@ -535,14 +536,20 @@ fn sh_action(action: &Action) -> String {
                     sep = sh_quote(r.listing.separator.as_deref().unwrap_or("")),
                     names = sh_argv(&r.listing.names),
                 );
-                let _ = writeln!(
-                    s,
-                    "[ -n \"${var}\" ] || {{ say {}; exit 1; }}",
-                    sh_quote(&format!(
-                        "no version of {} matches {} in the repositories",
-                        r.package, r.pin
-                    ))
-                );
+                // Needed by the command: no version is an error. Needed only by the probe
+                // (a refresh that comes before the version can be known): run the command.
+                if argv.iter().any(|a| a.contains(&r.placeholder)) {
+                    let _ = writeln!(
+                        s,
+                        "[ -n \"${var}\" ] || {{ say {}; exit 1; }}",
+                        sh_quote(&format!(
+                            "no version of {} matches {} in the repositories",
+                            r.package, r.pin
+                        ))
+                    );
+                } else {
+                    probe_guard.push(format!("[ -n \"${var}\" ]"));
+                }
                 vars.push((r.placeholder.as_str(), var));
             }
             // Each placeholder becomes a variable reference outside the quotes.
@@ -564,7 +571,12 @@ fn sh_action(action: &Action) -> String {
             };
             match unless {
                 Some(p) => {
-                    let _ = writeln!(s, "if ! {}; then {cmd}{after}; fi", sh_test(p, &q));
+                    let test = if probe_guard.is_empty() {
+                        sh_test(p, &q)
+                    } else {
+                        format!("{{ {} && {}; }}", probe_guard.join(" && "), sh_test(p, &q))
+                    };
+                    let _ = writeln!(s, "if ! {test}; then {cmd}{after}; fi");
                 }
                 None => {
                     let _ = writeln!(s, "{cmd}{after}");

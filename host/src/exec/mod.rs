@@ -357,21 +357,33 @@ impl Executor {
                 }
                 let mut argv = argv.clone();
                 let mut unless = unless.clone();
+                // A version that cannot be resolved is an error when the command needs it;
+                // when only the probe does (a refresh that must run before the version can be
+                // known), the probe cannot vouch for anything and the command runs.
+                let mut probe_usable = true;
                 for r in resolve {
                     let out = self.command(&r.query, &BTreeMap::new())?;
                     let text = String::from_utf8_lossy(&out.stdout).into_owned();
                     let offered = listed_versions(&text, &r.listing);
-                    let version = plugin_api::version::pick(&r.pin, offered.iter().map(String::as_str)).ok_or_else(|| Failure {
-                        message: format!(
-                            "no version of {} matches the pin {} (whole components); the repositories offer: {}",
-                            r.package,
-                            r.pin,
-                            if offered.is_empty() { "none".to_owned() } else { offered.join(", ") }
-                        ),
-                        command: Some(r.query.clone()),
-                        exit_status: out.status.code(),
-                        output_tail: Some(tail(&out.stdout, &out.stderr)),
-                    })?;
+                    let Some(version) =
+                        plugin_api::version::pick(&r.pin, offered.iter().map(String::as_str))
+                    else {
+                        if !argv.iter().any(|a| a.contains(&r.placeholder)) {
+                            probe_usable = false;
+                            continue;
+                        }
+                        return Err(Failure {
+                            message: format!(
+                                "no version of {} matches the pin {} (whole components); the repositories offer: {}",
+                                r.package,
+                                r.pin,
+                                if offered.is_empty() { "none".to_owned() } else { offered.join(", ") }
+                            ),
+                            command: Some(r.query.clone()),
+                            exit_status: out.status.code(),
+                            output_tail: Some(tail(&out.stdout, &out.stderr)),
+                        });
+                    };
                     let version = version.to_owned();
                     for a in argv.iter_mut() {
                         *a = a.replace(&r.placeholder, &version);
@@ -380,7 +392,7 @@ impl Executor {
                         substitute_probe(p, &r.placeholder, &version);
                     }
                 }
-                if let Some(probe) = &unless {
+                if let Some(probe) = unless.as_ref().filter(|_| probe_usable) {
                     if self.probe(probe) {
                         return Ok(Outcome::Unchanged);
                     }

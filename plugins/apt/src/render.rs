@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use package_kit::action::{ensure_dir, fetch_key, run, strings, transaction};
-use package_kit::pin::{self, is_prefix, prefix_pins, resolve_step};
+use package_kit::pin::{self, prefix_pins, resolve_step};
 use package_kit::why;
 use plugin_api::validate;
 use plugin_api::{
@@ -35,10 +35,14 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
         return Ok(RenderResponse::default());
     }
     let installed = installed_probe(&request.packages);
-    // Skipping the refresh is safe only when the probe needs no resolved version (resolving
-    // reads the index) and there is something to probe.
-    let skippable = !request.packages.is_empty() && !request.packages.iter().any(is_prefix);
-    steps.push(update_step(&lock, skippable.then(|| installed.clone())));
+    // The refresh is skipped when every package is installed as pinned. With a prefix pin the
+    // probe needs the resolved version, which reads the index: before the first refresh it
+    // cannot be resolved, and the host then runs the refresh (the command does not need it).
+    let resolve: Vec<ResolveVersion> = prefix_pins(&request.packages)
+        .map(|(p, pin)| resolution(p, pin))
+        .collect();
+    let probe = (!request.packages.is_empty()).then(|| installed.clone());
+    steps.push(update_step(&lock, probe, resolve));
     if request.packages.is_empty() {
         return Ok(RenderResponse {
             steps,
@@ -189,20 +193,25 @@ fn installed_probe(packages: &[Package]) -> Probe {
 }
 
 /// One index refresh for every repository.
-fn update_step(lock: &str, unless: Option<Probe>) -> Step {
+fn update_step(lock: &str, unless: Option<Probe>, resolve: Vec<ResolveVersion>) -> Step {
     let why = if unless.is_some() {
-        "apt must see the repositories just added before it can install from them; one refresh \
-         serves them all. Skipped when every package is already installed as pinned."
+        "apt must see the repositories just added before it can install from them or list the \
+         versions they offer; one refresh serves them all. Skipped when every package is already \
+         installed as pinned."
     } else {
         "apt must see the repositories just added before it can install from them or list the \
          versions they offer; one refresh serves them all."
     };
+    let mut action = run(strings(&["apt-get", "-o", lock, "update"]), unless);
+    if let Action::Run { resolve: r, .. } = &mut action {
+        *r = resolve;
+    }
     Step::new(
         Phase::Repositories,
         "Refresh the apt package index",
         why,
         StepKind::Actions {
-            actions: vec![run(strings(&["apt-get", "-o", lock, "update"]), unless)],
+            actions: vec![action],
         },
     )
 }

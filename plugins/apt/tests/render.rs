@@ -334,15 +334,31 @@ fn cri_o_on_debian_10_adds_every_flat_repository_before_one_refresh() {
          https://download.opensuse.org/repositories/devel:/kubic:/libcontainers:/stable/Debian_10/ /\n"
     );
 
-    // The refresh cannot be skipped: resolving the prefix pin reads the index.
-    let Action::Run { argv, unless, .. } = &actions(&response.steps[2])[0] else {
+    // The refresh is skipped once the pinned version is installed; its probe needs the prefix
+    // pin resolved, which before the first refresh fails, so the host then runs it.
+    let Action::Run {
+        argv,
+        unless,
+        resolve,
+        ..
+    } = &actions(&response.steps[2])[0]
+    else {
         panic!()
     };
     assert_eq!(
         argv,
         &strings(&["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"])
     );
-    assert_eq!(unless, &None);
+    let probe = unless.as_ref().expect("the install probe");
+    assert!(
+        matches!(&probe.expect, Expect::StdoutLines(lines) if lines.contains(&"cri-o=<cri-o@1.17>".to_owned()))
+    );
+    assert_eq!(resolve.len(), 1);
+    assert_eq!(resolve[0].placeholder, "<cri-o@1.17>");
+    assert!(
+        !argv.iter().any(|a| a.contains("<cri-o@1.17>")),
+        "the refresh itself needs no version"
+    );
 
     // The partial pin is described, then resolved by the install action at run time.
     assert_eq!(

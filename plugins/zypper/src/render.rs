@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use package_kit::action::{ensure_dir, run, strings, transaction};
-use package_kit::pin::{self, is_prefix, prefix_pins, resolve_step};
+use package_kit::pin::{self, prefix_pins, resolve_step};
 use package_kit::{rpm, why};
 use plugin_api::validate::{self, RPM_URL_VARIABLES};
 use plugin_api::{
-    Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse, Repository,
+    Action, Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse, Repository,
     ResolveVersion, Step, StepKind, VersionListing,
 };
 
@@ -31,13 +31,14 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
     }
     let installed = installed_probe(&request.packages);
     if !request.repositories.is_empty() {
-        // Skipping the refresh is safe only when the probe needs no resolved version
-        // (resolving reads the metadata) and there is something to probe.
-        let skippable = !request.packages.is_empty() && !request.packages.iter().any(is_prefix);
-        steps.push(refresh_step(
-            &request.repositories,
-            skippable.then(|| installed.clone()),
-        ));
+        // Skipped when every package is installed as pinned. With a prefix pin the probe
+        // needs the resolved version, which reads the metadata: before the first refresh it
+        // cannot be resolved, and the host then runs the refresh (the command does not need it).
+        let resolve = prefix_pins(&request.packages)
+            .map(|(p, pin)| resolution(p, pin))
+            .collect();
+        let probe = (!request.packages.is_empty()).then(|| installed.clone());
+        steps.push(refresh_step(&request.repositories, probe, resolve));
     }
     if request.packages.is_empty() {
         return Ok(RenderResponse {
@@ -115,7 +116,7 @@ fn installed_probe(packages: &[Package]) -> Probe {
 }
 
 /// One metadata refresh for the repositories just added.
-fn refresh_step(repos: &[Repository], unless: Option<Probe>) -> Step {
+fn refresh_step(repos: &[Repository], unless: Option<Probe>, resolve: Vec<ResolveVersion>) -> Step {
     let mut argv = strings(&["zypper", "--non-interactive", "refresh"]);
     argv.extend(repos.iter().map(|r| r.id.clone()));
     let ids: Vec<&str> = repos.iter().map(|r| r.id.as_str()).collect();
@@ -127,12 +128,16 @@ fn refresh_step(repos: &[Repository], unless: Option<Probe>) -> Step {
     if unless.is_some() {
         why.push_str(" Skipped when every package is already installed as pinned.");
     }
+    let mut action = run(argv, unless);
+    if let Action::Run { resolve: r, .. } = &mut action {
+        *r = resolve;
+    }
     Step::new(
         Phase::Repositories,
         format!("Refresh repositories {}", ids.join(", ")),
         why,
         StepKind::Actions {
-            actions: vec![run(argv, unless)],
+            actions: vec![action],
         },
     )
 }

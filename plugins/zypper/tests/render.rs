@@ -293,13 +293,27 @@ fn a_prefix_pin_from_the_distro_archive_is_resolved_at_run_time() {
 }
 
 #[test]
-fn the_refresh_is_not_skipped_when_a_pin_needs_resolving() {
+fn the_refresh_probe_carries_the_pin_to_resolve_and_the_refresh_needs_no_version() {
     let mut request = cri_o_on_leap();
     request.packages[0].version = Some("1.24".to_owned());
     request.packages[0].version_match = VersionMatch::Prefix;
     let response = render(&request);
-    let (_, unless, _) = run_action(&actions(&response.steps[2])[0]);
-    assert_eq!(unless, &None);
+    let Action::Run {
+        argv,
+        unless,
+        resolve,
+        ..
+    } = &actions(&response.steps[2])[0]
+    else {
+        panic!("a run action")
+    };
+    // Skipped once the pinned version is installed; before the first refresh the pin cannot
+    // be resolved, and the host runs the refresh.
+    assert!(unless
+        .as_ref()
+        .is_some_and(|p| p.argv.iter().any(|a| a.contains("<cri-o@1.24>"))));
+    assert_eq!(resolve.len(), 1);
+    assert!(!argv.iter().any(|a| a.contains("<cri-o@1.24>")));
 }
 
 fn refused(request: &RenderRequest) -> plugin_api::PluginError {
