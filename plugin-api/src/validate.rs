@@ -161,7 +161,9 @@ fn is_loopback(host: &str) -> bool {
     };
     name == "localhost"
         || name == "::1"
-        || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An OpenPGP fingerprint as 40 upper-case hex digits, from 40 hex digits with any spaces.
