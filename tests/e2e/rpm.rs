@@ -52,7 +52,6 @@ fn dnf_installs_the_pinned_package_from_the_plugins_repo_file_and_locks_it() {
             "containerd",
             "--mirror",
             &server.url(),
-            "--allow-insecure-repo",
             "--set",
             &format!("containerd.key-fingerprint={}", repo.key.fingerprint),
             "--version",

@@ -119,15 +119,14 @@ pub fn plan(root: Option<&Path>, args: &[String]) -> Value {
 
 /// The selection that installs containerd.io from the loopback mirror: Docker's repository
 /// path below it, our key's fingerprint instead of Docker's, a pin (held) and the cgroup
-/// driver and pause image the checks look for. Plain http is loopback, hence
-/// `--allow-insecure-repo`.
+/// driver and pause image the checks look for. Plain http to loopback needs no
+/// `--allow-insecure-repo`: nothing crosses a network.
 pub fn mirror_selection(server: &HttpServer, repo: &AptRepo) -> Vec<String> {
     strings(&[
         "--runtime",
         "containerd",
         "--mirror",
         &server.url(),
-        "--allow-insecure-repo",
         "--set",
         &format!("containerd.key-fingerprint={}", repo.key.fingerprint),
         "--version",
