@@ -550,6 +550,7 @@ impl Executor {
         .env("LC_ALL", "C")
         .envs(env);
         cmd.stdin(std::process::Stdio::null());
+        let started = std::time::Instant::now();
         let out = cmd.output().map_err(|e| Failure {
             message: format!("cannot run `{}`: {e}", argv.join(" ")),
             command: Some(argv.to_vec()),
@@ -557,13 +558,14 @@ impl Executor {
             output_tail: None,
         })?;
         let entry = format!(
-            "$ {}\n{}{}[exit {}]\n",
+            "$ {}\n{}{}[exit {}, {:.2} s]\n",
             argv.join(" "),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
             out.status
                 .code()
-                .map_or("signal".to_owned(), |c| c.to_string())
+                .map_or("signal".to_owned(), |c| c.to_string()),
+            started.elapsed().as_secs_f64()
         );
         tracing::debug!("{}", entry.trim_end());
         self.log.borrow_mut().push_str(&entry);
