@@ -36,6 +36,8 @@
 //! The plugin crate is a `cdylib` depending on `plugin-api` and on `abi_stable` (the export
 //! attribute refers to it by name); see `docs/plugin-authors.md`.
 
+#![deny(missing_docs)]
+
 pub mod abi;
 mod distro;
 mod error;
