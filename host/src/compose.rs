@@ -212,7 +212,12 @@ pub fn compose(
                 settings,
                 persist_file,
             } => sysctl_actions(settings, persist_file),
-            StepKind::File(file) => vec![file_action(file)],
+            StepKind::File(file) => file
+                .skip_when
+                .iter()
+                .map(|guard| Action::SkipIf(guard.clone()))
+                .chain(std::iter::once(file_action(file)))
+                .collect(),
             StepKind::Service(service) => {
                 vec![service_action(service, changers.get(&service.unit))]
             }
@@ -816,5 +821,6 @@ fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Er
             crate::options::check_token(unit, from, "a systemd unit name")
         }
         Action::Check(c) => check_probe(&c.probe, from),
+        Action::SkipIf(guard) => check_probe(&guard.probe, from),
     }
 }

@@ -206,6 +206,11 @@ pub fn describe(action: &Action) -> String {
             )
         }
         Action::Check(c) => format!("check: {} ({})", c.description, probe_text(&c.probe)),
+        Action::SkipIf(guard) => format!(
+            "when {}: skip the rest of this step and warn: {}",
+            probe_text(&guard.probe),
+            guard.warning
+        ),
     }
 }
 
@@ -397,9 +402,22 @@ pub fn sh(plan: &Plan) -> String {
                 "say {}",
                 sh_quote(&format!("step {n}: {}", step.summary))
             );
+            // A guard wraps the rest of the step: `if conflict; then warn; else ...; fi`.
+            let mut guards = 0;
             for action in &step.actions {
-                out.push_str(&sh_action(action));
+                if let Action::SkipIf(guard) = action {
+                    let _ = writeln!(
+                        out,
+                        "if {}; then\n  say {}\nelse",
+                        sh_probe(&guard.probe),
+                        sh_quote(&format!("warning: {}", guard.warning))
+                    );
+                    guards += 1;
+                } else {
+                    out.push_str(&sh_action(action));
+                }
             }
+            out.push_str(&"fi\n".repeat(guards));
         }
     }
     out.push_str("\nsay 'done'\n");
@@ -634,6 +652,8 @@ fn sh_action(action: &Action) -> String {
             );
             s
         }
+        // Rendered by the step loop, which wraps the rest of the step.
+        Action::SkipIf(_) => String::new(),
         Action::Check(c) => format!(
             "if ! {}; then say {}; exit 1; fi\n",
             sh_probe(&c.probe),

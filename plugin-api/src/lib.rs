@@ -59,7 +59,7 @@ pub use request::{
 pub use sdk::{PackageManagerPlugin, RuntimePlugin};
 pub use steps::{
     Action, Check, Expect, FileContent, FileStep, Package, Phase, Probe, Repository,
-    ResolveVersion, ServiceStep, SigningKey, Step, StepKind, TomlEdit, VersionListing,
+    ResolveVersion, ServiceStep, SigningKey, SkipWhen, Step, StepKind, TomlEdit, VersionListing,
     VersionMatch,
 };
 
@@ -74,7 +74,7 @@ pub use steps::{
 /// * 1.1: the optional `options` method (documented `--set` keys) and the optional
 ///   `description` field of the manifest; probes that compare stdout exactly or by whole
 ///   lines; `resolve` on `run` actions (partial pins resolved on the target); the
-///   host-emitted `service` and `check` actions.
+///   host-emitted `service`, `check` and `skip_if` actions; `skip_when` on file steps.
 pub const PROTOCOL_VERSION: &str = "1.1.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].

@@ -232,6 +232,19 @@ pub struct FileStep {
     /// Services to restart when this file changes.
     #[serde(default)]
     pub restarts: Vec<String>,
+    /// Leave the file alone, with a warning, when this probe says yes (another file already
+    /// sets what this one would, say). Since protocol 1.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_when: Option<SkipWhen>,
+}
+
+/// A reason not to write a file, found on the target at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkipWhen {
+    /// "Yes" means: do not write. Its stdout is shown with the warning.
+    pub probe: Probe,
+    /// What the user is told, and what to do about it.
+    pub warning: String,
 }
 
 fn default_mode() -> u32 {
@@ -416,6 +429,9 @@ pub enum Action {
     },
     /// Check something; changes nothing. Fails the run (or `verify`) when the probe says no.
     Check(Check),
+    /// When the probe says yes, skip the rest of this step's actions and show the warning
+    /// (with the probe's output); the host emits this for [`FileStep::skip_when`].
+    SkipIf(SkipWhen),
 }
 
 /// A partial version pin ([`VersionMatch::Prefix`]) that only the target can resolve, because

@@ -75,3 +75,49 @@ fn docker_from_debians_archive_keeps_the_sites_daemon_json_and_dockerd_agrees() 
     );
     drop(mounts);
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn a_drop_in_passing_exec_opt_leaves_daemon_json_alone_with_a_warning() {
+    require(&[]);
+    let root = DebianRoot::fresh("docker-drop-in");
+    root.seed_apt_cache();
+    // A guide's drop-in already sets the cgroup driver by flag: dockerd would refuse to start
+    // if daemon.json set it too.
+    root.write(
+        "/etc/systemd/system/docker.service.d/10-cgroup.conf",
+        "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// --exec-opt native.cgroupdriver=systemd\n",
+    );
+    let report = run(
+        root.path(),
+        &strings(&[
+            "--runtime",
+            "docker",
+            "--source",
+            "distro",
+            "--cgroup-driver",
+            "systemd",
+            "--kubernetes-version",
+            "1.23",
+        ]),
+    );
+    report.expect_code(0);
+    assert!(root.installed_version("docker.io").is_some());
+    assert!(
+        !root.path().join("etc/docker/daemon.json").exists(),
+        "daemon.json must not be written beside a conflicting flag"
+    );
+    let step = report
+        .steps()
+        .iter()
+        .find(|s| s["summary"].as_str().unwrap_or("").contains("daemon.json"))
+        .expect("the daemon.json step");
+    assert_eq!(step["status"], "skipped", "{step:#}");
+    let note = step["notes"][0].as_str().unwrap();
+    assert!(
+        note.starts_with("warning:")
+            && note.contains("10-cgroup.conf")
+            && note.contains("Remove the flag"),
+        "{note}"
+    );
+}

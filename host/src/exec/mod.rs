@@ -174,6 +174,11 @@ pub fn run(
                     reports[i].diffs.extend(diff);
                 }
                 Ok(Outcome::Unchanged) => {}
+                Ok(Outcome::SkipRest(reason)) => {
+                    status = StepStatus::Skipped;
+                    reports[i].notes.push(reason);
+                    break;
+                }
                 Ok(Outcome::Skipped(reason)) => {
                     if status == StepStatus::Unchanged {
                         status = StepStatus::Skipped;
@@ -202,6 +207,8 @@ enum Outcome {
     },
     Unchanged,
     Skipped(String),
+    /// A guard said yes: the rest of the step is left alone, with this warning.
+    SkipRest(String),
 }
 
 struct Executor {
@@ -478,6 +485,25 @@ impl Executor {
                     })
                 }
             }
+            Action::SkipIf(guard) => {
+                let (yes, stdout) = self.probe_with_output(&guard.probe);
+                if yes {
+                    let found = stdout.trim();
+                    let reason = if found.is_empty() {
+                        format!("warning: {}", guard.warning)
+                    } else {
+                        format!(
+                            "warning: {} (found: {})",
+                            guard.warning,
+                            found.lines().collect::<Vec<_>>().join(", ")
+                        )
+                    };
+                    tracing::warn!("{reason}");
+                    Ok(Outcome::SkipRest(reason))
+                } else {
+                    Ok(Outcome::Unchanged)
+                }
+            }
             Action::Check(check) => {
                 if self.probe(&check.probe) {
                     Ok(Outcome::Unchanged)
@@ -589,17 +615,23 @@ impl Executor {
 
     /// Whether a probe says "yes". A probe that cannot even start says "no".
     fn probe(&self, probe: &Probe) -> bool {
+        self.probe_with_output(probe).0
+    }
+
+    /// Whether a probe says "yes", and what it printed.
+    fn probe_with_output(&self, probe: &Probe) -> (bool, String) {
         let Ok(out) = self.command(&probe.argv, &BTreeMap::new()) else {
-            return false;
+            return (false, String::new());
         };
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        out.status.success()
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let yes = out.status.success()
             && match &probe.expect {
                 Expect::Success => true,
                 Expect::StdoutContains(t) => stdout.contains(t.as_str()),
                 Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
                 Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
-            }
+            };
+        (yes, stdout)
     }
 }
 

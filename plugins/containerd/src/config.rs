@@ -245,6 +245,7 @@ pub fn step(schema: Schema, options: &Options, decided_by: &str) -> Step {
                 edits: edits(schema, options),
             },
             restarts: vec![SERVICE.to_owned()],
+            skip_when: None,
         }),
     )
 }

@@ -81,6 +81,7 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
                     edits,
                 },
                 restarts: vec![SERVICE.to_owned()],
+                skip_when: None,
             }),
         )];
     }
@@ -105,6 +106,7 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
             group: None,
             content: FileContent::Full { text },
             restarts: vec![SERVICE.to_owned()],
+            skip_when: None,
         }),
     )];
     if let Some(image) = &options.sandbox_image {
@@ -125,6 +127,7 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
                     ),
                 },
                 restarts: vec![SERVICE.to_owned()],
+                skip_when: None,
             }),
         ));
     }

@@ -227,8 +227,6 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         }
     }
 
-    let merged = daemon_json::value(options, override_kernel_check);
-    plan.steps.push(daemon_json::conflict_check(&merged));
     let pinned = packages.iter().any(|p| p.hold);
     plan.steps.push(Step::new(
         Phase::Packages,

@@ -222,17 +222,21 @@ fn kubernetes_1_24_and_later_gets_cri_dockerd() {
 }
 
 #[test]
-fn a_drop_in_passing_our_flags_is_caught_before_anything_changes() {
+fn daemon_json_is_left_alone_with_a_warning_when_a_drop_in_passes_our_flags() {
     let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
-    let step = plan
+    let file = plan
         .steps
         .iter()
-        .find(|s| s.phase == Phase::Prerequisites && matches!(s.kind, StepKind::Check(_)))
-        .expect("a conflict check among the prerequisites");
-    let StepKind::Check(check) = &step.kind else {
-        unreachable!()
-    };
-    let argv = &check.probe.argv;
+        .find_map(|s| match &s.kind {
+            StepKind::File(f) if f.path == "/etc/docker/daemon.json" => Some(f),
+            _ => None,
+        })
+        .expect("daemon.json is merged");
+    let guard = file
+        .skip_when
+        .as_ref()
+        .expect("a guard against conflicting flags");
+    let argv = &guard.probe.argv;
     assert_eq!(argv[0], "find");
     assert!(argv.contains(&"/etc/systemd/system/docker.service.d/*".to_owned()));
     assert!(argv.contains(&"/etc/sysconfig/docker".to_owned()));
@@ -249,10 +253,12 @@ fn a_drop_in_passing_our_flags_is_caught_before_anything_changes() {
         !pattern.contains("--storage-opt"),
         "no storage-opts written here: {pattern}"
     );
+    // Any file found means "leave daemon.json alone".
     assert_eq!(
-        check.probe.expect,
-        plugin_api::Expect::StdoutEquals(String::new())
+        guard.probe.expect,
+        plugin_api::Expect::StdoutContains("/etc/".into())
     );
+    assert!(guard.warning.contains("dockerd refuses") && guard.warning.contains("Remove the flag"));
 }
 
 #[test]

@@ -117,8 +117,6 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         unpinned("containerd.io"),
         cri_dockerd::package(),
     ];
-    let merged = daemon_json::value(options, false);
-    plan.steps.push(daemon_json::conflict_check(&merged));
     plan.steps.push(Step::new(
         Phase::Packages,
         format!(

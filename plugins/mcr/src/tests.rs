@@ -107,8 +107,12 @@ fn daemon_json_cri_dockerd_and_checks() {
         ["docker.service", "cri-docker.socket", "cri-docker.service"]
     );
     assert!(
-        checks(&plan).len() >= 3,
-        "conflict, dockerd --validate and socket checks"
+        checks(&plan).len() >= 2,
+        "dockerd --validate and socket checks"
+    );
+    assert!(
+        file(&plan, daemon_json::PATH).skip_when.is_some(),
+        "daemon.json is left alone when a drop-in passes our flags"
     );
 }
 

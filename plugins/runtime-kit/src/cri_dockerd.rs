@@ -60,6 +60,7 @@ pub fn steps(sandbox_image: Option<&str>) -> Vec<Step> {
                 group: None,
                 content: FileContent::Full { text },
                 restarts: vec![SERVICE_UNIT.to_owned()],
+                skip_when: None,
             }),
         ));
     }

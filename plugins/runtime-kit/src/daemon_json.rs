@@ -3,7 +3,8 @@
 
 use crate::facts;
 use plugin_api::{
-    Check, Expect, FileContent, FileStep, Options, Phase, Probe, ServiceStep, Step, StepKind,
+    Check, Expect, FileContent, FileStep, Options, Phase, Probe, ServiceStep, SkipWhen, Step,
+    StepKind,
 };
 use serde_json::{json, Map, Value};
 
@@ -79,19 +80,19 @@ pub fn step(options: &Options, override_kernel_check: bool) -> Step {
                 value: value(options, override_kernel_check),
             },
             restarts: vec![SERVICE.to_owned()],
+            skip_when: Some(conflict_guard(&value(options, override_kernel_check))),
         }),
     )
 }
 
-/// A check, before anything changes, that no docker.service drop-in or environment file
-/// passes a flag for a key the merge sets. Where one does, dockerd would refuse to start; the
-/// check stops the run naming the fix instead of writing a file that breaks the daemon or
-/// silently dropping our key (a dropped `exec-opts` would leave runtime and kubelet on
-/// different cgroup drivers).
+/// Leaves daemon.json alone, with a warning, when a docker.service drop-in or environment
+/// file already passes a flag for a key the merge sets: dockerd refuses to start when a flag
+/// and daemon.json set the same option (a guide's `ExecStart=... --exec-opt
+/// native.cgroupdriver=...` drop-in, RHEL's `--log-driver=journald` in /etc/sysconfig/docker).
 ///
-/// Only files under `/etc` are searched: Docker's own units pass none of these flags, and
-/// `find` on `/etc`, which always exists, succeeds before docker is installed.
-pub fn conflict_check(value: &Value) -> Step {
+/// Only files under `/etc` are searched: Docker's own units pass none of these flags. `find`
+/// prints each file that passes one; any output means "leave it".
+pub fn conflict_guard(value: &Value) -> SkipWhen {
     let flags: Vec<&str> = FLAGS
         .iter()
         .filter(|(key, _)| value.get(key).is_some())
@@ -120,28 +121,18 @@ pub fn conflict_check(value: &Value) -> Step {
         ]
         .map(str::to_owned),
     );
-    Step::new(
-        Phase::Prerequisites,
-        format!(
-            "no docker.service drop-in passes {} already",
+    SkipWhen {
+        probe: Probe {
+            argv,
+            expect: Expect::StdoutContains("/etc/".to_owned()),
+        },
+        warning: format!(
+            "{PATH} was left as it is: a docker.service drop-in or environment file already \
+             passes {}, and dockerd refuses an option set both there and in {PATH}. Remove the \
+             flag from that file (and check its cgroup driver is the kubelet's), then run again",
             flags.join(", ")
         ),
-        "dockerd refuses to start when a flag and daemon.json set the same option, a common \
-         breakage when a guide's drop-in (ExecStart=... --exec-opt native.cgroupdriver=...) or \
-         RHEL's /etc/sysconfig/docker (--log-driver=journald) is left in place",
-        StepKind::Check(Check {
-            description: format!(
-                "no file among docker.service's drop-ins, /etc/default/docker and \
-                 /etc/sysconfig/docker passes {} (the files found are listed); remove the flag \
-                 there, since {PATH} now sets it",
-                flags.join(", ")
-            ),
-            probe: Probe {
-                argv,
-                expect: Expect::StdoutEquals(String::new()),
-            },
-        }),
-    )
+    }
 }
 
 /// docker.service enabled and started, and restarted only when its configuration changed;

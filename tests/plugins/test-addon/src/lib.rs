@@ -92,6 +92,7 @@ impl RuntimePlugin for Addon {
                         value: serde_json::json!({"registry-mirrors": ["https://mirror.example.com"], "log": {"max-size": log_size}}),
                     },
                     restarts: vec!["test-engine.service".into()],
+                    skip_when: None,
                 }),
             ),
         ];

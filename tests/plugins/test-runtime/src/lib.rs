@@ -105,6 +105,7 @@ impl RuntimePlugin for TestRuntime {
                         value: serde_json::json!({"cgroup-driver": driver, "log": {"max-size": "100m"}}),
                     },
                     restarts: vec!["test-engine.service".into()],
+                    skip_when: None,
                 }),
             ),
             Step::new(
