@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The real path of `path` (absolute on the target) under `root`.
@@ -11,8 +11,11 @@ pub fn under(root: &Path, path: &str) -> PathBuf {
     root.join(path.trim_start_matches('/'))
 }
 
-/// Writes `bytes` to `target` atomically with permission bits `mode`.
+/// Writes `bytes` to `target` atomically with permission bits `mode`. A file that is
+/// replaced keeps its owner and group; a new one belongs to the user running installer
+/// (root, on a real run).
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let owner = fs::metadata(target).ok().map(|m| (m.uid(), m.gid()));
     let dir = target
         .parent()
         .ok_or_else(|| std::io::Error::other("a file needs a directory"))?;
@@ -30,6 +33,9 @@ pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> std::io::Result<(
             .mode(mode)
             .open(&tmp)?;
         file.write_all(bytes)?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+        }
         file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.sync_all()?;
         fs::rename(&tmp, target)?;
@@ -54,4 +60,30 @@ pub fn diff(path: &str, old: &str, new: &str) -> String {
         .context_radius(3)
         .header(&format!("{path} (now)"), &format!("{path} (planned)"))
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_file_keeps_its_owner_and_gets_the_new_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("daemon.json");
+        fs::write(&target, "{}").unwrap();
+        // Root can give the file away; as another user the test only checks what it can.
+        let nobody = 65534;
+        let chowned = std::os::unix::fs::chown(&target, Some(nobody), Some(nobody)).is_ok();
+        write_atomic(&target, b"{\"a\": 1}\n", 0o640).unwrap();
+        let meta = fs::metadata(&target).unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "{\"a\": 1}\n");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+        if chowned {
+            assert_eq!((meta.uid(), meta.gid()), (nobody, nobody));
+        } else {
+            eprintln!("SKIPPED the owner check: not root");
+        }
+        let leftovers = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary file left");
+    }
 }
