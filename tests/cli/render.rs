@@ -220,3 +220,20 @@ fn snapshots_of_plan_text_and_script_per_package_manager() {
         insta::assert_snapshot!(format!("render-sh-{distro}"), script);
     }
 }
+
+#[test]
+fn help_is_reviewed_like_code() {
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("help-plan", &["plan", "--help"][..]),
+        ("help-run", &["run", "--help"][..]),
+    ] {
+        let out = Installer::with_defaults()
+            .without_env("INSTALLER_NO_DEFAULT_PLUGIN_DIRS")
+            .args(args)
+            .env("COLUMNS", "100")
+            .run()
+            .code(0);
+        insta::assert_snapshot!(name, out.stdout);
+    }
+}

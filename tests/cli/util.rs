@@ -197,6 +197,11 @@ impl Installer {
         self.args(args)
     }
 
+    pub fn without_env(mut self, key: &str) -> Self {
+        self.cmd.env_remove(key);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
         self.cmd.env(key, value);
         self

@@ -6,8 +6,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
-  installer plan --distro debian-10 --runtime cri-o
-  installer run --runtime containerd --kubernetes-version 1.30
+  installer plan --distro debian-12 --runtime containerd
+  installer plan --distro ubuntu-22.04 --runtime cri-o --kubernetes-version 1.30 \\
+      --set cri-o.key-fingerprint=<the 40 hex digits you checked>
+  installer run --runtime docker --version 28.3 --kubernetes-version 1.30 --dry-run
+  installer run --root /mnt/image --runtime containerd --yes
   installer detect --root /mnt/image --output json
   installer plugins list
   installer render --distro ubuntu-22.04 --runtime docker --format sh > install.sh";
@@ -46,7 +49,7 @@ pub struct GlobalArgs {
 
     /// Search only --plugin-dir and INSTALLER_PLUGIN_PATH, not the default directories
     /// (next to the binary, <prefix>/lib/installer/plugins, /usr/lib/installer/plugins).
-    #[arg(long, env = "INSTALLER_NO_DEFAULT_PLUGIN_DIRS", global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long, env = "INSTALLER_NO_DEFAULT_PLUGIN_DIRS", hide_env_values = true, global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub no_default_plugin_dirs: bool,
 
     /// Add a distro-pack directory; its packs add to or override the built-in ones
@@ -238,4 +241,14 @@ pub struct PluginCallArgs {
     pub path: PathBuf,
     /// The method (`manifest`, `plan`, `render`, `options`); the request is read from stdin.
     pub method: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }
