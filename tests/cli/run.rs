@@ -245,3 +245,63 @@ fn a_held_dpkg_lock_is_waited_for_with_a_bound_naming_the_holder_and_nothing_cha
     );
     assert_eq!(tree(root.path()), before);
 }
+
+#[test]
+fn a_symlink_inside_the_root_never_reaches_the_hosts_files() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("k8s.conf"), "THE HOST'S FILE\n").unwrap();
+    // An absolute link, as an image root holds them: it means that path inside the root.
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    std::os::unix::fs::symlink(host.path(), root.path().join("etc/modules-load.d")).unwrap();
+    run(&dir, root.path(), &[]).code(0);
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("k8s.conf")).unwrap(),
+        "THE HOST'S FILE\n"
+    );
+    let inside = root
+        .path()
+        .join(host.path().strip_prefix("/").unwrap())
+        .join("k8s.conf");
+    assert_eq!(
+        std::fs::read_to_string(inside).unwrap(),
+        "overlay\nbr_netfilter\n"
+    );
+}
+
+#[test]
+fn a_file_behind_a_relative_link_is_written_through_and_restored_on_failure() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    std::fs::create_dir_all(root.path().join("opt")).unwrap();
+    std::fs::create_dir_all(root.path().join("etc/modules-load.d")).unwrap();
+    std::fs::write(root.path().join("opt/modules.conf"), "mine\n").unwrap();
+    let link = root.path().join("etc/modules-load.d/k8s.conf");
+    std::os::unix::fs::symlink("../../opt/modules.conf", &link).unwrap();
+    run(&dir, root.path(), &["--set", "test.fail=true"]).code(1);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("opt/modules.conf")).unwrap(),
+        "mine\n"
+    );
+    run(&dir, root.path(), &[]).code(0);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&link).unwrap(),
+        "overlay\nbr_netfilter\n"
+    );
+}

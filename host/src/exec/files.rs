@@ -6,9 +6,59 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The real path of `path` (absolute on the target) under `root`.
-pub fn under(root: &Path, path: &str) -> PathBuf {
-    root.join(path.trim_start_matches('/'))
+/// The real path of `path` (absolute on the target) under `root`, with every symlink on the
+/// way resolved as the target system would: an absolute link is relative to `root`, and `..`
+/// never climbs above it. So a link inside an image root can never make us read or write a
+/// file of the host, and writing "through" a link changes the file it points to, as it would
+/// on the target.
+pub fn under(root: &Path, path: &str) -> std::io::Result<PathBuf> {
+    use std::path::Component;
+    let mut resolved = root.to_path_buf();
+    let mut pending: Vec<PathBuf> = Path::new(path)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(PathBuf::from(n)),
+            Component::ParentDir => Some(PathBuf::from("..")),
+            _ => None,
+        })
+        .rev()
+        .collect();
+    let mut hops = 0;
+    while let Some(next) = pending.pop() {
+        if next == Path::new("..") {
+            if resolved != root {
+                resolved.pop();
+            }
+            continue;
+        }
+        let candidate = resolved.join(&next);
+        match fs::symlink_metadata(&candidate) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                hops += 1;
+                if hops > 40 {
+                    return Err(std::io::Error::other(format!(
+                        "too many symbolic links resolving {path} under {}",
+                        root.display()
+                    )));
+                }
+                let link = fs::read_link(&candidate)?;
+                if link.is_absolute() {
+                    resolved = root.to_path_buf();
+                }
+                let parts: Vec<PathBuf> = link
+                    .components()
+                    .filter_map(|c| match c {
+                        Component::Normal(n) => Some(PathBuf::from(n)),
+                        Component::ParentDir => Some(PathBuf::from("..")),
+                        _ => None,
+                    })
+                    .collect();
+                pending.extend(parts.into_iter().rev());
+            }
+            _ => resolved = candidate,
+        }
+    }
+    Ok(resolved)
 }
 
 /// Writes `bytes` to `target` atomically with permission bits `mode`. A file that is
@@ -65,6 +115,30 @@ pub fn diff(path: &str, old: &str, new: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_inside_a_root_resolve_inside_it() {
+        let root = tempfile::tempdir().unwrap();
+        let host = tempfile::tempdir().unwrap();
+        let r = root.path();
+        fs::create_dir_all(r.join("etc")).unwrap();
+        fs::create_dir_all(r.join("opt")).unwrap();
+        // An absolute link to a host directory means that directory inside the root.
+        std::os::unix::fs::symlink(host.path(), r.join("etc/modules-load.d")).unwrap();
+        let got = under(r, "/etc/modules-load.d/k8s.conf").unwrap();
+        assert!(got.starts_with(r), "{} escaped the root", got.display());
+        // A relative link to a file is followed to that file, inside the root.
+        std::os::unix::fs::symlink("../../opt/k8s.conf", r.join("etc/k8s-link.conf")).unwrap();
+        assert_eq!(
+            under(r, "/etc/k8s-link.conf").unwrap(),
+            r.join("opt/k8s.conf")
+        );
+        // `..` stops at the root.
+        assert_eq!(under(r, "/../../etc/x").unwrap(), r.join("etc/x"));
+        // A loop is an error, not a hang.
+        std::os::unix::fs::symlink("loop", r.join("etc/loop")).unwrap();
+        assert!(under(r, "/etc/loop/x").is_err());
+    }
 
     #[test]
     fn a_replaced_file_keeps_its_owner_and_gets_the_new_mode() {

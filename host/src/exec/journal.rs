@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub struct Entry {
     /// The file, as a path on the target (without the root).
     pub path: String,
+    /// Where it really is on this machine (the root joined, links inside the root resolved).
+    pub real: PathBuf,
     /// The backup's file name in the journal, when the file existed before.
     pub backup: Option<String>,
     /// Its permission bits before, when it existed.
@@ -66,12 +68,14 @@ impl Journal {
                 File::open(&backup)?.sync_all()?;
                 Entry {
                     path: path.to_owned(),
+                    real: target.to_path_buf(),
                     backup: Some(name),
                     mode: Some(meta.permissions().mode() & 0o7777),
                 }
             }
             _ => Entry {
                 path: path.to_owned(),
+                real: target.to_path_buf(),
                 backup: None,
                 mode: None,
             },
@@ -96,15 +100,15 @@ impl Journal {
 
     /// Puts every recorded file back as it was, newest first. Returns the paths restored and
     /// the ones that could not be.
-    pub fn roll_back(&self, root: &Path) -> (Vec<String>, Vec<String>) {
+    pub fn roll_back(&self) -> (Vec<String>, Vec<String>) {
         let mut restored = Vec::new();
         let mut failed = Vec::new();
         for entry in self.entries.iter().rev() {
-            let target = super::files::under(root, &entry.path);
+            let target = &entry.real;
             let result = match (&entry.backup, entry.mode) {
                 (Some(name), Some(mode)) => fs::read(self.dir.join(name))
-                    .and_then(|bytes| super::files::write_atomic(&target, &bytes, mode)),
-                _ => match fs::remove_file(&target) {
+                    .and_then(|bytes| super::files::write_atomic(target, &bytes, mode)),
+                _ => match fs::remove_file(target) {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                     other => other,
                 },

@@ -251,7 +251,7 @@ impl Executor {
         }
         if error.is_some() {
             if let Some(journal) = &self.journal {
-                let (ok, bad) = journal.roll_back(&self.root);
+                let (ok, bad) = journal.roll_back();
                 restored = ok;
                 for b in bad {
                     tracing::error!("could not restore {b}");
@@ -294,7 +294,7 @@ impl Executor {
                 content,
             } => self.write(path, *mode, content.as_bytes()),
             Action::MergeFile { path, mode, merge } => {
-                let target = files::under(&self.root, path);
+                let target = files::under(&self.root, path).map_err(|e| io_failure(path, e))?;
                 let existing = files::current(&target)
                     .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned());
                 let merged =
@@ -310,7 +310,7 @@ impl Executor {
                 self.write(path, mode, merged.as_bytes())
             }
             Action::RemoveFile { path } => {
-                let target = files::under(&self.root, path);
+                let target = files::under(&self.root, path).map_err(|e| io_failure(path, e))?;
                 if !target.exists() {
                     return Ok(Outcome::Unchanged);
                 }
@@ -329,7 +329,7 @@ impl Executor {
                 fingerprints,
                 dest,
             } => {
-                let target = files::under(&self.root, dest);
+                let target = files::under(&self.root, dest).map_err(|e| io_failure(dest, e))?;
                 if let Some((bytes, _)) = files::current(&target) {
                     if keys::verify(&bytes, dest, fingerprints).is_ok() {
                         return Ok(Outcome::Unchanged);
@@ -521,7 +521,7 @@ impl Executor {
 
     /// Writes a file when its content or mode differ, recording the old one first.
     fn write(&mut self, path: &str, mode: u32, bytes: &[u8]) -> Result<Outcome, Failure> {
-        let target = files::under(&self.root, path);
+        let target = files::under(&self.root, path).map_err(|e| io_failure(path, e))?;
         let before = files::current(&target);
         if let Some((old, old_mode)) = &before {
             if old == bytes && *old_mode == mode {
@@ -689,14 +689,14 @@ fn io_failure(path: &str, e: std::io::Error) -> Failure {
 pub fn preview(action: &Action, root: &Path) -> Option<String> {
     let (path, new) = match action {
         Action::MergeFile { path, merge, .. } => {
-            let existing = files::current(&files::under(root, path))?;
+            let existing = files::current(&files::under(root, path).ok()?)?;
             let old = String::from_utf8_lossy(&existing.0).into_owned();
             (path, crate::merge::apply(path, Some(&old), merge).ok()?)
         }
         Action::WriteFile { path, content, .. } => (path, content.clone()),
         _ => return None,
     };
-    let (old, _) = files::current(&files::under(root, path))?;
+    let (old, _) = files::current(&files::under(root, path).ok()?)?;
     let d = files::diff(path, &String::from_utf8_lossy(&old), &new);
     (!d.is_empty()).then_some(d)
 }
