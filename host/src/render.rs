@@ -257,7 +257,10 @@ have_lines() { # have_lines OUTPUT LINE...: every LINE is a whole line of OUTPUT
 
 # write_file PATH MODE CONTENT: replace PATH atomically, keeping a backup, only when different.
 write_file() {
-  if [ -f "$1" ] && [ "$(cat -- "$1"; printf x)" = "${3}x" ]; then return 0; fi
+  if [ -f "$1" ] && [ "$(cat -- "$1"; printf x)" = "${3}x" ]; then
+    if [ "$(stat -c %a -- "$1")" != "$(printf '%o' "0$2")" ]; then chmod "$2" "$1"; note_changed "$1"; fi
+    return 0
+  fi
   mkdir -p -- "$(dirname -- "$1")"
   tmp=$(mktemp -- "$1.installer.XXXXXX")
   printf '%s' "$3" > "$tmp"
@@ -277,17 +280,22 @@ fetch_key() {
   found=$(gpg --show-keys --with-colons "$tmp" 2>/dev/null | awk -F: '$1 == "pub" { p = 1; next } $1 == "fpr" && p { print $10; p = 0 }')
   count=$(printf '%s\n' "$found" | grep -c . || true)
   ok=''
+  want_ok=''
   for want in "$@"; do
-    if [ "$count" = 1 ] && [ "$found" = "$want" ]; then ok=1; fi
+    if [ "$count" = 1 ] && [ "$found" = "$want" ]; then ok=1; want_ok=$want; fi
   done
   if [ -z "$ok" ]; then
     rm -f -- "$tmp"
     say "the key at $url has fingerprint(s) '$found', not the one expected; nothing stored"
     exit 1
   fi
+  # The key's bytes, unchanged (a binary key must not go through a shell variable).
   mkdir -p -- "$(dirname -- "$dest")"
-  write_file "$dest" 0644 "$(cat -- "$tmp"; printf '\n')"
-  rm -f -- "$tmp"
+  if [ -f "$dest" ]; then cp -p -- "$dest" "$dest.installer-backup"; fi
+  chmod 0644 "$tmp"
+  mv -f -- "$tmp" "$dest"
+  note_changed "$dest"
+  say "stored the key $want_ok at $dest"
 }
 
 # key_is DEST FINGERPRINT...: DEST already holds exactly one of the fingerprints.
@@ -330,12 +338,17 @@ pub fn sh(plan: &Plan) -> String {
         out,
         "# Rendered by installer {} from the plan for runtime {} on {}.",
         env!("CARGO_PKG_VERSION"),
-        plan.runtime,
-        plan.distro.id
+        one_line(&plan.runtime),
+        one_line(&plan.distro.id)
     );
     out.push_str("# Review it, then run it as root on the target. Each step checks first and skips what is\n");
     out.push_str("# already done, so running it twice changes nothing the second time.\n");
-    let _ = writeln!(out, "# cgroup driver: {}", plan.cgroup_driver.reason);
+    // Every comment is one line, whatever a path or plugin put in the text.
+    let _ = writeln!(
+        out,
+        "# cgroup driver: {}",
+        one_line(&plan.cgroup_driver.reason)
+    );
     out.push_str(PRELUDE);
 
     // Preflight: tools the script needs, and merges it cannot do, checked before any change.
@@ -361,17 +374,21 @@ pub fn sh(plan: &Plan) -> String {
         "for tool in {}; do command -v \"$tool\" >/dev/null 2>&1 || {{ say \"this script needs $tool; install it, or use 'installer run'\"; exit 2; }}; done",
         tools.join(" ")
     );
+    // A TOML file the script did not write itself it cannot edit in place: stop before any
+    // change. One holding exactly what the script writes (a second run) is fine.
     for a in &actions {
         if let Action::MergeFile {
             path,
-            merge: FileContent::TomlEdit { .. },
+            merge: merge @ FileContent::TomlEdit { .. },
             ..
         } = a
         {
+            let ours = crate::merge::apply(path, None, merge).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "if [ -e {p} ]; then say {msg}; exit 2; fi",
+                "if [ -e {p} ] && [ \"$(cat -- {p}; printf x)\" != {ours}x ]; then say {msg}; exit 2; fi",
                 p = sh_quote(path),
+                ours = sh_quote(&ours),
                 msg = sh_quote(&format!(
                     "{path} exists: a shell script cannot edit TOML in place without losing settings; use 'installer run' (it edits the file in place), or apply the edits listed in 'installer plan' by hand"
                 ))

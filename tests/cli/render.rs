@@ -237,3 +237,22 @@ fn help_is_reviewed_like_code() {
         insta::assert_snapshot!(name, out.stdout);
     }
 }
+
+#[test]
+fn a_root_path_with_a_newline_cannot_put_a_command_into_the_script() {
+    let dir = PluginDir::new().with_workspace_plugins().with_fixture("test-runtime");
+    let parent = tempfile::tempdir().unwrap();
+    let root = parent.path().join("rv\ntouch /tmp/installer-injected #");
+    std::fs::create_dir_all(&root).unwrap();
+    let out = Installer::isolated(dir.path())
+        .args(["render", "--format", "sh", "--distro", "debian-12", "--runtime", "test-runtime", "--root"])
+        .arg_list([&root])
+        .run()
+        .code(0);
+    assert!(
+        !out.stdout.lines().any(|l| l.trim_start().starts_with("touch")),
+        "a comment was split into a command:\n{}",
+        out.stdout
+    );
+    sh_n(&out.stdout, "newline root");
+}
