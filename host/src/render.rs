@@ -39,6 +39,15 @@ fn text_inner(plan: &Plan, root: Option<&std::path::Path>) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
+    for problem in root
+        .map(|r| crate::exec::merge_problems(plan, r))
+        .unwrap_or_default()
+    {
+        let _ = writeln!(
+            out,
+            "warning: {problem}; `run` will refuse to start until it parses"
+        );
+    }
     let mut n = 0;
     for phase in Phase::ALL {
         let steps: Vec<&PlannedStep> = plan.steps.iter().filter(|s| s.phase == phase).collect();

@@ -305,3 +305,43 @@ fn a_file_behind_a_relative_link_is_written_through_and_restored_on_failure() {
         "overlay\nbr_netfilter\n"
     );
 }
+
+#[test]
+fn a_config_file_that_does_not_parse_is_refused_before_anything_changes() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    let daemon = root.path().join("etc/test-engine/daemon.json");
+    std::fs::create_dir_all(daemon.parent().unwrap()).unwrap();
+    std::fs::write(&daemon, "{ \"data-root\": \"/srv\", }\n").unwrap();
+    let before = tree(root.path());
+    let out = run(&dir, root.path(), &[]).code(2);
+    assert!(
+        out.stderr
+            .contains("/etc/test-engine/daemon.json is not valid JSON")
+            && out.stderr.contains("nothing was changed"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(tree(root.path()), before);
+    let plan = Installer::isolated(dir.path())
+        .args([
+            "plan",
+            "--runtime",
+            "test-runtime",
+            "--set",
+            "test.files-only=true",
+            "--root",
+        ])
+        .arg_list([root.path()])
+        .run()
+        .code(0);
+    assert!(
+        plan.stdout
+            .contains("warning: /etc/test-engine/daemon.json is not valid JSON"),
+        "{}",
+        plan.stdout
+    );
+}

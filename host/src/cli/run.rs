@@ -21,6 +21,15 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // A file we merge into that does not parse is bad input: refuse before anything changes,
+    // rather than fail half-way with packages installed.
+    let problems = exec::merge_problems(&built, &ctx.global.root);
+    if !problems.is_empty() {
+        return Err(Error::input(
+            format!("cannot merge into existing configuration: {}", problems.join("; ")),
+            "fix the file so it parses (or move it aside to start from nothing), then run again; nothing was changed",
+        ));
+    }
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if interactive && !args.yes {
         eprint!("{}", render::text_with_diffs(&built, &ctx.global.root));

@@ -685,6 +685,29 @@ fn io_failure(path: &str, e: std::io::Error) -> Failure {
     }
 }
 
+/// Files the plan merges into that cannot be merged as they are now under `root` (a
+/// daemon.json that is not JSON, say): each problem names the file and the parser's words.
+/// `run` refuses to start on any (exit 2), before anything changes; `plan` shows them.
+pub fn merge_problems(plan: &Plan, root: &Path) -> Vec<String> {
+    plan.steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .filter_map(|action| {
+            let Action::MergeFile { path, merge, .. } = action else {
+                return None;
+            };
+            let target = match files::under(root, path) {
+                Ok(t) => t,
+                Err(e) => return Some(format!("{path}: {e}")),
+            };
+            let (bytes, _) = files::current(&target)?;
+            crate::merge::apply(path, Some(&String::from_utf8_lossy(&bytes)), merge)
+                .err()
+                .map(|e| e.to_string())
+        })
+        .collect()
+}
+
 /// A diff of what a merge or write would change in the file under `root`, for the plan.
 pub fn preview(action: &Action, root: &Path) -> Option<String> {
     let (path, new) = match action {
