@@ -186,9 +186,6 @@ pub fn compose(
                     "this is a bug in the plugin; report it to its authors",
                 ));
             };
-            for action in actions {
-                check_action(action, &format!("plugin `{}`", manifest.name), options)?;
-            }
             planned.push(PlannedStep {
                 phase: step.phase,
                 plugin: manifest.name.clone(),
@@ -235,6 +232,13 @@ pub fn compose(
     }
     // Stable: within a phase, the package manager's steps first, then the plugins' order.
     planned.sort_by_key(|s| s.phase);
+    // One last look at every action, whoever made it: this is what will run.
+    for step in &planned {
+        let from = format!("plugin `{}` (step \"{}\")", step.plugin, step.summary);
+        for action in &step.actions {
+            check_action(action, &from, options)?;
+        }
+    }
 
     Ok(Plan {
         distro: distro.clone(),
@@ -804,7 +808,11 @@ fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Er
             check_target_path(dest, from).map(drop)
         }
         Action::Run {
-            argv, env, unless, ..
+            argv,
+            env,
+            unless,
+            resolve,
+            ..
         } => {
             if argv.is_empty() {
                 return Err(Error::input(
@@ -815,6 +823,29 @@ fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Er
             argv.iter()
                 .chain(env.values())
                 .try_for_each(|a| check_arg(a, from))?;
+            // An environment name that is not a name would be an option to `env` in a script.
+            for key in env.keys() {
+                let ok = key
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok {
+                    return Err(Error::input(
+                        format!("{from}: {key:?} is not an environment variable name"),
+                        "this is a bug in the plugin",
+                    ));
+                }
+            }
+            for r in resolve {
+                if r.query.is_empty() || r.placeholder.is_empty() {
+                    return Err(Error::input(
+                        format!("{from}: the version resolution of {} has an empty query or placeholder", r.package),
+                        "this is a bug in the plugin",
+                    ));
+                }
+                r.query.iter().try_for_each(|a| check_arg(a, from))?;
+            }
             unless.as_ref().map_or(Ok(()), |p| check_probe(p, from))
         }
         Action::Service { unit, .. } => {

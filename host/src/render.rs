@@ -395,7 +395,7 @@ pub fn sh(plan: &Plan) -> String {
             let ours = crate::merge::apply(path, None, merge).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "if [ -e {p} ] && [ \"$(cat -- {p}; printf x)\" != {ours}x ]; then say {msg}; exit 2; fi",
+                "ours={ours}\nif [ -e {p} ] && [ \"$(cat -- {p}; printf x)\" != \"${{ours}}x\" ]; then say {msg}; exit 2; fi",
                 p = sh_quote(path),
                 ours = sh_quote(&ours),
                 msg = sh_quote(&format!(
