@@ -268,6 +268,31 @@ fn unknown_runtime(registry: &Registry, name: &str, via_with: bool) -> Error {
             kind: loader::FailureKind::Open(rejected.reason.clone().unwrap_or_default()),
         });
     }
+    // Files refused before their manifest could be read (permissions, a crash) may be the
+    // plugin asked for: say so, as a plugin failure.
+    let unknown: Vec<String> = registry
+        .candidates
+        .iter()
+        .filter(|c| c.status == loader::Status::Rejected && c.manifest.is_none())
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c.path.display(),
+                c.reason.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Error::Plugin(loader::PluginFailure {
+            plugin: name.to_owned(),
+            path: "(not loaded)".to_owned(),
+            kind: loader::FailureKind::Open(format!(
+                "no loaded runtime plugin has this name, and {} plugin file(s) were refused before they could say theirs: {}",
+                unknown.len(),
+                unknown.join("; ")
+            )),
+        });
+    }
     let loaded = registry.names(PluginKind::Runtime);
     let flag = if via_with { "--with" } else { "--runtime" };
     let hint = if loaded.is_empty() {

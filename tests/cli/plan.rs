@@ -329,3 +329,13 @@ fn a_step_kind_this_host_does_not_know_is_refused_not_skipped() {
         out.stderr
     );
 }
+
+#[test]
+fn a_runtime_refused_for_its_permissions_is_named_with_the_fix_and_exits_3() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = PluginDir::new().with_workspace_plugins();
+    let file = dir.path().join("libinstaller_plugin_docker.so");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
+    let out = plan(&dir, &["--runtime", "docker"]).code(3);
+    assert!(out.stderr.contains("libinstaller_plugin_docker.so") && out.stderr.contains("chmod go-w"), "{}", out.stderr);
+}
