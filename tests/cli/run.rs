@@ -138,13 +138,14 @@ fn a_failed_run_restores_every_file_byte_for_byte_and_exits_1() {
     let out = run(&dir, root.path(), &["--set", "test.fail=true"]).code(1);
     let report = out.json();
     assert_eq!(report["status"], "failed");
+    // The scratch root has no test-engine at all: the check says it could not run.
+    let message = report["error"]["message"].as_str().unwrap();
     assert!(
-        report["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("check failed"),
+        message.contains("check could not run")
+            && message.contains("`test-engine` is not installed"),
         "{report:#}"
     );
+    assert_eq!(report["error"]["exit_status"], 127);
     assert!(out.stderr.contains("rolled back"), "{}", out.stderr);
     assert_eq!(
         std::fs::read_to_string(&daemon).unwrap(),

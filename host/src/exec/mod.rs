@@ -200,6 +200,16 @@ pub fn run(
     exec.finish(reports, None)
 }
 
+/// What a probe said.
+struct ProbeRun {
+    yes: bool,
+    stdout: String,
+    status: Option<i32>,
+    tail: String,
+    /// Why the probe could not check anything (its command is missing).
+    unavailable: Option<String>,
+}
+
 enum Outcome {
     Changed {
         note: Option<String>,
@@ -505,16 +515,22 @@ impl Executor {
                 }
             }
             Action::Check(check) => {
-                if self.probe(&check.probe) {
-                    Ok(Outcome::Unchanged)
-                } else {
-                    Err(Failure {
-                        message: format!("check failed: {}", check.description),
-                        command: Some(check.probe.argv.clone()),
-                        exit_status: None,
-                        output_tail: None,
-                    })
+                let run = self.probe_run(&check.probe);
+                if run.yes {
+                    return Ok(Outcome::Unchanged);
                 }
+                // A probe whose command is missing did not check anything: say that, not that
+                // the thing checked is wrong.
+                let message = match &run.unavailable {
+                    Some(why) => format!("check could not run ({why}): {}", check.description),
+                    None => format!("check failed: {}", check.description),
+                };
+                Err(Failure {
+                    message,
+                    command: Some(check.probe.argv.clone()),
+                    exit_status: run.status,
+                    output_tail: Some(run.tail),
+                })
             }
         }
     }
@@ -615,13 +631,28 @@ impl Executor {
 
     /// Whether a probe says "yes". A probe that cannot even start says "no".
     fn probe(&self, probe: &Probe) -> bool {
-        self.probe_with_output(probe).0
+        self.probe_run(probe).yes
     }
 
     /// Whether a probe says "yes", and what it printed.
     fn probe_with_output(&self, probe: &Probe) -> (bool, String) {
-        let Ok(out) = self.command(&probe.argv, &BTreeMap::new()) else {
-            return (false, String::new());
+        let run = self.probe_run(probe);
+        (run.yes, run.stdout)
+    }
+
+    /// Runs a probe and reads its answer.
+    fn probe_run(&self, probe: &Probe) -> ProbeRun {
+        let out = match self.command(&probe.argv, &BTreeMap::new()) {
+            Ok(out) => out,
+            Err(failure) => {
+                return ProbeRun {
+                    yes: false,
+                    stdout: String::new(),
+                    status: None,
+                    tail: String::new(),
+                    unavailable: Some(failure.message),
+                }
+            }
         };
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let yes = out.status.success()
@@ -631,7 +662,21 @@ impl Executor {
                 Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
                 Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
             };
-        (yes, stdout)
+        // chroot and the shell say 127 when the command is not there.
+        let unavailable = (out.status.code() == Some(127)).then(|| {
+            format!(
+                "`{}` is not installed in {}",
+                probe.argv[0],
+                self.root.display()
+            )
+        });
+        ProbeRun {
+            yes,
+            status: out.status.code(),
+            tail: tail(&out.stdout, &out.stderr),
+            stdout,
+            unavailable,
+        }
     }
 }
 
