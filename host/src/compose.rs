@@ -230,6 +230,7 @@ pub fn compose(
             actions,
         });
     }
+    check_set_keys(registry, options, &plugins)?;
     // Stable: within a phase, the package manager's steps first, then the plugins' order.
     planned.sort_by_key(|s| s.phase);
     // One last look at every action, whoever made it: this is what will run.
@@ -252,6 +253,55 @@ pub fn compose(
         facts,
         warnings,
     })
+}
+
+/// Every `--set` key must belong to a plugin of this plan and, when that plugin documents its
+/// options (protocol 1.1), be one of them: a misspelt key must not be silently ignored.
+fn check_set_keys(
+    registry: &Registry,
+    options: &Options,
+    plugins: &[PluginRef],
+) -> Result<(), Error> {
+    let names: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
+    let mut documented: BTreeMap<&str, Option<Vec<plugin_api::OptionDoc>>> = BTreeMap::new();
+    for key in options.set.keys() {
+        let prefix = key.split('.').next().unwrap_or_default();
+        let Some(plugin) = plugins.iter().find(|p| p.name == prefix) else {
+            return Err(Error::input(
+                format!("--set {key}: no plugin named `{prefix}` takes part in this plan"),
+                format!(
+                    "keys are <plugin>.<option>, for one of: {}",
+                    names.join(", ")
+                ),
+            ));
+        };
+        if !documented.contains_key(prefix) {
+            let kind = if plugin.kind == "runtime" {
+                PluginKind::Runtime
+            } else {
+                PluginKind::PackageManager
+            };
+            let docs = match registry.find(kind, prefix) {
+                Some(candidate) => loader::call_optional(candidate, methods::OPTIONS, &())?,
+                None => None,
+            };
+            documented.insert(prefix, docs);
+        }
+        if let Some(Some(docs)) = documented.get(prefix) {
+            if !docs.iter().any(|d| d.key == *key) {
+                let known: Vec<&str> = docs.iter().map(|d| d.key.as_str()).collect();
+                return Err(Error::input(
+                    format!("--set {key}: plugin `{prefix}` has no such option"),
+                    if known.is_empty() {
+                        format!("plugin `{prefix}` takes no --set options")
+                    } else {
+                        format!("plugin `{prefix}` takes: {}", known.join(", "))
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn unknown_runtime(registry: &Registry, name: &str, via_with: bool) -> Error {

@@ -212,7 +212,7 @@ fn two_plugins_wanting_different_contents_for_one_file_is_an_error_naming_both()
                 "--with",
                 "test-addon",
                 "--set",
-                &format!("addon.conflict={conflict}"),
+                &format!("test-addon.conflict={conflict}"),
             ],
         )
         .code(2);
@@ -235,12 +235,12 @@ fn injected_values_are_refused_naming_the_value_and_where_it_came_from() {
         (&["--version", "1.0; reboot"], "--version"),
         (&["--version", "$(reboot)"], "--version"),
         (
-            &["--set", "test.repo-url=https://x.example/$(id)"],
-            "--set test.repo-url",
+            &["--set", "test-runtime.repo-url=https://x.example/$(id)"],
+            "--set test-runtime.repo-url",
         ),
         (
-            &["--set", "test.fingerprint=AB\nCD"],
-            "--set test.fingerprint",
+            &["--set", "test-runtime.fingerprint=AB\nCD"],
+            "--set test-runtime.fingerprint",
         ),
         (
             &["--mirror", "http://mirror.example.com/debian"],
@@ -259,7 +259,7 @@ fn injected_values_are_refused_naming_the_value_and_where_it_came_from() {
             "--runtime",
             "test-runtime",
             "--set",
-            "test.repo-url=http://packages.example.com/test",
+            "test-runtime.repo-url=http://packages.example.com/test",
         ],
     )
     .code(2);
@@ -276,7 +276,7 @@ fn a_config_file_supplies_the_selection_and_flags_win() {
         .with_workspace_plugins()
         .with_fixture("test-runtime");
     let conf = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(conf.path(), "runtime = \"test-runtime\"\ncgroup-driver = \"cgroupfs\"\n[set]\n\"test.repo-url\" = \"https://conf.example.com/t\"\n").unwrap();
+    std::fs::write(conf.path(), "runtime = \"test-runtime\"\ncgroup-driver = \"cgroupfs\"\n[set]\n\"test-runtime.repo-url\" = \"https://conf.example.com/t\"\n").unwrap();
     let doc = plan(
         &dir,
         &[
@@ -337,5 +337,56 @@ fn a_runtime_refused_for_its_permissions_is_named_with_the_fix_and_exits_3() {
     let file = dir.path().join("libinstaller_plugin_docker.so");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
     let out = plan(&dir, &["--runtime", "docker"]).code(3);
-    assert!(out.stderr.contains("libinstaller_plugin_docker.so") && out.stderr.contains("chmod go-w"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("libinstaller_plugin_docker.so") && out.stderr.contains("chmod go-w"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_set_key_no_plugin_of_the_plan_takes_is_refused_with_the_ones_it_does() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let out = plan(
+        &dir,
+        &[
+            "--runtime",
+            "test-runtime",
+            "--set",
+            "test-runtime.fial=true",
+        ],
+    )
+    .code(2);
+    assert!(
+        out.stderr.contains("--set test-runtime.fial") && out.stderr.contains("test-runtime.fail"),
+        "{}",
+        out.stderr
+    );
+    let out = plan(
+        &dir,
+        &["--runtime", "test-runtime", "--set", "apt.lock-timout=300"],
+    )
+    .code(2);
+    assert!(
+        out.stderr.contains("apt.lock-timeout"),
+        "the documented key is offered: {}",
+        out.stderr
+    );
+    let out = plan(
+        &dir,
+        &["--runtime", "test-runtime", "--set", "nosuch.key=1"],
+    )
+    .code(2);
+    assert!(
+        out.stderr.contains("no plugin named `nosuch`") && out.stderr.contains("test-runtime, apt"),
+        "{}",
+        out.stderr
+    );
+    plan(
+        &dir,
+        &["--runtime", "test-runtime", "--set", "apt.lock-timeout=300"],
+    )
+    .code(0);
 }

@@ -106,7 +106,7 @@ fn hostile_values_stay_inside_single_quotes() {
     let script = render(
         &dir,
         "debian-12",
-        &["--set", &format!("test.fingerprint={fpr}")],
+        &["--set", &format!("test-runtime.fingerprint={fpr}")],
     );
     assert!(
         script.contains("'0123456789ABCDEF0123456789ABCDEF01234567'"),
@@ -240,17 +240,30 @@ fn help_is_reviewed_like_code() {
 
 #[test]
 fn a_root_path_with_a_newline_cannot_put_a_command_into_the_script() {
-    let dir = PluginDir::new().with_workspace_plugins().with_fixture("test-runtime");
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
     let parent = tempfile::tempdir().unwrap();
     let root = parent.path().join("rv\ntouch /tmp/installer-injected #");
     std::fs::create_dir_all(&root).unwrap();
     let out = Installer::isolated(dir.path())
-        .args(["render", "--format", "sh", "--distro", "debian-12", "--runtime", "test-runtime", "--root"])
+        .args([
+            "render",
+            "--format",
+            "sh",
+            "--distro",
+            "debian-12",
+            "--runtime",
+            "test-runtime",
+            "--root",
+        ])
         .arg_list([&root])
         .run()
         .code(0);
     assert!(
-        !out.stdout.lines().any(|l| l.trim_start().starts_with("touch")),
+        !out.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("touch")),
         "a comment was split into a command:\n{}",
         out.stdout
     );

@@ -28,7 +28,7 @@ fn run(dir: &PluginDir, root: &Path, extra: &[&str]) -> crate::util::Output {
             "--cgroup-driver",
             "systemd",
             "--set",
-            "test.files-only=true",
+            "test-runtime.files-only=true",
             "--root",
         ])
         .arg_list([root])
@@ -135,7 +135,7 @@ fn a_failed_run_restores_every_file_byte_for_byte_and_exits_1() {
     std::fs::create_dir_all(daemon.parent().unwrap()).unwrap();
     std::fs::write(&daemon, USER_DAEMON_JSON).unwrap();
 
-    let out = run(&dir, root.path(), &["--set", "test.fail=true"]).code(1);
+    let out = run(&dir, root.path(), &["--set", "test-runtime.fail=true"]).code(1);
     let report = out.json();
     assert_eq!(report["status"], "failed");
     // The scratch root has no test-engine at all: the check says it could not run.
@@ -177,7 +177,7 @@ fn dry_run_changes_nothing_and_shows_the_diff() {
             "--cgroup-driver",
             "systemd",
             "--set",
-            "test.files-only=true",
+            "test-runtime.files-only=true",
             "--root",
         ])
         .arg_list([root.path()])
@@ -284,7 +284,7 @@ fn a_file_behind_a_relative_link_is_written_through_and_restored_on_failure() {
     std::fs::write(root.path().join("opt/modules.conf"), "mine\n").unwrap();
     let link = root.path().join("etc/modules-load.d/k8s.conf");
     std::os::unix::fs::symlink("../../opt/modules.conf", &link).unwrap();
-    run(&dir, root.path(), &["--set", "test.fail=true"]).code(1);
+    run(&dir, root.path(), &["--set", "test-runtime.fail=true"]).code(1);
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
@@ -333,7 +333,7 @@ fn a_config_file_that_does_not_parse_is_refused_before_anything_changes() {
             "--runtime",
             "test-runtime",
             "--set",
-            "test.files-only=true",
+            "test-runtime.files-only=true",
             "--root",
         ])
         .arg_list([root.path()])

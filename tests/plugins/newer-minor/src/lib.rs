@@ -23,7 +23,7 @@ extern "C" fn call(method: RStr<'_>, input: RStr<'_>) -> RResult<RString, RStrin
             r#"{"steps":[{"phase":"configuration","summary":"write the tomorrow config","why":"tomorrow reads it","type":"file","path":"/etc/tomorrow/config","mode":420,"content":{"how":"full","text":"x = 1\n"},"priority":7}],"facts":{"cri_socket":"unix:///run/tomorrow.sock"},"warnings":[],"telemetry":false}"#,
         )),
         "options" => RResult::ROk(RString::from(
-            r#"[{"key":"tomorrow.speed","help":"how fast","default":"1","since":"1.9"}]"#,
+            r#"[{"key":"tomorrow.speed","help":"how fast","default":"1","since":"1.9"},{"key":"tomorrow.new-step","help":"use a step kind from the future"}]"#,
         )),
         other => RResult::RErr(RString::from(format!(
             r#"{{"kind":"unknown_method","message":"method `{other}` is not offered"}}"#

@@ -1,7 +1,7 @@
 //! An add-on plugin (`--with test-addon`) that composes with test-runtime: it repeats some of
-//! test-runtime's steps (to be merged) and adds its own. `--set addon.conflict=file` makes it
-//! want another value for one of test-runtime's daemon.json keys, `--set addon.conflict=pin`
-//! another pin for test-engine, `--set addon.conflict=sysctl` another value for ip_forward.
+//! test-runtime's steps (to be merged) and adds its own. `--set test-addon.conflict=file` makes it
+//! want another value for one of test-runtime's daemon.json keys, `--set test-addon.conflict=pin`
+//! another pin for test-engine, `--set test-addon.conflict=sysctl` another value for ip_forward.
 use std::collections::BTreeMap;
 
 use plugin_api::{
@@ -17,11 +17,19 @@ impl RuntimePlugin for Addon {
         Manifest::runtime("test-addon", "0.2.0", &["debian", "rhel", "suse"])
     }
 
+    fn options(&self) -> Vec<plugin_api::OptionDoc> {
+        vec![plugin_api::OptionDoc {
+            key: "test-addon.conflict".into(),
+            help: "file, pin or sysctl".into(),
+            default: None,
+        }]
+    }
+
     fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
         let conflict = request
             .options
             .set
-            .get("addon.conflict")
+            .get("test-addon.conflict")
             .map(String::as_str);
         let log_size = if conflict == Some("file") {
             "10m"

@@ -1,13 +1,14 @@
 //! A small runtime plugin that drives composition and the package-manager plugins in tests:
 //! one of every abstract step kind, with values taken from the request so tests can steer it.
 //!
-//! `--set test.repo-url=URL` (default https://packages.example.com/test), `--set
-//! test.fingerprint=HEX` (default a fixed 40-digit value), `--version V` pins `test-engine`.
+//! `--set test-runtime.repo-url=URL` (default https://packages.example.com/test), `--set
+//! test-runtime.fingerprint=HEX` (default a fixed 40-digit value), `--version V` pins `test-engine`.
 use std::collections::BTreeMap;
 
 use plugin_api::{
-    export_plugin, FileContent, FileStep, Manifest, Package, Phase, PlanRequest, PluginError,
-    Repository, RuntimePlan, RuntimePlugin, ServiceStep, SigningKey, Step, StepKind, VersionMatch,
+    export_plugin, FileContent, FileStep, Manifest, OptionDoc, Package, Phase, PlanRequest,
+    PluginError, Repository, RuntimePlan, RuntimePlugin, ServiceStep, SigningKey, Step, StepKind,
+    VersionMatch,
 };
 
 #[derive(Default)]
@@ -20,14 +21,25 @@ impl RuntimePlugin for TestRuntime {
         Manifest::runtime("test-runtime", "0.1.0", &["debian", "rhel", "suse"])
     }
 
+    fn options(&self) -> Vec<plugin_api::OptionDoc> {
+        ["repo-url", "fingerprint", "files-only", "fail"]
+            .iter()
+            .map(|k| plugin_api::OptionDoc {
+                key: format!("test-runtime.{k}"),
+                help: "a test knob".into(),
+                default: None,
+            })
+            .collect()
+    }
+
     fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
         let set = &request.options.set;
         let url = set
-            .get("test.repo-url")
+            .get("test-runtime.repo-url")
             .cloned()
             .unwrap_or_else(|| "https://packages.example.com/test".into());
         let fingerprint = set
-            .get("test.fingerprint")
+            .get("test-runtime.fingerprint")
             .cloned()
             .unwrap_or_else(|| DEFAULT_FINGERPRINT.into());
         let driver = match request.options.cgroup_driver {
@@ -121,14 +133,14 @@ impl RuntimePlugin for TestRuntime {
                 }),
             ),
         ];
-        // `test.files-only=true`: only what a bare root can take (files, skipped kernel and
-        // service steps); `test.fail=true` adds a check that fails, to exercise rollback.
+        // `test-runtime.files-only=true`: only what a bare root can take (files, skipped kernel and
+        // service steps); `test-runtime.fail=true` adds a check that fails, to exercise rollback.
         let mut steps = steps;
-        if set.get("test.files-only").map(String::as_str) == Some("true") {
+        if set.get("test-runtime.files-only").map(String::as_str) == Some("true") {
             steps
                 .retain(|s| !matches!(s.kind, StepKind::Repository(_) | StepKind::Packages { .. }));
         }
-        if set.get("test.fail").map(String::as_str) == Some("true") {
+        if set.get("test-runtime.fail").map(String::as_str) == Some("true") {
             steps.push(Step::new(
                 Phase::Verification,
                 "test-engine answers",
