@@ -475,14 +475,12 @@ fn merge(steps: Vec<Step>) -> Result<Vec<Merged>, Error> {
     }
     if !pins.is_empty() {
         let packages: Vec<Package> = pins.into_values().map(|(p, _)| p).collect();
-        let plugins: Vec<String> = {
-            let mut all: Vec<String> = packages
-                .iter()
-                .flat_map(|p| p.requested_by.clone())
-                .collect();
-            all.dedup();
-            all
-        };
+        let mut plugins: Vec<String> = Vec::new();
+        for name in packages.iter().flat_map(|p| &p.requested_by) {
+            if !plugins.contains(name) {
+                plugins.push(name.clone());
+            }
+        }
         let summary = format!(
             "install {}",
             packages

@@ -23,14 +23,6 @@ pub enum Error {
         /// How to fix it.
         hint: Option<String>,
     },
-    /// An I/O failure outside a plan step.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The cause.
-        source: std::io::Error,
-    },
 }
 
 impl Error {
@@ -47,7 +39,6 @@ impl Error {
         match self {
             Error::Detect(_) | Error::Pack(_) | Error::Input { .. } => 2,
             Error::Plugin(failure) => failure.exit_code(),
-            Error::Io { .. } => 1,
         }
     }
 
@@ -58,7 +49,6 @@ impl Error {
             Error::Pack(e) => e.hint(),
             Error::Plugin(e) => e.hint(),
             Error::Input { hint, .. } => hint.clone(),
-            Error::Io { .. } => None,
         }
     }
 }

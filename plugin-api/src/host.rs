@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
+use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::std_types::{RResult, RStr};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::de::DeserializeOwned;
 
 use crate::abi::PluginRootRef;
 use crate::{ErrorKind, Manifest, PluginError};
@@ -66,23 +66,6 @@ impl Library {
             RResult::RErr(err) => Err(error_document(err.as_str())),
         }
     }
-
-    /// Calls `method` with `request` and decodes the answer.
-    pub fn call<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        method: &str,
-        request: &Req,
-    ) -> Result<Resp, PluginError> {
-        let input = serde_json::to_string(request)
-            .map_err(|e| PluginError::new(ErrorKind::Internal, e.to_string()))?;
-        let json = self.call_raw(method, &input)?;
-        serde_json::from_str(&json).map_err(|e| {
-            PluginError::new(
-                ErrorKind::Internal,
-                format!("malformed `{method}` answer: {e}"),
-            )
-        })
-    }
 }
 
 fn decode<T: DeserializeOwned>(
@@ -130,9 +113,4 @@ fn classify(error: LibraryError) -> OpenError {
         )),
         other => OpenError::Other(one_line(other.to_string())),
     }
-}
-
-/// The name of the root module, for messages.
-pub fn root_module_name() -> &'static str {
-    PluginRootRef::NAME
 }

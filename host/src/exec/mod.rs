@@ -19,7 +19,6 @@ use std::time::Duration;
 use plugin_api::{Action, Expect, Probe};
 use serde::Serialize;
 
-pub use files::diff;
 use journal::Journal;
 
 use crate::compose::Plan;
