@@ -407,7 +407,26 @@ fn merge(steps: Vec<Step>) -> Result<Vec<Merged>, Error> {
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     // Package pins across plugins: name → (package, plugins).
     let mut pins: BTreeMap<String, (Package, Vec<String>)> = BTreeMap::new();
+    // Sysctls across files: one kernel, so one value per key whichever file sets it.
+    let mut sysctls: BTreeMap<String, (String, String)> = BTreeMap::new();
     for step in steps {
+        if let StepKind::Sysctls { settings, .. } = &step.kind {
+            for (key, value) in settings {
+                match sysctls.get(key) {
+                    Some((v, by)) if v != value => {
+                        return Err(conflict(
+                            format!("sysctl {key} set to {v} and to {value}"),
+                            std::slice::from_ref(by),
+                            &step.plugin,
+                        ))
+                    }
+                    Some(_) => {}
+                    None => {
+                        sysctls.insert(key.clone(), (value.clone(), step.plugin.clone()));
+                    }
+                }
+            }
+        }
         if let StepKind::Packages { packages } = &step.kind {
             for p in packages {
                 match pins.get_mut(&p.name) {
@@ -570,6 +589,15 @@ fn combine_files(x: &FileStep, y: &FileStep) -> Result<FileStep, String> {
             x.path
         ));
     }
+    let skip_when = match (&x.skip_when, &y.skip_when) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(format!(
+                "file {} guarded by two different conditions",
+                x.path
+            ))
+        }
+        (a, b) => a.clone().or_else(|| b.clone()),
+    };
     let content = match (&x.content, &y.content) {
         (FileContent::JsonMerge { value: a }, FileContent::JsonMerge { value: b }) => {
             let mut merged = a.clone();
@@ -621,6 +649,7 @@ fn combine_files(x: &FileStep, y: &FileStep) -> Result<FileStep, String> {
     Ok(FileStep {
         content,
         restarts,
+        skip_when,
         ..x.clone()
     })
 }

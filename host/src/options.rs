@@ -388,7 +388,7 @@ pub fn check_target_path(path: &str, from: &str) -> Result<PathBuf, Error> {
         || path.contains("//")
     {
         return Err(Error::input(
-            format!("{from}: the path {path:?} must be absolute and must not contain `..`"),
+            format!("{from}: the path {path:?} must be absolute, without `..` or `//`"),
             "paths name a place on the target system, such as /etc/containerd/config.toml",
         ));
     }

@@ -221,10 +221,11 @@ pub struct FileStep {
     /// Permission bits (`0o644`).
     #[serde(default = "default_mode")]
     pub mode: u32,
-    /// Owner user name; default root.
+    /// Owner user name. Not applied yet: a new file belongs to the user running installer
+    /// (root), and a replaced file keeps its owner.
     #[serde(default)]
     pub owner: Option<String>,
-    /// Owner group name; default root.
+    /// Owner group name. Not applied yet, as for `owner`.
     #[serde(default)]
     pub group: Option<String>,
     /// What to put there.
