@@ -729,6 +729,8 @@ fn module_actions(modules: &[String], persist_file: &str) -> Vec<Action> {
         path: persist_file.to_owned(),
         mode: 0o644,
         content: modules.iter().map(|m| format!("{m}\n")).collect(),
+        owner: None,
+        group: None,
     }];
     actions.extend(modules.iter().map(|m| Action::Run {
         argv: vec!["modprobe".into(), m.clone()],
@@ -756,6 +758,8 @@ fn sysctl_actions(settings: &BTreeMap<String, String>, persist_file: &str) -> Ve
             .iter()
             .map(|(k, v)| format!("{k} = {v}\n"))
             .collect(),
+        owner: None,
+        group: None,
     }];
     actions.extend(settings.iter().map(|(k, v)| Action::Run {
         argv: vec!["sysctl".into(), "-w".into(), format!("{k}={v}")],
@@ -776,11 +780,15 @@ fn file_action(file: &FileStep) -> Action {
             path: file.path.clone(),
             mode: file.mode,
             content: text.clone(),
+            owner: file.owner.clone(),
+            group: file.group.clone(),
         },
         merge => Action::MergeFile {
             path: file.path.clone(),
             mode: file.mode,
             merge: merge.clone(),
+            owner: file.owner.clone(),
+            group: file.group.clone(),
         },
     }
 }

@@ -45,7 +45,7 @@ fn text_inner(plan: &Plan, root: Option<&std::path::Path>) -> String {
     {
         let _ = writeln!(
             out,
-            "warning: {problem}; `run` will refuse to start until it parses"
+            "warning: {problem}; `run` will refuse to start until it is fixed"
         );
     }
     let mut n = 0;
@@ -124,7 +124,13 @@ pub fn describe(action: &Action) -> String {
             path,
             mode,
             content,
-        } => format!("write {path} (mode {mode:04o}):\n{}", indent(content)),
+            owner,
+            group,
+        } => format!(
+            "write {path} (mode {mode:04o}{}):\n{}",
+            owner_text(owner, group),
+            indent(content)
+        ),
         Action::MergeFile { path, merge, .. } => match merge {
             FileContent::JsonMerge { value } => format!(
                 "merge into {path} (other keys kept):\n{}",
@@ -501,42 +507,84 @@ fn sh_test(probe: &Probe, q: &dyn Fn(&String) -> String) -> String {
     }
 }
 
+/// A merge in shell: jq for JSON; TOML only from nothing (the preflight stopped otherwise).
+fn sh_merge(path: &str, mode: u32, merge: &FileContent) -> String {
+    match merge {
+        FileContent::JsonMerge { value } => {
+            let ours = serde_json::to_string_pretty(value).unwrap_or_default();
+            format!(
+                    "if [ -f {p} ]; then\n  merged=$(printf '%s' {o} | jq -s '.[0] * .[1]' {p} -)\nelse\n  merged=$(printf '%s' {o} | jq .)\nfi\nwrite_file {p} {m} \"$merged\n\"\n",
+                    p = sh_quote(path),
+                    o = sh_quote(&ours),
+                    m = sh_quote(&format!("{mode:04o}"))
+                )
+        }
+        // The preflight stopped the script if the file exists; from nothing, the result
+        // is known now.
+        other => match crate::merge::apply(path, None, other) {
+            Ok(text) => format!(
+                "write_file {} {} {}\n",
+                sh_quote(path),
+                sh_quote(&format!("{mode:04o}")),
+                sh_quote(&text)
+            ),
+            Err(e) => format!("say {}; exit 2\n", sh_quote(&e.to_string())),
+        },
+    }
+}
+
+/// `chown` after a write, when the plan names an owner or group.
+fn sh_chown(path: &str, owner: &Option<String>, group: &Option<String>) -> String {
+    match (owner, group) {
+        (None, None) => String::new(),
+        (o, g) => format!(
+            "chown {} {}\n",
+            sh_quote(&format!(
+                "{}{}",
+                o.as_deref().unwrap_or(""),
+                g.as_ref().map(|g| format!(":{g}")).unwrap_or_default()
+            )),
+            sh_quote(path)
+        ),
+    }
+}
+
+/// ", owner u:g" for the plan's text, when named.
+fn owner_text(owner: &Option<String>, group: &Option<String>) -> String {
+    match (owner, group) {
+        (None, None) => String::new(),
+        (o, g) => format!(
+            ", owner {}:{}",
+            o.as_deref().unwrap_or("-"),
+            g.as_deref().unwrap_or("-")
+        ),
+    }
+}
+
 fn sh_action(action: &Action) -> String {
     match action {
         Action::WriteFile {
             path,
             mode,
             content,
+            owner,
+            group,
         } => {
             format!(
-                "write_file {} {} {}\n",
+                "write_file {} {} {}\n{}",
                 sh_quote(path),
                 sh_quote(&format!("{mode:04o}")),
-                sh_quote(content)
+                sh_quote(content),
+                sh_chown(path, owner, group)
             )
         }
-        Action::MergeFile { path, mode, merge } => match merge {
-            FileContent::JsonMerge { value } => {
-                let ours = serde_json::to_string_pretty(value).unwrap_or_default();
-                format!(
-                    "if [ -f {p} ]; then\n  merged=$(printf '%s' {o} | jq -s '.[0] * .[1]' {p} -)\nelse\n  merged=$(printf '%s' {o} | jq .)\nfi\nwrite_file {p} {m} \"$merged\n\"\n",
-                    p = sh_quote(path),
-                    o = sh_quote(&ours),
-                    m = sh_quote(&format!("{mode:04o}"))
-                )
-            }
-            // The preflight stopped the script if the file exists; from nothing, the result
-            // is known now.
-            other => match crate::merge::apply(path, None, other) {
-                Ok(text) => format!(
-                    "write_file {} {} {}\n",
-                    sh_quote(path),
-                    sh_quote(&format!("{mode:04o}")),
-                    sh_quote(&text)
-                ),
-                Err(e) => format!("say {}; exit 2\n", sh_quote(&e.to_string())),
-            },
-        },
+        Action::MergeFile {
+            path,
+            mode,
+            merge,
+            owner,
+            group,
+        } => sh_merge(path, *mode, merge) + &sh_chown(path, owner, group),
         Action::RemoveFile { path } => format!(
             "if [ -e {p} ]; then cp -p -- {p} {b}; rm -f -- {p}; note_changed {p}; fi\n",
             p = sh_quote(path),

@@ -221,11 +221,11 @@ pub struct FileStep {
     /// Permission bits (`0o644`).
     #[serde(default = "default_mode")]
     pub mode: u32,
-    /// Owner user name. Not applied yet: a new file belongs to the user running installer
-    /// (root), and a replaced file keeps its owner.
+    /// Owner user name, looked up in the target's /etc/passwd; `None`: root for a new file,
+    /// unchanged for a replaced one.
     #[serde(default)]
     pub owner: Option<String>,
-    /// Owner group name. Not applied yet, as for `owner`.
+    /// Owner group name, looked up in the target's /etc/group; as `owner` otherwise.
     #[serde(default)]
     pub group: Option<String>,
     /// What to put there.
@@ -364,6 +364,13 @@ pub enum Action {
         mode: u32,
         /// The text.
         content: String,
+        /// Owner user name on the target; `None`: root for a new file, unchanged for a
+        /// replaced one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        /// Owner group name on the target, as `owner`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
     },
     /// Merge into `path` (JSON merge or TOML edit); done when merging changes nothing.
     MergeFile {
@@ -373,6 +380,12 @@ pub enum Action {
         mode: u32,
         /// The merge.
         merge: FileContent,
+        /// Owner user name on the target, as for `write_file`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        /// Owner group name on the target, as for `write_file`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
     },
     /// Remove `path`; done when it does not exist.
     RemoveFile {

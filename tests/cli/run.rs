@@ -346,3 +346,53 @@ fn a_config_file_that_does_not_parse_is_refused_before_anything_changes() {
         plan.stdout
     );
 }
+
+#[test]
+fn a_file_is_given_the_owner_the_plan_names_from_the_targets_own_accounts() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    // The target's accounts, not the host's: uid 4242 exists only in this root.
+    std::fs::write(
+        root.path().join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\nengine:x:4242:4243::/nonexistent:/usr/sbin/nologin\n",
+    )
+    .unwrap();
+    std::fs::write(root.path().join("etc/group"), "root:x:0:\nengine:x:4243:\n").unwrap();
+    let before = tree(root.path());
+    let out = run(
+        &dir,
+        root.path(),
+        &["--set", "test-runtime.owner=nosuchuser"],
+    )
+    .code(2);
+    assert!(
+        out.stderr.contains("`nosuchuser`") && out.stderr.contains("/etc/passwd"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tree(root.path()), before, "refused before anything changed");
+
+    if !nix_is_root() {
+        eprintln!("SKIPPED the ownership part: only root can give a file to another user");
+        return;
+    }
+    run(&dir, root.path(), &["--set", "test-runtime.owner=engine"]).code(0);
+    let meta = std::fs::metadata(root.path().join("etc/test-engine/daemon.json")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (4242, 4243));
+    let second = run(&dir, root.path(), &["--set", "test-runtime.owner=engine"])
+        .code(0)
+        .json();
+    assert!(
+        second["journal"].is_null(),
+        "owned as asked: nothing to do the second time"
+    );
+}
+
+fn nix_is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}

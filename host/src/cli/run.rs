@@ -21,13 +21,13 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    // A file we merge into that does not parse is bad input: refuse before anything changes,
-    // rather than fail half-way with packages installed.
+    // A file we merge into that does not parse, an owner the target lacks: bad input, refused
+    // before anything changes rather than half-way with packages installed.
     let problems = exec::merge_problems(&built, &ctx.global.root);
     if !problems.is_empty() {
         return Err(Error::input(
-            format!("cannot merge into existing configuration: {}", problems.join("; ")),
-            "fix the file so it parses (or move it aside to start from nothing), then run again; nothing was changed",
+            format!("the target is not ready for this plan: {}", problems.join("; ")),
+            "fix what is named (a file that must parse, a user the target must have), then run again; nothing was changed",
         ));
     }
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();

@@ -12,6 +12,7 @@ mod keys;
 mod locks;
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -301,8 +302,20 @@ impl Executor {
                 path,
                 mode,
                 content,
-            } => self.write(path, *mode, content.as_bytes()),
-            Action::MergeFile { path, mode, merge } => {
+                owner,
+                group,
+            } => {
+                let ids = self.ids(path, owner.as_deref(), group.as_deref())?;
+                self.write(path, *mode, content.as_bytes(), ids)
+            }
+            Action::MergeFile {
+                path,
+                mode,
+                merge,
+                owner,
+                group,
+            } => {
+                let ids = self.ids(path, owner.as_deref(), group.as_deref())?;
                 let target = files::under(&self.root, path).map_err(|e| io_failure(path, e))?;
                 let existing = files::current(&target)
                     .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned());
@@ -316,7 +329,7 @@ impl Executor {
                         output_tail: None,
                     })?;
                 let mode = files::current(&target).map(|(_, m)| m).unwrap_or(*mode);
-                self.write(path, mode, merged.as_bytes())
+                self.write(path, mode, merged.as_bytes(), ids)
             }
             Action::RemoveFile { path } => {
                 let target = files::under(&self.root, path).map_err(|e| io_failure(path, e))?;
@@ -352,7 +365,7 @@ impl Executor {
                 };
                 let bytes = keys::fetch(url, self.allow_insecure_repo).map_err(key_failure)?;
                 let fingerprint = keys::verify(&bytes, url, fingerprints).map_err(key_failure)?;
-                self.write(dest, 0o644, &bytes)?;
+                self.write(dest, 0o644, &bytes, (None, None))?;
                 Ok(Outcome::Changed {
                     note: Some(format!("stored the key {fingerprint} from {url} at {dest}")),
                     diff: None,
@@ -534,12 +547,48 @@ impl Executor {
         }
     }
 
-    /// Writes a file when its content or mode differ, recording the old one first.
-    fn write(&mut self, path: &str, mode: u32, bytes: &[u8]) -> Result<Outcome, Failure> {
+    /// The uid and gid named by a file action, looked up in the target's own account files.
+    fn ids(
+        &self,
+        path: &str,
+        owner: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<(Option<u32>, Option<u32>), Failure> {
+        let lookup = |name: &str, file: &str| -> Result<u32, Failure> {
+            let table = files::under(&self.root, file)
+                .ok()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default();
+            table
+                .lines()
+                .find_map(|line| {
+                    let mut fields = line.split(':');
+                    (fields.next() == Some(name)).then(|| fields.nth(1).and_then(|id| id.parse().ok())).flatten()
+                })
+                .ok_or_else(|| Failure::plain(format!("{path} should belong to `{name}`, which is not in {file} under {}; nothing was written for it", self.root.display())))
+        };
+        Ok((
+            owner.map(|o| lookup(o, "/etc/passwd")).transpose()?,
+            group.map(|g| lookup(g, "/etc/group")).transpose()?,
+        ))
+    }
+
+    /// Writes a file when its content, mode or asked-for owner differ, recording the old one
+    /// first.
+    fn write(
+        &mut self,
+        path: &str,
+        mode: u32,
+        bytes: &[u8],
+        ids: (Option<u32>, Option<u32>),
+    ) -> Result<Outcome, Failure> {
         let target = files::under(&self.root, path).map_err(|e| io_failure(path, e))?;
         let before = files::current(&target);
         if let Some((old, old_mode)) = &before {
-            if old == bytes && *old_mode == mode {
+            let owned = std::fs::metadata(&target)
+                .map(|m| ids.0.is_none_or(|u| u == m.uid()) && ids.1.is_none_or(|g| g == m.gid()))
+                .unwrap_or(false);
+            if old == bytes && *old_mode == mode && owned {
                 return Ok(Outcome::Unchanged);
             }
         }
@@ -547,6 +596,9 @@ impl Executor {
             .record(path, &target)
             .map_err(|e| io_failure(path, e))?;
         files::write_atomic(&target, bytes, mode).map_err(|e| io_failure(path, e))?;
+        if ids != (None, None) {
+            std::os::unix::fs::chown(&target, ids.0, ids.1).map_err(|e| io_failure(path, e))?;
+        }
         self.changed.push(path.to_owned());
         let diff = before.map(|(old, _)| {
             files::diff(
@@ -720,6 +772,18 @@ fn tail(stdout: &[u8], stderr: &[u8]) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
+impl Failure {
+    /// A failure that is not a command's.
+    fn plain(message: String) -> Failure {
+        Failure {
+            message,
+            command: None,
+            exit_status: None,
+            output_tail: None,
+        }
+    }
+}
+
 fn io_failure(path: &str, e: std::io::Error) -> Failure {
     Failure {
         message: format!("cannot write {path}: {e}"),
@@ -729,11 +793,34 @@ fn io_failure(path: &str, e: std::io::Error) -> Failure {
     }
 }
 
-/// Files the plan merges into that cannot be merged as they are now under `root` (a
-/// daemon.json that is not JSON, say): each problem names the file and the parser's words.
+/// What the target's current state makes impossible, found before anything changes: a file
+/// we merge into that does not parse (a daemon.json that is not JSON, say), an owner the
+/// target's /etc/passwd does not know. Each problem names the file and the reason.
 /// `run` refuses to start on any (exit 2), before anything changes; `plan` shows them.
 pub fn merge_problems(plan: &Plan, root: &Path) -> Vec<String> {
-    plan.steps
+    let probe = Executor::new(&RunOptions {
+        root: root.to_path_buf(),
+        lock_timeout: Duration::ZERO,
+        allow_insecure_repo: false,
+    });
+    let owners = plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .filter_map(|action| match action {
+            Action::WriteFile {
+                path, owner, group, ..
+            }
+            | Action::MergeFile {
+                path, owner, group, ..
+            } => probe
+                .ids(path, owner.as_deref(), group.as_deref())
+                .err()
+                .map(|f| f.message),
+            _ => None,
+        });
+    let merges = plan
+        .steps
         .iter()
         .flat_map(|s| &s.actions)
         .filter_map(|action| {
@@ -749,7 +836,8 @@ pub fn merge_problems(plan: &Plan, root: &Path) -> Vec<String> {
                 .err()
                 .map(|e| e.to_string())
         })
-        .collect()
+        .collect::<Vec<_>>();
+    owners.chain(merges).collect()
 }
 
 /// A diff of what a merge or write would change in the file under `root`, for the plan.

@@ -159,6 +159,8 @@ fn repository_step(repo: &Repository, request: &RenderRequest) -> Result<Step, P
         path: format!("{SOURCES}/{}.list", repo.id),
         mode: 0o644,
         content: line.clone(),
+        owner: None,
+        group: None,
     });
     Ok(Step::new(
         Phase::Repositories,

@@ -153,6 +153,8 @@ fn docker_on_ubuntu_focal_adds_a_signed_by_source_then_refreshes_installs_and_ho
             content: "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.asc] \
                       https://download.docker.com/linux/ubuntu focal stable\n"
                 .to_owned(),
+            owner: None,
+            group: None,
         }
     );
     assert!(response.steps[0].why.contains(DOCKER_FPR_COMPACT));

@@ -151,6 +151,8 @@ fn repository_step(repo: &Repository, request: &RenderRequest) -> Result<Step, P
         path: format!("{REPOS}/{}.repo", repo.id),
         mode: 0o644,
         content,
+        owner: None,
+        group: None,
     });
     Ok(Step::new(
         Phase::Repositories,

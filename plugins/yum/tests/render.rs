@@ -146,6 +146,8 @@ fn docker_on_centos_7_writes_a_repo_file_installs_once_and_locks() {
                       gpgcheck=1\n\
                       gpgkey=file:///etc/pki/rpm-gpg/docker-ce-stable.asc\n"
                 .to_owned(),
+            owner: None,
+            group: None,
         }
     );
 

@@ -281,6 +281,7 @@ impl RpmTarget {
                 path,
                 mode,
                 content,
+                ..
             } => {
                 use std::os::unix::fs::PermissionsExt;
                 let p = self.join(path);

@@ -22,7 +22,7 @@ impl RuntimePlugin for TestRuntime {
     }
 
     fn options(&self) -> Vec<plugin_api::OptionDoc> {
-        ["repo-url", "fingerprint", "files-only", "fail"]
+        ["repo-url", "fingerprint", "files-only", "fail", "owner"]
             .iter()
             .map(|k| plugin_api::OptionDoc {
                 key: format!("test-runtime.{k}"),
@@ -111,8 +111,9 @@ impl RuntimePlugin for TestRuntime {
                 StepKind::File(FileStep {
                     path: "/etc/test-engine/daemon.json".into(),
                     mode: 0o644,
-                    owner: None,
-                    group: None,
+                    // `--set test-runtime.owner=NAME`: user and group NAME own it.
+                    owner: set.get("test-runtime.owner").cloned(),
+                    group: set.get("test-runtime.owner").cloned(),
                     content: FileContent::JsonMerge {
                         value: serde_json::json!({"cgroup-driver": driver, "log": {"max-size": "100m"}}),
                     },
