@@ -618,16 +618,29 @@ fn combine_files(x: &FileStep, y: &FileStep) -> Result<FileStep, String> {
             if ia.is_some() && ib.is_some() && ia != ib {
                 return Err(format!("file {}: different initial contents", x.path));
             }
+            // Two edits clash when they set one key to different values, or when one sets a
+            // key the other removes values from (the outcome would depend on the order).
+            let clash = |a: &TomlEdit, b: &TomlEdit| match (a, b) {
+                (TomlEdit::Set { path: p, value: v }, TomlEdit::Set { path: q, value: w }) => {
+                    p == q && v != w
+                }
+                (TomlEdit::Set { path: p, .. }, TomlEdit::RemoveFromArray { path: q, .. })
+                | (TomlEdit::RemoveFromArray { path: q, .. }, TomlEdit::Set { path: p, .. }) => {
+                    p == q
+                }
+                _ => false,
+            };
             for e in eb {
-                if let TomlEdit::Set { path, value } = e {
-                    let clash = ea.iter().any(|o| matches!(o, TomlEdit::Set { path: p, value: v } if p == path && v != value));
-                    if clash {
-                        return Err(format!(
-                            "file {}: `{}` set to different values",
-                            x.path,
+                if let Some(other) = ea.iter().find(|o| clash(o, e)) {
+                    let key = match other {
+                        TomlEdit::Set { path, .. } | TomlEdit::RemoveFromArray { path, .. } => {
                             path.join(".")
-                        ));
-                    }
+                        }
+                    };
+                    return Err(format!(
+                        "file {}: `{key}` edited in conflicting ways",
+                        x.path
+                    ));
                 }
             }
             let mut edits = ea.clone();
@@ -963,5 +976,52 @@ fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Er
         }
         Action::Check(c) => check_probe(&c.probe, from),
         Action::SkipIf(guard) => check_probe(&guard.probe, from),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn toml_file(edits: Vec<TomlEdit>) -> FileStep {
+        FileStep {
+            path: "/etc/containerd/config.toml".into(),
+            mode: 0o644,
+            owner: None,
+            group: None,
+            content: FileContent::TomlEdit {
+                initial: None,
+                edits,
+            },
+            restarts: vec![],
+            skip_when: None,
+        }
+    }
+
+    fn path(p: &str) -> Vec<String> {
+        p.split('/').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn toml_edits_from_two_plugins_combine_unless_they_clash() {
+        let set = |v| TomlEdit::Set {
+            path: path("plugins/x/y"),
+            value: json!(v),
+        };
+        let other = TomlEdit::Set {
+            path: path("plugins/x/z"),
+            value: json!(1),
+        };
+        assert!(combine_files(&toml_file(vec![set(1)]), &toml_file(vec![other.clone()])).is_ok());
+        assert!(combine_files(&toml_file(vec![set(1)]), &toml_file(vec![set(1)])).is_ok());
+        let err = combine_files(&toml_file(vec![set(1)]), &toml_file(vec![set(2)])).unwrap_err();
+        assert!(err.contains("plugins.x.y"), "{err}");
+        let remove = TomlEdit::RemoveFromArray {
+            path: path("plugins/x/y"),
+            values: vec![json!(1)],
+        };
+        let err = combine_files(&toml_file(vec![remove]), &toml_file(vec![set(1)])).unwrap_err();
+        assert!(err.contains("conflicting"), "{err}");
     }
 }
