@@ -52,10 +52,10 @@ fn every_builtin_distro_and_runtime_plans_or_refuses_with_a_reason() {
         .run()
         .code(0)
         .json();
-    let shellcheck = Command::new("shellcheck").arg("--version").output().is_ok();
-    if !shellcheck {
-        eprintln!("SKIPPED the shellcheck part: shellcheck is not installed");
-    }
+    assert!(
+        Command::new("shellcheck").arg("--version").output().is_ok(),
+        "this test needs shellcheck: apt-get install shellcheck (scripts/test-all does)"
+    );
     let mut planned: Vec<String> = Vec::new();
     for distro in distros
         .as_array()
@@ -101,18 +101,16 @@ fn every_builtin_distro_and_runtime_plans_or_refuses_with_a_reason() {
                             "{case}: sh -n: {}",
                             String::from_utf8_lossy(&sh.stderr)
                         );
-                        if shellcheck {
-                            let sc = Command::new("shellcheck")
-                                .args(["--shell=sh"])
-                                .arg(file.path())
-                                .output()
-                                .unwrap();
-                            assert!(
-                                sc.status.success(),
-                                "{case}: shellcheck:\n{}",
-                                String::from_utf8_lossy(&sc.stdout)
-                            );
-                        }
+                        let sc = Command::new("shellcheck")
+                            .args(["--shell=sh"])
+                            .arg(file.path())
+                            .output()
+                            .unwrap();
+                        assert!(
+                            sc.status.success(),
+                            "{case}: shellcheck:\n{}",
+                            String::from_utf8_lossy(&sc.stdout)
+                        );
                     }
                     2 => {
                         assert!(
