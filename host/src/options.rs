@@ -347,8 +347,8 @@ fn check_cve(value: &str) -> Result<(), Error> {
     }
 }
 
-/// Whether `host` is a loopback address or name.
-fn is_loopback(url: &url::Url) -> bool {
+/// Whether the URL's host is a loopback address or name: plain http to it crosses no network.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),

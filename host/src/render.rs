@@ -7,18 +7,10 @@ use plugin_api::{Action, Expect, FileContent, Phase, Probe, TomlEdit};
 
 use crate::compose::{Plan, PlannedStep};
 
-/// The plan as readable text, with a unified diff under each file write or merge that would
-/// change a file that exists under `root`.
-pub fn text_with_diffs(plan: &Plan, root: &std::path::Path) -> String {
-    text_inner(plan, Some(root))
-}
-
 /// The plan as readable text, grouped by phase; each step says who asked for it and why.
-pub fn text(plan: &Plan) -> String {
-    text_inner(plan, None)
-}
-
-fn text_inner(plan: &Plan, root: Option<&std::path::Path>) -> String {
+/// Under each file write or merge that would change a file that exists under `root`, a
+/// unified diff.
+pub fn text_with_diffs(plan: &Plan, root: &std::path::Path) -> String {
     let mut out = String::new();
     let d = &plan.distro;
     let _ = writeln!(
@@ -39,10 +31,7 @@ fn text_inner(plan: &Plan, root: Option<&std::path::Path>) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    for problem in root
-        .map(|r| crate::exec::merge_problems(plan, r))
-        .unwrap_or_default()
-    {
+    for problem in crate::exec::merge_problems(plan, root) {
         let _ = writeln!(
             out,
             "warning: {problem}; `run` will refuse to start until it is fixed"
@@ -65,7 +54,7 @@ fn text_inner(plan: &Plan, root: Option<&std::path::Path>) -> String {
                 for (i, line) in describe(action).lines().enumerate() {
                     let _ = writeln!(out, "    {}{line}", if i == 0 { "- " } else { "  " });
                 }
-                if let Some(diff) = root.and_then(|r| crate::exec::preview(action, r)) {
+                if let Some(diff) = crate::exec::preview(action, root) {
                     for line in diff.lines() {
                         let _ = writeln!(out, "      {line}");
                     }

@@ -133,15 +133,9 @@ pub fn fetch(url: &str, allow_insecure: bool) -> Result<Vec<u8>, KeyError> {
         url: url.to_owned(),
         detail: e.to_string(),
     })?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
     match parsed.scheme() {
         "https" => {}
-        "http" if loopback || allow_insecure => {}
+        "http" if crate::options::is_loopback(&parsed) || allow_insecure => {}
         _ => {
             return Err(KeyError::Insecure {
                 url: url.to_owned(),
