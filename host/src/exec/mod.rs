@@ -150,15 +150,10 @@ pub fn run(
     });
     if needs_pm {
         if let Err(holder) = locks::wait_for_package_managers(&opts.root, opts.lock_timeout) {
-            let error = Failure {
-                message: format!(
+            let error = Failure::plain(format!(
                     "{holder}, still after {} s; nothing was changed. Let it finish, or raise the bound with --lock-timeout",
                     opts.lock_timeout.as_secs()
-                ),
-                command: None,
-                exit_status: None,
-                output_tail: None,
-            };
+                ));
             return failed(reports, exec, error);
         }
     }
@@ -282,14 +277,11 @@ impl Executor {
 
     fn journal(&mut self) -> Result<&mut Journal, Failure> {
         if self.journal.is_none() {
-            let journal = Journal::create(&self.root).map_err(|e| Failure {
-                message: format!(
+            let journal = Journal::create(&self.root).map_err(|e| {
+                Failure::plain(format!(
                     "cannot create the run journal under {}: {e}; nothing was changed",
                     self.root.display()
-                ),
-                command: None,
-                exit_status: None,
-                output_tail: None,
+                ))
             })?;
             self.journal = Some(journal);
         }
@@ -320,13 +312,10 @@ impl Executor {
                 let existing = files::current(&target)
                     .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned());
                 let merged =
-                    crate::merge::apply(path, existing.as_deref(), merge).map_err(|e| Failure {
-                        message: format!(
+                    crate::merge::apply(path, existing.as_deref(), merge).map_err(|e| {
+                        Failure::plain(format!(
                             "{e}; the file was left as it is — fix it by hand, then run again"
-                        ),
-                        command: None,
-                        exit_status: None,
-                        output_tail: None,
+                        ))
                     })?;
                 let mode = files::current(&target).map(|(_, m)| m).unwrap_or(*mode);
                 self.write(path, mode, merged.as_bytes(), ids)
@@ -357,12 +346,8 @@ impl Executor {
                         return Ok(Outcome::Unchanged);
                     }
                 }
-                let key_failure = |e: keys::KeyError| Failure {
-                    message: format!("{e}; nothing was written for it"),
-                    command: None,
-                    exit_status: None,
-                    output_tail: None,
-                };
+                let key_failure =
+                    |e: keys::KeyError| Failure::plain(format!("{e}; nothing was written for it"));
                 let bytes = keys::fetch(url, self.allow_insecure_repo).map_err(key_failure)?;
                 let fingerprint = keys::verify(&bytes, url, fingerprints).map_err(key_failure)?;
                 self.write(dest, 0o644, &bytes, (None, None))?;
@@ -785,12 +770,7 @@ impl Failure {
 }
 
 fn io_failure(path: &str, e: std::io::Error) -> Failure {
-    Failure {
-        message: format!("cannot write {path}: {e}"),
-        command: None,
-        exit_status: None,
-        output_tail: None,
-    }
+    Failure::plain(format!("cannot write {path}: {e}"))
 }
 
 /// What the target's current state makes impossible, found before anything changes: a file
