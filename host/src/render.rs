@@ -38,11 +38,7 @@ pub fn text_with_diffs(plan: &Plan, root: &std::path::Path) -> String {
         );
     }
     let mut n = 0;
-    for phase in Phase::ALL {
-        let steps: Vec<&PlannedStep> = plan.steps.iter().filter(|s| s.phase == phase).collect();
-        if steps.is_empty() {
-            continue;
-        }
+    for (phase, steps) in by_phase(plan) {
         let _ = writeln!(out, "\n== {}", phase.as_str());
         for step in steps {
             n += 1;
@@ -104,6 +100,23 @@ fn probe_text(probe: &Probe) -> String {
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  | {l}\n")).collect()
+}
+
+/// The plan's steps grouped by phase, in the order phases run, empty phases left out.
+fn by_phase(plan: &Plan) -> Vec<(Phase, Vec<&PlannedStep>)> {
+    Phase::ALL
+        .iter()
+        .map(|phase| {
+            (
+                *phase,
+                plan.steps
+                    .iter()
+                    .filter(|s| s.phase == *phase)
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, steps)| !steps.is_empty())
+        .collect()
 }
 
 /// One action in words.
@@ -401,11 +414,7 @@ pub fn sh(plan: &Plan) -> String {
     }
 
     let mut n = 0;
-    for phase in Phase::ALL {
-        let steps: Vec<&PlannedStep> = plan.steps.iter().filter(|s| s.phase == phase).collect();
-        if steps.is_empty() {
-            continue;
-        }
+    for (phase, steps) in by_phase(plan) {
         let _ = writeln!(out, "\n# ==== {}", phase.as_str());
         for step in steps {
             n += 1;
