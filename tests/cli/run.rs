@@ -347,19 +347,25 @@ fn a_config_file_that_does_not_parse_is_refused_before_anything_changes() {
     );
 }
 
-#[test]
-fn an_owner_the_targets_accounts_do_not_know_is_refused_before_anything_changes() {
-    let dir = PluginDir::new()
-        .with_workspace_plugins()
-        .with_fixture("test-runtime");
+/// A scratch root with its own accounts, not the host's: user `engine` (4242, group 4243)
+/// exists only in it.
+fn root_with_accounts() -> tempfile::TempDir {
     let root = scratch_root();
-    // The target's accounts, not the host's: uid 4242 exists only in this root.
     std::fs::write(
         root.path().join("etc/passwd"),
         "root:x:0:0::/root:/bin/sh\nengine:x:4242:4243::/nonexistent:/usr/sbin/nologin\n",
     )
     .unwrap();
     std::fs::write(root.path().join("etc/group"), "root:x:0:\nengine:x:4243:\n").unwrap();
+    root
+}
+
+#[test]
+fn an_owner_the_targets_accounts_do_not_know_is_refused_before_anything_changes() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = root_with_accounts();
     let before = tree(root.path());
     let out = run(
         &dir,
@@ -382,13 +388,7 @@ fn a_file_is_given_the_owner_the_plan_names_and_a_second_run_leaves_it() {
     let dir = PluginDir::new()
         .with_workspace_plugins()
         .with_fixture("test-runtime");
-    let root = scratch_root();
-    std::fs::write(
-        root.path().join("etc/passwd"),
-        "root:x:0:0::/root:/bin/sh\nengine:x:4242:4243::/nonexistent:/usr/sbin/nologin\n",
-    )
-    .unwrap();
-    std::fs::write(root.path().join("etc/group"), "root:x:0:\nengine:x:4243:\n").unwrap();
+    let root = root_with_accounts();
     run(&dir, root.path(), &["--set", "test-runtime.owner=engine"]).code(0);
     let meta = std::fs::metadata(root.path().join("etc/test-engine/daemon.json")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (4242, 4243));

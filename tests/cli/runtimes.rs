@@ -40,6 +40,17 @@ fn packages(plan: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The action of the plan that writes or merges `path`.
+fn action_at<'a>(plan: &'a Value, path: &str) -> &'a Value {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap().iter())
+        .find(|a| a["path"] == path)
+        .unwrap_or_else(|| panic!("no action writes {path}"))
+}
+
 fn all_text(plan: &Value) -> String {
     plan.to_string()
 }
@@ -221,13 +232,7 @@ fn seed_centos_7_docker_19_03_11_pins_docker_ce_and_writes_the_centos_daemon_jso
             .any(|p| p.starts_with("docker-ce-") && p.contains("19.03.11")),
         "{pkgs:?}"
     );
-    let daemon = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["actions"].as_array().unwrap().iter())
-        .find(|a| a["path"] == "/etc/docker/daemon.json")
-        .expect("daemon.json is merged");
+    let daemon = action_at(&plan, "/etc/docker/daemon.json");
     let value = &daemon["merge"]["value"];
     assert_eq!(
         value["storage-opts"][0],
@@ -263,9 +268,14 @@ fn seed_debian_10_cri_o_1_17_uses_the_kubic_debian_10_repository() {
         plan["facts"]["cri_socket"],
         "unix:///var/run/crio/crio.sock"
     );
+    // CRI-O before 1.18 reads no drop-ins: its crio.conf is edited in place, with the
+    // cgroup manager the plan uses everywhere.
+    let edits = &action_at(&plan, "/etc/crio/crio.conf")["merge"]["edits"];
     assert!(
-        text.contains("/etc/crio/crio.conf.d/02-cgroup-manager.conf") || text.contains("crio.conf"),
-        "cgroup manager configured"
+        edits.as_array().unwrap().iter().any(|e| e["op"] == "set"
+            && e["path"] == serde_json::json!(["crio", "runtime", "cgroup_manager"])
+            && e["value"] == "systemd"),
+        "{edits:#}"
     );
 }
 
@@ -361,13 +371,7 @@ fn containerd_config_keeps_cri_and_follows_the_cgroup_driver_everywhere() {
             .run()
             .code(0);
         let plan = out.json();
-        let edit = plan["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|s| s["actions"].as_array().unwrap().iter())
-            .find(|a| a["path"] == "/etc/containerd/config.toml")
-            .expect("config.toml is edited");
+        let edit = action_at(&plan, "/etc/containerd/config.toml");
         let edits = edit["merge"]["edits"].as_array().unwrap();
         let set = |key: &str| {
             edits
