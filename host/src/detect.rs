@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::target::{Target, OS_RELEASE_LIMIT};
+
 /// Where os-release lives, relative to the root, in the order os-release(5) gives.
-pub const OS_RELEASE_PATHS: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
+pub const OS_RELEASE_PATHS: [&str; 2] = ["/etc/os-release", "/usr/lib/os-release"];
 
 /// The facts detection produces: what os-release says about the system, and its architecture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -244,13 +246,13 @@ pub enum DetectError {
         /// The paths tried, in order.
         tried: Vec<PathBuf>,
     },
-    /// os-release exists but could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    /// os-release exists but could not be read, or is not a regular file of sane size.
+    #[error("{source}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        source: crate::target::ReadError,
     },
     /// os-release has no `ID=` line, so nothing can be matched.
     #[error("{} has no ID= line (or an empty one), so the distro cannot be told", path.display())]
@@ -294,8 +296,9 @@ impl DetectError {
             DetectError::NotFound { .. } => "name the distro with `--distro ID` (see `installer \
                  distros list`), or point `--root DIR` at the root of the system to prepare"
                 .to_owned(),
-            DetectError::Read { .. } => "check the file's permissions, or name the distro with \
-                 `--distro ID` (see `installer distros list`)"
+            DetectError::Read { .. } => "os-release must be a readable regular file of at most \
+                 64 KiB; fix it in the root, or name the distro with `--distro ID` (see \
+                 `installer distros list`)"
                 .to_owned(),
             DetectError::NoId { .. } => "name the distro with `--distro ID` (see `installer \
                  distros list`), or add an ID= line to the file"
@@ -311,13 +314,13 @@ impl DetectError {
 
 /// Reads `<root>/etc/os-release`, falling back to `<root>/usr/lib/os-release`, and returns the
 /// path read with its parse (skipped lines are in [`OsRelease::warnings`]).
-pub fn read_os_release(root: &Path) -> Result<(PathBuf, OsRelease), DetectError> {
+pub fn read_os_release(target: &Target) -> Result<(PathBuf, OsRelease), DetectError> {
     let mut tried = Vec::new();
-    for relative in OS_RELEASE_PATHS {
-        let path = root.join(relative);
-        match std::fs::read(&path) {
-            Ok(bytes) => return Ok((path, parse_bytes(&bytes))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => tried.push(path),
+    for file in OS_RELEASE_PATHS {
+        let path = target.display(Path::new(file));
+        match target.read(file, OS_RELEASE_LIMIT) {
+            Ok(Some(read)) => return Ok((path, parse_bytes(&read.bytes))),
+            Ok(None) => tried.push(path),
             Err(source) => return Err(DetectError::Read { path, source }),
         }
     }
@@ -326,8 +329,8 @@ pub fn read_os_release(root: &Path) -> Result<(PathBuf, OsRelease), DetectError>
 
 /// Reads os-release under `root` into facts, with this machine's architecture, and returns the
 /// path of the file read. Skipped lines are logged as warnings naming the file and line.
-pub fn read(root: &Path) -> Result<(PathBuf, Facts), DetectError> {
-    let (path, os) = read_os_release(root)?;
+pub fn read(target: &Target) -> Result<(PathBuf, Facts), DetectError> {
+    let (path, os) = read_os_release(target)?;
     for warning in &os.warnings {
         tracing::warn!(
             "{}:{}: line skipped: {}",
@@ -416,7 +419,7 @@ mod tests {
     #[test]
     fn read_falls_back_to_usr_lib_and_names_both_paths_when_absent() {
         let dir = tempfile::tempdir().unwrap();
-        let err = read(dir.path()).unwrap_err();
+        let err = read(&Target::open(dir.path()).unwrap()).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("etc/os-release"), "{message}");
         assert!(message.contains("usr/lib/os-release"), "{message}");
@@ -424,14 +427,14 @@ mod tests {
 
         std::fs::create_dir_all(dir.path().join("usr/lib")).unwrap();
         std::fs::write(dir.path().join("usr/lib/os-release"), "ID=debian\n").unwrap();
-        let (path, facts) = read(dir.path()).unwrap();
+        let (path, facts) = read(&Target::open(dir.path()).unwrap()).unwrap();
         assert_eq!(path, dir.path().join("usr/lib/os-release"));
         assert_eq!(facts.id, "debian");
 
         // /etc wins over /usr/lib.
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
         std::fs::write(dir.path().join("etc/os-release"), "ID=ubuntu\n").unwrap();
-        let (path, facts) = read(dir.path()).unwrap();
+        let (path, facts) = read(&Target::open(dir.path()).unwrap()).unwrap();
         assert_eq!(path, dir.path().join("etc/os-release"));
         assert_eq!(facts.id, "ubuntu");
     }
@@ -441,7 +444,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
         std::fs::write(dir.path().join("etc/os-release"), "NAME=\"Nothing\"\n").unwrap();
-        let err = read(dir.path()).unwrap_err();
+        let err = read(&Target::open(dir.path()).unwrap()).unwrap_err();
         assert!(matches!(err, DetectError::NoId { .. }));
         assert!(err.to_string().contains("etc/os-release"));
     }

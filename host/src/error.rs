@@ -1,7 +1,11 @@
 //! The host's errors and the exit codes they map to (CLI.md): 1 a step failed while running,
-//! 2 bad input or an unsupported combination, 3 a plugin failed to load or misbehaved.
+//! 2 bad input or an unsupported combination, 3 a plugin failed to load or misbehaved, 4 the
+//! user declined at the prompt.
 
 use crate::{detect::DetectError, loader::PluginFailure, packs::PackError};
+
+/// The user declined at the prompt; nothing was changed (CLI.md).
+pub const EXIT_DECLINED: u8 = 4;
 
 /// Every error the host reports, each carrying what the user needs to fix it.
 #[derive(Debug, thiserror::Error)]

@@ -14,5 +14,6 @@ pub mod merge;
 pub mod options;
 pub mod packs;
 pub mod render;
+pub mod target;
 
 pub use error::Error;

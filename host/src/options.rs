@@ -12,6 +12,7 @@ use plugin_api::{CgroupDriver, Options, Source};
 use serde::Deserialize;
 
 use crate::cli::Selection;
+use crate::target::Target;
 use crate::Error;
 
 /// The `--config` file: the selection's flags as TOML keys.
@@ -57,7 +58,7 @@ fn origin(config: Option<&Path>, flag: &str, from_config: bool) -> String {
 }
 
 /// Merges flags over `--config`, checks every value's shape and resolves `auto`.
-pub fn resolve(selection: &Selection, root: &Path) -> Result<Resolved, Error> {
+pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error> {
     let config_path = selection.config.as_deref();
     let config = match config_path {
         Some(path) => read_config(path)?,
@@ -135,7 +136,7 @@ pub fn resolve(selection: &Selection, root: &Path) -> Result<Resolved, Error> {
         Some(("systemd", from)) => (CgroupDriver::Systemd, format!("systemd, as {from} says")),
         Some(("cgroupfs", from)) => (CgroupDriver::Cgroupfs, format!("cgroupfs, as {from} says")),
         None | Some(("auto", _)) => {
-            auto_cgroup_driver(root, Path::new("/sys/fs/cgroup/cgroup.controllers"))
+            auto_cgroup_driver(target, Path::new("/sys/fs/cgroup/cgroup.controllers"))
         }
         Some((other, from)) => {
             return Err(Error::input(
@@ -223,14 +224,14 @@ fn read_config(path: &Path) -> Result<ConfigFile, Error> {
 
 /// `auto`: systemd when systemd is init in the target (`<root>/run/systemd/system`) or the
 /// host's cgroups are v2 (`cgroup.controllers` at the cgroup mount), else cgroupfs.
-pub fn auto_cgroup_driver(root: &Path, cgroup_v2_marker: &Path) -> (CgroupDriver, String) {
-    let systemd_dir = root.join("run/systemd/system");
-    if systemd_dir.is_dir() {
+pub fn auto_cgroup_driver(target: &Target, cgroup_v2_marker: &Path) -> (CgroupDriver, String) {
+    let systemd_dir = "/run/systemd/system";
+    if target.is_dir(systemd_dir) {
         (
             CgroupDriver::Systemd,
             format!(
                 "systemd (auto: {} exists, so systemd is init)",
-                systemd_dir.display()
+                target.display(Path::new(systemd_dir)).display()
             ),
         )
     } else if cgroup_v2_marker.exists() {
@@ -246,7 +247,7 @@ pub fn auto_cgroup_driver(root: &Path, cgroup_v2_marker: &Path) -> (CgroupDriver
             CgroupDriver::Cgroupfs,
             format!(
                 "cgroupfs (auto: {} is absent and the host is on cgroup v1)",
-                systemd_dir.display()
+                target.display(Path::new(systemd_dir)).display()
             ),
         )
     }
@@ -470,17 +471,18 @@ mod tests {
     #[test]
     fn auto_cgroup_driver_follows_systemd_then_cgroup_v2() {
         let root = tempfile::tempdir().unwrap();
+        let target = Target::open(root.path()).unwrap();
         let absent = root.path().join("no-such-marker");
-        let (driver, why) = auto_cgroup_driver(root.path(), &absent);
+        let (driver, why) = auto_cgroup_driver(&target, &absent);
         assert_eq!(driver, CgroupDriver::Cgroupfs, "{why}");
         let marker = root.path().join("cgroup.controllers");
         std::fs::write(&marker, "").unwrap();
         assert_eq!(
-            auto_cgroup_driver(root.path(), &marker).0,
+            auto_cgroup_driver(&target, &marker).0,
             CgroupDriver::Systemd
         );
         std::fs::create_dir_all(root.path().join("run/systemd/system")).unwrap();
-        let (driver, why) = auto_cgroup_driver(root.path(), &absent);
+        let (driver, why) = auto_cgroup_driver(&target, &absent);
         assert_eq!(driver, CgroupDriver::Systemd);
         assert!(why.contains("systemd is init"), "{why}");
     }

@@ -8,9 +8,9 @@ use plugin_api::{Action, Expect, FileContent, Phase, Probe, TomlEdit};
 use crate::compose::{Plan, PlannedStep};
 
 /// The plan as readable text, grouped by phase; each step says who asked for it and why.
-/// Under each file write or merge that would change a file that exists under `root`, a
+/// Under each file write or merge that would change a file that exists on the target, a
 /// unified diff.
-pub fn text_with_diffs(plan: &Plan, root: &std::path::Path) -> String {
+pub fn text_with_diffs(plan: &Plan, target: &crate::target::Target) -> String {
     let mut out = String::new();
     let d = &plan.distro;
     let _ = writeln!(
@@ -31,7 +31,7 @@ pub fn text_with_diffs(plan: &Plan, root: &std::path::Path) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    for problem in crate::exec::merge_problems(plan, root) {
+    for problem in crate::exec::merge_problems(plan, target) {
         let _ = writeln!(
             out,
             "warning: {problem}; `run` will refuse to start until it is fixed"
@@ -50,7 +50,7 @@ pub fn text_with_diffs(plan: &Plan, root: &std::path::Path) -> String {
                 for (i, line) in describe(action).lines().enumerate() {
                     let _ = writeln!(out, "    {}{line}", if i == 0 { "- " } else { "  " });
                 }
-                if let Some(diff) = crate::exec::preview(action, root) {
+                if let Some(diff) = crate::exec::preview(action, target) {
                     for line in diff.lines() {
                         let _ = writeln!(out, "      {line}");
                     }

@@ -2,6 +2,7 @@
 
 mod detect;
 mod distros;
+mod hostile;
 mod plan;
 mod plugins;
 mod render;

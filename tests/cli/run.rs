@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use crate::util::{Installer, PluginDir};
 
-fn scratch_root() -> tempfile::TempDir {
+pub(crate) fn scratch_root() -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(root.path().join("etc")).unwrap();
     let fixture =
@@ -16,7 +16,7 @@ fn scratch_root() -> tempfile::TempDir {
     root
 }
 
-fn run(dir: &PluginDir, root: &Path, extra: &[&str]) -> crate::util::Output {
+pub(crate) fn run(dir: &PluginDir, root: &Path, extra: &[&str]) -> crate::util::Output {
     Installer::isolated(dir.path())
         .args([
             "run",
@@ -37,7 +37,7 @@ fn run(dir: &PluginDir, root: &Path, extra: &[&str]) -> crate::util::Output {
 }
 
 /// Every file under `root` with its modification time and content.
-fn tree(root: &Path) -> BTreeMap<PathBuf, (SystemTime, Vec<u8>)> {
+pub(crate) fn tree(root: &Path) -> BTreeMap<PathBuf, (SystemTime, Vec<u8>)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -192,19 +192,15 @@ fn dry_run_changes_nothing_and_shows_the_diff() {
     assert!(out.stdout.contains("dry run: nothing was changed"));
 }
 
-#[test]
-fn a_held_dpkg_lock_is_waited_for_with_a_bound_naming_the_holder_and_nothing_changes() {
-    let dir = PluginDir::new()
-        .with_workspace_plugins()
-        .with_fixture("test-runtime");
-    let root = scratch_root();
-    let lock = root.path().join("var/lib/dpkg/lock-frontend");
+/// Holds a POSIX write lock on `lock` (created empty) in a python3 child, as dpkg and a
+/// running installer do, until the child is killed.
+fn hold_lock(lock: &std::path::Path) -> std::process::Child {
     std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
-    std::fs::write(&lock, "").unwrap();
-    // dpkg takes fcntl (POSIX) locks; python's lockf takes the same kind.
+    std::fs::write(lock, "").unwrap();
+    // python's lockf takes fcntl (POSIX) locks.
     let mut holder = std::process::Command::new("python3")
         .args(["-c", "import fcntl,sys,time; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"])
-        .arg(&lock)
+        .arg(lock)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -215,7 +211,18 @@ fn a_held_dpkg_lock_is_waited_for_with_a_bound_naming_the_holder_and_nothing_cha
     )
     .unwrap();
     assert_eq!(line.trim(), "held");
-    let before = tree(root.path());
+    holder
+}
+
+/// `run` against a root where `lock` is held: it waits a second, then exits 1 naming the
+/// holder, and the root is as it was (but for our own run lock, made once and never written).
+fn run_with_held_lock(lock: &str) {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    let mut holder = hold_lock(&root.path().join(lock));
+    let mut before = tree(root.path());
 
     let out = Installer::isolated(dir.path())
         .args([
@@ -244,7 +251,23 @@ fn a_held_dpkg_lock_is_waited_for_with_a_bound_naming_the_holder_and_nothing_cha
         "{}",
         out.stderr
     );
-    assert_eq!(tree(root.path()), before);
+    let run_lock = root.path().join("var/lib/installer/lock");
+    let mut after = tree(root.path());
+    if let Some(entry) = after.remove(&run_lock) {
+        assert!(entry.1.is_empty(), "the run lock is never written");
+    }
+    before.remove(&run_lock);
+    assert_eq!(after, before);
+}
+
+#[test]
+fn a_held_dpkg_lock_is_waited_for_with_a_bound_naming_the_holder_and_nothing_changes() {
+    run_with_held_lock("var/lib/dpkg/lock-frontend");
+}
+
+#[test]
+fn a_second_run_on_the_same_root_waits_for_the_first_then_names_it() {
+    run_with_held_lock("var/lib/installer/lock");
 }
 
 #[test]

@@ -144,6 +144,43 @@ fn a_run_killed_mid_way_leaves_no_truncated_file_and_the_next_run_converges() {
         killed_at.elapsed().as_millis()
     );
 
+    // The next run finds the journal of the killed one, still marked running, and refuses
+    // to pile a second half-run on the first: it names the journal and the fix.
+    let refused = run(root.path(), &setup.selection());
+    refused.expect_code(1);
+    let message = refused.error_text();
+    assert!(
+        message.contains("interrupted") && message.contains("installer rollback"),
+        "{message}"
+    );
+    // `installer rollback` puts back every file the killed run changed.
+    let rollback = Command::new(util::bin())
+        .env("NO_COLOR", "1")
+        .args(["rollback", "--output", "json", "--root"])
+        .arg(root.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let rollback_out = String::from_utf8_lossy(&rollback.stdout);
+    assert_eq!(
+        rollback.status.code(),
+        Some(0),
+        "{rollback_out}{}",
+        String::from_utf8_lossy(&rollback.stderr)
+    );
+    let restored: serde_json::Value = serde_json::from_str(&rollback_out).unwrap();
+    for (path, content) in SITE_FILES {
+        assert_eq!(&root.read(path), content, "{path} was not rolled back");
+        assert!(
+            restored["restored"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == path),
+            "{path} not reported restored: {rollback_out}"
+        );
+    }
+
     let next = run(root.path(), &setup.selection());
     next.expect_code(0);
     assert_containerd_reads_our_config(root);

@@ -110,6 +110,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the plan as a POSIX shell script (or JSON) to review and run elsewhere.
     Render(RenderArgs),
+    /// Put back what an interrupted run changed (or, named, any run), from its journal.
+    Rollback(RollbackArgs),
     /// Internal: run one plugin call in this child process and print the answer.
     #[command(name = "__plugin-call", hide = true)]
     PluginCall(PluginCallArgs),
@@ -200,7 +202,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Do not ask for confirmation (an interactive terminal is asked otherwise).
+    /// Apply without asking. Without it, run shows the plan and asks on the terminal; with
+    /// no terminal to ask on (a pipe, CI), it refuses (exit 2). Declining exits 4.
     #[arg(long, short = 'y')]
     pub yes: bool,
 
@@ -210,6 +213,19 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub selection: Selection,
+}
+
+/// `installer rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The journal to roll back: its directory name under <root>/var/lib/installer/journal
+    /// (as `run` printed it). Default: the run that was interrupted.
+    #[arg(value_name = "JOURNAL")]
+    pub journal: Option<String>,
+
+    /// Seconds to wait for a run holding the root's lock.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub lock_timeout: u64,
 }
 
 /// `installer render`.

@@ -25,7 +25,7 @@ struct Report<'a> {
 /// Runs `installer detect`. An unknown distro exits 2; with `--output json` the document is
 /// still printed (with `"pack": null`) so scripts get the facts.
 pub fn run(ctx: &Context) -> Result<ExitCode, Error> {
-    let (source, facts) = detect::read(&ctx.global.root)?;
+    let (source, facts) = detect::read(&ctx.target()?)?;
     let packs = PackSet::load(&ctx.distro_dirs())?;
     let matched = packs.match_facts(&facts);
 

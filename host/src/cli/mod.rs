@@ -18,6 +18,7 @@ use clap::Parser;
 pub use args::{Cli, Command, DistrosCommand, GlobalArgs, OutputFormat, PluginsCommand, Selection};
 
 use crate::loader::{self, Registry};
+use crate::target::Target;
 use crate::Error;
 
 /// Runs the binary.
@@ -75,6 +76,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Plan(selection) => plan::run(&ctx, selection),
         Command::Run(args) => run::run(&ctx, args),
         Command::Render(args) => plan::render(&ctx, &args.selection, args.format),
+        Command::Rollback(args) => run::rollback(&ctx, args),
         Command::PluginCall(_) => unreachable!("handled before logging is set up"),
     }
 }
@@ -102,6 +104,17 @@ impl Context<'_> {
             dirs.extend(path.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
         }
         dirs
+    }
+
+    /// The target's root (`--root`), held open; every file inside it is reached through it.
+    /// A root that does not exist is bad input, and nothing is created for it.
+    pub fn target(&self) -> Result<Target, Error> {
+        Target::open(&self.global.root).map_err(|e| {
+            Error::input(
+                format!("--root {}: {e}", self.global.root.display()),
+                "point --root at an existing directory holding the system to prepare (nothing was created)",
+            )
+        })
     }
 
     /// Every plugin on the plugin path, probed.

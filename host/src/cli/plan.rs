@@ -8,11 +8,16 @@ use super::{print_json, Context, Selection};
 use crate::compose::{self, Plan};
 use crate::detect;
 use crate::packs::PackSet;
+use crate::target::Target;
 use crate::{options, render, Error};
 
 /// The distro the selection names, or the one detected under `--root`; and a line saying
 /// how it was chosen.
-pub fn resolve_distro(ctx: &Context, id: Option<&str>) -> Result<(Distro, String), Error> {
+pub fn resolve_distro(
+    ctx: &Context,
+    target: &Target,
+    id: Option<&str>,
+) -> Result<(Distro, String), Error> {
     let packs = PackSet::load(&ctx.distro_dirs())?;
     match id {
         Some(id) => {
@@ -23,7 +28,7 @@ pub fn resolve_distro(ctx: &Context, id: Option<&str>) -> Result<(Distro, String
             ))
         }
         None => {
-            let (source, facts) = detect::read(&ctx.global.root)?;
+            let (source, facts) = detect::read(target)?;
             let matched = packs.match_facts(&facts)?;
             let how = format!(
                 "distro pack {} detected from {}: {}",
@@ -37,17 +42,18 @@ pub fn resolve_distro(ctx: &Context, id: Option<&str>) -> Result<(Distro, String
 }
 
 /// Resolves the selection, loads the plugins and composes the plan.
-pub fn build(ctx: &Context, selection: &Selection) -> Result<Plan, Error> {
-    build_with_options(ctx, selection).map(|(plan, _)| plan)
+pub fn build(ctx: &Context, target: &Target, selection: &Selection) -> Result<Plan, Error> {
+    build_with_options(ctx, target, selection).map(|(plan, _)| plan)
 }
 
 /// [`build`], also returning the resolved selection.
 pub fn build_with_options(
     ctx: &Context,
+    target: &Target,
     selection: &Selection,
 ) -> Result<(Plan, options::Resolved), Error> {
-    let resolved = options::resolve(selection, &ctx.global.root)?;
-    let (distro, how) = resolve_distro(ctx, resolved.distro.as_deref())?;
+    let resolved = options::resolve(selection, target)?;
+    let (distro, how) = resolve_distro(ctx, target, resolved.distro.as_deref())?;
     tracing::info!("{how}");
     let registry = ctx.registry();
     for bad in registry.misbehaving() {
@@ -63,11 +69,12 @@ pub fn build_with_options(
 
 /// `installer plan`.
 pub fn run(ctx: &Context, selection: &Selection) -> Result<ExitCode, Error> {
-    let plan = build(ctx, selection)?;
+    let target = ctx.target()?;
+    let plan = build(ctx, &target, selection)?;
     if ctx.json() {
         print_json(&plan);
     } else {
-        print!("{}", render::text_with_diffs(&plan, &ctx.global.root));
+        print!("{}", render::text_with_diffs(&plan, &target));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -78,7 +85,7 @@ pub fn render(
     selection: &Selection,
     format: super::args::RenderFormat,
 ) -> Result<ExitCode, Error> {
-    let plan = build(ctx, selection)?;
+    let plan = build(ctx, &ctx.target()?, selection)?;
     match format {
         super::args::RenderFormat::Sh => print!("{}", render::sh(&plan)),
         super::args::RenderFormat::Json => print_json(&plan),

@@ -4,47 +4,53 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::args::RunArgs;
+use super::args::{RollbackArgs, RunArgs};
 use super::{plan, print_json, Context};
 use crate::exec::{self, RunOptions, StepStatus};
 use crate::{render, Error};
 
 /// Runs the plan; exit 1 when a step failed (files rolled back).
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
-    let (built, resolved) = plan::build_with_options(ctx, &args.selection)?;
+    let target = ctx.target()?;
+    let (built, resolved) = plan::build_with_options(ctx, &target, &args.selection)?;
     if args.dry_run {
         if ctx.json() {
             print_json(&built);
         } else {
-            print!("{}", render::text_with_diffs(&built, &ctx.global.root));
+            print!("{}", render::text_with_diffs(&built, &target));
             println!("\n(dry run: nothing was changed)");
         }
         return Ok(ExitCode::SUCCESS);
     }
     // A file we merge into that does not parse, an owner the target lacks: bad input, refused
     // before anything changes rather than half-way with packages installed.
-    let problems = exec::merge_problems(&built, &ctx.global.root);
+    let problems = exec::merge_problems(&built, &target);
     if !problems.is_empty() {
         return Err(Error::input(
             format!("the target is not ready for this plan: {}", problems.join("; ")),
             "fix what is named (a file that must parse, a user the target must have), then run again; nothing was changed",
         ));
     }
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if interactive && !args.yes {
-        eprint!("{}", render::text_with_diffs(&built, &ctx.global.root));
-        eprint!("\nApply this plan to {}? [y/N] ", ctx.global.root.display());
+    if !args.yes {
+        // As apt-get does: with nobody at a terminal to answer, asking is not consent.
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Err(Error::input(
+                "run asks before it changes anything, and stdin is not a terminal to answer on; nothing was changed",
+                "pass --yes to apply without a prompt (or --dry-run to see the plan)",
+            ));
+        }
+        eprint!("{}", render::text_with_diffs(&built, &target));
+        eprint!("\nApply this plan to {}? [y/N] ", target.dir().display());
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("nothing was changed");
-            return Ok(ExitCode::from(1));
+            eprintln!("declined: nothing was changed");
+            return Ok(ExitCode::from(crate::error::EXIT_DECLINED));
         }
     }
 
     let opts = RunOptions {
-        root: ctx.global.root.clone(),
         lock_timeout: Duration::from_secs(args.lock_timeout),
         allow_insecure_repo: resolved.options.allow_insecure_repo,
     };
@@ -73,7 +79,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             None => eprintln!("[{n}/{total}] {status:<9} {}", step.summary),
         }
     };
-    let report = exec::run(&built, &opts, &mut progress);
+    let report = exec::run(&built, &target, &opts, &mut progress);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -149,4 +155,37 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `installer rollback`: exit 0 when every file was put back, 1 when some could not be, 2
+/// when there is nothing to roll back.
+pub fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<ExitCode, Error> {
+    let target = ctx.target()?;
+    let report = exec::roll_back(
+        &target,
+        args.journal.as_deref(),
+        Duration::from_secs(args.lock_timeout),
+    )
+    .map_err(|e| {
+        Error::input(
+            e,
+            "`installer rollback` with no argument rolls back an interrupted run; name a journal directory to undo another",
+        )
+    })?;
+    if ctx.json() {
+        print_json(&report);
+    } else {
+        println!("rolled back {}", report.journal.display());
+        for path in &report.restored {
+            println!("  restored {path}");
+        }
+    }
+    for f in &report.failed {
+        eprintln!("error: could not restore {f}");
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -12,8 +12,7 @@ mod keys;
 mod locks;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -23,16 +22,69 @@ use serde::Serialize;
 use journal::Journal;
 
 use crate::compose::Plan;
+use crate::target::{FileState, Target, FILE_LIMIT};
 
 /// How to run a plan.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The target's root (`/` for this host).
-    pub root: PathBuf,
     /// How long to wait for another package manager to finish.
     pub lock_timeout: Duration,
     /// Plain-http keys accepted beyond loopback.
     pub allow_insecure_repo: bool,
+}
+
+/// What `installer rollback` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    /// The journal rolled back, on this machine.
+    pub journal: PathBuf,
+    /// Files put back (or removed, when the run had created them).
+    pub restored: Vec<String>,
+    /// What could not be put back, with why.
+    pub failed: Vec<String>,
+}
+
+/// Puts back what a run changed, from its journal: `name` (a journal directory's name, as
+/// `run` printed it), or else the run that was interrupted. Takes the run lock first, so it
+/// never interleaves with a run.
+pub fn roll_back(
+    target: &Target,
+    name: Option<&str>,
+    lock_timeout: Duration,
+) -> Result<RollbackReport, String> {
+    let _lock = locks::RunLock::acquire(target, lock_timeout)?;
+    let dir = match name {
+        Some(name) => {
+            // Only the last component counts: a journal is always one of ours.
+            let base = std::path::Path::new(name)
+                .file_name()
+                .ok_or_else(|| format!("{name:?} does not name a journal"))?;
+            std::path::Path::new(journal::JOURNALS).join(base)
+        }
+        None => match journal::interrupted(target).pop() {
+            Some((dir, _)) => dir,
+            None => {
+                return Err(format!(
+                    "no interrupted run in {}: nothing to roll back (name a journal of {} to undo a finished run)",
+                    target.dir().display(),
+                    target.display(journal::JOURNALS.as_ref()).display()
+                ))
+            }
+        },
+    };
+    let mut journal = Journal::load(target, &dir).map_err(|e| e.to_string())?;
+    if journal.status() == journal::JournalStatus::RolledBack {
+        return Err(format!(
+            "{} was already rolled back",
+            journal.display_dir().display()
+        ));
+    }
+    let (restored, failed) = journal.roll_back();
+    Ok(RollbackReport {
+        journal: journal.display_dir(),
+        restored,
+        failed,
+    })
 }
 
 /// What happened to one step.
@@ -106,20 +158,14 @@ pub struct RunReport {
     pub installed_before_failure: Vec<String>,
 }
 
-/// Whether `root` is the running system (so services and kernel settings apply).
-fn is_live(root: &Path) -> bool {
-    root.canonicalize()
-        .map(|p| p == Path::new("/"))
-        .unwrap_or(false)
-}
-
-/// Applies `plan` to `opts.root`. `progress` receives one line per step as it completes.
+/// Applies `plan` to `target`. `progress` receives one line per step as it completes.
 pub fn run(
     plan: &Plan,
+    target: &Target,
     opts: &RunOptions,
     progress: &mut dyn FnMut(&StepReport, usize, usize),
 ) -> RunReport {
-    let mut exec = Executor::new(opts);
+    let mut exec = Executor::new(target, opts);
     let total = plan.steps.len();
     let mut reports: Vec<StepReport> = plan
         .steps
@@ -138,6 +184,26 @@ pub fn run(
         exec.finish(reports, Some(error))
     };
 
+    // One run at a time per root, and none while an earlier one's changes are half-made.
+    let _lock = match locks::RunLock::acquire(target, opts.lock_timeout) {
+        Ok(lock) => lock,
+        Err(holder) => {
+            let error = Failure::plain(format!(
+                "{holder}, still after {} s; nothing was changed. Let it finish, or raise the bound with --lock-timeout",
+                opts.lock_timeout.as_secs()
+            ));
+            return failed(reports, exec, error);
+        }
+    };
+    if let Some((dir, pid)) = journal::interrupted(target).into_iter().last() {
+        let error = Failure::plain(format!(
+            "an earlier run (pid {pid}) was interrupted before it finished: its journal {} says it is still running; nothing was changed. Roll its changes back with `installer rollback --root {}`, then run again",
+            target.display(&dir).display(),
+            target.dir().display()
+        ));
+        return failed(reports, exec, error);
+    }
+
     // Another apt/dnf at work: wait with a bound, before anything changes.
     let needs_pm = plan.steps.iter().flat_map(|s| &s.actions).any(|a| {
         matches!(
@@ -149,7 +215,7 @@ pub fn run(
         )
     });
     if needs_pm {
-        if let Err(holder) = locks::wait_for_package_managers(&opts.root, opts.lock_timeout) {
+        if let Err(holder) = locks::wait_for_package_managers(target, opts.lock_timeout) {
             let error = Failure::plain(format!(
                     "{holder}, still after {} s; nothing was changed. Let it finish, or raise the bound with --lock-timeout",
                     opts.lock_timeout.as_secs()
@@ -216,8 +282,8 @@ enum Outcome {
     SkipRest(String),
 }
 
-struct Executor {
-    root: PathBuf,
+struct Executor<'t> {
+    target: &'t Target,
     live: bool,
     systemd: bool,
     allow_insecure_repo: bool,
@@ -231,13 +297,13 @@ struct Executor {
     installed: Vec<String>,
 }
 
-impl Executor {
-    fn new(opts: &RunOptions) -> Executor {
-        let live = is_live(&opts.root);
+impl<'t> Executor<'t> {
+    fn new(target: &'t Target, opts: &RunOptions) -> Executor<'t> {
+        let live = target.is_host();
         Executor {
-            root: opts.root.clone(),
+            target,
             live,
-            systemd: live && Path::new("/run/systemd/system").is_dir(),
+            systemd: live && target.is_dir("/run/systemd/system"),
             allow_insecure_repo: opts.allow_insecure_repo,
             journal: None,
             log: std::cell::RefCell::new(String::new()),
@@ -248,19 +314,19 @@ impl Executor {
         }
     }
 
-    fn finish(self, reports: Vec<StepReport>, error: Option<Failure>) -> RunReport {
-        let journal_dir = self.journal.as_ref().map(|j| j.dir.clone());
+    fn finish(mut self, reports: Vec<StepReport>, error: Option<Failure>) -> RunReport {
+        let journal_dir = self.journal.as_ref().map(Journal::display_dir);
         let mut restored = Vec::new();
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = &mut self.journal {
             journal.log(&self.log.borrow());
-        }
-        if error.is_some() {
-            if let Some(journal) = &self.journal {
+            if error.is_some() {
                 let (ok, bad) = journal.roll_back();
                 restored = ok;
                 for b in bad {
                     tracing::error!("could not restore {b}");
                 }
+            } else if let Err(e) = journal.finish() {
+                tracing::error!("could not mark the journal finished: {e}");
             }
         }
         RunReport {
@@ -277,10 +343,10 @@ impl Executor {
 
     fn journal(&mut self) -> Result<&mut Journal, Failure> {
         if self.journal.is_none() {
-            let journal = Journal::create(&self.root).map_err(|e| {
+            let journal = Journal::create(self.target).map_err(|e| {
                 Failure::plain(format!(
                     "cannot create the run journal under {}: {e}; nothing was changed",
-                    self.root.display()
+                    self.target.dir().display()
                 ))
             })?;
             self.journal = Some(journal);
@@ -308,27 +374,28 @@ impl Executor {
                 group,
             } => {
                 let ids = self.ids(path, owner.as_deref(), group.as_deref())?;
-                let target = files::under(&self.root, path).map_err(|e| io_failure(path, e))?;
-                let existing = files::current(&target)
-                    .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned());
-                let merged =
-                    crate::merge::apply(path, existing.as_deref(), merge).map_err(|e| {
-                        Failure::plain(format!(
-                            "{e}; the file was left as it is — fix it by hand, then run again"
-                        ))
-                    })?;
-                let mode = files::current(&target).map(|(_, m)| m).unwrap_or(*mode);
+                let existing = self.current(path)?;
+                let text = existing
+                    .as_ref()
+                    .map(|f| String::from_utf8_lossy(&f.bytes).into_owned());
+                let merged = crate::merge::apply(path, text.as_deref(), merge).map_err(|e| {
+                    Failure::plain(format!(
+                        "{e}; the file was left as it is — fix it by hand, then run again"
+                    ))
+                })?;
+                let mode = existing.map_or(*mode, |f| f.mode);
                 self.write(path, mode, merged.as_bytes(), ids)
             }
             Action::RemoveFile { path } => {
-                let target = files::under(&self.root, path).map_err(|e| io_failure(path, e))?;
-                if !target.exists() {
+                if self.current(path)?.is_none() {
                     return Ok(Outcome::Unchanged);
                 }
                 self.journal()?
-                    .record(path, &target)
+                    .record(path)
                     .map_err(|e| io_failure(path, e))?;
-                std::fs::remove_file(&target).map_err(|e| io_failure(path, e))?;
+                self.target
+                    .remove_file(path)
+                    .map_err(|e| io_failure(path, e))?;
                 self.changed.push(path.clone());
                 Ok(Outcome::Changed {
                     note: Some(format!("removed {path}")),
@@ -340,9 +407,8 @@ impl Executor {
                 fingerprints,
                 dest,
             } => {
-                let target = files::under(&self.root, dest).map_err(|e| io_failure(dest, e))?;
-                if let Some((bytes, _)) = files::current(&target) {
-                    if keys::verify(&bytes, dest, fingerprints).is_ok() {
+                if let Some(file) = self.current(dest)? {
+                    if keys::verify(&file.bytes, dest, fingerprints).is_ok() {
                         return Ok(Outcome::Unchanged);
                     }
                 }
@@ -440,7 +506,7 @@ impl Executor {
                 if !self.systemd {
                     return Ok(Outcome::Skipped(format!(
                         "{unit}: systemd is not running in {} (a chroot or an image root); the unit is handled when the system boots",
-                        self.root.display()
+                        self.target.dir().display()
                     )));
                 }
                 let mut did = Vec::new();
@@ -540,9 +606,11 @@ impl Executor {
         group: Option<&str>,
     ) -> Result<(Option<u32>, Option<u32>), Failure> {
         let lookup = |name: &str, file: &str| -> Result<u32, Failure> {
-            let table = files::under(&self.root, file)
-                .ok()
-                .and_then(|p| std::fs::read_to_string(p).ok())
+            let table = self
+                .target
+                .read(file, FILE_LIMIT)
+                .map_err(|e| Failure::plain(format!("{e}; nothing was written for {path}")))?
+                .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
                 .unwrap_or_default();
             table
                 .lines()
@@ -550,7 +618,7 @@ impl Executor {
                     let mut fields = line.split(':');
                     (fields.next() == Some(name)).then(|| fields.nth(1).and_then(|id| id.parse().ok())).flatten()
                 })
-                .ok_or_else(|| Failure::plain(format!("{path} should belong to `{name}`, which is not in {file} under {}; nothing was written for it", self.root.display())))
+                .ok_or_else(|| Failure::plain(format!("{path} should belong to `{name}`, which is not in {file} under {}; nothing was written for it", self.target.dir().display())))
         };
         Ok((
             owner.map(|o| lookup(o, "/etc/passwd")).transpose()?,
@@ -567,28 +635,27 @@ impl Executor {
         bytes: &[u8],
         ids: (Option<u32>, Option<u32>),
     ) -> Result<Outcome, Failure> {
-        let target = files::under(&self.root, path).map_err(|e| io_failure(path, e))?;
-        let before = files::current(&target);
-        if let Some((old, old_mode)) = &before {
-            let owned = std::fs::metadata(&target)
-                .map(|m| ids.0.is_none_or(|u| u == m.uid()) && ids.1.is_none_or(|g| g == m.gid()))
-                .unwrap_or(false);
-            if old == bytes && *old_mode == mode && owned {
+        let before = self.current(path)?;
+        if let Some(old) = &before {
+            let owned = ids.0.is_none_or(|u| u == old.uid) && ids.1.is_none_or(|g| g == old.gid);
+            if old.bytes == bytes && old.mode == mode && owned {
                 return Ok(Outcome::Unchanged);
             }
         }
-        self.journal()?
-            .record(path, &target)
+        let journal = self.journal()?;
+        journal.record(path).map_err(|e| io_failure(path, e))?;
+        let created = self
+            .target
+            .write_atomic(path, bytes, mode, ids)
             .map_err(|e| io_failure(path, e))?;
-        files::write_atomic(&target, bytes, mode).map_err(|e| io_failure(path, e))?;
-        if ids != (None, None) {
-            std::os::unix::fs::chown(&target, ids.0, ids.1).map_err(|e| io_failure(path, e))?;
-        }
+        self.journal()?
+            .created(created)
+            .map_err(|e| io_failure(path, e))?;
         self.changed.push(path.to_owned());
-        let diff = before.map(|(old, _)| {
+        let diff = before.map(|old| {
             files::diff(
                 path,
-                &String::from_utf8_lossy(&old),
+                &String::from_utf8_lossy(&old.bytes),
                 &String::from_utf8_lossy(bytes),
             )
         });
@@ -606,6 +673,14 @@ impl Executor {
         })
     }
 
+    /// The regular file at `path` on the target, if there is one; anything else there (a
+    /// FIFO, a device, a file too large to be ours) is refused.
+    fn current(&self, path: &str) -> Result<Option<FileState>, Failure> {
+        self.target
+            .read(path, FILE_LIMIT)
+            .map_err(|e| Failure::plain(format!("{e}; nothing was changed for it")))
+    }
+
     /// Runs a command on the target (chrooted unless the root is `/`), logging its output.
     fn command(
         &self,
@@ -618,7 +693,7 @@ impl Executor {
             c
         } else {
             let mut c = Command::new("chroot");
-            c.arg(&self.root).args(argv);
+            c.arg(self.target.dir()).args(argv);
             c
         };
         cmd.env(
@@ -703,7 +778,7 @@ impl Executor {
             format!(
                 "`{}` is not installed in {}",
                 probe.argv[0],
-                self.root.display()
+                self.target.dir().display()
             )
         });
         ProbeRun {
@@ -777,12 +852,14 @@ fn io_failure(path: &str, e: std::io::Error) -> Failure {
 /// we merge into that does not parse (a daemon.json that is not JSON, say), an owner the
 /// target's /etc/passwd does not know. Each problem names the file and the reason.
 /// `run` refuses to start on any (exit 2), before anything changes; `plan` shows them.
-pub fn merge_problems(plan: &Plan, root: &Path) -> Vec<String> {
-    let probe = Executor::new(&RunOptions {
-        root: root.to_path_buf(),
-        lock_timeout: Duration::ZERO,
-        allow_insecure_repo: false,
-    });
+pub fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
+    let probe = Executor::new(
+        target,
+        &RunOptions {
+            lock_timeout: Duration::ZERO,
+            allow_insecure_repo: false,
+        },
+    );
     let owners = plan
         .steps
         .iter()
@@ -807,12 +884,11 @@ pub fn merge_problems(plan: &Plan, root: &Path) -> Vec<String> {
             let Action::MergeFile { path, merge, .. } = action else {
                 return None;
             };
-            let target = match files::under(root, path) {
-                Ok(t) => t,
-                Err(e) => return Some(format!("{path}: {e}")),
+            let file = match target.read(path, FILE_LIMIT) {
+                Ok(file) => file?,
+                Err(e) => return Some(e.to_string()),
             };
-            let (bytes, _) = files::current(&target)?;
-            crate::merge::apply(path, Some(&String::from_utf8_lossy(&bytes)), merge)
+            crate::merge::apply(path, Some(&String::from_utf8_lossy(&file.bytes)), merge)
                 .err()
                 .map(|e| e.to_string())
         })
@@ -821,17 +897,17 @@ pub fn merge_problems(plan: &Plan, root: &Path) -> Vec<String> {
 }
 
 /// A diff of what a merge or write would change in the file under `root`, for the plan.
-pub fn preview(action: &Action, root: &Path) -> Option<String> {
+pub fn preview(action: &Action, target: &Target) -> Option<String> {
     let (path, new) = match action {
         Action::MergeFile { path, merge, .. } => {
-            let existing = files::current(&files::under(root, path).ok()?)?;
-            let old = String::from_utf8_lossy(&existing.0).into_owned();
+            let existing = target.read(path, FILE_LIMIT).ok()??;
+            let old = String::from_utf8_lossy(&existing.bytes).into_owned();
             (path, crate::merge::apply(path, Some(&old), merge).ok()?)
         }
         Action::WriteFile { path, content, .. } => (path, content.clone()),
         _ => return None,
     };
-    let (old, _) = files::current(&files::under(root, path).ok()?)?;
-    let d = files::diff(path, &String::from_utf8_lossy(&old), &new);
+    let old = target.read(path, FILE_LIMIT).ok()??;
+    let d = files::diff(path, &String::from_utf8_lossy(&old.bytes), &new);
     (!d.is_empty()).then_some(d)
 }

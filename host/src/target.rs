@@ -1,0 +1,779 @@
+//! The target's files: every path inside `--root` is read, created, renamed or removed
+//! through a [`Target`], never by joining the root to a path.
+//!
+//! An image root is someone else's data, so every path in it is resolved inside it by the
+//! kernel: [`pathrs`] opens each path relative to a directory handle of the root with
+//! `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` on kernels that have it (5.6+) and with
+//! its own checked component-by-component walk elsewhere. We chose pathrs over cap-std because
+//! cap-std refuses absolute symlinks and `..` outright, while an image root is full of them
+//! and they must resolve as they would on the booted target (an absolute link is relative to
+//! the root); pathrs gives exactly those chroot-like semantics, with the kernel's guarantee
+//! where it exists. What pathrs resolves is a directory handle; the last component is then
+//! handled with `*at` calls on that handle that never follow a link (a link there is read and
+//! resolved again inside the root), temporary files are created `O_CREAT|O_EXCL|O_NOFOLLOW`
+//! with unpredictable names, and only regular files of bounded size are ever read.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{FileStat, Mode, SFlag};
+
+/// The most we read of an os-release file.
+pub const OS_RELEASE_LIMIT: u64 = 64 * 1024;
+/// The most we read of a configuration file, a key or an account table.
+pub const FILE_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// How many symbolic links one path may pass through, as the kernel's own limit.
+const MAX_LINKS: usize = 40;
+
+/// The root of the system we act on (`/` for this host), held open.
+#[derive(Debug)]
+pub struct Target {
+    root: pathrs::Root,
+    dir: PathBuf,
+}
+
+/// A regular file's content and attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    /// Its content.
+    pub bytes: Vec<u8>,
+    /// Its permission bits.
+    pub mode: u32,
+    /// Its owner.
+    pub uid: u32,
+    /// Its group.
+    pub gid: u32,
+}
+
+/// Why a file of the target could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A FIFO, a device, a socket or a directory where a file was expected.
+    #[error("{path} in {root} is {kind}, not a regular file; it was not read")]
+    NotRegular {
+        /// The file, as a path on the target.
+        path: String,
+        /// The root.
+        root: String,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// Larger than we are prepared to parse.
+    #[error("{path} in {root} is larger than {limit} bytes; it was not read")]
+    TooLarge {
+        /// The file, as a path on the target.
+        path: String,
+        /// The root.
+        root: String,
+        /// The cap.
+        limit: u64,
+    },
+    /// Anything else the system said.
+    #[error("cannot read {path} in {root}: {source}")]
+    Io {
+        /// The file, as a path on the target.
+        path: String,
+        /// The root.
+        root: String,
+        /// The system's error.
+        source: std::io::Error,
+    },
+}
+
+/// Where the last component of a path lives: its directory (held open) and its name.
+struct Located {
+    dir: OwnedFd,
+    name: OsString,
+    /// The path on the target after every link of the last component was followed.
+    path: PathBuf,
+}
+
+impl Target {
+    /// Opens `dir` as the target's root. It must exist and be a directory; nothing is created.
+    pub fn open(dir: &Path) -> std::io::Result<Target> {
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+        if !dir.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        let root = pathrs::Root::open(&dir).map_err(|e| pathrs_io(&dir, e))?;
+        Ok(Target { root, dir })
+    }
+
+    /// The root's path on this machine, for messages and for `chroot`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the target is this running system.
+    pub fn is_host(&self) -> bool {
+        self.dir == Path::new("/")
+    }
+
+    /// Another handle on the same root.
+    pub fn try_clone(&self) -> std::io::Result<Target> {
+        Ok(Target {
+            root: self.root.try_clone().map_err(|e| pathrs_io(&self.dir, e))?,
+            dir: self.dir.clone(),
+        })
+    }
+
+    /// Where `path` would be on this machine: for messages only, never for opening.
+    pub fn display(&self, path: &Path) -> PathBuf {
+        self.dir.join(path.strip_prefix("/").unwrap_or(path))
+    }
+
+    /// Reads the regular file at `path` (links followed inside the root), up to `limit`
+    /// bytes. `None` when there is no such file.
+    pub fn read(&self, path: &str, limit: u64) -> Result<Option<FileState>, ReadError> {
+        let io = |source: std::io::Error| ReadError::Io {
+            path: path.to_owned(),
+            root: self.dir.display().to_string(),
+            source,
+        };
+        let Some(at) = self.locate(Path::new(path)).map_err(io)? else {
+            return Ok(None);
+        };
+        // Look before opening: opening a FIFO blocks and opening a device can act on it.
+        let seen = match nix::sys::stat::fstatat(
+            &at.dir,
+            at.name.as_os_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(io(e.into())),
+        };
+        self.regular(path, &seen, limit)?;
+        let fd = nix::fcntl::openat(
+            &at.dir,
+            at.name.as_os_str(),
+            OFlag::O_RDONLY
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_NONBLOCK
+                | OFlag::O_NOCTTY
+                | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io(e.into()))?;
+        let st = nix::sys::stat::fstat(&fd).map_err(|e| io(e.into()))?;
+        // The file opened must be the file looked at, not one swapped in between.
+        if (st.st_dev, st.st_ino) != (seen.st_dev, seen.st_ino) {
+            return Err(io(std::io::Error::other(
+                "the file was replaced while it was being read",
+            )));
+        }
+        self.regular(path, &st, limit)?;
+        let mut bytes = Vec::new();
+        File::from(fd)
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.len() as u64 > limit {
+            return Err(ReadError::TooLarge {
+                path: path.to_owned(),
+                root: self.dir.display().to_string(),
+                limit,
+            });
+        }
+        Ok(Some(FileState {
+            bytes,
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        }))
+    }
+
+    fn regular(&self, path: &str, st: &FileStat, limit: u64) -> Result<(), ReadError> {
+        let kind = match SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) {
+            SFlag::S_IFREG => None,
+            SFlag::S_IFDIR => Some("a directory"),
+            SFlag::S_IFIFO => Some("a FIFO"),
+            SFlag::S_IFCHR => Some("a character device"),
+            SFlag::S_IFBLK => Some("a block device"),
+            SFlag::S_IFSOCK => Some("a socket"),
+            SFlag::S_IFLNK => Some("a symbolic link"),
+            _ => Some("not a file"),
+        };
+        if let Some(kind) = kind {
+            return Err(ReadError::NotRegular {
+                path: path.to_owned(),
+                root: self.dir.display().to_string(),
+                kind,
+            });
+        }
+        if st.st_size as u64 > limit {
+            return Err(ReadError::TooLarge {
+                path: path.to_owned(),
+                root: self.dir.display().to_string(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `path` is a directory (links followed inside the root).
+    pub fn is_dir(&self, path: &str) -> bool {
+        self.root
+            .resolve(path)
+            .ok()
+            .and_then(|h| nix::sys::stat::fstat(h.as_fd()).ok())
+            .is_some_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits())
+    }
+
+    /// The names in the directory at `path`, sorted, without `.` and `..`.
+    pub fn list_dir(&self, path: &str) -> std::io::Result<Vec<OsString>> {
+        let handle = self
+            .root
+            .resolve(path)
+            .map_err(|e| pathrs_io(Path::new(path), e))?;
+        let fd = nix::fcntl::openat(
+            handle.as_fd(),
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut dir = nix::dir::Dir::from_fd(fd)?;
+        let mut names: Vec<OsString> = dir
+            .iter()
+            .filter_map(Result::ok)
+            .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+            .filter(|n| n != "." && n != "..")
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Whether something (anything but a dangling link) is at `path`.
+    pub fn exists(&self, path: &str) -> bool {
+        self.root.resolve(path).is_ok()
+    }
+
+    /// Writes `bytes` to `path` atomically with permission bits `mode`: a temporary file in
+    /// the same directory, fsync, rename over the target, fsync the directory, so a crash
+    /// leaves the old content or the new. A link at `path` is followed inside the root and
+    /// the file it names is replaced, as it would be on the target. The owner and group are
+    /// `ids` where given, else the replaced file's, else ours. Returns the directories that
+    /// had to be created, outermost first.
+    pub fn write_atomic(
+        &self,
+        path: &str,
+        bytes: &[u8],
+        mode: u32,
+        ids: (Option<u32>, Option<u32>),
+    ) -> std::io::Result<Vec<PathBuf>> {
+        let (at, created) = self.locate_creating(Path::new(path))?;
+        let before =
+            nix::sys::stat::fstatat(&at.dir, at.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                .ok();
+        if let Some(st) = &before {
+            if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a regular file; it was left alone",
+                    at.path.display()
+                )));
+            }
+        }
+        let uid = ids.0.or(before.map(|st| st.st_uid));
+        let gid = ids.1.or(before.map(|st| st.st_gid));
+        let (tmp, fd) = create_temp(&at.dir, &at.name, mode)?;
+        let result = (|| -> std::io::Result<()> {
+            let mut file = File::from(fd);
+            file.write_all(bytes)?;
+            if uid.is_some() || gid.is_some() {
+                nix::unistd::fchown(
+                    &file,
+                    uid.map(nix::unistd::Uid::from_raw),
+                    gid.map(nix::unistd::Gid::from_raw),
+                )?;
+            }
+            // After fchown, which may clear set-id bits.
+            nix::sys::stat::fchmod(&file, Mode::from_bits_truncate(mode))?;
+            file.sync_all()?;
+            nix::fcntl::renameat(&at.dir, tmp.as_os_str(), &at.dir, at.name.as_os_str())?;
+            sync_dir(&at.dir)
+        })();
+        if result.is_err() {
+            let _ = nix::unistd::unlinkat(
+                &at.dir,
+                tmp.as_os_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+        }
+        result.map(|()| created)
+    }
+
+    /// Removes the file at `path` (a link there is followed inside the root, and the file it
+    /// names is removed). `false` when there was none.
+    pub fn remove_file(&self, path: &str) -> std::io::Result<bool> {
+        let Some(at) = self.locate(Path::new(path))? else {
+            return Ok(false);
+        };
+        match nix::unistd::unlinkat(
+            &at.dir,
+            at.name.as_os_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        ) {
+            Ok(()) => sync_dir(&at.dir).map(|()| true),
+            Err(Errno::ENOENT) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the empty directory at `path`; a directory that is not empty is left.
+    pub fn remove_empty_dir(&self, path: &Path) -> std::io::Result<()> {
+        let Some(at) = self.locate(path)? else {
+            return Ok(());
+        };
+        match nix::unistd::unlinkat(
+            &at.dir,
+            at.name.as_os_str(),
+            nix::unistd::UnlinkatFlags::RemoveDir,
+        ) {
+            Ok(()) | Err(Errno::ENOENT) | Err(Errno::ENOTEMPTY) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates the directory `path` (and its parents) with `mode`; an existing one is fine.
+    /// Returns the directories created, outermost first.
+    pub fn create_dir_all(&self, path: &str, mode: u32) -> std::io::Result<Vec<PathBuf>> {
+        let (at, mut created) = self.locate_creating(Path::new(path))?;
+        match nix::sys::stat::mkdirat(&at.dir, at.name.as_os_str(), Mode::from_bits_truncate(mode))
+        {
+            Ok(()) => {
+                created.push(at.path);
+                Ok(created)
+            }
+            Err(Errno::EEXIST) if self.is_dir(path) => Ok(created),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens the regular file at `path` for appending (and reading), creating it with `mode`.
+    pub fn open_append(&self, path: &str, mode: u32) -> std::io::Result<File> {
+        let (at, _) = self.locate_creating(Path::new(path))?;
+        let fd = nix::fcntl::openat(
+            &at.dir,
+            at.name.as_os_str(),
+            OFlag::O_RDWR
+                | OFlag::O_APPEND
+                | OFlag::O_CREAT
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_NONBLOCK
+                | OFlag::O_NOCTTY
+                | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode),
+        )?;
+        let st = nix::sys::stat::fstat(&fd)?;
+        if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+            return Err(std::io::Error::other(format!(
+                "{} is not a regular file",
+                at.path.display()
+            )));
+        }
+        Ok(File::from(fd))
+    }
+
+    /// Opens an existing regular file for reading and writing without changing it, for
+    /// asking about its locks. `None` when it is missing or not a regular file.
+    pub fn open_existing(&self, path: &str) -> Option<File> {
+        let at = self.locate(Path::new(path)).ok()??;
+        let seen =
+            nix::sys::stat::fstatat(&at.dir, at.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                .ok()?;
+        if seen.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+            return None;
+        }
+        let fd = nix::fcntl::openat(
+            &at.dir,
+            at.name.as_os_str(),
+            OFlag::O_RDWR
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_NONBLOCK
+                | OFlag::O_NOCTTY
+                | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let st = nix::sys::stat::fstat(&fd).ok()?;
+        ((st.st_dev, st.st_ino) == (seen.st_dev, seen.st_ino)).then(|| File::from(fd))
+    }
+
+    /// The directory holding the last component of `path` and that component's name, after
+    /// every link in the last component was followed inside the root. `None` when a directory
+    /// on the way does not exist.
+    fn locate(&self, path: &Path) -> std::io::Result<Option<Located>> {
+        self.locate_with(path, &mut |_| Ok(false))
+    }
+
+    /// As [`Target::locate`], creating missing directories on the way (mode 0755).
+    fn locate_creating(&self, path: &Path) -> std::io::Result<(Located, Vec<PathBuf>)> {
+        let mut created = Vec::new();
+        let at = self
+            .locate_with(path, &mut |parent| {
+                created.extend(self.make_parents(parent)?);
+                Ok(true)
+            })?
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+        Ok((at, created))
+    }
+
+    fn locate_with(
+        &self,
+        path: &Path,
+        missing_parent: &mut dyn FnMut(&Path) -> std::io::Result<bool>,
+    ) -> std::io::Result<Option<Located>> {
+        let mut current = lexical(path);
+        for _ in 0..MAX_LINKS {
+            let (parent, name) = split(&current)?;
+            let dir = match self.root.resolve(&parent) {
+                Ok(handle) => OwnedFd::from(handle),
+                Err(e) if is_missing(&e) => {
+                    if !missing_parent(&parent)? {
+                        return Ok(None);
+                    }
+                    OwnedFd::from(
+                        self.root
+                            .resolve(&parent)
+                            .map_err(|e| pathrs_io(&parent, e))?,
+                    )
+                }
+                Err(e) => return Err(pathrs_io(&parent, e)),
+            };
+            match nix::sys::stat::fstatat(&dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits() => {
+                    let link = nix::fcntl::readlinkat(&dir, name.as_os_str())?;
+                    // An absolute link means the same path inside the root; a relative one is
+                    // relative to its directory. Either is resolved inside the root again.
+                    current = lexical(&parent.join(PathBuf::from(link)));
+                }
+                _ => {
+                    return Ok(Some(Located {
+                        dir,
+                        name,
+                        path: current,
+                    }))
+                }
+            }
+        }
+        Err(std::io::Error::other(format!(
+            "too many levels of symbolic links resolving {}",
+            path.display()
+        )))
+    }
+
+    /// Creates the missing directories of `dir` (inside the root), returning them. As on
+    /// the target, a link on the way is followed inside the root, and a link whose
+    /// directory is missing has that directory created (where the link points, inside the
+    /// root). Each directory is made with `mkdirat` on a handle pathrs resolved, one
+    /// component at a time, so nothing is created outside the root.
+    fn make_parents(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut created = Vec::new();
+        self.make_dirs(dir, 0, &mut created)?;
+        Ok(created)
+    }
+
+    fn make_dirs(
+        &self,
+        dir: &Path,
+        depth: usize,
+        created: &mut Vec<PathBuf>,
+    ) -> std::io::Result<()> {
+        if depth > MAX_LINKS {
+            return Err(std::io::Error::other(format!(
+                "too many levels of symbolic links creating {}",
+                dir.display()
+            )));
+        }
+        let mut prefix = PathBuf::from("/");
+        for c in lexical(dir).components().skip(1) {
+            let next = prefix.join(c);
+            if self.root.resolve(&next).is_ok() {
+                prefix = next;
+                continue;
+            }
+            let parent = self
+                .root
+                .resolve(&prefix)
+                .map_err(|e| pathrs_io(&prefix, e))?;
+            let name = c.as_os_str();
+            match nix::sys::stat::fstatat(parent.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits() => {
+                    let link = nix::fcntl::readlinkat(parent.as_fd(), name)?;
+                    self.make_dirs(&prefix.join(PathBuf::from(link)), depth + 1, created)?;
+                }
+                _ => match nix::sys::stat::mkdirat(
+                    parent.as_fd(),
+                    name,
+                    Mode::from_bits_truncate(0o755),
+                ) {
+                    Ok(()) => created.push(lexical(&next)),
+                    Err(Errno::EEXIST) => {}
+                    Err(e) => {
+                        return Err(std::io::Error::new(
+                            std::io::Error::from(e).kind(),
+                            format!("cannot create {}: {e}", next.display()),
+                        ))
+                    }
+                },
+            }
+            prefix = next;
+        }
+        Ok(())
+    }
+}
+
+/// `path` made absolute and free of `.`; `..` is kept, for the resolver to scope.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => out.push(".."),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// A path's directory and last component; the last component must name something.
+fn split(path: &Path) -> std::io::Result<(PathBuf, OsString)> {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) if name != OsStr::new("..") => {
+            Ok((parent.to_path_buf(), name.to_os_string()))
+        }
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} does not name a file", path.display()),
+        )),
+    }
+}
+
+/// A new file next to `name` in `dir`, created exclusively (a link or file already there
+/// is never opened) with a name nobody can guess.
+fn create_temp(dir: &OwnedFd, name: &OsStr, mode: u32) -> std::io::Result<(OsString, OwnedFd)> {
+    use std::hash::{BuildHasher, Hasher};
+    for attempt in 0..16u64 {
+        // RandomState is seeded from the system's random source.
+        let mut hasher = std::hash::RandomState::new().build_hasher();
+        hasher.write_u64(attempt);
+        let mut tmp = OsString::from(".");
+        tmp.push(OsStr::from_bytes(&name.as_bytes()[..name.len().min(200)]));
+        tmp.push(format!(".installer-{:016x}.tmp", hasher.finish()));
+        match nix::fcntl::openat(
+            dir,
+            tmp.as_os_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode & 0o777),
+        ) {
+            Ok(fd) => return Ok((tmp, fd)),
+            Err(Errno::EEXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(std::io::Error::other(
+        "could not create a temporary file: every name tried was taken",
+    ))
+}
+
+fn sync_dir(dir: &OwnedFd) -> std::io::Result<()> {
+    let fd = nix::fcntl::openat(
+        dir,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    File::from(fd).sync_all()
+}
+
+fn is_missing(e: &pathrs::error::Error) -> bool {
+    matches!(
+        e.kind(),
+        pathrs::error::ErrorKind::OsError(Some(code)) if code == Errno::ENOENT as i32 || code == Errno::ENOTDIR as i32
+    )
+}
+
+fn pathrs_io(path: &Path, e: pathrs::error::Error) -> std::io::Error {
+    let kind = match e.kind() {
+        pathrs::error::ErrorKind::OsError(Some(code)) => {
+            std::io::Error::from_raw_os_error(code).kind()
+        }
+        _ => std::io::ErrorKind::Other,
+    };
+    std::io::Error::new(kind, format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn root() -> (tempfile::TempDir, Target) {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::open(dir.path()).unwrap();
+        (dir, target)
+    }
+
+    #[test]
+    fn links_resolve_inside_the_root_as_on_the_target() {
+        let (dir, target) = root();
+        let host = tempfile::tempdir().unwrap();
+        std::fs::write(host.path().join("x"), "host").unwrap();
+        let r = dir.path();
+        std::fs::create_dir_all(r.join("etc")).unwrap();
+        std::fs::create_dir_all(r.join("opt")).unwrap();
+        // An absolute link is that path inside the root.
+        symlink(host.path().join("x"), r.join("etc/abs")).unwrap();
+        assert_eq!(target.read("/etc/abs", 100).unwrap(), None);
+        // A relative link to a file is followed to that file, inside the root; written
+        // through, the file changes and the link stays.
+        std::fs::write(r.join("opt/real.conf"), "old").unwrap();
+        symlink("../opt/real.conf", r.join("etc/rel.conf")).unwrap();
+        assert_eq!(
+            target.read("/etc/rel.conf", 100).unwrap().unwrap().bytes,
+            b"old"
+        );
+        target
+            .write_atomic("/etc/rel.conf", b"new", 0o600, (None, None))
+            .unwrap();
+        assert_eq!(std::fs::read(r.join("opt/real.conf")).unwrap(), b"new");
+        assert!(std::fs::symlink_metadata(r.join("etc/rel.conf"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // `..` stops at the root.
+        target
+            .write_atomic("/../../etc/up", b"x", 0o644, (None, None))
+            .unwrap();
+        assert!(r.join("etc/up").is_file());
+        // A loop is an error, not a hang.
+        symlink("loop", r.join("etc/loop")).unwrap();
+        assert!(target
+            .write_atomic("/etc/loop", b"x", 0o644, (None, None))
+            .is_err());
+        assert_eq!(std::fs::read(host.path().join("x")).unwrap(), b"host");
+    }
+
+    #[test]
+    fn only_regular_files_of_bounded_size_are_read() {
+        let (dir, target) = root();
+        let r = dir.path();
+        nix::unistd::mkfifo(&r.join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+        assert!(matches!(
+            target.read("/fifo", 100),
+            Err(ReadError::NotRegular { kind: "a FIFO", .. })
+        ));
+        std::fs::create_dir(r.join("dir")).unwrap();
+        assert!(matches!(
+            target.read("/dir", 100),
+            Err(ReadError::NotRegular {
+                kind: "a directory",
+                ..
+            })
+        ));
+        std::fs::write(r.join("big"), vec![b'x'; 101]).unwrap();
+        assert!(matches!(
+            target.read("/big", 100),
+            Err(ReadError::TooLarge { limit: 100, .. })
+        ));
+        std::fs::write(r.join("fits"), vec![b'x'; 100]).unwrap();
+        assert_eq!(target.read("/fits", 100).unwrap().unwrap().bytes.len(), 100);
+        // A FIFO where a file is to be replaced is left alone.
+        assert!(target
+            .write_atomic("/fifo", b"x", 0o644, (None, None))
+            .is_err());
+    }
+
+    #[test]
+    #[ignore = "needs root (to make a device node): scripts/test-all runs it as root"]
+    fn a_device_node_is_never_opened() {
+        let (dir, target) = root();
+        // /dev/zero's numbers: reading it would never end.
+        nix::sys::stat::mknod(
+            &dir.path().join("zero"),
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 5),
+        )
+        .expect("run as root");
+        assert!(matches!(
+            target.read("/zero", FILE_LIMIT),
+            Err(ReadError::NotRegular {
+                kind: "a character device",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn created_directories_are_reported_and_removed_again() {
+        let (dir, target) = root();
+        let created = target
+            .write_atomic("/a/b/c/f", b"x", 0o644, (None, None))
+            .unwrap();
+        assert_eq!(
+            created,
+            vec![
+                PathBuf::from("/a"),
+                PathBuf::from("/a/b"),
+                PathBuf::from("/a/b/c")
+            ]
+        );
+        assert!(target.remove_file("/a/b/c/f").unwrap());
+        for d in created.iter().rev() {
+            target.remove_empty_dir(d).unwrap();
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn temporary_files_are_made_exclusively_and_never_left() {
+        let (dir, target) = root();
+        target
+            .write_atomic("/f", b"1", 0o644, (None, None))
+            .unwrap();
+        target
+            .write_atomic("/f", b"2", 0o600, (None, None))
+            .unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![OsString::from("f")]);
+        let meta = std::fs::metadata(dir.path().join("f")).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    #[ignore = "needs root (to give a file away): scripts/test-all runs it as root"]
+    fn a_replaced_file_keeps_its_owner_and_gets_the_new_mode() {
+        use std::os::unix::fs::MetadataExt;
+        let (dir, target) = root();
+        let file = dir.path().join("daemon.json");
+        std::fs::write(&file, "{}").unwrap();
+        let nobody = 65534;
+        std::os::unix::fs::chown(&file, Some(nobody), Some(nobody)).expect("run as root");
+        target
+            .write_atomic("/daemon.json", b"{\"a\": 1}\n", 0o640, (None, None))
+            .unwrap();
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"a\": 1}\n");
+        assert_eq!(meta.mode() & 0o777, 0o640);
+        assert_eq!((meta.uid(), meta.gid()), (nobody, nobody));
+    }
+}
