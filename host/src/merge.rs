@@ -28,6 +28,14 @@ pub enum MergeError {
         /// What is there.
         found: String,
     },
+    /// The existing file is not UTF-8 text: we would mangle it.
+    #[error("{path} is not UTF-8 text (the first invalid byte is at offset {offset}); it was left as it is")]
+    NotUtf8 {
+        /// The file.
+        path: String,
+        /// Where the first invalid byte is.
+        offset: usize,
+    },
     /// A JSON value cannot be represented in TOML (null, say).
     #[error("{path}: `{key}`: {detail}")]
     Unrepresentable {
@@ -38,6 +46,23 @@ pub enum MergeError {
         /// Why.
         detail: String,
     },
+}
+
+/// The file content after merging `merge` into the bytes of an existing file (`None`: the
+/// file does not exist). A file that is not UTF-8 is refused, never decoded lossily.
+pub fn apply_to_bytes(
+    path: &str,
+    existing: Option<&[u8]>,
+    merge: &FileContent,
+) -> Result<String, MergeError> {
+    let text = existing
+        .map(std::str::from_utf8)
+        .transpose()
+        .map_err(|e| MergeError::NotUtf8 {
+            path: path.to_owned(),
+            offset: e.valid_up_to(),
+        })?;
+    apply(path, text, merge)
 }
 
 /// The file content after merging `merge` into `existing` (`None`: the file does not exist).
@@ -267,6 +292,19 @@ mod tests {
 
     fn keys(path: &str) -> Vec<String> {
         path.split('/').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_refused_with_the_offset() {
+        let merge = FileContent::JsonMerge {
+            value: serde_json::json!({"a": 1}),
+        };
+        let err = apply_to_bytes("/etc/x.json", Some(b"{\"k\": \"caf\xe9\"}"), &merge).unwrap_err();
+        assert!(
+            matches!(err, MergeError::NotUtf8 { offset: 10, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("offset 10"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,29 @@ use plugin_api::{Action, Expect, FileContent, Phase, Probe, TomlEdit};
 
 use crate::compose::{Plan, PlannedStep};
 
+/// `text` made safe for a terminal: control characters (but newline and tab) and the Unicode
+/// controls that reorder text are shown escaped (`\u{1b}`), so a value from an image root
+/// (os-release, a config file in a diff, a command's output) cannot move the cursor, recolour
+/// or rewrite what the operator reads.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The plan as readable text, grouped by phase; each step says who asked for it and why.
 /// Under each file write or merge that would change a file that exists on the target, a
 /// unified diff.

@@ -342,3 +342,58 @@ fn tree_without_fifos(root: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+#[test]
+fn terminal_controls_from_the_root_are_shown_escaped() {
+    let dir = plugins();
+    let root = scratch_root();
+    // A title-setting sequence and a colour in os-release; a cursor move in a config file
+    // that a plan diffs.
+    let mut os_release = std::fs::read_to_string(root.path().join("etc/os-release")).unwrap();
+    os_release = os_release.replace(
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"",
+        "PRETTY_NAME=\"Debian \u{1b}]0;owned\u{7}\u{1b}[31mred\"",
+    );
+    assert!(
+        os_release.contains('\u{1b}'),
+        "fixture changed: {os_release}"
+    );
+    std::fs::write(root.path().join("etc/os-release"), os_release).unwrap();
+    std::fs::create_dir_all(root.path().join("etc/modules-load.d")).unwrap();
+    std::fs::write(
+        root.path().join("etc/modules-load.d/k8s.conf"),
+        "overlay\n\u{1b}[2Jip_vs\n",
+    )
+    .unwrap();
+
+    let detect = Installer::with_defaults()
+        .args(["detect", "--root"])
+        .arg_list([root.path()])
+        .run()
+        .code(0);
+    let plan = Installer::isolated(dir.path())
+        .args([
+            "plan",
+            "--runtime",
+            "test-runtime",
+            "--set",
+            "test-runtime.files-only=true",
+            "--root",
+        ])
+        .arg_list([root.path()])
+        .run()
+        .code(0);
+    for (what, out) in [("detect", &detect), ("plan", &plan)] {
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            !all.contains('\u{1b}') && !all.contains('\u{7}'),
+            "{what} printed a raw control:\n{all:?}"
+        );
+    }
+    assert!(
+        detect.stdout.contains("Debian \\u{1b}]0;owned\\u{7}"),
+        "{}",
+        detect.stdout
+    );
+    assert!(plan.stdout.contains("-\\u{1b}[2Jip_vs"), "{}", plan.stdout);
+}

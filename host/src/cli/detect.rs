@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
+use std::fmt::Write as _;
+
 use super::{print_json, Context};
 use crate::detect::{self, Facts};
 use crate::packs::{MatchedBy, PackSet};
@@ -48,15 +50,20 @@ pub fn run(ctx: &Context) -> Result<ExitCode, Error> {
         };
         print_json(&report);
     } else if let Ok(m) = &matched {
-        print_facts(&source, &facts);
+        let mut out = facts_text(&source, &facts);
         let origin = packs
             .entry(&m.pack.id)
             .ok()
             .map(|l| l.source.to_string())
             .unwrap_or_default();
-        println!();
-        println!("pack:        {} ({}; {origin})", m.pack.id, m.pack.name);
-        println!(
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "pack:        {} ({}; {origin})",
+            m.pack.id, m.pack.name
+        );
+        let _ = writeln!(
+            out,
             "             family {}, package manager {}",
             m.pack.family, m.pack.package_manager
         );
@@ -69,18 +76,21 @@ pub fn run(ctx: &Context) -> Result<ExitCode, Error> {
             MatchedBy::DebianCodename => "derivative, via DEBIAN_CODENAME",
             MatchedBy::IdLike => "derivative, via ID_LIKE",
         };
-        println!("matched by:  {} ({why})", m.matched_by);
-        println!("note:        {}", m.note);
+        let _ = writeln!(out, "matched by:  {} ({why})", m.matched_by);
+        let _ = writeln!(out, "note:        {}", m.note);
+        super::print_text(&out);
     }
     matched?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_facts(source: &std::path::Path, facts: &Facts) {
+fn facts_text(source: &std::path::Path, facts: &Facts) -> String {
+    let mut out = String::new();
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
-    println!("source:           {}", source.display());
-    println!("ID:               {}", facts.id);
-    println!(
+    let _ = writeln!(out, "source:           {}", source.display());
+    let _ = writeln!(out, "ID:               {}", facts.id);
+    let _ = writeln!(
+        out,
         "ID_LIKE:          {}",
         if facts.id_like.is_empty() {
             "-".to_owned()
@@ -88,14 +98,15 @@ fn print_facts(source: &std::path::Path, facts: &Facts) {
             facts.id_like.join(" ")
         }
     );
-    println!("VERSION_ID:       {}", show(&facts.version_id));
-    println!("VERSION_CODENAME: {}", show(&facts.version_codename));
+    let _ = writeln!(out, "VERSION_ID:       {}", show(&facts.version_id));
+    let _ = writeln!(out, "VERSION_CODENAME: {}", show(&facts.version_codename));
     if facts.ubuntu_codename.is_some() {
-        println!("UBUNTU_CODENAME:  {}", show(&facts.ubuntu_codename));
+        let _ = writeln!(out, "UBUNTU_CODENAME:  {}", show(&facts.ubuntu_codename));
     }
     if facts.debian_codename.is_some() {
-        println!("DEBIAN_CODENAME:  {}", show(&facts.debian_codename));
+        let _ = writeln!(out, "DEBIAN_CODENAME:  {}", show(&facts.debian_codename));
     }
-    println!("PRETTY_NAME:      {}", show(&facts.pretty_name));
-    println!("arch:             {}", facts.arch);
+    let _ = writeln!(out, "PRETTY_NAME:      {}", show(&facts.pretty_name));
+    let _ = writeln!(out, "arch:             {}", facts.arch);
+    out
 }

@@ -18,6 +18,7 @@ use clap::Parser;
 pub use args::{Cli, Command, DistrosCommand, GlobalArgs, OutputFormat, PluginsCommand, Selection};
 
 use crate::loader::{self, Registry};
+use crate::render::printable;
 use crate::target::Target;
 use crate::Error;
 
@@ -32,9 +33,9 @@ pub fn main() -> ExitCode {
     match run(&cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", printable(&error.to_string()));
             if let Some(hint) = error.hint() {
-                eprintln!("hint: {hint}");
+                eprintln!("hint: {}", printable(&hint));
             }
             ExitCode::from(error.exit_code())
         }
@@ -51,8 +52,18 @@ fn init_logging(global: &GlobalArgs) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Log messages carry values from image roots and plugins: escaped like every other text.
+    let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            write!(writer, "{}", printable(&text))
+        } else {
+            write!(writer, "{}={}", field.name(), printable(&text))
+        }
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .fmt_fields(fields)
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
@@ -126,6 +137,11 @@ impl Context<'_> {
     pub fn json(&self) -> bool {
         self.global.output == OutputFormat::Json
     }
+}
+
+/// Prints text for people on stdout, with anything that could drive the terminal escaped.
+pub(crate) fn print_text(text: &str) {
+    print!("{}", printable(text));
 }
 
 /// Prints one JSON document on stdout.

@@ -74,7 +74,7 @@ pub fn run(ctx: &Context, selection: &Selection) -> Result<ExitCode, Error> {
     if ctx.json() {
         print_json(&plan);
     } else {
-        print!("{}", render::text_with_diffs(&plan, &target));
+        super::print_text(&render::text_with_diffs(&plan, &target));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! `installer run`: apply the plan to the root.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,7 +18,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
         if ctx.json() {
             print_json(&built);
         } else {
-            print!("{}", render::text_with_diffs(&built, &target));
+            super::print_text(&render::text_with_diffs(&built, &target));
             println!("\n(dry run: nothing was changed)");
         }
         return Ok(ExitCode::SUCCESS);
@@ -39,7 +40,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
                 "pass --yes to apply without a prompt (or --dry-run to see the plan)",
             ));
         }
-        eprint!("{}", render::text_with_diffs(&built, &target));
+        eprint!(
+            "{}",
+            render::printable(&render::text_with_diffs(&built, &target))
+        );
         eprint!("\nApply this plan to {}? [y/N] ", target.dir().display());
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
@@ -87,23 +91,25 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
     if ctx.json() {
         print_json(&report);
     } else {
+        let mut out = String::new();
         for (i, step) in report.steps.iter().enumerate() {
             if step.status == StepStatus::NotRun {
                 continue;
             }
             let status = format!("{:?}", step.status).to_lowercase();
-            println!(
+            let _ = writeln!(
+                out,
                 "{:>2}. {status:<9} {}  [{}]",
                 i + 1,
                 step.summary,
                 step.plugin
             );
             for note in &step.notes {
-                println!("    {note}");
+                let _ = writeln!(out, "    {note}");
             }
             for d in &step.diffs {
                 for line in d.lines() {
-                    println!("    {line}");
+                    let _ = writeln!(out, "    {line}");
                 }
             }
         }
@@ -112,7 +118,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             .iter()
             .filter(|s| s.status == StepStatus::Changed)
             .count();
-        println!(
+        let _ = writeln!(
+            out,
             "\n{} step(s) changed, {} unchanged, {} skipped; {} package transaction(s)",
             changed,
             report
@@ -128,30 +135,35 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             report.transactions
         );
         if let Some(dir) = &report.journal {
-            println!("journal and backups: {}", dir.display());
+            let _ = writeln!(out, "journal and backups: {}", dir.display());
         }
+        super::print_text(&out);
     }
     match &report.error {
         None => Ok(ExitCode::SUCCESS),
         Some(failure) => {
-            eprintln!("error: {}", failure.message);
+            let mut err = format!("error: {}\n", failure.message);
             if let Some(cmd) = &failure.command {
-                eprintln!("  command: {}", cmd.join(" "));
+                let _ = writeln!(err, "  command: {}", cmd.join(" "));
             }
             if let Some(code) = failure.exit_status {
-                eprintln!("  exit status: {code}");
+                let _ = writeln!(err, "  exit status: {code}");
             }
             if let Some(tail) = &failure.output_tail {
                 for line in tail.lines() {
-                    eprintln!("  | {line}");
+                    let _ = writeln!(err, "  | {line}");
                 }
             }
             if !report.restored.is_empty() {
-                eprintln!("rolled back: {}", report.restored.join(", "));
+                let _ = writeln!(err, "rolled back: {}", report.restored.join(", "));
             }
             for t in &report.installed_before_failure {
-                eprintln!("note: packages installed before the failure stay installed (`{t}`)");
+                let _ = writeln!(
+                    err,
+                    "note: packages installed before the failure stay installed (`{t}`)"
+                );
             }
+            eprint!("{}", render::printable(&err));
             Ok(ExitCode::from(1))
         }
     }
@@ -175,13 +187,14 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<ExitCode, Error> {
     if ctx.json() {
         print_json(&report);
     } else {
-        println!("rolled back {}", report.journal.display());
+        let mut out = format!("rolled back {}\n", report.journal.display());
         for path in &report.restored {
-            println!("  restored {path}");
+            let _ = writeln!(out, "  restored {path}");
         }
+        super::print_text(&out);
     }
     for f in &report.failed {
-        eprintln!("error: could not restore {f}");
+        eprintln!("error: could not restore {}", render::printable(f));
     }
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS

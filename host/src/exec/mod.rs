@@ -375,10 +375,8 @@ impl<'t> Executor<'t> {
             } => {
                 let ids = self.ids(path, owner.as_deref(), group.as_deref())?;
                 let existing = self.current(path)?;
-                let text = existing
-                    .as_ref()
-                    .map(|f| String::from_utf8_lossy(&f.bytes).into_owned());
-                let merged = crate::merge::apply(path, text.as_deref(), merge).map_err(|e| {
+                let bytes = existing.as_ref().map(|f| f.bytes.as_slice());
+                let merged = crate::merge::apply_to_bytes(path, bytes, merge).map_err(|e| {
                     Failure::plain(format!(
                         "{e}; the file was left as it is — fix it by hand, then run again"
                     ))
@@ -888,7 +886,7 @@ pub fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
                 Ok(file) => file?,
                 Err(e) => return Some(e.to_string()),
             };
-            crate::merge::apply(path, Some(&String::from_utf8_lossy(&file.bytes)), merge)
+            crate::merge::apply_to_bytes(path, Some(&file.bytes), merge)
                 .err()
                 .map(|e| e.to_string())
         })
@@ -901,8 +899,10 @@ pub fn preview(action: &Action, target: &Target) -> Option<String> {
     let (path, new) = match action {
         Action::MergeFile { path, merge, .. } => {
             let existing = target.read(path, FILE_LIMIT).ok()??;
-            let old = String::from_utf8_lossy(&existing.bytes).into_owned();
-            (path, crate::merge::apply(path, Some(&old), merge).ok()?)
+            (
+                path,
+                crate::merge::apply_to_bytes(path, Some(&existing.bytes), merge).ok()?,
+            )
         }
         Action::WriteFile { path, content, .. } => (path, content.clone()),
         _ => return None,
