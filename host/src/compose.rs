@@ -8,6 +8,7 @@
 //! checks) the host turns into actions itself.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use plugin_api::{
     methods, Action, Check, Distro, Expect, FileContent, FileStep, Options, Package, Phase,
@@ -16,7 +17,7 @@ use plugin_api::{
 };
 use serde::Serialize;
 
-use crate::loader::{self, Registry};
+use crate::loader::{self, Candidate, Registry};
 use crate::options::{check_target_path, check_url, check_value};
 use crate::Error;
 
@@ -48,6 +49,35 @@ pub struct PluginRef {
     pub version: String,
     /// Runtime or package manager.
     pub kind: String,
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// Files later on the plugin path with the same name, not used.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadowed: Vec<PathBuf>,
+}
+
+impl PluginRef {
+    fn new(registry: &Registry, candidate: &Candidate, kind: &str) -> PluginRef {
+        let manifest = candidate
+            .manifest
+            .as_ref()
+            .expect("loaded plugins have a manifest");
+        PluginRef {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            kind: kind.into(),
+            path: candidate.path.clone(),
+            shadowed: registry
+                .candidates
+                .iter()
+                .filter(|c| {
+                    c.status == loader::Status::Shadowed
+                        && c.manifest.as_ref().is_some_and(|m| m.name == manifest.name)
+                })
+                .map(|c| c.path.clone())
+                .collect(),
+        }
+    }
 }
 
 /// The cgroup driver and the reason for it.
@@ -104,11 +134,7 @@ pub fn compose(
             .expect("loaded plugins have a manifest");
         check_family(name, &manifest.families, distro)?;
         let answer: RuntimePlan = loader::call(candidate, methods::PLAN, &request)?;
-        plugins.push(PluginRef {
-            name: name.clone(),
-            version: manifest.version.clone(),
-            kind: "runtime".into(),
-        });
+        plugins.push(PluginRef::new(registry, candidate, "runtime"));
         for mut step in answer.steps {
             step.plugin = name.clone();
             check_step(&step, options)?;
@@ -168,11 +194,7 @@ pub fn compose(
                 packages,
             },
         )?;
-        plugins.push(PluginRef {
-            name: manifest.name.clone(),
-            version: manifest.version.clone(),
-            kind: "package-manager".into(),
-        });
+        plugins.push(PluginRef::new(registry, pm, "package-manager"));
         warnings.extend(
             render
                 .warnings

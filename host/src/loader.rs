@@ -27,12 +27,17 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn search_path(cli_dirs: &[PathBuf], env_path: Option<&str>, defaults: bool) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = cli_dirs.to_vec();
     if let Some(env_path) = env_path {
-        dirs.extend(
-            env_path
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from),
-        );
+        for entry in env_path.split(':').filter(|s| !s.is_empty()) {
+            // A relative entry names a different directory in every working directory, so
+            // whoever chooses where installer starts would choose the code it loads.
+            if Path::new(entry).is_relative() {
+                tracing::warn!(
+                    "INSTALLER_PLUGIN_PATH entry `{entry}` is relative, so what it names depends on where installer is started; it was ignored. Fix: give the directory as an absolute path"
+                );
+                continue;
+            }
+            dirs.push(PathBuf::from(entry));
+        }
     }
     if defaults {
         dirs.extend(default_dirs());
@@ -86,6 +91,9 @@ pub struct Candidate {
     /// file that is simply not a usable plugin.
     #[serde(skip)]
     pub misbehaved: bool,
+    /// The digest the allowlist names for it, checked again each time it is loaded.
+    #[serde(skip)]
+    pub sha256: Option<String>,
 }
 
 impl Candidate {
@@ -140,7 +148,7 @@ pub struct Registry {
 
 impl Registry {
     /// Finds every candidate file in `dirs` and probes each in its own child process.
-    pub fn discover(dirs: &[PathBuf]) -> Registry {
+    pub fn discover(dirs: &[PathBuf], trust: &Trust) -> Registry {
         let mut files = Vec::new();
         for dir in dirs {
             let entries = match fs::read_dir(dir) {
@@ -156,27 +164,27 @@ impl Registry {
                 .filter(|p| is_candidate(p))
                 .collect();
             names.sort();
-            let dir_problem = unsafe_permissions(dir, "directory");
-            files.extend(names.into_iter().map(|p| (p, dir_problem.clone())));
+            files.extend(names);
         }
 
-        // Probe every file at once: each probe is a child process.
+        // Probe every file at once: each probe is a child process, given the file that was
+        // checked (and hashed, with an allowlist) as an open descriptor.
         let probes: Vec<_> = files
             .iter()
-            .map(|(path, dir_problem)| {
-                match dir_problem
-                    .clone()
-                    .or_else(|| unsafe_permissions(path, "file"))
-                {
-                    Some(reason) => Err(reason),
-                    None => Ok(Pending::start(path, "manifest", "")),
-                }
+            .map(|path| {
+                let file = open_checked(path)?;
+                let digest = trust.check(path, &file)?;
+                Ok((Pending::start(file, "manifest", ""), digest))
             })
             .collect();
 
         let mut taken: Vec<(String, PathBuf)> = Vec::new();
         let mut candidates = Vec::new();
-        for ((path, _), probe) in files.into_iter().zip(probes) {
+        for (path, probe) in files.into_iter().zip(probes) {
+            let (probe, digest) = match probe {
+                Ok((pending, digest)) => (Ok(pending), digest),
+                Err(reason) => (Err(reason), None),
+            };
             let outcome = probe.and_then(|pending| pending.finish().map_err(|e| e.to_string()));
             let candidate = match outcome {
                 Err(reason) => Candidate {
@@ -185,6 +193,7 @@ impl Registry {
                     manifest: None,
                     reason: Some(reason),
                     misbehaved: false,
+                    sha256: None,
                 },
                 Ok(Answer::OpenError(reason)) => Candidate {
                     path,
@@ -192,6 +201,7 @@ impl Registry {
                     manifest: None,
                     reason: Some(reason),
                     misbehaved: false,
+                    sha256: None,
                 },
                 Ok(Answer::Failed(failure)) => Candidate {
                     path,
@@ -199,10 +209,14 @@ impl Registry {
                     manifest: None,
                     reason: Some(failure.describe()),
                     misbehaved: true,
+                    sha256: None,
                 },
                 Ok(Answer::Ok(value)) => judge_manifest(path, value, &mut taken),
             };
-            candidates.push(candidate);
+            candidates.push(Candidate {
+                sha256: digest,
+                ..candidate
+            });
         }
         Registry { candidates }
     }
@@ -256,27 +270,193 @@ fn is_candidate(path: &Path) -> bool {
     (name.ends_with(".so") || name.contains(".so.")) && !path.is_dir()
 }
 
-/// Refuses files and directories others could replace: loading one runs its code.
-fn unsafe_permissions(path: &Path, what: &str) -> Option<String> {
-    let meta = fs::metadata(path).ok()?;
+/// Whether `uid` may own code we load: root, or the user running installer.
+fn trusted_owner(uid: u32) -> bool {
+    uid == 0 || uid == nix::unistd::geteuid().as_raw()
+}
+
+/// Opens a plugin file to load it, refusing it unless nobody but root (or the user running
+/// installer) could have put its code there: the file and every directory from it up to `/`
+/// must be owned by them and not writable by group or others. A sticky directory (`/tmp`) is
+/// the one exception, where the entry below it is ours, since others cannot rename or remove
+/// it. The descriptor returned is the file that was checked; the child loads that descriptor,
+/// so replacing the file after the check changes nothing.
+pub fn open_checked(path: &Path) -> Result<fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let real =
+        fs::canonicalize(path).map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
+    let mut below = fs::symlink_metadata(&real)
+        .map_err(|e| format!("cannot read {}: {e}", real.display()))?
+        .uid();
+    for dir in real.ancestors().skip(1) {
+        let meta = fs::metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if !trusted_owner(meta.uid()) {
+            return Err(format!(
+                "directory {} (on the way to {}) is owned by uid {}, neither root nor the user running installer; its owner could replace the plugin's code. Fix: chown root {}",
+                dir.display(),
+                real.display(),
+                meta.uid(),
+                dir.display()
+            ));
+        }
+        let sticky_and_ours = mode & 0o1000 != 0 && trusted_owner(below);
+        if mode & 0o022 != 0 && !sticky_and_ours {
+            return Err(format!(
+                "directory {} (on the way to {}) is writable by group or others (mode {mode:04o}); anyone could replace the plugin's code. Fix: chmod go-w {}",
+                dir.display(),
+                real.display(),
+                dir.display()
+            ));
+        }
+        below = meta.uid();
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&real)
+        .map_err(|e| format!("cannot open {}: {e}", real.display()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {}: {e}", real.display()))?;
     let mode = meta.permissions().mode() & 0o7777;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", real.display()));
+    }
     if mode & 0o022 != 0 {
-        return Some(format!(
-            "{what} {} is writable by group or others (mode {mode:04o}); anyone could replace the plugin's code. Fix: chmod go-w {}",
-            path.display(),
-            path.display()
+        return Err(format!(
+            "file {} is writable by group or others (mode {mode:04o}); anyone could replace the plugin's code. Fix: chmod go-w {}",
+            real.display(),
+            real.display()
         ));
     }
-    let me = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
-    if meta.uid() != 0 && meta.uid() != me {
-        return Some(format!(
-            "{what} {} is owned by uid {}, neither root nor the user running installer. Fix: chown root {}",
-            path.display(),
+    if !trusted_owner(meta.uid()) {
+        return Err(format!(
+            "file {} is owned by uid {}, neither root nor the user running installer. Fix: chown root {}",
+            real.display(),
             meta.uid(),
-            path.display()
+            real.display()
         ));
     }
-    None
+    Ok(file)
+}
+
+/// The optional allowlist of plugin digests (SPEC F17): when one is given, a plugin file
+/// whose SHA-256 it does not list is refused.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// (file name or absolute path, lowercase hex SHA-256) pairs.
+    digests: Vec<(String, String)>,
+    /// Where the list came from, for messages; empty when there is no allowlist.
+    sources: Vec<String>,
+}
+
+impl Trust {
+    /// Adds the lines of an allowlist file in `sha256sum` format (`HEX  NAME`, `#` comments),
+    /// NAME being a plugin file's name or its absolute path. The file itself must be one only
+    /// root (or we) could have written.
+    pub fn add_file(&mut self, path: &Path) -> Result<(), String> {
+        use std::io::Read;
+        let mut text = String::new();
+        open_checked(path)
+            .and_then(|f| {
+                f.take(1024 * 1024)
+                    .read_to_string(&mut text)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            })
+            .map_err(|e| format!("plugin allowlist: {e}"))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.splitn(2, char::is_whitespace);
+            let (hex, name) = (
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or("").trim(),
+            );
+            // sha256sum marks binary mode with a `*` before the name.
+            let name = name.strip_prefix('*').unwrap_or(name);
+            self.add(name, hex).map_err(|e| {
+                format!(
+                    "{}:{}: {e} (lines are `HEX  NAME`, as sha256sum prints them)",
+                    path.display(),
+                    n + 1
+                )
+            })?;
+        }
+        self.sources.push(path.display().to_string());
+        Ok(())
+    }
+
+    /// Adds `NAME=HEX` from `--plugin-sha256`.
+    pub fn add_flag(&mut self, spec: &str) -> Result<(), String> {
+        let (name, hex) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--plugin-sha256 {spec:?}: expected NAME=HEX"))?;
+        self.add(name, hex)
+            .map_err(|e| format!("--plugin-sha256 {spec:?}: {e}"))?;
+        self.sources.push("--plugin-sha256".to_owned());
+        Ok(())
+    }
+
+    fn add(&mut self, name: &str, hex: &str) -> Result<(), String> {
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!("{hex:?} is not a SHA-256 digest (64 hex digits)"));
+        }
+        if name.is_empty() {
+            return Err("no file name after the digest".to_owned());
+        }
+        self.digests
+            .push((name.to_owned(), hex.to_ascii_lowercase()));
+        Ok(())
+    }
+
+    /// With an allowlist, the digest of `file` (open at `path`) when the list names it;
+    /// refused otherwise. Without one, nothing to check.
+    fn check(&self, path: &Path, file: &fs::File) -> Result<Option<String>, String> {
+        if self.sources.is_empty() {
+            return Ok(None);
+        }
+        let digest = sha256(file).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let real = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let named = |name: &str| {
+            Some(name) == file_name.as_deref() || Path::new(name) == real || Path::new(name) == path
+        };
+        if self
+            .digests
+            .iter()
+            .any(|(name, hex)| named(name) && *hex == digest)
+        {
+            return Ok(Some(digest));
+        }
+        let listed: Vec<&str> = self
+            .digests
+            .iter()
+            .filter(|(name, _)| named(name))
+            .map(|(_, hex)| hex.as_str())
+            .collect();
+        Err(format!(
+            "its SHA-256 {digest} is not in the plugin allowlist ({}){}. If you trust this file, add the line `{digest}  {}` to the allowlist",
+            self.sources.join(", "),
+            if listed.is_empty() {
+                " (the list does not name the file)".to_owned()
+            } else {
+                format!(" (the list expects {})", listed.join(" or "))
+            },
+            real.display()
+        ))
+    }
+}
+
+/// The SHA-256 of an open file, in lowercase hex; read from its start through its own
+/// descriptor (the child reopens it at offset 0 through /proc).
+fn sha256(file: &fs::File) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut std::io::BufReader::new(file), &mut hasher)?;
+    Ok(format!("{:x}", hasher.finalize()))
 }
 
 fn judge_manifest(
@@ -290,6 +470,7 @@ fn judge_manifest(
         manifest: None,
         reason: Some(reason),
         misbehaved: false,
+        sha256: None,
     };
     let manifest: Manifest = match serde_json::from_value(value) {
         Ok(m) => m,
@@ -313,6 +494,7 @@ fn judge_manifest(
             manifest: Some(manifest),
             reason: Some(reason),
             misbehaved: false,
+            sha256: None,
         };
     }
     taken.push((manifest.name.clone(), path.clone()));
@@ -322,6 +504,7 @@ fn judge_manifest(
         manifest: Some(manifest),
         reason: None,
         misbehaved: false,
+        sha256: None,
     }
 }
 
@@ -469,13 +652,21 @@ struct Pending {
 }
 
 impl Pending {
-    fn start(path: &Path, method: &str, input: &str) -> Pending {
-        let child = std::env::current_exe()
-            .map_err(|e| e.to_string())
+    /// Starts a child that loads the plugin from `file`, the descriptor that was checked:
+    /// it is inherited (the only one, since children are started one at a time and the
+    /// descriptor is closed here right after) and loaded as `/proc/self/fd/N`.
+    fn start(file: fs::File, method: &str, input: &str) -> Pending {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        use std::os::fd::AsRawFd;
+        let inherit = fcntl(&file, FcntlArg::F_SETFD(FdFlag::empty()))
+            .map_err(|e| format!("cannot hand the plugin file to its child process: {e}"));
+        let fd_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let child = inherit
+            .and_then(|_| std::env::current_exe().map_err(|e| e.to_string()))
             .and_then(|exe| {
                 Command::new(exe)
                     .arg("__plugin-call")
-                    .arg(path)
+                    .arg(&fd_path)
                     .arg(method)
                     .stdin(Stdio::piped())
                     .stdout(Stdio::piped())
@@ -483,6 +674,7 @@ impl Pending {
                     .spawn()
                     .map_err(|e| e.to_string())
             });
+        drop(file);
         Pending {
             child,
             input: input.to_owned(),
@@ -586,7 +778,17 @@ pub fn call<Req: Serialize, Resp: DeserializeOwned>(
     };
     let input = serde_json::to_string(request)
         .map_err(|e| failure(FailureKind::BadAnswer(e.to_string())))?;
-    let answer = Pending::start(&candidate.path, method, &input)
+    // Checked again at each load: the file may have changed since it was listed.
+    let file = open_checked(&candidate.path).map_err(|e| failure(FailureKind::Open(e)))?;
+    if let Some(expected) = &candidate.sha256 {
+        let now = sha256(&file).map_err(|e| failure(FailureKind::Open(e.to_string())))?;
+        if now != *expected {
+            return Err(failure(FailureKind::Open(format!(
+                "its SHA-256 changed to {now} since it was checked against the allowlist ({expected})"
+            ))));
+        }
+    }
+    let answer = Pending::start(file, method, &input)
         .finish()
         .map_err(|e| failure(FailureKind::Spawn(e.to_string())))?;
     match answer {

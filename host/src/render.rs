@@ -7,6 +7,21 @@ use plugin_api::{Action, Expect, FileContent, Phase, Probe, TomlEdit};
 
 use crate::compose::{Plan, PlannedStep};
 
+/// Which file each plugin of a plan was loaded from, and the files it shadowed: one line each.
+pub fn plugin_files(plugins: &[crate::compose::PluginRef]) -> String {
+    let mut out = String::new();
+    for p in plugins {
+        let _ = write!(out, "  {} from {}", p.name, p.path.display());
+        if !p.shadowed.is_empty() {
+            let shadowed: Vec<String> =
+                p.shadowed.iter().map(|s| s.display().to_string()).collect();
+            let _ = write!(out, " (shadowing {})", shadowed.join(", "));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// `text` made safe for a terminal: control characters (but newline and tab) and the Unicode
 /// controls that reorder text are shown escaped (`\u{1b}`), so a value from an image root
 /// (os-release, a config file in a diff, a command's output) cannot move the cursor, recolour
@@ -47,6 +62,7 @@ pub fn text_with_diffs(plan: &Plan, target: &crate::target::Target) -> String {
         .map(|p| format!("{} {} ({})", p.name, p.version, p.kind))
         .collect();
     let _ = writeln!(out, "Plugins: {}", plugins.join(", "));
+    out.push_str(&plugin_files(&plan.plugins));
     let _ = writeln!(out, "cgroup driver: {}", plan.cgroup_driver.reason);
     for (k, v) in &plan.facts {
         let _ = writeln!(out, "{}: {v}", k.replace('_', " "));

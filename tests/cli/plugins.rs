@@ -226,3 +226,187 @@ fn fixture_libraries_are_real_shared_objects() {
         assert_eq!(&bytes[..4], b"\x7fELF", "{name}");
     }
 }
+
+#[test]
+fn a_plugin_under_a_directory_others_can_write_is_refused_naming_that_directory() {
+    // The plugin directory itself is fine; the one above it is group-writable (not sticky),
+    // so anyone in the group could rename the plugin directory away and put their own there.
+    let parent = tempfile::tempdir().unwrap();
+    let plugins = parent.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::copy(workspace_plugin("apt"), plugins.join("libapt.so")).unwrap();
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o775)).unwrap();
+    let out = Installer::isolated(&plugins)
+        .args(["plugins", "list", "--output", "json"])
+        .run();
+    let rows = out.json();
+    let reason = row(rows.as_array().unwrap(), "libapt.so")["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains(&format!("directory {} ", parent.path().display()))
+            && reason.contains("writable by group or others")
+            && reason.contains("chmod go-w"),
+        "{reason}"
+    );
+    // Under a sticky directory (as /tmp is) a directory of ours is safe: others cannot
+    // rename or remove it.
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = Installer::isolated(&plugins)
+        .args(["plugins", "list", "--output", "json"])
+        .run()
+        .code(0);
+    assert_eq!(
+        row(out.json().as_array().unwrap(), "libapt.so")["status"],
+        "loaded"
+    );
+}
+
+#[test]
+fn a_relative_plugin_path_entry_is_ignored_with_a_warning() {
+    let dir = PluginDir::new().with(&workspace_plugin("apt"), "libapt.so");
+    // Started in the directory's parent, a relative entry would name it.
+    let parent = dir.path().parent().unwrap();
+    let name = dir.path().file_name().unwrap();
+    let out = Installer::with_defaults()
+        .env("INSTALLER_NO_DEFAULT_PLUGIN_DIRS", "1")
+        .env("INSTALLER_PLUGIN_PATH", name)
+        .current_dir(parent)
+        .args(["plugins", "list", "--output", "json"])
+        .run()
+        .code(0);
+    assert_eq!(out.json().as_array().unwrap().len(), 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("is relative") && out.stderr.contains("absolute path"),
+        "{}",
+        out.stderr
+    );
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+}
+
+#[test]
+fn with_an_allowlist_only_listed_digests_load() {
+    let dir = PluginDir::new()
+        .with(&workspace_plugin("apt"), "libapt.so")
+        .with(&workspace_plugin("docker"), "libdocker.so");
+    let apt = sha256_of(&dir.path().join("libapt.so"));
+    let docker = sha256_of(&dir.path().join("libdocker.so"));
+
+    // --plugin-sha256: listed with its digest loads; listed with another one, or not listed,
+    // is refused with the digest it has.
+    let out = Installer::isolated(dir.path())
+        .args(["plugins", "list", "--output", "json"])
+        .arg_list(["--plugin-sha256", &format!("libapt.so={apt}")])
+        .arg_list([
+            "--plugin-sha256",
+            &format!("libdocker.so={}", "0".repeat(64)),
+        ])
+        .run();
+    let rows = out.json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(row(rows, "libapt.so")["status"], "loaded");
+    let refused = row(rows, "libdocker.so");
+    assert_eq!(refused["status"], "rejected");
+    let reason = refused["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&docker) && reason.contains("not in the plugin allowlist"),
+        "{reason}"
+    );
+
+    // An allowlist file as sha256sum writes it.
+    let list_dir = tempfile::tempdir().unwrap();
+    let list = list_dir.path().join("plugins.sha256");
+    std::fs::write(
+        &list,
+        format!(
+            "# ours\n{docker}  {}\n",
+            dir.path().join("libdocker.so").display()
+        ),
+    )
+    .unwrap();
+    let out = Installer::isolated(dir.path())
+        .args(["plugins", "list", "--output", "json", "--plugin-allowlist"])
+        .arg_list([&list])
+        .run();
+    let rows = out.json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(row(rows, "libdocker.so")["status"], "loaded");
+    assert_eq!(row(rows, "libapt.so")["status"], "rejected");
+
+    // A plan uses only what the list allows.
+    let plan = Installer::isolated(dir.path())
+        .args([
+            "plan",
+            "--distro",
+            "debian-12",
+            "--runtime",
+            "docker",
+            "--plugin-allowlist",
+        ])
+        .arg_list([&list])
+        .run()
+        .code(2);
+    assert!(plan.stderr.contains("apt"), "{}", plan.stderr);
+
+    // An allowlist anyone could edit is no allowlist.
+    std::fs::set_permissions(&list, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = Installer::isolated(dir.path())
+        .args(["plugins", "list", "--plugin-allowlist"])
+        .arg_list([&list])
+        .run()
+        .code(2);
+    assert!(out.stderr.contains("plugin allowlist"), "{}", out.stderr);
+}
+
+#[test]
+fn the_plan_names_the_plugin_files_it_used_and_those_shadowed() {
+    let first = PluginDir::new()
+        .with_workspace_plugins()
+        .with(&workspace_plugin("containerd"), "libmine.so");
+    let second = PluginDir::new().with(&workspace_plugin("containerd"), "libtheirs.so");
+    let out = Installer::isolated(first.path())
+        .env("INSTALLER_PLUGIN_PATH", second.path())
+        .args([
+            "plan",
+            "--distro",
+            "debian-12",
+            "--runtime",
+            "containerd",
+            "--output",
+            "json",
+        ])
+        .run()
+        .code(0);
+    let plan = out.json();
+    let containerd = plan["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "containerd")
+        .unwrap()
+        .clone();
+    let used = containerd["path"].as_str().unwrap();
+    assert!(
+        used.starts_with(first.path().to_str().unwrap()),
+        "{containerd:#}"
+    );
+    let shadowed: Vec<&str> = containerd["shadowed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        shadowed.len() == 2
+            && shadowed.contains(&second.path().join("libtheirs.so").to_str().unwrap()),
+        "{containerd:#}"
+    );
+}

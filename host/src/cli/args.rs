@@ -52,6 +52,22 @@ pub struct GlobalArgs {
     #[arg(long, env = "INSTALLER_NO_DEFAULT_PLUGIN_DIRS", hide_env_values = true, global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub no_default_plugin_dirs: bool,
 
+    /// Load only plugin files whose SHA-256 this file lists (`HEX  NAME` lines, as
+    /// sha256sum prints them; NAME a file name or path). Default:
+    /// /etc/installer/plugins.sha256, when it exists.
+    #[arg(
+        long,
+        env = "INSTALLER_PLUGIN_ALLOWLIST",
+        value_name = "FILE",
+        global = true
+    )]
+    pub plugin_allowlist: Option<PathBuf>,
+
+    /// Allow the plugin file FILE-NAME only with this SHA-256 (repeatable); with any
+    /// allowlist, files it does not list are refused.
+    #[arg(long = "plugin-sha256", value_name = "FILE-NAME=HEX", global = true)]
+    pub plugin_sha256: Vec<String>,
+
     /// Add a distro-pack directory; its packs add to or override the built-in ones
     /// (repeatable).
     #[arg(long = "distro-dir", value_name = "DIR", global = true)]

@@ -17,10 +17,13 @@ use clap::Parser;
 
 pub use args::{Cli, Command, DistrosCommand, GlobalArgs, OutputFormat, PluginsCommand, Selection};
 
-use crate::loader::{self, Registry};
+use crate::loader::{self, Registry, Trust};
 use crate::render::printable;
 use crate::target::Target;
 use crate::Error;
+
+/// The plugin allowlist read when no --plugin-allowlist is given, if it exists.
+pub const DEFAULT_ALLOWLIST: &str = "/etc/installer/plugins.sha256";
 
 /// Runs the binary.
 pub fn main() -> ExitCode {
@@ -128,9 +131,27 @@ impl Context<'_> {
         })
     }
 
+    /// The plugin allowlist: `--plugin-allowlist` (or its default file, when it exists) and
+    /// every `--plugin-sha256`.
+    pub fn trust(&self) -> Result<Trust, Error> {
+        let mut trust = Trust::default();
+        let file = match &self.global.plugin_allowlist {
+            Some(file) => Some(file.clone()),
+            None => Some(PathBuf::from(DEFAULT_ALLOWLIST)).filter(|f| f.exists()),
+        };
+        let hint = "the allowlist holds `HEX  NAME` lines as `sha256sum /usr/lib/installer/plugins/*.so` prints them; --plugin-sha256 takes FILE-NAME=HEX";
+        if let Some(file) = file {
+            trust.add_file(&file).map_err(|e| Error::input(e, hint))?;
+        }
+        for spec in &self.global.plugin_sha256 {
+            trust.add_flag(spec).map_err(|e| Error::input(e, hint))?;
+        }
+        Ok(trust)
+    }
+
     /// Every plugin on the plugin path, probed.
-    pub fn registry(&self) -> Registry {
-        Registry::discover(&self.plugin_dirs())
+    pub fn registry(&self) -> Result<Registry, Error> {
+        Ok(Registry::discover(&self.plugin_dirs(), &self.trust()?))
     }
 
     /// Whether `--output json` was given.

@@ -55,7 +55,7 @@ pub fn build_with_options(
     let resolved = options::resolve(selection, target)?;
     let (distro, how) = resolve_distro(ctx, target, resolved.distro.as_deref())?;
     tracing::info!("{how}");
-    let registry = ctx.registry();
+    let registry = ctx.registry()?;
     for bad in registry.misbehaving() {
         tracing::warn!(
             "plugin file {} was not loaded: {}",

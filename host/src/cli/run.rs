@@ -91,7 +91,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
     if ctx.json() {
         print_json(&report);
     } else {
-        let mut out = String::new();
+        let mut out = format!("plugins:\n{}", render::plugin_files(&report.plugins));
         for (i, step) in report.steps.iter().enumerate() {
             if step.status == StepStatus::NotRun {
                 continue;

@@ -140,6 +140,8 @@ pub struct Failure {
 pub struct RunReport {
     /// `ok` or `failed`.
     pub status: &'static str,
+    /// The plugins whose plan this was, and the files they were loaded from.
+    pub plugins: Vec<crate::compose::PluginRef>,
     /// Each step.
     pub steps: Vec<StepReport>,
     /// Package-manager transactions started.
@@ -166,6 +168,7 @@ pub fn run(
     progress: &mut dyn FnMut(&StepReport, usize, usize),
 ) -> RunReport {
     let mut exec = Executor::new(target, opts);
+    exec.plugins = plan.plugins.clone();
     let total = plan.steps.len();
     let mut reports: Vec<StepReport> = plan
         .steps
@@ -284,6 +287,7 @@ enum Outcome {
 
 struct Executor<'t> {
     target: &'t Target,
+    plugins: Vec<crate::compose::PluginRef>,
     live: bool,
     systemd: bool,
     allow_insecure_repo: bool,
@@ -302,6 +306,7 @@ impl<'t> Executor<'t> {
         let live = target.is_host();
         Executor {
             target,
+            plugins: Vec::new(),
             live,
             systemd: live && target.is_dir("/run/systemd/system"),
             allow_insecure_repo: opts.allow_insecure_repo,
@@ -331,6 +336,7 @@ impl<'t> Executor<'t> {
         }
         RunReport {
             status: if error.is_some() { "failed" } else { "ok" },
+            plugins: self.plugins,
             steps: reports,
             transactions: self.transactions,
             files_changed: self.changed,
