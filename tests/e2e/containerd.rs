@@ -238,3 +238,42 @@ oom_score = -999
     );
     assert_containerd_serves_cri(root);
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn a_config_written_before_the_package_arrives_is_kept_without_a_prompt_then_edited() {
+    let setup = MirrorSetup::new("containerd-config-first", Variant::Working);
+    let root = &setup.root;
+    // The site's configuration management wrote config.toml before containerd.io was
+    // installed: to dpkg a conffile "created locally", which it asks about, and with no
+    // terminal to ask on the install fails, unless told to keep the site's file.
+    let users = "\
+# written by the site before containerd.io was installed
+version = 2
+oom_score = -999
+";
+    root.write("/etc/containerd/config.toml", users);
+
+    let report = setup.run();
+    report.expect_code(0);
+
+    let text = root.read("/etc/containerd/config.toml");
+    assert!(
+        text.contains("# written by the site before containerd.io was installed"),
+        "the site's file was replaced:\n{text}"
+    );
+    let dump = assert_containerd_reads_our_config(root);
+    assert_eq!(dump["oom_score"].as_integer(), Some(-999), "{dump}");
+    // dpkg left the package's own version beside it, and the run says so.
+    assert!(
+        root.join("/etc/containerd/config.toml.dpkg-dist").is_file(),
+        "no .dpkg-dist beside the site's file"
+    );
+    assert!(
+        report.stdout.contains("/etc/containerd/config.toml.dpkg-dist"),
+        "the report does not name the package's version: {}",
+        report.stdout
+    );
+    let audit = root.sh(&["dpkg", "--audit"]);
+    assert!(audit.trim().is_empty(), "dpkg is not clean: {audit}");
+}

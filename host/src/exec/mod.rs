@@ -11,7 +11,7 @@ mod journal;
 mod keys;
 mod locks;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -86,6 +86,10 @@ pub fn roll_back(
         failed,
     })
 }
+
+/// Suffixes of the copies package managers leave beside a configuration file when one
+/// version stays and the other is set aside (see `Executor::set_aside`).
+const SET_ASIDE: [&str; 3] = [".dpkg-dist", ".rpmnew", ".rpmorig"];
 
 /// What happened to one step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,6 +173,15 @@ pub fn run(
 ) -> RunReport {
     let mut exec = Executor::new(target, opts);
     exec.plugins = plan.plugins.clone();
+    exec.plan_files = plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .filter_map(|a| match a {
+            Action::WriteFile { path, .. } | Action::MergeFile { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
     let total = plan.steps.len();
     let mut reports: Vec<StepReport> = plan
         .steps
@@ -287,6 +300,8 @@ enum Outcome {
 
 struct Executor<'t> {
     target: &'t Target,
+    /// The files the plan writes or edits.
+    plan_files: Vec<String>,
     plugins: Vec<crate::compose::PluginRef>,
     live: bool,
     systemd: bool,
@@ -306,6 +321,7 @@ impl<'t> Executor<'t> {
         let live = target.is_host();
         Executor {
             target,
+            plan_files: Vec::new(),
             plugins: Vec::new(),
             live,
             systemd: live && target.is_dir("/run/systemd/system"),
@@ -481,6 +497,11 @@ impl<'t> Executor<'t> {
                         return Ok(Outcome::Unchanged);
                     }
                 }
+                let aside_before = if *transaction {
+                    self.set_aside()
+                } else {
+                    BTreeSet::new()
+                };
                 let out = self.command(&argv, env)?;
                 if !out.status.success() {
                     return Err(Failure {
@@ -490,13 +511,17 @@ impl<'t> Executor<'t> {
                         output_tail: Some(tail(&out.stdout, &out.stderr)),
                     });
                 }
+                let mut notes = vec![format!("ran `{}`", argv.join(" "))];
                 if *transaction {
                     self.transactions += 1;
                     self.packages_changed = true;
                     self.installed.push(argv.join(" "));
+                    for aside in self.set_aside().difference(&aside_before) {
+                        notes.push(self.keep_site_file(aside)?);
+                    }
                 }
                 Ok(Outcome::Changed {
-                    note: Some(format!("ran `{}`", argv.join(" "))),
+                    note: Some(notes.join("; ")),
                     diff: None,
                 })
             }
@@ -675,6 +700,50 @@ impl<'t> Executor<'t> {
             note: Some(note),
             diff: diff.filter(|d| !d.is_empty()),
         })
+    }
+
+    /// The copies package managers leave beside the configuration files this plan writes,
+    /// as they are now: when a package ships a file the site already has, dpkg (with
+    /// `--force-confold`) keeps the site's and leaves the package's as `.dpkg-dist`; rpm
+    /// does the same with `.rpmnew` for `%config(noreplace)`, but for plain `%config` moves
+    /// the site's aside as `.rpmorig` and installs its own (rpm-spec(5), `%config`;
+    /// rpm lib/transaction.cc, FA_ALTNAME and FA_BACKUP).
+    fn set_aside(&self) -> BTreeSet<String> {
+        self.plan_files
+            .iter()
+            .flat_map(|p| SET_ASIDE.iter().map(move |suffix| format!("{p}{suffix}")))
+            .filter(|p| self.target.exists(p))
+            .collect()
+    }
+
+    /// What a package transaction's set-aside copy means for the site's file, put right
+    /// where rpm replaced it: the site's file goes back (journaled), the package's version
+    /// is kept as `.rpmnew`, and the plan then edits the site's file as it would have.
+    fn keep_site_file(&mut self, aside: &str) -> Result<String, Failure> {
+        let Some(path) = aside.strip_suffix(".rpmorig") else {
+            let path = SET_ASIDE
+                .iter()
+                .find_map(|s| aside.strip_suffix(s))
+                .unwrap_or(aside);
+            return Ok(format!(
+                "the package manager kept {path} as it was; the package's version is at {aside}"
+            ));
+        };
+        let site = self
+            .current(aside)?
+            .ok_or_else(|| Failure::plain(format!("{aside} went away while it was read")))?;
+        if let Some(package) = self.current(path)? {
+            self.write(
+                &format!("{path}.rpmnew"),
+                package.mode,
+                &package.bytes,
+                (None, None),
+            )?;
+        }
+        self.write(path, site.mode, &site.bytes, (Some(site.uid), Some(site.gid)))?;
+        Ok(format!(
+            "rpm set the site's {path} aside as {aside} and installed the package's; the site's file was put back (the package's version is at {path}.rpmnew)"
+        ))
     }
 
     /// The regular file at `path` on the target, if there is one; anything else there (a

@@ -235,10 +235,20 @@ fn resolution(package: &Package, pin: &str) -> ResolveVersion {
 
 /// One transaction for every package.
 fn install_step(packages: &[Package], lock: &str, installed: Probe) -> Step {
+    // A configuration file the site wrote before the package arrives (containerd's
+    // config.toml, say) is a conffile "created locally" to dpkg, which then asks what to do
+    // and, with no terminal, fails the install. --force-confdef takes the default answer
+    // where there is one, --force-confold keeps the file on the system otherwise; the
+    // package's version is left beside it as `.dpkg-dist` (dpkg(1), man/dpkg.pod, --force-conf*;
+    // passed through apt as DPkg::Options, apt.conf(5)).
     let mut argv = strings(&[
         "apt-get",
         "-o",
         lock,
+        "-o",
+        "Dpkg::Options::=--force-confdef",
+        "-o",
+        "Dpkg::Options::=--force-confold",
         "install",
         "-y",
         "--no-install-recommends",
@@ -253,7 +263,10 @@ fn install_step(packages: &[Package], lock: &str, installed: Probe) -> Step {
         Phase::Packages,
         format!("Install {}", names.join(", ")),
         "One apt transaction installs every package the plan needs, at its pin. \
-         DEBIAN_FRONTEND=noninteractive keeps debconf from asking; `DPkg::Lock::Timeout` makes \
+         DEBIAN_FRONTEND=noninteractive keeps debconf from asking, and `--force-confdef \
+         --force-confold` keep dpkg from asking about a configuration file the site already \
+         has (it stays; the package's version is left beside it as `.dpkg-dist`, and the \
+         plan then edits the site's file in place); `DPkg::Lock::Timeout` makes \
          apt wait (up to the bound) for another apt or unattended-upgrades rather than fail \
          (apt 1.9.11 and later; older apt stops at once when dpkg is busy). Skipped when every \
          package is already installed as pinned.",

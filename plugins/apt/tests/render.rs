@@ -211,6 +211,11 @@ fn docker_on_ubuntu_focal_adds_a_signed_by_source_then_refreshes_installs_and_ho
                 "apt-get",
                 "-o",
                 "DPkg::Lock::Timeout=120",
+                // The site's configuration files stay, with no conffile prompt.
+                "-o",
+                "Dpkg::Options::=--force-confdef",
+                "-o",
+                "Dpkg::Options::=--force-confold",
                 "install",
                 "-y",
                 "--no-install-recommends",
@@ -383,7 +388,7 @@ fn cri_o_on_debian_10_adds_every_flat_repository_before_one_refresh() {
         panic!()
     };
     assert!(transaction);
-    assert_eq!(&argv[6..], &strings(&["cri-o=<cri-o@1.17>", "cri-o-runc"]));
+    assert_eq!(&argv[10..], &strings(&["cri-o=<cri-o@1.17>", "cri-o-runc"]));
     assert_eq!(resolve.len(), 1);
     assert_eq!(resolve[0].package, "cri-o");
     assert_eq!(resolve[0].pin, "1.17");
