@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use plugin_api::{
     methods, Action, Check, Distro, Expect, FileContent, FileStep, Options, Package, Phase,
     PlanRequest, PluginKind, Probe, RenderRequest, RenderResponse, Repository, RuntimePlan,
-    ServiceStep, Step, StepKind, TomlEdit,
+    ServiceStep, Step, StepKind, TomlEdit, Vulnerability,
 };
 use serde::Serialize;
 
@@ -38,6 +38,9 @@ pub struct Plan {
     pub facts: BTreeMap<String, String>,
     /// Warnings from the plugins.
     pub warnings: Vec<String>,
+    /// What a version resolved on the target is judged against: each package's known
+    /// vulnerabilities, and those the user accepted by name.
+    pub vulnerabilities: VulnerabilityGate,
 }
 
 /// A plugin that contributed to a plan.
@@ -87,6 +90,51 @@ pub struct CgroupChoice {
     pub driver: plugin_api::CgroupDriver,
     /// Why.
     pub reason: String,
+}
+
+/// The CVE gate for versions resolved at run time (`--version 1.6` resolving to 1.6.20):
+/// the same judgement the runtime plugins make of an exact pin, made by the host once the
+/// version is known, before anything is installed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VulnerabilityGate {
+    /// Known vulnerabilities by package name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub packages: BTreeMap<String, Vec<Vulnerability>>,
+    /// CVE ids the user accepted with `--allow-vulnerable`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<String>,
+}
+
+impl VulnerabilityGate {
+    /// Why `version` of `package` may not be installed: every vulnerability affecting it
+    /// that the user did not accept, with the fix. `None` when it may be.
+    pub fn refuse(&self, package: &str, version: &str, pin: &str) -> Option<String> {
+        let refused: Vec<&Vulnerability> = self
+            .packages
+            .get(package)?
+            .iter()
+            .filter(|v| v.affects(version))
+            .filter(|v| {
+                !self
+                    .allowed
+                    .iter()
+                    .any(|a| a.trim().eq_ignore_ascii_case(&v.id))
+            })
+            .collect();
+        if refused.is_empty() {
+            return None;
+        }
+        let ids: Vec<&str> = refused.iter().map(|v| v.id.as_str()).collect();
+        let whats: Vec<String> = refused
+            .iter()
+            .map(|v| format!("{}: {}", v.id, v.what))
+            .collect();
+        Some(format!(
+            "{package} {version}, what the pin {pin} resolves to here, is affected by {}; nothing was installed. Pin a fixed release with --version, or accept the risk by name with {}",
+            whats.join("; "),
+            ids.iter().map(|id| format!("--allow-vulnerable {id}")).collect::<Vec<_>>().join(" ")
+        ))
+    }
 }
 
 /// One step of a composed plan, with the concrete actions that carry it out.
@@ -152,6 +200,17 @@ pub fn compose(
 
     let merged = merge(steps)?;
 
+    // Known vulnerabilities of the packages, for the host to judge resolved versions by.
+    let vulnerable: BTreeMap<String, Vec<Vulnerability>> = merged
+        .iter()
+        .filter_map(|m| match &m.step.kind {
+            StepKind::Packages { packages } => Some(packages),
+            _ => None,
+        })
+        .flatten()
+        .filter(|p| !p.vulnerabilities.is_empty())
+        .map(|p| (p.name.clone(), p.vulnerabilities.clone()))
+        .collect();
     // Repositories and packages go to the package-manager plugin in one request.
     let (repositories, packages): (Vec<Repository>, Vec<Package>) =
         merged.iter().fold((vec![], vec![]), |mut acc, m| {
@@ -274,6 +333,10 @@ pub fn compose(
         steps: planned,
         facts,
         warnings,
+        vulnerabilities: VulnerabilityGate {
+            packages: vulnerable,
+            allowed: options.allow_vulnerable.clone(),
+        },
     })
 }
 
@@ -471,6 +534,11 @@ fn merge(steps: Vec<Step>) -> Result<Vec<Merged>, Error> {
                             ));
                         }
                         existing.hold |= p.hold;
+                        for v in &p.vulnerabilities {
+                            if !existing.vulnerabilities.iter().any(|e| e.id == v.id) {
+                                existing.vulnerabilities.push(v.clone());
+                            }
+                        }
                         if !by.contains(&step.plugin) {
                             by.push(step.plugin.clone());
                             existing.requested_by.push(step.plugin.clone());
@@ -1045,5 +1113,31 @@ mod tests {
         };
         let err = combine_files(&toml_file(vec![remove]), &toml_file(vec![set(1)])).unwrap_err();
         assert!(err.contains("conflicting"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+
+    #[test]
+    fn a_resolved_version_in_an_affected_range_is_refused_unless_accepted() {
+        let runc = Vulnerability {
+            id: "CVE-2024-21626".into(),
+            what: "a leaked descriptor".into(),
+            affected: vec![("1.4.4".into(), "1.6.28".into())],
+        };
+        let mut gate = VulnerabilityGate {
+            packages: BTreeMap::from([("containerd.io".to_owned(), vec![runc])]),
+            allowed: Vec::new(),
+        };
+        let why = gate.refuse("containerd.io", "1.6.20-1", "1.6").unwrap();
+        assert!(why.contains("--allow-vulnerable CVE-2024-21626"), "{why}");
+        assert!(why.contains("containerd.io 1.6.20-1"), "{why}");
+        // The end of the range is fixed; other packages are not judged.
+        assert!(gate.refuse("containerd.io", "1.6.28-1", "1.6").is_none());
+        assert!(gate.refuse("docker-ce", "1.6.20-1", "1.6").is_none());
+        gate.allowed.push("cve-2024-21626".into());
+        assert!(gate.refuse("containerd.io", "1.6.20-1", "1.6").is_none());
     }
 }

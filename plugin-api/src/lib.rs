@@ -60,7 +60,7 @@ pub use sdk::{PackageManagerPlugin, RuntimePlugin};
 pub use steps::{
     Action, Check, Expect, FileContent, FileStep, Package, Phase, Probe, Repository,
     ResolveVersion, ServiceStep, SigningKey, SkipWhen, Step, StepKind, TomlEdit, VersionListing,
-    VersionMatch,
+    VersionMatch, Vulnerability,
 };
 
 /// The protocol version this crate speaks: the version of the documents, not of the ABI.
@@ -75,7 +75,9 @@ pub use steps::{
 ///   `description` field of the manifest; probes that compare stdout exactly or by whole
 ///   lines; `resolve` on `run` actions (partial pins resolved on the target); the
 ///   host-emitted `service`, `check` and `skip_if` actions; `skip_when` on file steps.
-pub const PROTOCOL_VERSION: &str = "1.1.0";
+/// * 1.2: the optional `vulnerabilities` of a package, judged by the host against the version
+///   a partial pin resolves to on the target.
+pub const PROTOCOL_VERSION: &str = "1.2.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].
 pub mod methods {

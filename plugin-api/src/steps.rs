@@ -200,6 +200,40 @@ pub struct Package {
     /// Plugins that asked for it; filled in by the host.
     #[serde(default)]
     pub requested_by: Vec<String>,
+    /// Known vulnerabilities of releases of this package (since protocol 1.2). A partial pin
+    /// is resolved on the target, after the plan was made; the host judges the version it
+    /// resolves to against these, as an exact pin is judged, and refuses an affected one
+    /// before anything is installed unless the user accepted each vulnerability by name
+    /// (`--allow-vulnerable CVE-...`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vulnerabilities: Vec<Vulnerability>,
+}
+
+/// A known vulnerability and the releases of a package it affects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vulnerability {
+    /// Its CVE id: `CVE-2024-21626`.
+    pub id: String,
+    /// What it allows, in a few words, with the fixed releases.
+    pub what: String,
+    /// The affected releases, as half-open ranges `[from, to)` of upstream releases
+    /// (`["1.4.4", "1.6.28"]`), read with [`crate::version::release`].
+    pub affected: Vec<(String, String)>,
+}
+
+impl Vulnerability {
+    /// Whether the package version `version` (as the package manager spells it:
+    /// `1.6.20-1`, `5:24.0.7-1~debian.12~bookworm`, `19.03.8-3.el7`) is affected. A version
+    /// whose release cannot be read is not judged.
+    pub fn affects(&self, version: &str) -> bool {
+        use crate::version::release;
+        let Some(v) = release(version) else {
+            return false;
+        };
+        self.affected.iter().any(|(from, to)| {
+            matches!((release(from), release(to)), (Some(f), Some(t)) if f <= v && v < t)
+        })
+    }
 }
 
 /// How a version pin matches the versions a repository offers.

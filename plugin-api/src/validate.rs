@@ -313,6 +313,7 @@ mod tests {
             version_match: VersionMatch::Exact,
             hold: false,
             requested_by: vec!["docker".to_owned()],
+            vulnerabilities: Vec::new(),
         }
     }
 

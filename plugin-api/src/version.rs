@@ -48,6 +48,23 @@ pub fn matches(pin: &str, candidate: &str) -> bool {
     pin_ends_component || !next_starts_component
 }
 
+/// The upstream release a package version names, as `(major, minor, patch)`: the epoch is
+/// dropped and the leading run of digits and dots is read, missing components being 0
+/// (`5:24.0.7-1~debian.12~bookworm` is 24.0.7, `1.6.20-1` is 1.6.20, `19.03.8~3-0~ubuntu-focal`
+/// is 19.3.8, `24.0.7_ce-150000.198.2` is 24.0.7). `None` when it starts with no number.
+pub fn release(version: &str) -> Option<(u64, u64, u64)> {
+    let (_, rest) = split_epoch(version);
+    let numeric: &str = rest
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()
+        .unwrap_or("");
+    let mut parts = numeric.split('.').map(|p| p.parse::<u64>().ok());
+    let major = parts.next().flatten()?;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let patch = parts.next().flatten().unwrap_or(0);
+    Some((major, minor, patch))
+}
+
 /// The highest of `candidates` that `pin` [`matches`], by [`compare`]; `None` when none does.
 ///
 /// Two candidates that [`compare`] calls equal but spell differently (`1.03` and `1.3`) are
@@ -150,6 +167,18 @@ fn compare_part(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_reads_the_upstream_version_of_vendor_packages() {
+        assert_eq!(release("1.6.20-1"), Some((1, 6, 20)));
+        assert_eq!(release("5:24.0.7-1~debian.12~bookworm"), Some((24, 0, 7)));
+        assert_eq!(release("5:19.03.8~3-0~ubuntu-focal"), Some((19, 3, 8)));
+        assert_eq!(release("3:28.3.3-1.el9"), Some((28, 3, 3)));
+        assert_eq!(release("24.0.7_ce-150000.198.2"), Some((24, 0, 7)));
+        assert_eq!(release("1.17"), Some((1, 17, 0)));
+        assert_eq!(release("~rc1"), None);
+        assert_eq!(release(""), None);
+    }
 
     #[test]
     fn partial_pins_match_whole_components() {

@@ -270,10 +270,46 @@ oom_score = -999
         "no .dpkg-dist beside the site's file"
     );
     assert!(
-        report.stdout.contains("/etc/containerd/config.toml.dpkg-dist"),
+        report
+            .stdout
+            .contains("/etc/containerd/config.toml.dpkg-dist"),
         "the report does not name the package's version: {}",
         report.stdout
     );
     let audit = root.sh(&["dpkg", "--audit"]);
     assert!(audit.trim().is_empty(), "dpkg is not clean: {audit}");
+}
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn a_resolved_version_with_a_known_escape_is_refused_before_installing() {
+    let setup = MirrorSetup::new("containerd-vulnerable", Variant::Working);
+    let root = &setup.root;
+    // The same selection without accepting CVE-2024-21626: `--version 1.6` is fine when the
+    // plan is made (1.6.28 and later are fixed), but here it resolves to 1.6.20.
+    let mut selection = setup.selection();
+    let at = selection
+        .iter()
+        .position(|a| a == "--allow-vulnerable")
+        .unwrap();
+    selection.drain(at..at + 2);
+    let dpkg_before = root.read("/var/lib/dpkg/status");
+
+    let report = run(root.path(), &selection);
+    report.expect_code(1);
+    let message = report.json["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("CVE-2024-21626")
+            && message.contains("1.6.20-1")
+            && message.contains("--allow-vulnerable CVE-2024-21626"),
+        "{}",
+        report.error_text()
+    );
+    assert_eq!(report.transactions(), 0, "a package transaction ran");
+    assert_eq!(
+        root.read("/var/lib/dpkg/status"),
+        dpkg_before,
+        "dpkg's database changed"
+    );
+    assert!(root.installed_version("containerd.io").is_none());
 }

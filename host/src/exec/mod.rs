@@ -173,6 +173,7 @@ pub fn run(
 ) -> RunReport {
     let mut exec = Executor::new(target, opts);
     exec.plugins = plan.plugins.clone();
+    exec.vulnerabilities = plan.vulnerabilities.clone();
     exec.plan_files = plan
         .steps
         .iter()
@@ -302,6 +303,8 @@ struct Executor<'t> {
     target: &'t Target,
     /// The files the plan writes or edits.
     plan_files: Vec<String>,
+    /// What versions resolved here are judged against.
+    vulnerabilities: crate::compose::VulnerabilityGate,
     plugins: Vec<crate::compose::PluginRef>,
     live: bool,
     systemd: bool,
@@ -322,6 +325,7 @@ impl<'t> Executor<'t> {
         Executor {
             target,
             plan_files: Vec::new(),
+            vulnerabilities: Default::default(),
             plugins: Vec::new(),
             live,
             systemd: live && target.is_dir("/run/systemd/system"),
@@ -485,6 +489,15 @@ impl<'t> Executor<'t> {
                         });
                     };
                     let version = version.to_owned();
+                    // The release the pin found here is judged as an exact pin would be.
+                    if let Some(why) = self.vulnerabilities.refuse(&r.package, &version, &r.pin) {
+                        return Err(Failure {
+                            message: why,
+                            command: Some(r.query.clone()),
+                            exit_status: out.status.code(),
+                            output_tail: None,
+                        });
+                    }
                     for a in argv.iter_mut() {
                         *a = a.replace(&r.placeholder, &version);
                     }
@@ -740,7 +753,12 @@ impl<'t> Executor<'t> {
                 (None, None),
             )?;
         }
-        self.write(path, site.mode, &site.bytes, (Some(site.uid), Some(site.gid)))?;
+        self.write(
+            path,
+            site.mode,
+            &site.bytes,
+            (Some(site.uid), Some(site.gid)),
+        )?;
         Ok(format!(
             "rpm set the site's {path} aside as {aside} and installed the package's; the site's file was put back (the package's version is at {path}.rpmnew)"
         ))

@@ -126,6 +126,8 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
                 version_match: VersionMatch::Prefix,
                 hold: version.is_some(),
                 requested_by: Vec::new(),
+                // Judged again by the host against the release `1.6` resolves to.
+                vulnerabilities: cve::vulnerabilities(cve::CONTAINERD),
             };
             (package, Schema::for_version(&pin), decided_by)
         }
@@ -167,6 +169,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
                 version_match: VersionMatch::Prefix,
                 hold: version.is_some(),
                 requested_by: Vec::new(),
+                vulnerabilities: Vec::new(),
             };
             (package, schema, decided_by)
         }

@@ -141,6 +141,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
             version_match: VersionMatch::Prefix,
             hold: user_version.is_some(),
             requested_by: Vec::new(),
+            vulnerabilities: Vec::new(),
         };
         (vec![package], format!("{}'s archive", distro.id))
     } else {

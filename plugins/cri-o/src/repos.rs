@@ -3,6 +3,7 @@
 use plugin_api::{
     Distro, Options, Package, Phase, PluginError, Repository, Step, StepKind, VersionMatch,
 };
+use runtime_kit::cve;
 use runtime_kit::docker_repo::Format;
 use runtime_kit::keys;
 use runtime_kit::settings::Settings;
@@ -89,6 +90,8 @@ fn cri_o_pin(version: &Version, user_pinned_release: bool) -> Package {
         version_match: VersionMatch::Prefix,
         hold: true,
         requested_by: Vec::new(),
+        // Judged again by the host against the release the minor resolves to.
+        vulnerabilities: cve::vulnerabilities(cve::CRI_O),
     }
 }
 
@@ -99,6 +102,7 @@ fn unpinned(name: &str) -> Package {
         version_match: VersionMatch::Exact,
         hold: false,
         requested_by: Vec::new(),
+        vulnerabilities: Vec::new(),
     }
 }
 
@@ -147,6 +151,7 @@ pub fn kubic(
             version_match: VersionMatch::Prefix,
             hold: true,
             requested_by: Vec::new(),
+            vulnerabilities: Vec::new(),
         });
     } else {
         repositories.push(repository(

@@ -266,13 +266,21 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     Ok(plan)
 }
 
+/// A package from Docker's repository; the host judges the release a partial pin resolves
+/// to against the engine's and containerd's vulnerabilities.
 fn package(name: &str, pin: Option<&Pin>) -> Package {
+    let table = match name {
+        "docker-ce" => cve::DOCKER_ENGINE,
+        "containerd.io" => cve::CONTAINERD,
+        _ => &[],
+    };
     Package {
         name: name.to_owned(),
         version: pin.map(|p| p.text.clone()),
         version_match: pin.map_or(VersionMatch::Exact, |p| p.matching),
         hold: pin.is_some(),
         requested_by: Vec::new(),
+        vulnerabilities: cve::vulnerabilities(table),
     }
 }
 

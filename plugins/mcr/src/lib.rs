@@ -102,6 +102,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         version_match: VersionMatch::Prefix,
         hold: version.is_some(),
         requested_by: Vec::new(),
+        vulnerabilities: Vec::new(),
     };
     let unpinned = |name: &str| Package {
         name: name.to_owned(),
@@ -109,6 +110,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         version_match: VersionMatch::Exact,
         hold: false,
         requested_by: Vec::new(),
+        vulnerabilities: Vec::new(),
     };
     let packages = vec![
         pinned("docker-ee"),

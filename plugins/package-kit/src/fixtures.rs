@@ -17,6 +17,7 @@ pub fn package(
         version_match,
         hold,
         requested_by: vec![requested_by.to_owned()],
+        vulnerabilities: Vec::new(),
     }
 }
 

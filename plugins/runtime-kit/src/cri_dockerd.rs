@@ -30,6 +30,7 @@ pub fn package() -> Package {
         version_match: VersionMatch::Exact,
         hold: false,
         requested_by: Vec::new(),
+        vulnerabilities: Vec::new(),
     }
 }
 

@@ -89,6 +89,25 @@ pub const CRI_O: &[Cve] = &[Cve {
     ],
 }];
 
+/// A table as the plan carries it on a package, so that the host judges the version a
+/// partial pin resolves to on the target (`--version 1.6` resolving to 1.6.20) as it would
+/// judge `--version 1.6.20`.
+pub fn vulnerabilities(table: &[Cve]) -> Vec<plugin_api::Vulnerability> {
+    let text = |(a, b, c): Release| format!("{a}.{b}.{c}");
+    table
+        .iter()
+        .map(|cve| plugin_api::Vulnerability {
+            id: cve.id.to_owned(),
+            what: cve.what.to_owned(),
+            affected: cve
+                .affected
+                .iter()
+                .map(|(from, to)| (text(*from), text(*to)))
+                .collect(),
+        })
+        .collect()
+}
+
 /// A component of a plan judged against a table.
 #[derive(Debug, Clone, Copy)]
 pub struct Pinned<'a> {

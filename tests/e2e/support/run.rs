@@ -131,6 +131,11 @@ pub fn mirror_selection(server: &HttpServer, repo: &AptRepo) -> Vec<String> {
         &format!("containerd.key-fingerprint={}", repo.key.fingerprint),
         "--version",
         "1.6",
+        // The mirror's containerd.io is 1.6.20, which `1.6` resolves to: a release that
+        // CVE-2024-21626 affects (fixed in 1.6.28), refused unless accepted by name (see
+        // containerd::a_resolved_version_with_a_known_escape_is_refused_before_installing).
+        "--allow-vulnerable",
+        "CVE-2024-21626",
         "--cgroup-driver",
         "systemd",
         "--sandbox-image",

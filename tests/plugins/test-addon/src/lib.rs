@@ -76,6 +76,7 @@ impl RuntimePlugin for Addon {
                             version_match: VersionMatch::Prefix,
                             hold: false,
                             requested_by: vec![],
+                            vulnerabilities: Vec::new(),
                         },
                         Package {
                             name: "addon-tools".into(),
@@ -83,6 +84,7 @@ impl RuntimePlugin for Addon {
                             version_match: VersionMatch::Exact,
                             hold: false,
                             requested_by: vec![],
+                            vulnerabilities: Vec::new(),
                         },
                     ],
                 },

@@ -101,6 +101,7 @@ impl RuntimePlugin for TestRuntime {
                         version_match: VersionMatch::Prefix,
                         hold: request.options.version.is_some(),
                         requested_by: vec![],
+                        vulnerabilities: vec![],
                     }],
                 },
             ),
