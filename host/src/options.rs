@@ -123,6 +123,12 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
                 "use `upstream` (the vendor's repository) or `distro` (the distro's own archive)",
             )),
         };
+    if let (Source::Distro, Some((url, from))) = (source, &mirror) {
+        return Err(Error::input(
+            format!("{from} {url} replaces the vendor's repository, and --source distro uses none: the mirror would be ignored"),
+            "drop the mirror (the distro's packages come from the target's own package sources), or use --source upstream",
+        ));
+    }
 
     let driver = pick(
         &selection.cgroup_driver,
@@ -368,6 +374,14 @@ pub fn check_url(value: &str, from: &str, allow_insecure: bool) -> Result<(), Er
             "write a full URL such as https://mirror.example.com/docker",
         )
     })?;
+    // Credentials in a repository URL end up in a sources file every user can read, in the
+    // plan's text and in the journal.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::input(
+            format!("{from}: the URL carries credentials (user:password@host); they would be written into a world-readable repository file and shown in the plan"),
+            "give the URL without them and store them where the package manager keeps secrets: a file in /etc/apt/auth.conf.d/ with mode 0600 (apt_auth.conf(5)), or username/password in the .repo file's own section for dnf and zypper",
+        ));
+    }
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(&url) || allow_insecure => Ok(()),
@@ -485,6 +499,42 @@ mod tests {
         let (driver, why) = auto_cgroup_driver(&target, &absent);
         assert_eq!(driver, CgroupDriver::Systemd);
         assert!(why.contains("systemd is init"), "{why}");
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused() {
+        let err = check_url(
+            "https://me:hunter2xyz@mirror.example.com/docker",
+            "--mirror",
+            false,
+        )
+        .unwrap_err();
+        let text = format!("{err} {}", err.hint().unwrap());
+        assert!(
+            text.contains("credentials") && text.contains("auth.conf.d"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hunter2xyz"),
+            "the password is echoed: {text}"
+        );
+        assert!(check_url("https://token@mirror.example.com/", "--mirror", false).is_err());
+    }
+
+    #[test]
+    fn a_mirror_with_the_distros_own_packages_is_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        let target = Target::open(root.path()).unwrap();
+        let selection = Selection {
+            runtime: Some("containerd".into()),
+            source: Some("distro".into()),
+            mirror: Some("https://mirror.example.com/docker".into()),
+            cgroup_driver: Some("systemd".into()),
+            ..Selection::default()
+        };
+        let err = resolve(&selection, &target).unwrap_err();
+        assert!(err.to_string().contains("--source distro"), "{err}");
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

@@ -247,7 +247,20 @@ mod tests {
         let (other, _) = gpg_key(home.path(), "repo-b@example.invalid");
         let mut both = key.clone();
         both.extend_from_slice(&other);
-        let err = verify(&both, "https://x/gpg", &[fpr]).unwrap_err();
+        let err = verify(&both, "https://x/gpg", &[fpr.clone()]).unwrap_err();
+        assert!(matches!(err, KeyError::ExtraKeys { count: 2, .. }), "{err}");
+        // The binary form too: one file holding both keys.
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", home.path())
+            .args([
+                "--batch",
+                "--export",
+                "repo-a@example.invalid",
+                "repo-b@example.invalid",
+            ])
+            .output()
+            .unwrap();
+        let err = verify(&out.stdout, "https://x/gpg", &[fpr]).unwrap_err();
         assert!(matches!(err, KeyError::ExtraKeys { count: 2, .. }), "{err}");
     }
 
