@@ -247,7 +247,7 @@ mod tests {
         let (other, _) = gpg_key(home.path(), "repo-b@example.invalid");
         let mut both = key.clone();
         both.extend_from_slice(&other);
-        let err = verify(&both, "https://x/gpg", &[fpr.clone()]).unwrap_err();
+        let err = verify(&both, "https://x/gpg", std::slice::from_ref(&fpr)).unwrap_err();
         assert!(matches!(err, KeyError::ExtraKeys { count: 2, .. }), "{err}");
         // The binary form too: one file holding both keys.
         let out = Command::new("gpg")
