@@ -41,6 +41,9 @@ pub struct Plan {
     /// What a version resolved on the target is judged against: each package's known
     /// vulnerabilities, and those the user accepted by name.
     pub vulnerabilities: VulnerabilityGate,
+    /// Keys whose value in an existing config file the plan's replaces (`--override`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 /// A plugin that contributed to a plan.
@@ -337,6 +340,7 @@ pub fn compose(
             packages: vulnerable,
             allowed: options.allow_vulnerable.clone(),
         },
+        overrides: Vec::new(),
     })
 }
 

@@ -2,6 +2,9 @@
 //! containerd's config.toml (edited in place with toml_edit, so every other setting and every
 //! comment survives). Used by `plan` (to show the result), `render` and `run`.
 
+use jsonc_parser::cst::{
+    CstArray, CstContainerNode, CstInputValue, CstLeafNode, CstNode, CstObject, CstRootNode,
+};
 use plugin_api::{FileContent, TomlEdit};
 use toml_edit::{DocumentMut, Item, Table, Value};
 
@@ -36,6 +39,15 @@ pub enum MergeError {
         /// Where the first invalid byte is.
         offset: usize,
     },
+    /// The file already sets keys we set, to other values, and the user has not said which
+    /// wins.
+    #[error("{path} already sets {}; the site's values were left as they are. Say which wins: --override KEY makes the plan's value win (KEY as named here), or change the file by hand", conflicts.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Conflicts {
+        /// The file.
+        path: String,
+        /// Each key set both ways.
+        conflicts: Vec<Conflict>,
+    },
     /// A JSON value cannot be represented in TOML (null, say).
     #[error("{path}: `{key}`: {detail}")]
     Unrepresentable {
@@ -48,12 +60,46 @@ pub enum MergeError {
     },
 }
 
+/// A key the site's file and the plan set to different values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The key, dotted from the top (`log-opts.max-size`); what `--override` names.
+    pub key: String,
+    /// The site's value, as the file spells it.
+    pub theirs: String,
+    /// The plan's.
+    pub ours: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` to {} where the plan wants {}",
+            self.key, self.theirs, self.ours
+        )
+    }
+}
+
+/// Keys whose value the user said the plan's should replace (`--override KEY`): a key
+/// matches by its full dotted name or by its last part.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides<'a>(pub &'a [String]);
+
+impl Overrides<'_> {
+    fn wins(&self, key: &str) -> bool {
+        let last = key.rsplit('.').next().unwrap_or(key);
+        self.0.iter().any(|o| o == key || o == last)
+    }
+}
+
 /// The file content after merging `merge` into the bytes of an existing file (`None`: the
 /// file does not exist). A file that is not UTF-8 is refused, never decoded lossily.
 pub fn apply_to_bytes(
     path: &str,
     existing: Option<&[u8]>,
     merge: &FileContent,
+    overrides: Overrides<'_>,
 ) -> Result<String, MergeError> {
     let text = existing
         .map(std::str::from_utf8)
@@ -62,76 +108,215 @@ pub fn apply_to_bytes(
             path: path.to_owned(),
             offset: e.valid_up_to(),
         })?;
-    apply(path, text, merge)
+    apply_with(path, text, merge, overrides)
 }
 
-/// The file content after merging `merge` into `existing` (`None`: the file does not exist).
+/// The file content after merging `merge` into `existing` (`None`: the file does not exist),
+/// with no override: a key the file sets otherwise is a conflict.
 pub fn apply(
     path: &str,
     existing: Option<&str>,
     merge: &FileContent,
 ) -> Result<String, MergeError> {
+    apply_with(path, existing, merge, Overrides::default())
+}
+
+fn apply_with(
+    path: &str,
+    existing: Option<&str>,
+    merge: &FileContent,
+    overrides: Overrides<'_>,
+) -> Result<String, MergeError> {
     match merge {
         FileContent::Full { text } => Ok(text.clone()),
-        FileContent::JsonMerge { value } => json_merge(path, existing, value),
+        FileContent::JsonMerge { value } => json_merge(path, existing, value, overrides),
         FileContent::TomlEdit { initial, edits } => {
             toml_edit_file(path, existing, initial.as_deref(), edits)
         }
     }
 }
 
+/// Merges our keys into a JSON file in place: the file's text is edited (jsonc-parser's
+/// concrete syntax tree), so the site's key order, spacing and numbers stay exactly as they
+/// were. Objects merge key by key; arrays gain the elements they lack (an element
+/// `name=value` whose `name=` the file already has with another value is a conflict, as
+/// `native.cgroupdriver=` in `exec-opts`); any other value the file sets differently is a
+/// conflict unless overridden.
 fn json_merge(
     path: &str,
     existing: Option<&str>,
     ours: &serde_json::Value,
+    overrides: Overrides<'_>,
 ) -> Result<String, MergeError> {
-    let mut doc = match existing.map(str::trim) {
-        None | Some("") => serde_json::Value::Object(Default::default()),
-        Some(text) => serde_json::from_str(text).map_err(|e| MergeError::Unparsable {
+    let text = match existing {
+        Some(text) if !text.trim().is_empty() => text,
+        _ => {
+            let mut text = serde_json::to_string_pretty(ours).expect("JSON values always encode");
+            text.push('\n');
+            return Ok(text);
+        }
+    };
+    // Strict JSON first: dockerd reads JSON, not JSON with comments.
+    let parsed: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| MergeError::Unparsable {
             path: path.to_owned(),
             format: "JSON",
             detail: e.to_string(),
-        })?,
+        })?;
+    let not_object = || MergeError::NotATable {
+        path: path.to_owned(),
+        key: "(top level)".into(),
+        found: "non-object".into(),
     };
-    if !doc.is_object() {
-        return Err(MergeError::NotATable {
+    if !parsed.is_object() {
+        return Err(not_object());
+    }
+    let serde_json::Value::Object(ours) = ours else {
+        return Err(not_object());
+    };
+    let root = CstRootNode::parse(text, &jsonc_parser::ParseOptions::default()).map_err(|e| {
+        MergeError::Unparsable {
             path: path.to_owned(),
-            key: "(top level)".into(),
-            found: "non-object".into(),
+            format: "JSON",
+            detail: e.to_string(),
+        }
+    })?;
+    let object = root.object_value().ok_or_else(not_object)?;
+    let mut conflicts = Vec::new();
+    merge_object(&object, ours, "", overrides, &mut conflicts);
+    if !conflicts.is_empty() {
+        return Err(MergeError::Conflicts {
+            path: path.to_owned(),
+            conflicts,
         });
     }
-    merge_json_value(&mut doc, ours);
-    // Unchanged content stays byte for byte, so a second run writes nothing.
-    if let Some(text) = existing {
-        if serde_json::from_str::<serde_json::Value>(text)
-            .ok()
-            .as_ref()
-            == Some(&doc)
-        {
-            return Ok(text.to_owned());
-        }
-    }
-    let mut text = serde_json::to_string_pretty(&doc).expect("JSON values always encode");
-    text.push('\n');
-    Ok(text)
+    Ok(root.to_string())
 }
 
-/// Objects merge recursively; any other value of ours replaces theirs.
-fn merge_json_value(theirs: &mut serde_json::Value, ours: &serde_json::Value) {
-    match (theirs, ours) {
-        (serde_json::Value::Object(t), serde_json::Value::Object(o)) => {
-            for (k, v) in o {
-                match t.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => {
-                        merge_json_value(existing, v)
-                    }
-                    _ => {
-                        t.insert(k.clone(), v.clone());
-                    }
-                }
+fn merge_object(
+    object: &CstObject,
+    ours: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+    overrides: Overrides<'_>,
+    conflicts: &mut Vec<Conflict>,
+) {
+    for (name, value) in ours {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        let Some(prop) = object.get(name) else {
+            object.append(name, input(value));
+            continue;
+        };
+        let node = prop.value();
+        let theirs = node.as_ref().and_then(CstNode::to_serde_value);
+        match (node.as_ref(), value) {
+            (Some(node), serde_json::Value::Object(o)) if node.as_object().is_some() => {
+                let inner = node.as_object().expect("checked just above");
+                merge_object(&inner, o, &key, overrides, conflicts);
             }
+            (Some(node), serde_json::Value::Array(elements)) if node.as_array().is_some() => {
+                let array = node.as_array().expect("checked just above");
+                merge_array(&array, elements, &key, overrides, conflicts);
+            }
+            _ if theirs.as_ref() == Some(value) => {}
+            _ if overrides.wins(&key) => prop.set_value(input(value)),
+            _ => conflicts.push(Conflict {
+                key,
+                theirs: node.map_or_else(String::new, |n| n.to_string()),
+                ours: value.to_string(),
+            }),
         }
-        (theirs, ours) => *theirs = ours.clone(),
+    }
+}
+
+/// Our elements not yet in the file's array are added; an element `name=value` whose name
+/// the file gives another value conflicts.
+fn merge_array(
+    array: &CstArray,
+    ours: &[serde_json::Value],
+    key: &str,
+    overrides: Overrides<'_>,
+    conflicts: &mut Vec<Conflict>,
+) {
+    let setting = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|s| s.split_once('='))
+            .map(|(name, _)| name.to_owned())
+    };
+    for element in ours {
+        let theirs: Vec<(CstNode, Option<serde_json::Value>)> = array
+            .elements()
+            .into_iter()
+            .map(|n| {
+                let v = n.to_serde_value();
+                (n, v)
+            })
+            .collect();
+        if theirs.iter().any(|(_, v)| v.as_ref() == Some(element)) {
+            continue;
+        }
+        let clash = setting(element).and_then(|name| {
+            theirs
+                .iter()
+                .find(|(_, v)| v.as_ref().and_then(setting).as_deref() == Some(name.as_str()))
+        });
+        match clash {
+            None => {
+                array.append(input(element));
+            }
+            Some((node, _)) if overrides.wins(key) => {
+                replace(node.clone(), input(element));
+            }
+            Some((node, _)) => conflicts.push(Conflict {
+                key: key.to_owned(),
+                theirs: node.to_string(),
+                ours: element.to_string(),
+            }),
+        }
+    }
+}
+
+fn replace(node: CstNode, value: CstInputValue) {
+    match node {
+        CstNode::Leaf(CstLeafNode::StringLit(s)) => {
+            s.replace_with(value);
+        }
+        CstNode::Leaf(CstLeafNode::NumberLit(n)) => {
+            n.replace_with(value);
+        }
+        CstNode::Leaf(CstLeafNode::BooleanLit(b)) => {
+            b.replace_with(value);
+        }
+        CstNode::Leaf(CstLeafNode::WordLit(w)) => {
+            w.replace_with(value);
+        }
+        CstNode::Leaf(CstLeafNode::NullKeyword(n)) => {
+            n.replace_with(value);
+        }
+        CstNode::Container(CstContainerNode::Object(o)) => {
+            o.replace_with(value);
+        }
+        CstNode::Container(CstContainerNode::Array(a)) => {
+            a.replace_with(value);
+        }
+        _ => {}
+    }
+}
+
+/// A serde value as jsonc-parser inserts it; numbers keep serde's text.
+fn input(value: &serde_json::Value) -> CstInputValue {
+    match value {
+        serde_json::Value::Null => CstInputValue::Null,
+        serde_json::Value::Bool(b) => CstInputValue::Bool(*b),
+        serde_json::Value::Number(n) => CstInputValue::Number(n.to_string()),
+        serde_json::Value::String(s) => CstInputValue::String(s.clone()),
+        serde_json::Value::Array(a) => CstInputValue::Array(a.iter().map(input).collect()),
+        serde_json::Value::Object(o) => {
+            CstInputValue::Object(o.iter().map(|(k, v)| (k.clone(), input(v))).collect())
+        }
     }
 }
 
@@ -299,12 +484,108 @@ mod tests {
         let merge = FileContent::JsonMerge {
             value: serde_json::json!({"a": 1}),
         };
-        let err = apply_to_bytes("/etc/x.json", Some(b"{\"k\": \"caf\xe9\"}"), &merge).unwrap_err();
+        let err = apply_to_bytes(
+            "/etc/x.json",
+            Some(b"{\"k\": \"caf\xe9\"}"),
+            &merge,
+            Overrides::default(),
+        )
+        .unwrap_err();
         assert!(
             matches!(err, MergeError::NotUtf8 { offset: 10, .. }),
             "{err}"
         );
         assert!(err.to_string().contains("offset 10"), "{err}");
+    }
+
+    fn merge_json(
+        existing: &str,
+        ours: serde_json::Value,
+        overrides: &[String],
+    ) -> Result<String, MergeError> {
+        apply_to_bytes(
+            "/etc/docker/daemon.json",
+            Some(existing.as_bytes()),
+            &FileContent::JsonMerge { value: ours },
+            Overrides(overrides),
+        )
+    }
+
+    #[test]
+    fn a_value_the_site_set_otherwise_is_a_conflict_until_overridden() {
+        let site = "{\n  \"storage-driver\": \"devicemapper\",\n  \"log-opts\": {\"max-size\": \"10m\"}\n}\n";
+        let ours = json!({"storage-driver": "overlay2", "log-opts": {"max-size": "100m"}});
+        let err = merge_json(site, ours.clone(), &[]).unwrap_err();
+        let MergeError::Conflicts { conflicts, .. } = &err else {
+            panic!("{err}")
+        };
+        let keys: Vec<&str> = conflicts.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["log-opts.max-size", "storage-driver"]);
+        assert!(
+            err.to_string().contains("\"devicemapper\"") && err.to_string().contains("--override"),
+            "{err}"
+        );
+        // The user names what wins: by the full key or its last part.
+        let out = merge_json(site, ours, &["storage-driver".into(), "max-size".into()]).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["storage-driver"], "overlay2");
+        assert_eq!(doc["log-opts"]["max-size"], "100m");
+    }
+
+    #[test]
+    fn arrays_gain_our_entries_and_keep_the_sites() {
+        let site = r#"{"exec-opts": ["native.umask=normal"]}"#;
+        let out = merge_json(
+            site,
+            json!({"exec-opts": ["native.cgroupdriver=systemd"]}),
+            &[],
+        )
+        .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            doc["exec-opts"],
+            json!(["native.umask=normal", "native.cgroupdriver=systemd"])
+        );
+        // The same setting with another value is a conflict; overridden, only that entry
+        // changes.
+        let site = r#"{"exec-opts": ["native.cgroupdriver=cgroupfs", "native.umask=normal"]}"#;
+        let ours = json!({"exec-opts": ["native.cgroupdriver=systemd"]});
+        let err = merge_json(site, ours.clone(), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("native.cgroupdriver=cgroupfs"),
+            "{err}"
+        );
+        let out = merge_json(site, ours, &["exec-opts".into()]).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            doc["exec-opts"],
+            json!(["native.cgroupdriver=systemd", "native.umask=normal"])
+        );
+    }
+
+    #[test]
+    fn the_sites_text_stays_as_written_numbers_order_and_spacing() {
+        let site = "{\n    \"zeta\": 1.50,\n    \"max-concurrent-downloads\": 1e1,\n    \"big\": 123456789012345678901234567890,\n    \"alpha\": {\"a\": 1}\n}\n";
+        let out = merge_json(site, json!({"cgroup-driver": "systemd"}), &[]).unwrap();
+        for kept in [
+            "\"zeta\": 1.50,",
+            "1e1,",
+            "123456789012345678901234567890",
+            "\"alpha\": {\"a\": 1}",
+        ] {
+            assert!(out.contains(kept), "{kept} lost:\n{out}");
+        }
+        assert!(
+            out.find("zeta") < out.find("alpha"),
+            "keys reordered:\n{out}"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(doc["cgroup-driver"], "systemd");
+        // Setting what is there already changes nothing, byte for byte.
+        assert_eq!(
+            merge_json(&out, json!({"cgroup-driver": "systemd"}), &[]).unwrap(),
+            out
+        );
     }
 
     #[test]

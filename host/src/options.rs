@@ -35,6 +35,8 @@ struct ConfigFile {
     allow_vulnerable: Vec<String>,
     #[serde(default)]
     allow_insecure_repo: bool,
+    #[serde(default, rename = "override")]
+    overrides: Vec<String>,
 }
 
 /// A resolved selection.
@@ -46,6 +48,8 @@ pub struct Resolved {
     pub with: Vec<String>,
     /// The document for plugins.
     pub options: Options,
+    /// Keys whose value in an existing config file the plan's replaces (`--override`).
+    pub overrides: Vec<String>,
 }
 
 /// Where a value came from, for messages: `--version`, `--set cri-o.key-url`, or
@@ -186,6 +190,11 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
     for cve in &allow_vulnerable {
         check_cve(cve)?;
     }
+    let mut overrides = config.overrides.clone();
+    overrides.extend(selection.overrides.iter().cloned());
+    for key in &overrides {
+        check_value(key, "--override")?;
+    }
 
     Ok(Resolved {
         distro: distro.map(|d| d.0),
@@ -203,6 +212,7 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
             allow_vulnerable,
             allow_insecure_repo,
         },
+        overrides,
     })
 }
 
@@ -223,7 +233,7 @@ fn read_config(path: &Path) -> Result<ConfigFile, Error> {
             .unwrap_or_default();
         Error::input(
             format!("config file {}{at}: {}", path.display(), e.message()),
-            "its keys are the selection flags without dashes' prefix (runtime, version, kubernetes-version, cgroup-driver, sandbox-image, source, mirror, with, allow-vulnerable, allow-insecure-repo) and a [set] table",
+            "its keys are the selection flags without dashes' prefix (runtime, version, kubernetes-version, cgroup-driver, sandbox-image, source, mirror, with, allow-vulnerable, allow-insecure-repo, override) and a [set] table",
         )
     })
 }

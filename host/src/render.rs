@@ -89,7 +89,7 @@ pub fn text_with_diffs(plan: &Plan, target: &crate::target::Target) -> String {
                 for (i, line) in describe(action).lines().enumerate() {
                     let _ = writeln!(out, "    {}{line}", if i == 0 { "- " } else { "  " });
                 }
-                if let Some(diff) = crate::exec::preview(action, target) {
+                if let Some(diff) = crate::exec::preview(action, target, &plan.overrides) {
                     for line in diff.lines() {
                         let _ = writeln!(out, "      {line}");
                     }

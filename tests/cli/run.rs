@@ -185,7 +185,7 @@ fn dry_run_changes_nothing_and_shows_the_diff() {
         .code(0);
     assert_eq!(tree(root.path()), before);
     assert!(
-        out.stdout.contains("+  \"cgroup-driver\": \"systemd\","),
+        out.stdout.contains("+  \"cgroup-driver\": \"systemd\""),
         "{}",
         out.stdout
     );
@@ -422,4 +422,48 @@ fn a_file_is_given_the_owner_the_plan_names_and_a_second_run_leaves_it() {
         second["journal"].is_null(),
         "owned as asked: nothing to do the second time"
     );
+}
+
+#[test]
+fn a_value_the_site_set_differently_is_shown_refused_and_replaced_only_when_overridden() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    let daemon = root.path().join("etc/test-engine/daemon.json");
+    std::fs::create_dir_all(daemon.parent().unwrap()).unwrap();
+    let site = "{\n  \"cgroup-driver\": \"cgroupfs\",\n  \"max-concurrent-downloads\": 1e1\n}\n";
+    std::fs::write(&daemon, site).unwrap();
+    let before = tree(root.path());
+
+    // plan names the conflict; run refuses before changing anything.
+    let plan = Installer::isolated(dir.path())
+        .args([
+            "plan",
+            "--runtime",
+            "test-runtime",
+            "--cgroup-driver",
+            "systemd",
+            "--set",
+            "test-runtime.files-only=true",
+            "--root",
+        ])
+        .arg_list([root.path()])
+        .run()
+        .code(0);
+    assert!(
+        plan.stdout
+            .contains("`cgroup-driver` to \"cgroupfs\" where the plan wants \"systemd\""),
+        "{}",
+        plan.stdout
+    );
+    let refused = run(&dir, root.path(), &[]).code(2);
+    assert!(refused.stderr.contains("--override"), "{}", refused.stderr);
+    assert_eq!(tree(root.path()), before, "a refused run changed the root");
+
+    // The user says the plan's value wins: only that key changes.
+    run(&dir, root.path(), &["--override", "cgroup-driver"]).code(0);
+    let text = std::fs::read_to_string(&daemon).unwrap();
+    assert!(text.contains("\"cgroup-driver\": \"systemd\""), "{text}");
+    assert!(text.contains("\"max-concurrent-downloads\": 1e1"), "{text}");
 }

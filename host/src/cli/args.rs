@@ -206,6 +206,13 @@ pub struct Selection {
     #[arg(long)]
     pub allow_insecure_repo: bool,
 
+    /// Where a configuration file on the target already sets KEY to another value than the
+    /// plan's, the plan's wins (repeatable). Without it such a file is a conflict: plan shows
+    /// it and run refuses. KEY as the conflict names it (`storage-driver`,
+    /// `log-opts.max-size`, `exec-opts`) or its last part.
+    #[arg(long = "override", value_name = "KEY")]
+    pub overrides: Vec<String>,
+
     /// TOML file holding any of the above (same names, `set` as a table); flags win.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

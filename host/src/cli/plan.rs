@@ -63,7 +63,8 @@ pub fn build_with_options(
             bad.reason.as_deref().unwrap_or("")
         );
     }
-    let plan = compose::compose(&registry, &distro, &resolved.options, &resolved.with)?;
+    let mut plan = compose::compose(&registry, &distro, &resolved.options, &resolved.with)?;
+    plan.overrides = resolved.overrides.clone();
     Ok((plan, resolved))
 }
 

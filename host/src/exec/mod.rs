@@ -22,6 +22,7 @@ use serde::Serialize;
 use journal::Journal;
 
 use crate::compose::Plan;
+use crate::merge::Overrides;
 use crate::target::{FileState, Target, FILE_LIMIT};
 
 /// How to run a plan.
@@ -174,6 +175,7 @@ pub fn run(
     let mut exec = Executor::new(target, opts);
     exec.plugins = plan.plugins.clone();
     exec.vulnerabilities = plan.vulnerabilities.clone();
+    exec.overrides = plan.overrides.clone();
     exec.plan_files = plan
         .steps
         .iter()
@@ -305,6 +307,8 @@ struct Executor<'t> {
     plan_files: Vec<String>,
     /// What versions resolved here are judged against.
     vulnerabilities: crate::compose::VulnerabilityGate,
+    /// Keys whose value in an existing file the plan's replaces.
+    overrides: Vec<String>,
     plugins: Vec<crate::compose::PluginRef>,
     live: bool,
     systemd: bool,
@@ -326,6 +330,7 @@ impl<'t> Executor<'t> {
             target,
             plan_files: Vec::new(),
             vulnerabilities: Default::default(),
+            overrides: Vec::new(),
             plugins: Vec::new(),
             live,
             systemd: live && target.is_dir("/run/systemd/system"),
@@ -402,11 +407,13 @@ impl<'t> Executor<'t> {
                 let ids = self.ids(path, owner.as_deref(), group.as_deref())?;
                 let existing = self.current(path)?;
                 let bytes = existing.as_ref().map(|f| f.bytes.as_slice());
-                let merged = crate::merge::apply_to_bytes(path, bytes, merge).map_err(|e| {
-                    Failure::plain(format!(
-                        "{e}; the file was left as it is — fix it by hand, then run again"
-                    ))
-                })?;
+                let overrides = crate::merge::Overrides(&self.overrides);
+                let merged =
+                    crate::merge::apply_to_bytes(path, bytes, merge, overrides).map_err(|e| {
+                        Failure::plain(format!(
+                            "{e}; the file was left as it is — fix it by hand, then run again"
+                        ))
+                    })?;
                 let mode = existing.map_or(*mode, |f| f.mode);
                 self.write(path, mode, merged.as_bytes(), ids)
             }
@@ -979,7 +986,7 @@ pub fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
                 Ok(file) => file?,
                 Err(e) => return Some(e.to_string()),
             };
-            crate::merge::apply_to_bytes(path, Some(&file.bytes), merge)
+            crate::merge::apply_to_bytes(path, Some(&file.bytes), merge, Overrides(&plan.overrides))
                 .err()
                 .map(|e| e.to_string())
         })
@@ -988,13 +995,19 @@ pub fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
 }
 
 /// A diff of what a merge or write would change in the file under `root`, for the plan.
-pub fn preview(action: &Action, target: &Target) -> Option<String> {
+pub fn preview(action: &Action, target: &Target, overrides: &[String]) -> Option<String> {
     let (path, new) = match action {
         Action::MergeFile { path, merge, .. } => {
             let existing = target.read(path, FILE_LIMIT).ok()??;
             (
                 path,
-                crate::merge::apply_to_bytes(path, Some(&existing.bytes), merge).ok()?,
+                crate::merge::apply_to_bytes(
+                    path,
+                    Some(&existing.bytes),
+                    merge,
+                    Overrides(overrides),
+                )
+                .ok()?,
             )
         }
         Action::WriteFile { path, content, .. } => (path, content.clone()),
