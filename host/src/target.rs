@@ -776,4 +776,58 @@ mod tests {
         assert_eq!(meta.mode() & 0o777, 0o640);
         assert_eq!((meta.uid(), meta.gid()), (nobody, nobody));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Link targets an attacker would plant: the host's directory, climbs, loops.
+        fn link_target(host: &str, kind: usize) -> String {
+            match kind {
+                0 => host.to_owned(),
+                1 => format!("{host}/canary"),
+                2 => format!("../../../../../..{host}"),
+                3 => "/".to_owned(),
+                4 => "..".to_owned(),
+                5 => "../..".to_owned(),
+                6 => "a".to_owned(),
+                7 => "a/b".to_owned(),
+                8 => "/etc".to_owned(),
+                _ => format!("{host}/new"),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            #[test]
+            fn no_link_in_a_root_leads_a_write_outside_it(
+                seed in proptest::collection::vec((0usize..4, 0usize..10), 1..12),
+                writes in proptest::collection::vec("(/(etc|a|b|x|\\.\\.)){1,4}", 1..6),
+            ) {
+                let root = tempfile::tempdir().unwrap();
+                let host = tempfile::tempdir().unwrap();
+                std::fs::write(host.path().join("canary"), "host").unwrap();
+                let host_text = host.path().display().to_string();
+                let dirs = ["", "etc", "a", "a/b"];
+                for d in dirs {
+                    std::fs::create_dir_all(root.path().join(d)).unwrap();
+                }
+                // Plant links named like the paths we write, pointing anywhere.
+                for (n, (dir, kind)) in seed.iter().enumerate() {
+                    let target = link_target(&host_text, *kind);
+                    let name = ["x", "b", "etc", "a"][n % 4];
+                    let _ = std::os::unix::fs::symlink(&target, root.path().join(dirs[*dir]).join(name));
+                }
+                let target = Target::open(root.path()).unwrap();
+                for path in &writes {
+                    let _ = target.write_atomic(path, b"from the plan", 0o644, (None, None));
+                    let _ = target.remove_file(path);
+                    let _ = target.read(path, 100);
+                }
+                let entries: Vec<_> = std::fs::read_dir(host.path()).unwrap().collect();
+                prop_assert_eq!(entries.len(), 1, "something was created beside the canary");
+                prop_assert_eq!(std::fs::read(host.path().join("canary")).unwrap(), b"host");
+            }
+        }
+    }
 }
