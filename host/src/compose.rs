@@ -853,6 +853,7 @@ fn module_actions(modules: &[String], persist_file: &str) -> Vec<Action> {
         }),
         transaction: false,
         resolve: Vec::new(),
+        audit: None,
     }));
     actions
 }
@@ -877,6 +878,7 @@ fn sysctl_actions(settings: &BTreeMap<String, String>, persist_file: &str) -> Ve
         }),
         transaction: false,
         resolve: Vec::new(),
+        audit: None,
     }));
     actions
 }

@@ -649,6 +649,7 @@ fn sh_action(action: &Action) -> String {
             unless,
             transaction,
             resolve,
+            audit: _,
         } => {
             let mut s = String::new();
             let mut vars = Vec::new();

@@ -58,7 +58,7 @@ pub use request::{
 };
 pub use sdk::{PackageManagerPlugin, RuntimePlugin};
 pub use steps::{
-    Action, Check, Expect, FileContent, FileStep, Package, Phase, Probe, Repository,
+    Action, Audit, Check, Expect, FileContent, FileStep, Package, Phase, Probe, Repository,
     ResolveVersion, ServiceStep, SigningKey, SkipWhen, Step, StepKind, TomlEdit, VersionListing,
     VersionMatch, Vulnerability,
 };
@@ -76,7 +76,8 @@ pub use steps::{
 ///   lines; `resolve` on `run` actions (partial pins resolved on the target); the
 ///   host-emitted `service`, `check` and `skip_if` actions; `skip_when` on file steps.
 /// * 1.2: the optional `vulnerabilities` of a package, judged by the host against the version
-///   a partial pin resolves to on the target.
+///   a partial pin resolves to on the target; the optional `audit` of a `run` action, asked
+///   when a package transaction fails.
 pub const PROTOCOL_VERSION: &str = "1.2.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].

@@ -209,6 +209,16 @@ pub struct Package {
     pub vulnerabilities: Vec<Vulnerability>,
 }
 
+/// What a failed package transaction left behind, as the package manager tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    /// A read-only command listing the state of the transaction's packages (argv, no shell):
+    /// `dpkg-query --show ... containerd.io`, `rpm -q containerd.io`.
+    pub argv: Vec<String>,
+    /// The commands that finish or undo what is left, shown with the command's output.
+    pub hint: String,
+}
+
 /// A known vulnerability and the releases of a package it affects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vulnerability {
@@ -456,6 +466,10 @@ pub enum Action {
         /// it saw.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         resolve: Vec<ResolveVersion>,
+        /// For a transaction: what to ask when it fails, so the report says what the package
+        /// manager left half-done and how to finish or undo it (since protocol 1.2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audit: Option<Audit>,
     },
     /// Manage a systemd unit; the host emits this for [`StepKind::Service`]. Skipped, with the
     /// reason reported, where systemd does not run (a chroot, an image root).

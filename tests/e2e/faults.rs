@@ -51,6 +51,22 @@ fn a_package_that_fails_to_install_exits_1_and_restores_every_file() {
         report.error_text()
     );
 
+    // The report says what dpkg left half-done, and how to finish or remove it.
+    let left = &error["left_behind"];
+    assert!(
+        left["state"]
+            .as_str()
+            .is_some_and(|s| s.lines().any(|l| l == "containerd.io half-configured")),
+        "{}",
+        report.error_text()
+    );
+    assert!(
+        left["fix"].as_str().is_some_and(
+            |f| f.contains("dpkg --configure -a") && f.contains("apt-get remove containerd.io")
+        ),
+        "{}",
+        report.error_text()
+    );
     for (path, content) in SITE_FILES {
         assert_eq!(&root.read(path), content, "{path} was not restored");
     }

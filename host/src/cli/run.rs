@@ -154,6 +154,17 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
                     let _ = writeln!(err, "  | {line}");
                 }
             }
+            if let Some(left) = &failure.left_behind {
+                let _ = writeln!(
+                    err,
+                    "the package manager left (`{}`):",
+                    left.query.join(" ")
+                );
+                for line in left.state.lines() {
+                    let _ = writeln!(err, "  {line}");
+                }
+                let _ = writeln!(err, "hint: {}", left.fix);
+            }
             if !report.restored.is_empty() {
                 let _ = writeln!(err, "rolled back: {}", report.restored.join(", "));
             }

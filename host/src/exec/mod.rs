@@ -138,6 +138,20 @@ pub struct Failure {
     pub exit_status: Option<i32>,
     /// The last lines of its output.
     pub output_tail: Option<String>,
+    /// After a failed package transaction: what it left, and how to finish or undo it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_behind: Option<Box<LeftBehind>>,
+}
+
+/// The state a failed package transaction left its packages in.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftBehind {
+    /// The package manager's own words: one package and its state per line.
+    pub state: String,
+    /// The command that said so.
+    pub query: Vec<String>,
+    /// How to finish or undo it.
+    pub fix: String,
 }
 
 /// The outcome of a run.
@@ -459,6 +473,7 @@ impl<'t> Executor<'t> {
                 unless,
                 transaction,
                 resolve,
+                audit,
             } => {
                 if kernel_step && !self.live {
                     return Ok(Outcome::Skipped(format!(
@@ -493,6 +508,7 @@ impl<'t> Executor<'t> {
                             command: Some(r.query.clone()),
                             exit_status: out.status.code(),
                             output_tail: Some(tail(&out.stdout, &out.stderr)),
+                            left_behind: None,
                         });
                     };
                     let version = version.to_owned();
@@ -503,6 +519,7 @@ impl<'t> Executor<'t> {
                             command: Some(r.query.clone()),
                             exit_status: out.status.code(),
                             output_tail: None,
+                            left_behind: None,
                         });
                     }
                     for a in argv.iter_mut() {
@@ -529,6 +546,7 @@ impl<'t> Executor<'t> {
                         command: Some(argv.clone()),
                         exit_status: out.status.code(),
                         output_tail: Some(tail(&out.stdout, &out.stderr)),
+                        left_behind: audit.as_ref().map(|a| Box::new(self.audit(a))),
                     });
                 }
                 let mut notes = vec![format!("ran `{}`", argv.join(" "))];
@@ -642,6 +660,7 @@ impl<'t> Executor<'t> {
                     command: Some(check.probe.argv.clone()),
                     exit_status: run.status,
                     output_tail: Some(run.tail),
+                    left_behind: None,
                 })
             }
         }
@@ -771,6 +790,19 @@ impl<'t> Executor<'t> {
         ))
     }
 
+    /// What a failed transaction left, as the package manager tells it.
+    fn audit(&self, audit: &plugin_api::Audit) -> LeftBehind {
+        let state = match self.command(&audit.argv, &BTreeMap::new()) {
+            Ok(out) => String::from_utf8_lossy(&out.stdout).trim_end().to_owned(),
+            Err(f) => f.message,
+        };
+        LeftBehind {
+            state,
+            query: audit.argv.clone(),
+            fix: audit.hint.clone(),
+        }
+    }
+
     /// The regular file at `path` on the target, if there is one; anything else there (a
     /// FIFO, a device, a file too large to be ours) is refused.
     fn current(&self, path: &str) -> Result<Option<FileState>, Failure> {
@@ -807,6 +839,7 @@ impl<'t> Executor<'t> {
             command: Some(argv.to_vec()),
             exit_status: None,
             output_tail: None,
+            left_behind: None,
         })?;
         let entry = format!(
             "$ {}\n{}{}[exit {}, {:.2} s]\n",
@@ -834,6 +867,7 @@ impl<'t> Executor<'t> {
                 command: Some(argv.to_vec()),
                 exit_status: out.status.code(),
                 output_tail: Some(tail(&out.stdout, &out.stderr)),
+                left_behind: None,
             })
         }
     }
@@ -938,6 +972,7 @@ impl Failure {
             command: None,
             exit_status: None,
             output_tail: None,
+            left_behind: None,
         }
     }
 }

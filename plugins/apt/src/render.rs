@@ -7,8 +7,8 @@ use package_kit::pin::{self, prefix_pins, resolve_step};
 use package_kit::why;
 use plugin_api::validate;
 use plugin_api::{
-    Action, Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse, Repository,
-    ResolveVersion, Step, StepKind, VersionListing,
+    Action, Audit, Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse,
+    Repository, ResolveVersion, Step, StepKind, VersionListing,
 };
 
 /// The `--set` key bounding how long apt waits for the dpkg lock, in seconds.
@@ -233,6 +233,25 @@ fn resolution(package: &Package, pin: &str) -> ResolveVersion {
     )
 }
 
+/// What a failed apt transaction left: each package's state as dpkg records it
+/// (`half-configured`, `unpacked`, `installed`, ...; dpkg-query(1), `db:Status-Status`).
+fn audit(packages: &[Package]) -> Audit {
+    let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let mut argv = strings(&[
+        "dpkg-query",
+        "--show",
+        "--showformat=${Package} ${db:Status-Status}\\n",
+    ]);
+    argv.extend(names.iter().map(|n| (*n).to_owned()));
+    Audit {
+        argv,
+        hint: format!(
+            "`dpkg --configure -a` finishes configuring what was unpacked (once its cause is fixed), `apt-get remove {}` removes it",
+            names.join(" ")
+        ),
+    }
+}
+
 /// One transaction for every package.
 fn install_step(packages: &[Package], lock: &str, installed: Probe) -> Step {
     // A configuration file the site wrote before the package arrives (containerd's
@@ -271,7 +290,7 @@ fn install_step(packages: &[Package], lock: &str, installed: Probe) -> Step {
          (apt 1.9.11 and later; older apt stops at once when dpkg is busy). Skipped when every \
          package is already installed as pinned.",
         StepKind::Actions {
-            actions: vec![transaction(argv, env, installed, resolve)],
+            actions: vec![transaction(argv, env, installed, resolve, audit(packages))],
         },
     )
 }

@@ -200,6 +200,7 @@ fn docker_on_ubuntu_focal_adds_a_signed_by_source_then_refreshes_installs_and_ho
             unless: Some(installed.clone()),
             transaction: false,
             resolve: Vec::new(),
+            audit: None,
         }]
     );
 
@@ -227,6 +228,18 @@ fn docker_on_ubuntu_focal_adds_a_signed_by_source_then_refreshes_installs_and_ho
             unless: Some(installed),
             transaction: true,
             resolve: Vec::new(),
+            // A failure reports each package's state as dpkg records it, and the fix.
+            audit: Some(plugin_api::Audit {
+                argv: strings(&[
+                    "dpkg-query",
+                    "--show",
+                    "--showformat=${Package} ${db:Status-Status}\\n",
+                    "containerd.io",
+                    "docker-ce",
+                    "docker-ce-cli",
+                ]),
+                hint: "`dpkg --configure -a` finishes configuring what was unpacked (once its cause is fixed), `apt-get remove containerd.io docker-ce docker-ce-cli` removes it".to_owned(),
+            }),
         }]
     );
 
@@ -260,6 +273,7 @@ fn docker_on_ubuntu_focal_adds_a_signed_by_source_then_refreshes_installs_and_ho
             }),
             transaction: false,
             resolve: Vec::new(),
+            audit: None,
         }]
     );
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use plugin_api::validate::CheckedKey;
-use plugin_api::{Action, Expect, Probe, ResolveVersion};
+use plugin_api::{Action, Audit, Expect, Probe, ResolveVersion};
 
 /// Owned copies of `items`, for an argv.
 pub fn strings(items: &[&str]) -> Vec<String> {
@@ -20,16 +20,19 @@ pub fn run(argv: Vec<String>, unless: Option<Probe>) -> Action {
         unless,
         transaction: false,
         resolve: Vec::new(),
+        audit: None,
     }
 }
 
 /// The install transaction: `argv` with `env`, skipped when `installed` says every package is
-/// already there, its prefix pins resolved first by `resolve`.
+/// already there, its prefix pins resolved first by `resolve`; `audit` says what a failure
+/// left behind.
 pub fn transaction(
     argv: Vec<String>,
     env: BTreeMap<String, String>,
     installed: Probe,
     resolve: Vec<ResolveVersion>,
+    audit: Audit,
 ) -> Action {
     Action::Run {
         argv,
@@ -37,6 +40,7 @@ pub fn transaction(
         unless: Some(installed),
         transaction: true,
         resolve,
+        audit: Some(audit),
     }
 }
 

@@ -2,7 +2,7 @@
 //! rpm's keyring, and `rpm -q` as the check that packages are installed.
 
 use plugin_api::validate::CheckedKey;
-use plugin_api::{Action, Expect, Probe};
+use plugin_api::{Action, Audit, Expect, Package, Probe};
 
 use crate::action::{fetch_key, run, strings};
 
@@ -36,6 +36,22 @@ pub fn import_key(path: &str, fingerprints: &[String]) -> Action {
         _ => None,
     };
     run(strings(&["rpm", "--import", path]), unless)
+}
+
+/// What a failed rpm transaction (dnf, yum, zypper) left: `rpm -q` prints the version of
+/// each package that is installed (a scriptlet that failed leaves its package installed)
+/// and "is not installed" for the others; `remove` is the package manager's own command.
+pub fn audit(packages: &[Package], remove: &str) -> Audit {
+    let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let mut argv = strings(&["rpm", "-q"]);
+    argv.extend(names.iter().map(|n| (*n).to_owned()));
+    Audit {
+        argv,
+        hint: format!(
+            "running installer again finishes the install; `{remove} {}` removes what was installed",
+            names.join(" ")
+        ),
+    }
 }
 
 /// Says whether every package is installed, at its pin where it has one: `rpm -q` fails

@@ -213,6 +213,7 @@ fn install_step(packages: &[Package], pm: &str, arch: &str, lock_plugin: Option<
                 BTreeMap::new(),
                 rpm::installed(specs),
                 resolve,
+                rpm::audit(packages, &format!("{pm} remove -y")),
             )],
         },
     )

@@ -181,7 +181,13 @@ fn install_step(packages: &[Package], installed: Probe) -> Step {
         "One zypper transaction installs every package the plan needs, at its pin, with every \
          package signature checked. Skipped when `rpm -q` finds them all installed.",
         StepKind::Actions {
-            actions: vec![transaction(argv, BTreeMap::new(), installed, resolve)],
+            actions: vec![transaction(
+                argv,
+                BTreeMap::new(),
+                installed,
+                resolve,
+                rpm::audit(packages, "zypper --non-interactive remove"),
+            )],
         },
     )
 }
