@@ -444,6 +444,11 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A JSON value as a TOML value (`None` for null, which TOML lacks).
+pub fn toml_value(value: &serde_json::Value) -> Option<Value> {
+    to_toml(value)
+}
+
 fn to_toml(value: &serde_json::Value) -> Option<Value> {
     Some(match value {
         serde_json::Value::Null => return None,

@@ -270,6 +270,8 @@ pub fn describe(action: &Action) -> String {
     }
 }
 
+/// Keys as a TOML header or dotted key spells them: bare where they can be, else quoted;
+/// '' for none (the top level).
 fn toml_key(path: &[String]) -> String {
     path.iter()
         .map(|k| {
@@ -305,6 +307,9 @@ changed=' '
 note_changed() { changed="$changed$1 "; }
 was_changed() { case "$changed" in *" $1 "*) return 0 ;; esac; return 1; }
 say() { printf '%s\n' "$*" >&2; }
+# on_this_kernel: the script runs on the system it prepares, not in a chroot or an image root
+# (where PID 1's root is another directory, or no /proc is mounted).
+on_this_kernel() { [ "$(stat -Lc %d:%i /proc/1/root/ 2>/dev/null)" = "$(stat -Lc %d:%i /)" ]; }
 quiet() { "$@" >/dev/null 2>&1; }
 have_lines() { # have_lines OUTPUT LINE...: every LINE is a whole line of OUTPUT
   out=$1; shift
@@ -406,6 +411,15 @@ pub fn sh(plan: &Plan) -> String {
         one_line(&plan.cgroup_driver.reason)
     );
     out.push_str(PRELUDE);
+    if plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .any(|a| matches!(a, Action::MergeFile { .. }))
+    {
+        out.push('\n');
+        out.push_str(CONFIG_EDITS);
+    }
 
     // Preflight: tools the script needs, and merges it cannot do, checked before any change.
     out.push_str("\n# Preflight: nothing has changed yet.\n");
@@ -430,24 +444,15 @@ pub fn sh(plan: &Plan) -> String {
         "for tool in {}; do command -v \"$tool\" >/dev/null 2>&1 || {{ say \"this script needs $tool; install it, or use 'installer run'\"; exit 2; }}; done",
         tools.join(" ")
     );
-    // A TOML file the script did not write itself it cannot edit in place: stop before any
-    // change. One holding exactly what the script writes (a second run) is fine.
+    // Config files the site already has are edited where they stand, as `run` does: check
+    // now, before any change, that each can be (no conflict, no form the script cannot edit).
     for a in &actions {
-        if let Action::MergeFile {
-            path,
-            merge: merge @ FileContent::TomlEdit { .. },
-            ..
-        } = a
-        {
-            let ours = crate::merge::apply(path, None, merge).unwrap_or_default();
+        if let Action::MergeFile { path, merge, .. } = a {
             let _ = writeln!(
                 out,
-                "ours={ours}\nif [ -e {p} ] && [ \"$(cat -- {p}; printf x)\" != \"${{ours}}x\" ]; then say {msg}; exit 2; fi",
+                "[ ! -f {p} ] || {check} >/dev/null",
                 p = sh_quote(path),
-                ours = sh_quote(&ours),
-                msg = sh_quote(&format!(
-                    "{path} exists: a shell script cannot edit TOML in place without losing settings; use 'installer run' (it edits the file in place), or apply the edits listed in 'installer plan' by hand"
-                ))
+                check = sh_merge_call(path, merge, &plan.overrides)
             );
         }
     }
@@ -473,6 +478,7 @@ pub fn sh(plan: &Plan) -> String {
             );
             // A guard wraps the rest of the step: `if conflict; then warn; else ...; fi`.
             let mut guards = 0;
+            let kernel_step = matches!(step.kind.as_str(), "kernel_modules" | "sysctls");
             for action in &step.actions {
                 if let Action::SkipIf(guard) = action {
                     let _ = writeln!(
@@ -482,8 +488,16 @@ pub fn sh(plan: &Plan) -> String {
                         sh_quote(&format!("warning: {}", guard.warning))
                     );
                     guards += 1;
+                } else if kernel_step && matches!(action, Action::Run { .. }) {
+                    // As `run --root` does: the running kernel is not an image root's.
+                    let _ = write!(
+                        out,
+                        "if on_this_kernel; then\n{}else\n  say {}\nfi\n",
+                        sh_action(action, &plan.overrides),
+                        sh_quote("skipped: not on the running system (a chroot or an image root); the setting takes effect when it boots")
+                    );
                 } else {
-                    out.push_str(&sh_action(action));
+                    out.push_str(&sh_action(action, &plan.overrides));
                 }
             }
             out.push_str(&"fi\n".repeat(guards));
@@ -544,30 +558,93 @@ fn sh_test(probe: &Probe, q: &dyn Fn(&String) -> String) -> String {
     }
 }
 
-/// A merge in shell: jq for JSON; TOML only from nothing (the preflight stopped otherwise).
-fn sh_merge(path: &str, mode: u32, merge: &FileContent) -> String {
+/// The shell functions that edit config files as `run` does (render_edits.sh).
+const CONFIG_EDITS: &str = include_str!("render_edits.sh");
+
+/// A merge in shell, with `run`'s semantics: an existing file is edited where it stands
+/// (`json_file` with jq, `toml_apply` with awk); a missing one is written as `run` would
+/// write it.
+fn sh_merge(path: &str, mode: u32, merge: &FileContent, overrides: &[String]) -> String {
+    let p = sh_quote(path);
+    let m = sh_quote(&format!("{mode:04o}"));
     match merge {
-        FileContent::JsonMerge { value } => {
-            let ours = serde_json::to_string_pretty(value).unwrap_or_default();
-            format!(
-                    "if [ -f {p} ]; then\n  merged=$(printf '%s' {o} | jq -s '.[0] * .[1]' {p} -)\nelse\n  merged=$(printf '%s' {o} | jq .)\nfi\nwrite_file {p} {m} \"$merged\n\"\n",
-                    p = sh_quote(path),
-                    o = sh_quote(&ours),
-                    m = sh_quote(&format!("{mode:04o}"))
-                )
-        }
-        // The preflight stopped the script if the file exists; from nothing, the result
-        // is known now.
-        other => match crate::merge::apply(path, None, other) {
-            Ok(text) => format!(
-                "write_file {} {} {}\n",
-                sh_quote(path),
-                sh_quote(&format!("{mode:04o}")),
-                sh_quote(&text)
+        FileContent::JsonMerge { value } => format!(
+            "json_file {p} {m} {}{}\n",
+            sh_quote(&serde_json::to_string_pretty(value).unwrap_or_default()),
+            overrides_args(overrides)
+        ),
+        FileContent::TomlEdit { .. } => match crate::merge::apply(path, None, merge) {
+            Ok(fresh) => format!(
+                "if [ -f {p} ]; then\n  text=$({edit})\n  write_file {p} {m} \"$text\n\"\nelse\n  write_file {p} {m} {fresh}\nfi\n",
+                edit = sh_merge_call(path, merge, overrides),
+                fresh = sh_quote(&fresh)
             ),
             Err(e) => format!("say {}; exit 2\n", sh_quote(&e.to_string())),
         },
+        FileContent::Full { text } => format!("write_file {p} {m} {}\n", sh_quote(text)),
     }
+}
+
+fn overrides_args(overrides: &[String]) -> String {
+    overrides
+        .iter()
+        .map(|o| format!(" {}", sh_quote(o)))
+        .collect()
+}
+
+/// The command printing the file at `path` with `merge` applied (it stops the script,
+/// naming the file, when the merge cannot be done).
+fn sh_merge_call(path: &str, merge: &FileContent, overrides: &[String]) -> String {
+    match merge {
+        FileContent::JsonMerge { value } => format!(
+            "json_merge_or_stop {} {}{}",
+            sh_quote(path),
+            sh_quote(&serde_json::to_string_pretty(value).unwrap_or_default()),
+            overrides_args(overrides)
+        ),
+        FileContent::TomlEdit { edits, .. } => {
+            let mut call = format!("toml_apply {}", sh_quote(path));
+            for edit in edits {
+                let (op, keys, value) = match edit {
+                    TomlEdit::Set { path, value } => ("set", path, toml_literal(value)),
+                    TomlEdit::RemoveFromArray { path, values } => (
+                        "remove",
+                        path,
+                        values
+                            .iter()
+                            .map(toml_literal)
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ),
+                };
+                let Some((key, tables)) = keys.split_last() else {
+                    continue;
+                };
+                // Where each next table could already be defined as a dotted key or an
+                // inline table of the one before.
+                let guards: Vec<String> = (0..tables.len())
+                    .map(|i| format!("{}\t{}", toml_key(&tables[..i]), toml_key(&tables[i..=i])))
+                    .collect();
+                let _ = write!(
+                    call,
+                    " {op} {} {} {} {}",
+                    sh_quote(&toml_key(tables)),
+                    sh_quote(&toml_key(std::slice::from_ref(key))),
+                    sh_quote(&value),
+                    sh_quote(&guards.join("\n"))
+                );
+            }
+            call
+        }
+        FileContent::Full { text } => format!("printf '%s' {}", sh_quote(text)),
+    }
+}
+
+/// A value as TOML writes it, as the in-place edit of `run` would.
+fn toml_literal(value: &serde_json::Value) -> String {
+    crate::merge::toml_value(value)
+        .map(|v| v.to_string().trim().to_owned())
+        .unwrap_or_default()
 }
 
 /// `chown` after a write, when the plan names an owner or group.
@@ -598,7 +675,7 @@ fn owner_text(owner: &Option<String>, group: &Option<String>) -> String {
     }
 }
 
-fn sh_action(action: &Action) -> String {
+fn sh_action(action: &Action, overrides: &[String]) -> String {
     match action {
         Action::WriteFile {
             path,
@@ -621,7 +698,7 @@ fn sh_action(action: &Action) -> String {
             merge,
             owner,
             group,
-        } => sh_merge(path, *mode, merge) + &sh_chown(path, owner, group),
+        } => sh_merge(path, *mode, merge, overrides) + &sh_chown(path, owner, group),
         Action::RemoveFile { path } => format!(
             "if [ -e {p} ]; then cp -p -- {p} {b}; rm -f -- {p}; note_changed {p}; fi\n",
             p = sh_quote(path),
@@ -792,5 +869,184 @@ mod tests {
     fn quoting_survives_every_metacharacter() {
         assert_eq!(sh_quote("a'b"), r"'a'\''b'");
         assert_eq!(sh_quote("$(reboot)"), "'$(reboot)'");
+    }
+}
+
+/// The script's config edits against `run`'s, on the files sites really have: the same
+/// TOML, key for key, or a refusal where the script cannot edit safely.
+#[cfg(test)]
+mod config_edit_parity {
+    use super::*;
+    use serde_json::json;
+
+    /// containerd's edits for schema 2 with the systemd driver and a sandbox image.
+    fn containerd_edits() -> FileContent {
+        let cri = |rest: &[&str]| {
+            ["plugins", "io.containerd.grpc.v1.cri"]
+                .iter()
+                .chain(rest)
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>()
+        };
+        FileContent::TomlEdit {
+            initial: None,
+            edits: vec![
+                TomlEdit::Set {
+                    path: vec!["version".into()],
+                    value: json!(2),
+                },
+                TomlEdit::RemoveFromArray {
+                    path: vec!["disabled_plugins".into()],
+                    values: vec![json!("cri"), json!("io.containerd.grpc.v1.cri")],
+                },
+                TomlEdit::Set {
+                    path: cri(&["containerd", "runtimes", "runc", "runtime_type"]),
+                    value: json!("io.containerd.runc.v2"),
+                },
+                TomlEdit::Set {
+                    path: cri(&["containerd", "runtimes", "runc", "options", "SystemdCgroup"]),
+                    value: json!(true),
+                },
+                TomlEdit::Set {
+                    path: cri(&["sandbox_image"]),
+                    value: json!("registry.k8s.io/pause:3.9"),
+                },
+            ],
+        }
+    }
+
+    /// Runs the script's edit of `text` with sh; `Err` with its stderr when it refuses.
+    fn script_edit(text: &str, merge: &FileContent) -> Result<String, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, text).unwrap();
+        let call = sh_merge_call(file.to_str().unwrap(), merge, &[]);
+        let script =
+            format!("set -eu\nsay() {{ printf '%s\\n' \"$*\" >&2; }}\n{CONFIG_EDITS}\n{call}\n");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("sh runs");
+        if out.status.success() {
+            Ok(String::from_utf8(out.stdout).unwrap())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn parsed(text: &str) -> toml::Table {
+        text.parse()
+            .unwrap_or_else(|e| panic!("not TOML ({e}):\n{text}"))
+    }
+
+    #[test]
+    fn the_script_edits_toml_as_run_does() {
+        let merge = containerd_edits();
+        let sites = [
+            // Debian's packaged config.toml (containerd 1.6.20~ds1-1+deb12u3).
+            "version = 2\n\n[plugins]\n  [plugins.\"io.containerd.grpc.v1.cri\"]\n    [plugins.\"io.containerd.grpc.v1.cri\".cni]\n      bin_dir = \"/usr/lib/cni\"\n      conf_dir = \"/etc/cni/net.d\"\n  [plugins.\"io.containerd.internal.v1.opt\"]\n    path = \"/var/lib/containerd/opt\"\n",
+            // Docker's containerd.io default: CRI disabled, nothing else.
+            "#   Copyright 2018-2022 Docker Inc.\n\ndisabled_plugins = [\"cri\"]\n\n#root = \"/var/lib/containerd\"\n",
+            // A site's file with the tables already there, other runtimes and comments.
+            "version = 2\noom_score = -999\ndisabled_plugins = [\"io.containerd.internal.v1.tracing\", \"cri\"]\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"k8s.gcr.io/pause:3.2\" # old\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n  BinaryName = \"/usr/bin/runc\"\n  SystemdCgroup = false\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata]\n  runtime_type = \"io.containerd.kata.v2\"\n",
+        ];
+        for site in sites {
+            let run =
+                crate::merge::apply("/etc/containerd/config.toml", Some(site), &merge).unwrap();
+            let script =
+                script_edit(site, &merge).unwrap_or_else(|e| panic!("refused:\n{e}\n{site}"));
+            assert_eq!(
+                parsed(&script),
+                parsed(&run),
+                "script:\n{script}\nrun:\n{run}"
+            );
+            // A second pass of the script changes nothing.
+            assert_eq!(script_edit(&script, &merge).unwrap(), script);
+        }
+    }
+
+    #[test]
+    fn forms_the_script_cannot_edit_are_refused_naming_the_file() {
+        let merge = containerd_edits();
+        for site in [
+            // A dotted key where the script would add a table.
+            "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  runtimes.runc.options.SystemdCgroup = false\n",
+            // An inline table.
+            "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes]\n  runc = { runtime_type = \"io.containerd.runc.v2\" }\n",
+            // A multi-line array.
+            "disabled_plugins = [\n  \"cri\",\n]\n",
+        ] {
+            let err = script_edit(site, &merge).unwrap_err();
+            assert!(err.contains("config.toml") && err.contains("installer run"), "{err}");
+        }
+    }
+
+    /// Runs the script's JSON merge of `text` with sh and jq; `Err` with its stderr when it
+    /// refuses.
+    fn script_json(
+        text: &str,
+        ours: serde_json::Value,
+        overrides: &[String],
+    ) -> Result<String, String> {
+        assert!(
+            std::process::Command::new("jq").arg("--version").output().is_ok(),
+            "this test needs jq, as rendered scripts do: apt-get install jq (scripts/test-all does)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("daemon.json");
+        std::fs::write(&file, text).unwrap();
+        let merge = FileContent::JsonMerge { value: ours };
+        let call = sh_merge_call(file.to_str().unwrap(), &merge, overrides);
+        let script =
+            format!("set -eu\nsay() {{ printf '%s\\n' \"$*\" >&2; }}\n{CONFIG_EDITS}\n{call}\n");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8(out.stdout).unwrap())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    #[test]
+    fn the_script_merges_json_as_run_does_conflicts_included() {
+        let ours = json!({"exec-opts": ["native.cgroupdriver=systemd"], "log-driver": "json-file", "log-opts": {"max-size": "100m"}});
+        let site = "{\n  \"data-root\": \"/srv/docker\",\n  \"exec-opts\": [\"native.umask=normal\"],\n  \"log-opts\": {\"max-file\": \"3\"}\n}\n";
+        let merge = FileContent::JsonMerge {
+            value: ours.clone(),
+        };
+        let run = crate::merge::apply("/etc/docker/daemon.json", Some(site), &merge).unwrap();
+        let script = script_json(site, ours.clone(), &[]).unwrap();
+        let as_json = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
+        assert_eq!(
+            as_json(&script),
+            as_json(&run),
+            "script:\n{script}\nrun:\n{run}"
+        );
+
+        // A conflict stops both; the same override lets the plan's value win in both.
+        let site =
+            "{\"log-driver\": \"journald\", \"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]}";
+        assert!(crate::merge::apply("/etc/docker/daemon.json", Some(site), &merge).is_err());
+        let err = script_json(site, ours.clone(), &[]).unwrap_err();
+        // jq stops at the first conflict; run lists them all.
+        assert!(
+            err.contains("exec-opts") && err.contains("--override"),
+            "{err}"
+        );
+        let overrides = ["log-driver".to_owned(), "exec-opts".to_owned()];
+        let run = crate::merge::apply_to_bytes(
+            "/etc/docker/daemon.json",
+            Some(site.as_bytes()),
+            &merge,
+            crate::merge::Overrides(&overrides),
+        )
+        .unwrap();
+        let script = script_json(site, ours, &overrides).unwrap();
+        assert_eq!(as_json(&script), as_json(&run));
     }
 }

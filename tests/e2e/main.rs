@@ -20,4 +20,5 @@ mod containerd;
 mod docker;
 mod faults;
 mod idempotence;
+mod render;
 mod rpm;

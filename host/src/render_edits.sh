@@ -1,0 +1,199 @@
+# The config-file edits of a rendered script, with the semantics of `installer run`: the
+# site's file is edited where it stands, every key the plan does not own is kept, and a value
+# the site set otherwise is a conflict unless the plan was made with --override. (Sourced into
+# rendered scripts by host/src/render.rs; shellcheck reads this file on its own too.)
+
+# toml_edit FILE OP TABLE KEY VALUE GUARDS: print FILE with one edit applied.
+#   OP set:    KEY = VALUE in [TABLE] (the table made at the end when the file has none).
+#   OP remove: drop the elements VALUE lists (one per line) from the one-line array KEY in
+#              [TABLE].
+# TABLE is the header as TOML spells it ('' for the top level), VALUE a TOML literal. GUARDS
+# lists, one per line, each table on the way and (after a tab) the next part, which could
+# already be defined there as a dotted key or an inline table: then the file holds the
+# setting in a form this script does not edit (nor does a multi-line value), and it exits 3,
+# changing nothing. The values reach awk through the environment, never as program text.
+toml_edit() {
+  TE_OP=$2 TE_TABLE=$3 TE_KEY=$4 TE_VALUE=$5 TE_GUARDS=$6 awk '
+    # Whitespace outside quotes removed: how headers and keys are compared.
+    function norm(s,    out, i, c, q) {
+      out = ""; q = ""
+      for (i = 1; i <= length(s); i++) {
+        c = substr(s, i, 1)
+        if (q != "") { out = out c; if (c == q) q = ""; continue }
+        if (c == "\"" || c == "\047") { q = c; out = out c; continue }
+        if (c == " " || c == "\t") continue
+        out = out c
+      }
+      return out
+    }
+    # The table a header line opens ("" when the line is not a header; a [[...]] array
+    # header opens a section no edit touches).
+    function header(line,    h) {
+      if (line ~ /^[ \t]*\[\[/) return "\001"
+      if (line !~ /^[ \t]*\[/) return ""
+      h = line
+      sub(/^[ \t]*\[/, "", h)
+      sub(/\][ \t]*(#.*)?$/, "", h)
+      return norm(h)
+    }
+    function keyof(line,    k) {
+      if (line ~ /^[ \t]*(#|$)/ || index(line, "=") == 0) return ""
+      k = line
+      sub(/=.*/, "", k)
+      return norm(k)
+    }
+    function valueof(line,    v) {
+      v = line
+      sub(/^[^=]*=[ \t]*/, "", v)
+      sub(/[ \t]*(#[^"\047]*)?$/, "", v)
+      return v
+    }
+    function opens_lines(v,    o, c) {
+      if (v ~ /^("""|\047\047\047)/) return 1
+      o = gsub(/\[/, "[", v) + gsub(/\{/, "{", v)
+      c = gsub(/\]/, "]", v) + gsub(/\}/, "}", v)
+      return o > c
+    }
+    BEGIN {
+      op = ENVIRON["TE_OP"]; table = ENVIRON["TE_TABLE"]; key = ENVIRON["TE_KEY"]
+      value = ENVIRON["TE_VALUE"]
+      t = norm(table); k = norm(key)
+      n_guard = split(ENVIRON["TE_GUARDS"], g, "\n")
+      for (i = 1; i <= n_guard; i++) { split(g[i], pair, "\t"); gtable[i] = norm(pair[1]); gnext[i] = norm(pair[2]) }
+    }
+    { line[NR] = $0 }
+    END {
+      cur = ""; found = (t == ""); at = 0; last = 0; indent = ""
+      for (i = 1; i <= NR; i++) {
+        h = header(line[i])
+        if (h != "") {
+          cur = h
+          if (h == t) { found = 1; last = i; indent = line[i]; sub(/[^ \t].*/, "", indent); indent = indent "  " }
+          continue
+        }
+        lk = keyof(line[i])
+        for (j = 1; j <= n_guard; j++)
+          if (cur == gtable[j] && lk != "" && (lk == gnext[j] || index(lk, gnext[j] ".") == 1)) exit 3
+        if (cur != t) continue
+        if (lk == k) at = i
+        if (line[i] !~ /^[ \t]*(#.*)?$/) {
+          last = i
+          if (lk != "") { indent = line[i]; sub(/[^ \t].*/, "", indent) }
+        }
+      }
+      if (at && opens_lines(valueof(line[at]))) exit 3
+      if (op == "set") {
+        if (at) {
+          if (norm(valueof(line[at])) != norm(value)) {
+            pre = line[at]; sub(/=.*/, "", pre); sub(/[ \t]*$/, "", pre)
+            line[at] = pre " = " value
+          }
+        } else if (found) {
+          ins = (t == "" ? "" : indent) key " = " value
+          for (i = NR; i > last; i--) line[i + 1] = line[i]
+          line[last + 1] = ins
+          NR_OUT = NR + 1
+        } else {
+          line[NR + 1] = ""
+          line[NR + 2] = "[" table "]"
+          line[NR + 3] = "  " key " = " value
+          NR_OUT = NR + 3
+        }
+      } else if (op == "remove" && at) {
+        v = valueof(line[at])
+        if (v !~ /^\[.*\]$/) exit 3
+        inner = substr(v, 2, length(v) - 2)
+        n_drop = split(value, drop, "\n")
+        n = 0; out = ""; cur_el = ""; q = ""
+        for (i = 1; i <= length(inner) + 1; i++) {
+          c = (i <= length(inner)) ? substr(inner, i, 1) : ","
+          if (q != "") { cur_el = cur_el c; if (c == q) q = ""; continue }
+          if (c == "\"" || c == "\047") { q = c; cur_el = cur_el c; continue }
+          if (c == ",") {
+            e = cur_el; gsub(/^[ \t]+|[ \t]+$/, "", e); cur_el = ""
+            if (e == "") continue
+            keep = 1
+            for (d = 1; d <= n_drop; d++) if (norm(e) == norm(drop[d])) keep = 0
+            if (keep) { out = out (n ? ", " : "") e; n++ } else removed = 1
+            continue
+          }
+          cur_el = cur_el c
+        }
+        if (removed) {
+          pre = line[at]; sub(/=.*/, "", pre); sub(/[ \t]*$/, "", pre)
+          line[at] = pre " = [" out "]"
+        }
+      }
+      total = NR_OUT ? NR_OUT : NR
+      for (i = 1; i <= total; i++) print line[i]
+    }' "$1"
+}
+
+# toml_apply FILE EDITS...: print FILE with each edit (OP TABLE KEY VALUE GUARDS, five
+# arguments per edit) applied; a form it does not edit stops the script, changing nothing.
+toml_apply() {
+  file=$1; shift
+  text=$(cat -- "$file")
+  while [ "$#" -ge 5 ]; do
+    printf '%s\n' "$text" > "$file.installer-edit"
+    rc=0
+    text=$(toml_edit "$file.installer-edit" "$1" "$2" "$3" "$4" "$5") || rc=$?
+    rm -f -- "$file.installer-edit"
+    if [ "$rc" = 3 ]; then
+      say "$file sets [$2] $3 as a dotted key, an inline table or a multi-line value, which this script does not edit; use 'installer run', which edits any TOML"
+      exit 2
+    fi
+    [ "$rc" = 0 ] || exit "$rc"
+    shift 5
+  done
+  printf '%s\n' "$text"
+}
+
+# json_merge FILE OURS OVERRIDE...: print FILE's object with OURS merged in as `installer
+# run` merges it: objects key by key, arrays gain the entries they lack, and a value (or a
+# `name=value` entry) the site set otherwise stops the script unless an OVERRIDE names the
+# key (dotted from the top) or its last part.
+json_merge() {
+  file=$1; ours=$2; shift 2
+  overrides=$(printf '%s\n' "$@" | jq -R . | jq -s .)
+  jq --argjson ours "$ours" --argjson overrides "$overrides" '
+    def wins($path): ($path | join(".")) as $k | ($overrides | index([$k]) or index([$path[-1]]));
+    def setting: if type == "string" and test("=") then split("=")[0] else null end;
+    def union($o; $path):
+      reduce $o[] as $e (.;
+        ($e | setting) as $name
+        | if index([$e]) then .
+          elif $name != null and any(.[]; setting == $name) then
+            if wins($path) then map(if setting == $name then $e else . end)
+            else error("`\($path | join("."))` holds \(first(.[] | select(setting == $name)) | tojson) where the plan wants \($e | tojson)") end
+          else . + [$e] end);
+    def merge($o; $path):
+      reduce ($o | keys_unsorted[]) as $k (.;
+        ($path + [$k]) as $p
+        | if has($k) | not then .[$k] = $o[$k]
+          elif (.[$k] | type) == "object" and ($o[$k] | type) == "object" then .[$k] |= merge($o[$k]; $p)
+          elif (.[$k] | type) == "array" and ($o[$k] | type) == "array" then .[$k] |= union($o[$k]; $p)
+          elif .[$k] == $o[$k] then .
+          elif wins($p) then .[$k] = $o[$k]
+          else error("`\($p | join("."))` is \(.[$k] | tojson) where the plan wants \($o[$k] | tojson)") end);
+    if type != "object" then error("the file does not hold a JSON object") else merge($ours; []) end
+  ' "$file"
+}
+
+# json_merge_or_stop FILE OURS OVERRIDE...: json_merge, stopping the script on a conflict.
+json_merge_or_stop() {
+  json_merge "$@" || { say "$1: the site's values differ from the plan's (see above); say which wins with --override KEY when rendering, or change the file by hand"; exit 2; }
+}
+
+# json_file FILE MODE OURS OVERRIDE...: merge OURS into FILE (or write OURS when there is no
+# file), as `installer run` does; a conflict stops the script, changing nothing.
+json_file() {
+  file=$1; mode=$2; ours=$3; shift 3
+  if [ -f "$file" ]; then
+    merged=$(json_merge_or_stop "$file" "$ours" "$@")
+  else
+    merged=$(printf '%s' "$ours" | jq .)
+  fi
+  write_file "$file" "$mode" "$merged
+"
+}

@@ -1,0 +1,172 @@
+//! The rendered script does what `run` does: the same selection applied to two fresh roots,
+//! one by `installer run`, one by `render --format sh` run with `sh` inside the root; then
+//! every file under /etc compared. Config files are compared as the runtime reads them
+//! (TOML and JSON parsed: the script's jq and awk do not keep spacing byte for byte), every
+//! other file byte for byte.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::containerd::assert_containerd_reads_our_config;
+use crate::support::root::DebianRoot;
+use crate::support::run::{plugins_built, run, strings, SANDBOX_IMAGE};
+use crate::support::{require, snapshot};
+use crate::util::Installer;
+
+/// What each root holds under /etc, config files parsed.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Toml(toml::Table),
+    Json(serde_json::Value),
+    Bytes(Vec<u8>, u32),
+}
+
+fn etc(root: &DebianRoot) -> BTreeMap<PathBuf, Seen> {
+    snapshot(&root.join("/etc"))
+        .into_iter()
+        // The script keeps its own backups beside the files; run keeps them in its journal.
+        .filter(|(p, _)| !p.to_string_lossy().ends_with(".installer-backup"))
+        .map(|(p, (bytes, mode))| {
+            let text = String::from_utf8_lossy(&bytes);
+            let seen = match p.extension().and_then(|e| e.to_str()) {
+                Some("toml") => Seen::Toml(text.parse().expect("TOML")),
+                Some("json") => Seen::Json(serde_json::from_str(&text).expect("JSON")),
+                _ => Seen::Bytes(bytes, mode),
+            };
+            (p, seen)
+        })
+        .collect()
+}
+
+/// Applies `selection` to a fresh root by run and to another by the rendered script (after
+/// `prepare` on each), and asserts /etc ends up the same.
+fn run_and_script_agree(name: &str, selection: &[String], prepare: &dyn Fn(&DebianRoot)) {
+    require(&[]);
+    plugins_built();
+    let by_run = DebianRoot::fresh(&format!("{name}-run"));
+    by_run.seed_apt_cache();
+    prepare(&by_run);
+    run(by_run.path(), selection).expect_code(0);
+
+    let by_script = DebianRoot::fresh(&format!("{name}-script"));
+    by_script.seed_apt_cache();
+    prepare(&by_script);
+    let script = Installer::with_defaults()
+        .args(["render", "--format", "sh", "--root"])
+        .arg_list([by_script.path()])
+        .arg_list(selection)
+        .run()
+        .code(0)
+        .stdout;
+    by_script.write("/root/install.sh", &script);
+    let out = by_script
+        .chroot(&["sh", "/root/install.sh"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the script failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (ran, scripted) = (etc(&by_run), etc(&by_script));
+    let mut differences = Vec::new();
+    for path in ran.keys().chain(scripted.keys()) {
+        if ran.get(path) != scripted.get(path) && !differences.contains(path) {
+            differences.push(path.clone());
+        }
+    }
+    let show = |root: &DebianRoot, p: &Path| {
+        fs::read_to_string(root.join("/etc").join(p)).unwrap_or_else(|_| "(absent)".into())
+    };
+    assert!(
+        differences.is_empty(),
+        "run and the script disagree on /etc:\n{}",
+        differences
+            .iter()
+            .map(|p| format!(
+                "--- {} after run:\n{}\n--- after the script:\n{}",
+                p.display(),
+                show(&by_run, p),
+                show(&by_script, p)
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // And the runtime reads what the script wrote.
+    if selection.iter().any(|a| a == "containerd") {
+        assert_containerd_reads_our_config(&by_script);
+    }
+    // A second pass of the script changes nothing.
+    let before = snapshot(&by_script.join("/etc"));
+    let again = by_script
+        .chroot(&["sh", "/root/install.sh"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(
+        snapshot(&by_script.join("/etc")),
+        before,
+        "the second pass changed /etc"
+    );
+}
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn the_script_edits_the_packaged_containerd_config_as_run_does() {
+    // Debian's containerd package installs its own config.toml (with `bin_dir`); both must
+    // edit it where it stands, keeping every key.
+    run_and_script_agree(
+        "render-containerd",
+        &strings(&[
+            "--runtime",
+            "containerd",
+            "--source",
+            "distro",
+            "--cgroup-driver",
+            "systemd",
+            "--sandbox-image",
+            SANDBOX_IMAGE,
+        ]),
+        &|_| {},
+    );
+}
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn the_script_merges_a_sites_daemon_json_as_run_does() {
+    run_and_script_agree(
+        "render-docker",
+        &strings(&[
+            "--runtime",
+            "docker",
+            "--source",
+            "distro",
+            "--cgroup-driver",
+            "systemd",
+            // Before dockershim's removal: no cri-dockerd, which Debian does not package.
+            "--kubernetes-version",
+            "1.23",
+        ]),
+        &|root| {
+            // The script merges JSON with jq, as its preflight says.
+            root.sh(&["apt-get", "-q", "update"]);
+            root.sh(&[
+                "apt-get",
+                "-q",
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "jq",
+            ]);
+            root.write(
+                "/etc/docker/daemon.json",
+                "{\n  \"data-root\": \"/srv/docker\",\n  \"exec-opts\": [\"native.umask=normal\"]\n}\n",
+            );
+        },
+    );
+}
