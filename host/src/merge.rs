@@ -81,16 +81,50 @@ impl std::fmt::Display for Conflict {
     }
 }
 
-/// Keys whose value the user said the plan's should replace (`--override KEY`): a key
-/// matches by its full dotted name or by its last part.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Overrides<'a>(pub &'a [String]);
+/// Where the plan's value replaces one the file already has.
+#[derive(Debug, Clone, Copy)]
+pub enum Overrides<'a> {
+    /// The keys the user named (`--override KEY`): a key matches by its full dotted name or
+    /// by its last part. Any other differing value is a conflict.
+    Keys(&'a [String]),
+    /// Every key: the file is not the site's (a package installed it during this run).
+    All,
+}
+
+impl Default for Overrides<'_> {
+    fn default() -> Self {
+        Overrides::Keys(&[])
+    }
+}
 
 impl Overrides<'_> {
     fn wins(&self, key: &str) -> bool {
-        let last = key.rsplit('.').next().unwrap_or(key);
-        self.0.iter().any(|o| o == key || o == last)
+        match self {
+            Overrides::All => true,
+            Overrides::Keys(keys) => {
+                let last = key.rsplit('.').next().unwrap_or(key);
+                keys.iter().any(|o| o == key || o == last)
+            }
+        }
     }
+}
+
+/// Keys as TOML spells a header or a dotted key: bare where they can be, else quoted; ''
+/// for none (the top level). Conflicts name TOML keys this way, and `--override` takes them.
+pub fn toml_dotted(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| {
+            if !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                k.clone()
+            } else {
+                format!("{k:?}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The file content after merging `merge` into the bytes of an existing file (`None`: the
@@ -131,7 +165,7 @@ fn apply_with(
         FileContent::Full { text } => Ok(text.clone()),
         FileContent::JsonMerge { value } => json_merge(path, existing, value, overrides),
         FileContent::TomlEdit { initial, edits } => {
-            toml_edit_file(path, existing, initial.as_deref(), edits)
+            toml_edit_file(path, existing, initial.as_deref(), edits, overrides)
         }
     }
 }
@@ -325,7 +359,15 @@ fn toml_edit_file(
     existing: Option<&str>,
     initial: Option<&str>,
     edits: &[TomlEdit],
+    overrides: Overrides<'_>,
 ) -> Result<String, MergeError> {
+    // Values in our own initial file are ours to set.
+    let overrides = if existing.is_some() {
+        overrides
+    } else {
+        Overrides::All
+    };
+    let mut conflicts = Vec::new();
     let source = existing.or(initial).unwrap_or("");
     let mut doc: DocumentMut =
         source
@@ -337,15 +379,22 @@ fn toml_edit_file(
             })?;
     for edit in edits {
         match edit {
-            TomlEdit::Set { path: keys, value } => set(&mut doc, path, keys, value)?,
+            TomlEdit::Set { path: keys, value } => {
+                set(&mut doc, path, keys, value, overrides, &mut conflicts)?
+            }
             TomlEdit::RemoveFromArray { path: keys, values } => {
                 remove_from_array(&mut doc, keys, values)
             }
         }
     }
-    let out = doc.to_string();
+    if !conflicts.is_empty() {
+        return Err(MergeError::Conflicts {
+            path: path.to_owned(),
+            conflicts,
+        });
+    }
     // An edit that sets what is already there leaves the text as it was.
-    Ok(out)
+    Ok(doc.to_string())
 }
 
 fn table_at<'a>(
@@ -384,6 +433,8 @@ fn set(
     path: &str,
     keys: &[String],
     value: &serde_json::Value,
+    overrides: Overrides<'_>,
+    conflicts: &mut Vec<Conflict>,
 ) -> Result<(), MergeError> {
     let Some((last, parents)) = keys.split_last() else {
         return Ok(());
@@ -397,6 +448,11 @@ fn set(
     match table.get_mut(last).and_then(Item::as_value_mut) {
         // Same value: keep the existing item, its formatting and comments.
         Some(existing) if same_value(existing, &new) => {}
+        Some(existing) if !overrides.wins(&toml_dotted(keys)) => conflicts.push(Conflict {
+            key: toml_dotted(keys),
+            theirs: existing.to_string().trim().to_owned(),
+            ours: new.to_string().trim().to_owned(),
+        }),
         Some(existing) => {
             let decor = existing.decor().clone();
             *existing = new;
@@ -512,7 +568,7 @@ mod tests {
             "/etc/docker/daemon.json",
             Some(existing.as_bytes()),
             &FileContent::JsonMerge { value: ours },
-            Overrides(overrides),
+            Overrides::Keys(overrides),
         )
     }
 
@@ -813,8 +869,9 @@ mod properties {
                     prop_assert_eq!(doc["version"].as_integer(), Some(2));
                     prop_assert_eq!(apply("/etc/x.toml", Some(&out), &merge).unwrap(), out);
                 }
-                // Our table path runs through the site's scalar `version` or `kept`.
-                Err(MergeError::NotATable { .. }) => {}
+                // Our table path runs through the site's scalar `version` or `kept`, or our key
+                // is the site's `kept` with another value.
+                Err(MergeError::NotATable { .. } | MergeError::Conflicts { .. }) => {}
                 Err(e) => prop_assert!(false, "unexpected error: {e}"),
             }
         }

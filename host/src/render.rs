@@ -182,12 +182,17 @@ pub fn describe(action: &Action) -> String {
                 for e in edits {
                     match e {
                         TomlEdit::Set { path, value } => {
-                            let _ = writeln!(s, "  set {} = {value}", toml_key(path));
+                            let _ =
+                                writeln!(s, "  set {} = {value}", crate::merge::toml_dotted(path));
                         }
                         TomlEdit::RemoveFromArray { path, values } => {
                             let vals: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-                            let _ =
-                                writeln!(s, "  remove {} from {}", vals.join(", "), toml_key(path));
+                            let _ = writeln!(
+                                s,
+                                "  remove {} from {}",
+                                vals.join(", "),
+                                crate::merge::toml_dotted(path)
+                            );
                         }
                     }
                 }
@@ -268,23 +273,6 @@ pub fn describe(action: &Action) -> String {
             guard.warning
         ),
     }
-}
-
-/// Keys as a TOML header or dotted key spells them: bare where they can be, else quoted;
-/// '' for none (the top level).
-fn toml_key(path: &[String]) -> String {
-    path.iter()
-        .map(|k| {
-            if k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                k.clone()
-            } else {
-                format!("{k:?}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// Quotes a value for a POSIX shell: single quotes, with each `'` written as `'\''`. Nothing
@@ -452,7 +440,7 @@ pub fn sh(plan: &Plan) -> String {
                 out,
                 "[ ! -f {p} ] || {check} >/dev/null",
                 p = sh_quote(path),
-                check = sh_merge_call(path, merge, &plan.overrides)
+                check = sh_merge_call(path, merge, &plan.overrides, true)
             );
         }
     }
@@ -576,7 +564,9 @@ fn sh_merge(path: &str, mode: u32, merge: &FileContent, overrides: &[String]) ->
         FileContent::TomlEdit { .. } => match crate::merge::apply(path, None, merge) {
             Ok(fresh) => format!(
                 "if [ -f {p} ]; then\n  text=$({edit})\n  write_file {p} {m} \"$text\n\"\nelse\n  write_file {p} {m} {fresh}\nfi\n",
-                edit = sh_merge_call(path, merge, overrides),
+                // The preflight checked the site's file for conflicts; one a package put
+                // there since takes the plan's values, as in `run`.
+                edit = sh_merge_call(path, merge, overrides, false),
                 fresh = sh_quote(&fresh)
             ),
             Err(e) => format!("say {}; exit 2\n", sh_quote(&e.to_string())),
@@ -594,7 +584,7 @@ fn overrides_args(overrides: &[String]) -> String {
 
 /// The command printing the file at `path` with `merge` applied (it stops the script,
 /// naming the file, when the merge cannot be done).
-fn sh_merge_call(path: &str, merge: &FileContent, overrides: &[String]) -> String {
+fn sh_merge_call(path: &str, merge: &FileContent, overrides: &[String], strict: bool) -> String {
     match merge {
         FileContent::JsonMerge { value } => format!(
             "json_merge_or_stop {} {}{}",
@@ -603,7 +593,12 @@ fn sh_merge_call(path: &str, merge: &FileContent, overrides: &[String]) -> Strin
             overrides_args(overrides)
         ),
         FileContent::TomlEdit { edits, .. } => {
-            let mut call = format!("toml_apply {}", sh_quote(path));
+            let mut call = format!(
+                "toml_apply {} {} {}",
+                sh_quote(path),
+                if strict { "strict" } else { "lenient" },
+                sh_quote(&overrides.join("\n"))
+            );
             for edit in edits {
                 let (op, keys, value) = match edit {
                     TomlEdit::Set { path, value } => ("set", path, toml_literal(value)),
@@ -623,13 +618,19 @@ fn sh_merge_call(path: &str, merge: &FileContent, overrides: &[String]) -> Strin
                 // Where each next table could already be defined as a dotted key or an
                 // inline table of the one before.
                 let guards: Vec<String> = (0..tables.len())
-                    .map(|i| format!("{}\t{}", toml_key(&tables[..i]), toml_key(&tables[i..=i])))
+                    .map(|i| {
+                        format!(
+                            "{}\t{}",
+                            crate::merge::toml_dotted(&tables[..i]),
+                            crate::merge::toml_dotted(&tables[i..=i])
+                        )
+                    })
                     .collect();
                 let _ = write!(
                     call,
                     " {op} {} {} {} {}",
-                    sh_quote(&toml_key(tables)),
-                    sh_quote(&toml_key(std::slice::from_ref(key))),
+                    sh_quote(&crate::merge::toml_dotted(tables)),
+                    sh_quote(&crate::merge::toml_dotted(std::slice::from_ref(key))),
                     sh_quote(&value),
                     sh_quote(&guards.join("\n"))
                 );
@@ -916,11 +917,15 @@ mod config_edit_parity {
     }
 
     /// Runs the script's edit of `text` with sh; `Err` with its stderr when it refuses.
-    fn script_edit(text: &str, merge: &FileContent) -> Result<String, String> {
+    fn script_edit(
+        text: &str,
+        merge: &FileContent,
+        overrides: &[String],
+    ) -> Result<String, String> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config.toml");
         std::fs::write(&file, text).unwrap();
-        let call = sh_merge_call(file.to_str().unwrap(), merge, &[]);
+        let call = sh_merge_call(file.to_str().unwrap(), merge, overrides, true);
         let script =
             format!("set -eu\nsay() {{ printf '%s\\n' \"$*\" >&2; }}\n{CONFIG_EDITS}\n{call}\n");
         let out = std::process::Command::new("sh")
@@ -951,19 +956,47 @@ mod config_edit_parity {
             // A site's file with the tables already there, other runtimes and comments.
             "version = 2\noom_score = -999\ndisabled_plugins = [\"io.containerd.internal.v1.tracing\", \"cri\"]\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"k8s.gcr.io/pause:3.2\" # old\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n  BinaryName = \"/usr/bin/runc\"\n  SystemdCgroup = false\n\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata]\n  runtime_type = \"io.containerd.kata.v2\"\n",
         ];
+        // The site's own SystemdCgroup and sandbox image differ from the plan's: a conflict
+        // for both, until the same overrides let the plan's values win in both.
+        let overrides = ["SystemdCgroup".to_owned(), "sandbox_image".to_owned()];
+        let mut conflicted = 0;
         for site in sites {
-            let run =
-                crate::merge::apply("/etc/containerd/config.toml", Some(site), &merge).unwrap();
-            let script =
-                script_edit(site, &merge).unwrap_or_else(|e| panic!("refused:\n{e}\n{site}"));
-            assert_eq!(
-                parsed(&script),
-                parsed(&run),
-                "script:\n{script}\nrun:\n{run}"
-            );
-            // A second pass of the script changes nothing.
-            assert_eq!(script_edit(&script, &merge).unwrap(), script);
+            for overrides in [&[][..], &overrides[..]] {
+                let run = crate::merge::apply_to_bytes(
+                    "/etc/containerd/config.toml",
+                    Some(site.as_bytes()),
+                    &merge,
+                    crate::merge::Overrides::Keys(overrides),
+                );
+                let script = script_edit(site, &merge, overrides);
+                let (run, script) = match (run, script) {
+                    (Ok(run), Ok(script)) => (run, script),
+                    (Err(crate::merge::MergeError::Conflicts { conflicts, .. }), Err(e)) => {
+                        assert!(e.contains("--override"), "{e}");
+                        assert!(
+                            conflicts.iter().any(|c| e.contains(&c.key)),
+                            "the script names another conflict than run ({conflicts:?}): {e}"
+                        );
+                        conflicted += 1;
+                        continue;
+                    }
+                    (run, script) => {
+                        panic!("run and the script disagree:\n{run:?}\n{script:?}\n{site}")
+                    }
+                };
+                assert_eq!(
+                    parsed(&script),
+                    parsed(&run),
+                    "script:\n{script}\nrun:\n{run}"
+                );
+                // A second pass of the script changes nothing.
+                assert_eq!(script_edit(&script, &merge, overrides).unwrap(), script);
+            }
         }
+        assert_eq!(
+            conflicted, 1,
+            "only the site's own file conflicts, without overrides"
+        );
     }
 
     #[test]
@@ -977,7 +1010,7 @@ mod config_edit_parity {
             // A multi-line array.
             "disabled_plugins = [\n  \"cri\",\n]\n",
         ] {
-            let err = script_edit(site, &merge).unwrap_err();
+            let err = script_edit(site, &merge, &[]).unwrap_err();
             assert!(err.contains("config.toml") && err.contains("installer run"), "{err}");
         }
     }
@@ -997,7 +1030,7 @@ mod config_edit_parity {
         let file = dir.path().join("daemon.json");
         std::fs::write(&file, text).unwrap();
         let merge = FileContent::JsonMerge { value: ours };
-        let call = sh_merge_call(file.to_str().unwrap(), &merge, overrides);
+        let call = sh_merge_call(file.to_str().unwrap(), &merge, overrides, true);
         let script =
             format!("set -eu\nsay() {{ printf '%s\\n' \"$*\" >&2; }}\n{CONFIG_EDITS}\n{call}\n");
         let out = std::process::Command::new("sh")
@@ -1043,7 +1076,7 @@ mod config_edit_parity {
             "/etc/docker/daemon.json",
             Some(site.as_bytes()),
             &merge,
-            crate::merge::Overrides(&overrides),
+            crate::merge::Overrides::Keys(&overrides),
         )
         .unwrap();
         let script = script_json(site, ours, &overrides).unwrap();

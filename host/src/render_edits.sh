@@ -11,9 +11,11 @@
 # lists, one per line, each table on the way and (after a tab) the next part, which could
 # already be defined there as a dotted key or an inline table: then the file holds the
 # setting in a form this script does not edit (nor does a multi-line value), and it exits 3,
-# changing nothing. The values reach awk through the environment, never as program text.
+# changing nothing. With STRICT 'strict', a key the file sets to another value is a conflict
+# (exit 4, named on stderr) unless OVERRIDES (one per line) names it, by TABLE.KEY or KEY.
+# The values reach awk through the environment, never as program text.
 toml_edit() {
-  TE_OP=$2 TE_TABLE=$3 TE_KEY=$4 TE_VALUE=$5 TE_GUARDS=$6 awk '
+  TE_OP=$2 TE_TABLE=$3 TE_KEY=$4 TE_VALUE=$5 TE_GUARDS=$6 TE_STRICT=$7 TE_OVERRIDES=$8 awk '
     # Whitespace outside quotes removed: how headers and keys are compared.
     function norm(s,    out, i, c, q) {
       out = ""; q = ""
@@ -85,6 +87,11 @@ toml_edit() {
       if (op == "set") {
         if (at) {
           if (norm(valueof(line[at])) != norm(value)) {
+            full = (table == "" ? key : table "." key)
+            if (ENVIRON["TE_STRICT"] == "strict" && index("\n" ENVIRON["TE_OVERRIDES"] "\n", "\n" full "\n") == 0 && index("\n" ENVIRON["TE_OVERRIDES"] "\n", "\n" key "\n") == 0) {
+              printf "`%s` is %s where the plan wants %s\n", full, valueof(line[at]), value > "/dev/stderr"
+              exit 4
+            }
             pre = line[at]; sub(/=.*/, "", pre); sub(/[ \t]*$/, "", pre)
             line[at] = pre " = " value
           }
@@ -129,18 +136,23 @@ toml_edit() {
     }' "$1"
 }
 
-# toml_apply FILE EDITS...: print FILE with each edit (OP TABLE KEY VALUE GUARDS, five
-# arguments per edit) applied; a form it does not edit stops the script, changing nothing.
+# toml_apply FILE STRICT OVERRIDES EDITS...: print FILE with each edit (OP TABLE KEY VALUE
+# GUARDS, five arguments per edit) applied; a form it does not edit, or (STRICT 'strict') a
+# value the site set otherwise that OVERRIDES does not name, stops the script.
 toml_apply() {
-  file=$1; shift
+  file=$1; strict=$2; overrides=$3; shift 3
   text=$(cat -- "$file")
   while [ "$#" -ge 5 ]; do
     printf '%s\n' "$text" > "$file.installer-edit"
     rc=0
-    text=$(toml_edit "$file.installer-edit" "$1" "$2" "$3" "$4" "$5") || rc=$?
+    text=$(toml_edit "$file.installer-edit" "$1" "$2" "$3" "$4" "$5" "$strict" "$overrides") || rc=$?
     rm -f -- "$file.installer-edit"
     if [ "$rc" = 3 ]; then
       say "$file sets [$2] $3 as a dotted key, an inline table or a multi-line value, which this script does not edit; use 'installer run', which edits any TOML"
+      exit 2
+    fi
+    if [ "$rc" = 4 ]; then
+      say "$file: the site's value differs from the plan's (see above); say which wins with --override KEY when rendering, or change the file by hand"
       exit 2
     fi
     [ "$rc" = 0 ] || exit "$rc"

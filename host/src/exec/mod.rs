@@ -190,6 +190,15 @@ pub fn run(
     exec.plugins = plan.plugins.clone();
     exec.vulnerabilities = plan.vulnerabilities.clone();
     exec.overrides = plan.overrides.clone();
+    exec.preexisting = plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .filter_map(|a| match a {
+            Action::MergeFile { path, .. } if target.exists(path) => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
     exec.plan_files = plan
         .steps
         .iter()
@@ -323,6 +332,8 @@ struct Executor<'t> {
     vulnerabilities: crate::compose::VulnerabilityGate,
     /// Keys whose value in an existing file the plan's replaces.
     overrides: Vec<String>,
+    /// The files the plan merges into that existed when the run started: the site's.
+    preexisting: BTreeSet<String>,
     plugins: Vec<crate::compose::PluginRef>,
     live: bool,
     systemd: bool,
@@ -345,6 +356,7 @@ impl<'t> Executor<'t> {
             plan_files: Vec::new(),
             vulnerabilities: Default::default(),
             overrides: Vec::new(),
+            preexisting: BTreeSet::new(),
             plugins: Vec::new(),
             live,
             systemd: live && target.is_dir("/run/systemd/system"),
@@ -421,7 +433,14 @@ impl<'t> Executor<'t> {
                 let ids = self.ids(path, owner.as_deref(), group.as_deref())?;
                 let existing = self.current(path)?;
                 let bytes = existing.as_ref().map(|f| f.bytes.as_slice());
-                let overrides = crate::merge::Overrides(&self.overrides);
+                // A file the site had before this run is the site's: a value it sets otherwise
+                // is a conflict unless overridden. One a package installed during the run
+                // (its defaults) takes the plan's values.
+                let overrides = if self.preexisting.contains(path) {
+                    Overrides::Keys(&self.overrides)
+                } else {
+                    Overrides::All
+                };
                 let merged =
                     crate::merge::apply_to_bytes(path, bytes, merge, overrides).map_err(|e| {
                         Failure::plain(format!(
@@ -1021,9 +1040,14 @@ pub fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
                 Ok(file) => file?,
                 Err(e) => return Some(e.to_string()),
             };
-            crate::merge::apply_to_bytes(path, Some(&file.bytes), merge, Overrides(&plan.overrides))
-                .err()
-                .map(|e| e.to_string())
+            crate::merge::apply_to_bytes(
+                path,
+                Some(&file.bytes),
+                merge,
+                Overrides::Keys(&plan.overrides),
+            )
+            .err()
+            .map(|e| e.to_string())
         })
         .collect::<Vec<_>>();
     owners.chain(merges).collect()
@@ -1040,7 +1064,7 @@ pub fn preview(action: &Action, target: &Target, overrides: &[String]) -> Option
                     path,
                     Some(&existing.bytes),
                     merge,
-                    Overrides(overrides),
+                    Overrides::Keys(overrides),
                 )
                 .ok()?,
             )
