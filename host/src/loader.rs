@@ -285,31 +285,19 @@ pub fn open_checked(path: &Path) -> Result<fs::File, String> {
     use std::os::unix::fs::OpenOptionsExt;
     let real =
         fs::canonicalize(path).map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
-    let mut below = fs::symlink_metadata(&real)
+    let file_owner = fs::symlink_metadata(&real)
         .map_err(|e| format!("cannot read {}: {e}", real.display()))?
         .uid();
-    for dir in real.ancestors().skip(1) {
-        let meta = fs::metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-        let mode = meta.permissions().mode() & 0o7777;
-        if !trusted_owner(meta.uid()) {
-            return Err(format!(
-                "directory {} (on the way to {}) is owned by uid {}, neither root nor the user running installer; its owner could replace the plugin's code. Fix: chown root {}",
-                dir.display(),
-                real.display(),
-                meta.uid(),
-                dir.display()
-            ));
-        }
-        let sticky_and_ours = mode & 0o1000 != 0 && trusted_owner(below);
-        if mode & 0o022 != 0 && !sticky_and_ours {
-            return Err(format!(
-                "directory {} (on the way to {}) is writable by group or others (mode {mode:04o}); anyone could replace the plugin's code. Fix: chmod go-w {}",
-                dir.display(),
-                real.display(),
-                dir.display()
-            ));
-        }
-        below = meta.uid();
+    trusted_dirs(real.parent(), file_owner, &real)?;
+    // The directory it was found in too: a link there to a file elsewhere is only as safe as
+    // the directory that holds the link.
+    if let Some(listed) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let listed = fs::canonicalize(listed)
+            .map_err(|e| format!("cannot resolve {}: {e}", listed.display()))?;
+        let entry_owner = fs::symlink_metadata(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .uid();
+        trusted_dirs(Some(&listed), entry_owner, &real)?;
     }
     let file = fs::OpenOptions::new()
         .read(true)
@@ -339,6 +327,36 @@ pub fn open_checked(path: &Path) -> Result<fs::File, String> {
         ));
     }
     Ok(file)
+}
+
+/// Refuses `start` and every directory above it unless each is owned by root (or us) and
+/// not writable by group or others; a sticky directory is accepted where the entry below it
+/// (owned by `below`) is ours. `plugin` names the file for messages.
+fn trusted_dirs(start: Option<&Path>, mut below: u32, plugin: &Path) -> Result<(), String> {
+    for dir in start.into_iter().flat_map(Path::ancestors) {
+        let meta = fs::metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if !trusted_owner(meta.uid()) {
+            return Err(format!(
+                "directory {} (on the way to {}) is owned by uid {}, neither root nor the user running installer; its owner could replace the plugin's code. Fix: chown root {}",
+                dir.display(),
+                plugin.display(),
+                meta.uid(),
+                dir.display()
+            ));
+        }
+        let sticky_and_ours = mode & 0o1000 != 0 && trusted_owner(below);
+        if mode & 0o022 != 0 && !sticky_and_ours {
+            return Err(format!(
+                "directory {} (on the way to {}) is writable by group or others (mode {mode:04o}); anyone could replace the plugin's code. Fix: chmod go-w {}",
+                dir.display(),
+                plugin.display(),
+                dir.display()
+            ));
+        }
+        below = meta.uid();
+    }
+    Ok(())
 }
 
 /// The optional allowlist of plugin digests (SPEC F17): when one is given, a plugin file

@@ -29,6 +29,9 @@ pub const OS_RELEASE_LIMIT: u64 = 64 * 1024;
 /// The most we read of a configuration file, a key or an account table.
 pub const FILE_LIMIT: u64 = 8 * 1024 * 1024;
 
+/// The most names [`Target::list_dir`] returns.
+const MAX_LISTED: usize = 4096;
+
 /// How many symbolic links one path may pass through, as the kernel's own limit.
 const MAX_LINKS: usize = 40;
 
@@ -107,8 +110,35 @@ impl Target {
                 format!("{} is not a directory", dir.display()),
             ));
         }
-        let root = pathrs::Root::open(&dir).map_err(|e| pathrs_io(&dir, e))?;
-        Ok(Target { root, dir })
+        // Opened once, following no link anywhere on the way, so swapping a directory of the
+        // path for a link after the check above cannot make the host's `/` the target (the
+        // kernel's openat2; a last-component no-follow open where it lacks one).
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let fd = match nix::fcntl::openat2(
+            nix::fcntl::AT_FDCWD,
+            &dir,
+            nix::fcntl::OpenHow::new()
+                .flags(flags)
+                .resolve(nix::fcntl::ResolveFlag::RESOLVE_NO_SYMLINKS),
+        ) {
+            Err(Errno::ENOSYS) => nix::fcntl::openat(
+                nix::fcntl::AT_FDCWD,
+                &dir,
+                flags | OFlag::O_NOFOLLOW,
+                Mode::empty(),
+            ),
+            other => other,
+        }
+        .map_err(|e| {
+            std::io::Error::new(
+                std::io::Error::from(e).kind(),
+                format!("{}: {e}", dir.display()),
+            )
+        })?;
+        Ok(Target {
+            root: pathrs::Root::from_fd(fd),
+            dir,
+        })
     }
 
     /// The root's path on this machine, for messages and for `chroot`.
@@ -250,6 +280,8 @@ impl Target {
             .filter_map(Result::ok)
             .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
             .filter(|n| n != "." && n != "..")
+            // A directory of an image root can hold millions of names: the first are enough.
+            .take(MAX_LISTED)
             .collect();
         names.sort();
         Ok(names)
@@ -287,6 +319,9 @@ impl Target {
         }
         let uid = ids.0.or(before.map(|st| st.st_uid));
         let gid = ids.1.or(before.map(|st| st.st_gid));
+        // Never a set-user-id or set-group-id file: what we write is configuration, and a mode
+        // can come from a file in the root (a merge keeps the file's, a rollback its journal's).
+        let mode = mode & 0o1777;
         let (tmp, fd) = create_temp(&at.dir, &at.name, mode)?;
         let result = (|| -> std::io::Result<()> {
             let mut file = File::from(fd);
@@ -362,32 +397,64 @@ impl Target {
     }
 
     /// Opens the regular file at `path` for appending (and reading), creating it with `mode`.
+    ///
+    /// What is there already is looked at before it is opened (a device node is never
+    /// opened: opening some acts on hardware) and must be a regular file with one link.
     pub fn open_append(&self, path: &str, mode: u32) -> std::io::Result<File> {
         let (at, _) = self.locate_creating(Path::new(path))?;
-        let fd = nix::fcntl::openat(
+        let flags = OFlag::O_RDWR
+            | OFlag::O_APPEND
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_NOCTTY
+            | OFlag::O_CLOEXEC;
+        let not_ours = || {
+            std::io::Error::other(format!(
+                "{} is not a regular file of its own (a device, a FIFO, a link or a hard-linked file); it was not opened",
+                at.path.display()
+            ))
+        };
+        let regular_alone = |st: &FileStat| {
+            st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits() && st.st_nlink == 1
+        };
+        let fd = match nix::fcntl::openat(
             &at.dir,
             at.name.as_os_str(),
-            OFlag::O_RDWR
-                | OFlag::O_APPEND
-                | OFlag::O_CREAT
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_NONBLOCK
-                | OFlag::O_NOCTTY
-                | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(mode),
-        )?;
-        let st = nix::sys::stat::fstat(&fd)?;
-        if st.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
-            return Err(std::io::Error::other(format!(
-                "{} is not a regular file",
-                at.path.display()
-            )));
-        }
+            flags | OFlag::O_CREAT | OFlag::O_EXCL,
+            Mode::from_bits_truncate(mode & 0o777),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::EEXIST) => {
+                let seen = nix::sys::stat::fstatat(
+                    &at.dir,
+                    at.name.as_os_str(),
+                    AtFlags::AT_SYMLINK_NOFOLLOW,
+                )?;
+                if !regular_alone(&seen) {
+                    return Err(not_ours());
+                }
+                let fd = nix::fcntl::openat(&at.dir, at.name.as_os_str(), flags, Mode::empty())?;
+                let st = nix::sys::stat::fstat(&fd)?;
+                if (st.st_dev, st.st_ino) != (seen.st_dev, seen.st_ino) || !regular_alone(&st) {
+                    return Err(not_ours());
+                }
+                fd
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(File::from(fd))
     }
 
-    /// Opens an existing regular file for reading and writing without changing it, for
-    /// asking about its locks. `None` when it is missing or not a regular file.
+    /// Creates the directory `path` anew with `mode`: one already there is an error, so a
+    /// directory someone prepared under a name we chose is never taken for ours.
+    pub fn create_dir_new(&self, path: &str, mode: u32) -> std::io::Result<()> {
+        let (at, _) = self.locate_creating(Path::new(path))?;
+        nix::sys::stat::mkdirat(&at.dir, at.name.as_os_str(), Mode::from_bits_truncate(mode))?;
+        Ok(())
+    }
+
+    /// Opens an existing regular file for reading, for asking about its locks (F_GETLK needs
+    /// no more). `None` when it is missing or not a regular file.
     pub fn open_existing(&self, path: &str) -> Option<File> {
         let at = self.locate(Path::new(path)).ok()??;
         let seen =
@@ -399,7 +466,7 @@ impl Target {
         let fd = nix::fcntl::openat(
             &at.dir,
             at.name.as_os_str(),
-            OFlag::O_RDWR
+            OFlag::O_RDONLY
                 | OFlag::O_NOFOLLOW
                 | OFlag::O_NONBLOCK
                 | OFlag::O_NOCTTY
@@ -715,6 +782,45 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    #[ignore = "needs root (to make a device node): scripts/test-all runs it as root"]
+    fn a_device_where_we_append_is_never_opened() {
+        let (dir, target) = root();
+        std::fs::create_dir_all(dir.path().join("var/lib/installer")).unwrap();
+        // /dev/null's numbers: harmless if opened, which is what the test would catch.
+        nix::sys::stat::mknod(
+            &dir.path().join("var/lib/installer/lock"),
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .expect("run as root");
+        let err = target
+            .open_append("/var/lib/installer/lock", 0o600)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file of its own"),
+            "{err}"
+        );
+        // A hard-linked file is not ours to append to either.
+        std::fs::write(dir.path().join("a"), "x").unwrap();
+        std::fs::hard_link(dir.path().join("a"), dir.path().join("b")).unwrap();
+        assert!(target.open_append("/b", 0o600).is_err());
+    }
+
+    #[test]
+    fn a_set_id_mode_is_never_written() {
+        let (dir, target) = root();
+        target
+            .write_atomic("/f", b"x", 0o6755, (None, None))
+            .unwrap();
+        let meta = std::fs::metadata(dir.path().join("f")).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o7777,
+            0o755
+        );
     }
 
     #[test]

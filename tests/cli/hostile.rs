@@ -397,3 +397,51 @@ fn terminal_controls_from_the_root_are_shown_escaped() {
     );
     assert!(plan.stdout.contains("-\\u{1b}[2Jip_vs"), "{}", plan.stdout);
 }
+
+/// Plants a journal of an interrupted run, as an image's author could, and rolls it back.
+fn plant_journal(root: &Path, entries: serde_json::Value) {
+    let dir = root.join("var/lib/installer/journal/9999999999-1");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("p"), "#!/bin/sh\nid\n").unwrap();
+    let journal = serde_json::json!({"status": "running", "pid": 1, "entries": entries});
+    std::fs::write(dir.join("journal.json"), journal.to_string()).unwrap();
+}
+
+fn rollback(root: &Path) -> crate::util::Output {
+    Installer::with_defaults()
+        .args(["rollback", "--root"])
+        .arg_list([root])
+        .run()
+}
+
+#[test]
+fn a_planted_journal_cannot_make_a_set_id_file_or_read_outside_its_directory() {
+    let root = scratch_root();
+    // A restore to a set-user-id root-owned program: restored, but never set-user-id.
+    plant_journal(
+        root.path(),
+        serde_json::json!([{"path": "/usr/local/bin/sh0", "backup": "p", "mode": 0o4755, "ids": [0, 0]}]),
+    );
+    rollback(root.path()).code(0);
+    let meta = std::fs::metadata(root.path().join("usr/local/bin/sh0")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        meta.permissions().mode() & 0o7000,
+        0,
+        "a set-id bit was restored"
+    );
+
+    // A backup named outside the journal's directory is refused.
+    let root = scratch_root();
+    plant_journal(
+        root.path(),
+        serde_json::json!([{"path": "/etc/x", "backup": "/etc/os-release", "mode": 0o644}]),
+    );
+    let out = rollback(root.path()).code(2);
+    assert!(
+        out.stderr.contains("not a file of the journal"),
+        "{}",
+        out.stderr
+    );
+    assert!(!root.path().join("etc/x").exists());
+}

@@ -410,3 +410,24 @@ fn the_plan_names_the_plugin_files_it_used_and_those_shadowed() {
         "{containerd:#}"
     );
 }
+
+#[test]
+fn a_link_in_a_directory_others_can_write_is_refused_though_its_target_is_safe() {
+    // The linked library sits where only root writes (the build's own output), but the link
+    // is in a directory anyone could write to: anyone could point it at any library.
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(workspace_plugin("apt"), dir.path().join("libapt.so")).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = Installer::isolated(dir.path())
+        .args(["plugins", "list", "--output", "json"])
+        .run();
+    let rows = out.json();
+    let r = row(rows.as_array().unwrap(), "libapt.so");
+    assert_eq!(r["status"], "rejected", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("directory {} ", dir.path().display()))
+            && reason.contains("chmod go-w"),
+        "{reason}"
+    );
+}

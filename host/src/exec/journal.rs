@@ -70,8 +70,20 @@ impl Journal {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let dir = PathBuf::from(format!("{JOURNALS}/{stamp}-{}", std::process::id()));
-        target.create_dir_all(&dir.to_string_lossy(), 0o700)?;
+        target.create_dir_all(JOURNALS, 0o700)?;
+        // A new directory of our own: a name someone prepared in the root is not taken.
+        let mut dir = PathBuf::from(format!("{JOURNALS}/{stamp}-{}", std::process::id()));
+        let mut n = 0;
+        loop {
+            match target.create_dir_new(&dir.to_string_lossy(), 0o700) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 16 => {
+                    n += 1;
+                    dir = PathBuf::from(format!("{JOURNALS}/{stamp}-{}.{n}", std::process::id()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let journal = Journal {
             target: target.try_clone()?,
             dir,
@@ -97,12 +109,29 @@ impl Journal {
                     format!("{} has no journal.json", target.display(dir).display()),
                 )
             })?;
-        let record = serde_json::from_slice(&file.bytes).map_err(|e| {
+        let record: Record = serde_json::from_slice(&file.bytes).map_err(|e| {
             std::io::Error::other(format!(
                 "{}/journal.json does not parse: {e}",
                 target.display(dir).display()
             ))
         })?;
+        // The journal is in the root, so it is read as the root's data: a backup is a file
+        // of this journal's directory, nothing else.
+        for entry in &record.entries {
+            if let Some(name) = &entry.backup {
+                let mut parts = Path::new(name).components();
+                let single = matches!(
+                    (parts.next(), parts.next()),
+                    (Some(std::path::Component::Normal(_)), None)
+                );
+                if !single {
+                    return Err(std::io::Error::other(format!(
+                        "{}/journal.json names the backup {name:?}, which is not a file of the journal; it was not used",
+                        target.display(dir).display()
+                    )));
+                }
+            }
+        }
         Ok(Journal {
             target: target.try_clone()?,
             dir: dir.to_path_buf(),
