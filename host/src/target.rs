@@ -175,36 +175,15 @@ impl Target {
         let Some(at) = self.locate(Path::new(path)).map_err(io)? else {
             return Ok(None);
         };
-        // Look before opening: opening a FIFO blocks and opening a device can act on it.
-        let seen = match nix::sys::stat::fstatat(
-            &at.dir,
-            at.name.as_os_str(),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        ) {
-            Ok(st) => st,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(e) => return Err(io(e.into())),
+        let opened = open_looked_at(&at, OFlag::O_RDONLY, &|st| {
+            self.regular(path, st, limit).is_ok()
+        });
+        let (fd, st) = match opened {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return Ok(None),
+            Err(Refused::Look(st)) => return self.regular(path, &st, limit).map(|()| None),
+            Err(Refused::Io(e)) => return Err(io(e)),
         };
-        self.regular(path, &seen, limit)?;
-        let fd = nix::fcntl::openat(
-            &at.dir,
-            at.name.as_os_str(),
-            OFlag::O_RDONLY
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_NONBLOCK
-                | OFlag::O_NOCTTY
-                | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| io(e.into()))?;
-        let st = nix::sys::stat::fstat(&fd).map_err(|e| io(e.into()))?;
-        // The file opened must be the file looked at, not one swapped in between.
-        if (st.st_dev, st.st_ino) != (seen.st_dev, seen.st_ino) {
-            return Err(io(std::io::Error::other(
-                "the file was replaced while it was being read",
-            )));
-        }
-        self.regular(path, &st, limit)?;
         let mut bytes = Vec::new();
         File::from(fd)
             .take(limit + 1)
@@ -424,22 +403,11 @@ impl Target {
             Mode::from_bits_truncate(mode & 0o777),
         ) {
             Ok(fd) => fd,
-            Err(Errno::EEXIST) => {
-                let seen = nix::sys::stat::fstatat(
-                    &at.dir,
-                    at.name.as_os_str(),
-                    AtFlags::AT_SYMLINK_NOFOLLOW,
-                )?;
-                if !regular_alone(&seen) {
-                    return Err(not_ours());
-                }
-                let fd = nix::fcntl::openat(&at.dir, at.name.as_os_str(), flags, Mode::empty())?;
-                let st = nix::sys::stat::fstat(&fd)?;
-                if (st.st_dev, st.st_ino) != (seen.st_dev, seen.st_ino) || !regular_alone(&st) {
-                    return Err(not_ours());
-                }
-                fd
-            }
+            Err(Errno::EEXIST) => match open_looked_at(&at, flags, &regular_alone) {
+                Ok(Some((fd, _))) => fd,
+                Ok(None) | Err(Refused::Look(_)) => return Err(not_ours()),
+                Err(Refused::Io(e)) => return Err(e),
+            },
             Err(e) => return Err(e.into()),
         };
         Ok(File::from(fd))
@@ -457,25 +425,9 @@ impl Target {
     /// no more). `None` when it is missing or not a regular file.
     pub fn open_existing(&self, path: &str) -> Option<File> {
         let at = self.locate(Path::new(path)).ok()??;
-        let seen =
-            nix::sys::stat::fstatat(&at.dir, at.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .ok()?;
-        if seen.st_mode & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
-            return None;
-        }
-        let fd = nix::fcntl::openat(
-            &at.dir,
-            at.name.as_os_str(),
-            OFlag::O_RDONLY
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_NONBLOCK
-                | OFlag::O_NOCTTY
-                | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()?;
-        let st = nix::sys::stat::fstat(&fd).ok()?;
-        ((st.st_dev, st.st_ino) == (seen.st_dev, seen.st_ino)).then(|| File::from(fd))
+        let regular = |st: &FileStat| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits();
+        let (fd, _) = open_looked_at(&at, OFlag::O_RDONLY, &regular).ok()??;
+        Some(File::from(fd))
     }
 
     /// The directory holding the last component of `path` and that component's name, after
@@ -600,6 +552,50 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// Why [`open_looked_at`] did not open a file.
+enum Refused {
+    /// What is there failed the look (its stat, from before or after the open).
+    Look(Box<FileStat>),
+    /// The system said no, or the file was swapped between the look and the open.
+    Io(std::io::Error),
+}
+
+/// Opens the last component of `at` with `flags` only after looking at it: `look` sees its
+/// stat first, so a device or FIFO is refused before any open can act on it or block, and
+/// the file opened must be the file looked at. `None` when nothing is there.
+fn open_looked_at(
+    at: &Located,
+    flags: OFlag,
+    look: &dyn Fn(&FileStat) -> bool,
+) -> Result<Option<(OwnedFd, FileStat)>, Refused> {
+    let seen =
+        match nix::sys::stat::fstatat(&at.dir, at.name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(Refused::Io(e.into())),
+        };
+    if !look(&seen) {
+        return Err(Refused::Look(Box::new(seen)));
+    }
+    let fd = nix::fcntl::openat(
+        &at.dir,
+        at.name.as_os_str(),
+        flags | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Refused::Io(e.into()))?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| Refused::Io(e.into()))?;
+    if (st.st_dev, st.st_ino) != (seen.st_dev, seen.st_ino) {
+        return Err(Refused::Io(std::io::Error::other(
+            "the file was replaced while it was being opened",
+        )));
+    }
+    if !look(&st) {
+        return Err(Refused::Look(Box::new(st)));
+    }
+    Ok(Some((fd, st)))
 }
 
 /// `path` made absolute and free of `.`; `..` is kept, for the resolver to scope.
