@@ -265,3 +265,54 @@ fn a_root_path_with_a_newline_cannot_put_a_command_into_the_script() {
     );
     sh_n(&out.stdout, "newline root");
 }
+
+#[test]
+fn the_design_cards_command_plans_and_renders_with_no_other_flag() {
+    // `installer run --distro debian-10 --runtime cri-o`, as users quote it: a version and a
+    // pinned key come from the pack and the plugin, each with its reason in the plan.
+    let dir = PluginDir::new().with_workspace_plugins();
+    let plan = Installer::isolated(dir.path())
+        .args([
+            "plan",
+            "--distro",
+            "debian-10",
+            "--runtime",
+            "cri-o",
+            "--output",
+            "json",
+        ])
+        .run()
+        .code(0)
+        .json();
+    assert_eq!(plan["facts"]["version"], "1.17");
+    assert!(plan["facts"]["version_chosen"]
+        .as_str()
+        .is_some_and(|w| w.contains("crio.default_minor")));
+    let dry = Installer::isolated(dir.path())
+        .args([
+            "run",
+            "--dry-run",
+            "--distro",
+            "debian-10",
+            "--runtime",
+            "cri-o",
+        ])
+        .run()
+        .code(0);
+    assert!(dry.stdout.contains("cri-o-1.17"), "{}", dry.stdout);
+    let script = Installer::isolated(dir.path())
+        .args([
+            "render",
+            "--format",
+            "sh",
+            "--distro",
+            "debian-10",
+            "--runtime",
+            "cri-o",
+        ])
+        .run()
+        .code(0)
+        .stdout;
+    assert!(script.contains("2472D6D0D2F66AF87ABA8DA34D64390375060AA4"));
+    shellcheck(&script, "cri-o on debian-10 with no flags");
+}

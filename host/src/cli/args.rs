@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXAMPLES: &str = "\
 Examples:
   installer plan --distro debian-12 --runtime containerd
-  installer plan --distro ubuntu-22.04 --runtime cri-o --kubernetes-version 1.30 \\
-      --set cri-o.key-fingerprint=<the 40 hex digits you checked>
+  installer plan --distro debian-10 --runtime cri-o
+  installer plan --distro ubuntu-22.04 --runtime cri-o --kubernetes-version 1.30
   installer run --runtime docker --version 28.3 --kubernetes-version 1.30 --dry-run
   installer run --root /mnt/image --runtime containerd --yes
   installer detect --root /mnt/image --output json

@@ -45,11 +45,11 @@ impl RuntimePlugin for CriO {
     }
 
     fn options(&self) -> Vec<OptionDoc> {
-        let mut docs = settings::key_options(PLUGIN, "none published: required");
-        docs[1].help = "fingerprint(s) of the Kubic or pkgs.k8s.io signing key: 40 hex digits, \
-                        several separated by commas. Required: neither publishes one this \
-                        plugin could pin, and packages are never installed unverified"
-            .to_owned();
+        let mut docs = settings::key_options(
+            PLUGIN,
+            "Kubic's 2472D6D0D2F66AF87ABA8DA34D64390375060AA4, pkgs.k8s.io's \
+             DE15B14486CD377B9E876E1A234654DA9A296436",
+        );
         docs.push(settings::doc(
             PLUGIN,
             "allow-version-skew",
@@ -71,6 +71,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     let user_version = Version::requested(options, "1.30")?;
     let kubernetes = Version::kubernetes(options)?;
     let mut warnings = Vec::new();
+    let mut default_reason = None;
     let version = match (&user_version, &kubernetes) {
         (Some(v), Some(k)) => {
             if v.series() != k.series() && !settings.flag("allow-version-skew")? {
@@ -102,12 +103,30 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
             "--kubernetes-version",
             KUBERNETES_EXAMPLE,
         )?,
-        (None, None) => {
-            return Err(PluginError::invalid_input(
-                "CRI-O's version follows the Kubernetes version, and neither was given",
-            )
-            .with_hint("pass --kubernetes-version X.Y (CRI-O X.Y is installed), or --version X.Y"))
-        }
+        (None, None) => match distro.var_opt("crio.default_minor") {
+            // The pack names the newest minor its repository is known to publish, with the
+            // source beside it.
+            Some(minor) => {
+                let v = Version::parse(minor, "crio.default_minor", "1.17")?;
+                default_reason = Some(format!(
+                    "CRI-O {v}: neither --version nor --kubernetes-version was given, and {v} is \
+                     the newest minor distro pack {} records its repository publishing \
+                     (crio.default_minor); the kubelet must be Kubernetes {v}",
+                    distro.id
+                ));
+                v
+            }
+            None => {
+                return Err(PluginError::invalid_input(format!(
+                    "CRI-O's version follows the Kubernetes version, neither was given, and \
+                     distro pack {} records no CRI-O minor its repository is known to publish",
+                    distro.id
+                ))
+                .with_hint(
+                    "pass --kubernetes-version X.Y (CRI-O X.Y is installed), or --version X.Y",
+                ))
+            }
+        },
     };
 
     let mut plan = RuntimePlan {
@@ -117,6 +136,9 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     };
     plan.facts
         .insert("version".to_owned(), version.text().to_owned());
+    if let Some(why) = default_reason {
+        plan.facts.insert("version_chosen".to_owned(), why);
+    }
     plan.facts.insert(
         "kubernetes_version".to_owned(),
         format!("{}.{}", version.major(), version.minor()),

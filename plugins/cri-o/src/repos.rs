@@ -17,6 +17,20 @@ pub const KUBIC_ORIGIN: &str = "https://download.opensuse.org";
 /// The Kubernetes project's package origin; `--mirror` replaces it.
 pub const PKGS_ORIGIN: &str = "https://pkgs.k8s.io";
 
+/// The key of openSUSE's Kubic project (`devel:kubic OBS Project`), which signs
+/// `devel:kubic:libcontainers:stable` and its `:cri-o:X.Y` subprojects. Sources:
+/// kubic-project/kubic-o-o#46 (`gpg` prints this fingerprint for long id 4D64390375060AA4);
+/// cri-o/cri-o#4279 and #6432 (EXPKEYSIG 4D64390375060AA4); pinned by voxpupuli/puppet-k8s
+/// manifests/repo.pp (9dbaf16). Its expiry was extended in place in 2020, 2022 and 2025
+/// (openSUSE/MirrorCache#576: expires 2027-04-11), so the fingerprint stays.
+pub const KUBIC_KEY: &str = "2472D6D0D2F66AF87ABA8DA34D64390375060AA4";
+
+/// The key of pkgs.k8s.io (`isv:kubernetes OBS Project`), for core and `addons:/cri-o`
+/// alike. Sources: kubernetes/kubernetes#128609 (gpg output of core:/stable:/v1.27's
+/// Release.key); cri-o/packaging#35 (NO_PUBKEY 234654DA9A296436 on addons:/cri-o); pinned by
+/// puppetlabs/puppetlabs-kubernetes manifests/repos.pp (54dc7af).
+pub const PKGS_KEY: &str = "DE15B14486CD377B9E876E1A234654DA9A296436";
+
 /// The first CRI-O minor published on pkgs.k8s.io; Kubic serves the ones before it.
 pub const FIRST_ON_PKGS: (u64, u64) = (1, 28);
 
@@ -48,12 +62,12 @@ fn repository(
     format: Format,
     distro: &Distro,
     settings: &Settings<'_>,
-    vendor: &str,
+    (vendor, fingerprint): (&str, &str),
     id: String,
     url: String,
     why: String,
 ) -> Result<Step, PluginError> {
-    let key = keys::signing_key(settings, vendor, &repo_key(format, &url), &[])?;
+    let key = keys::signing_key(settings, vendor, &repo_key(format, &url), &[fingerprint])?;
     let (suite, architectures) = match format {
         // Flat repositories: the entry's suite is `/` and there are no components.
         Format::Deb => (Some("/".to_owned()), vec![distro.arch.clone()]),
@@ -131,14 +145,13 @@ pub fn kubic(
         format,
         distro,
         settings,
-        "Kubic",
+        ("Kubic", KUBIC_KEY),
         "devel-kubic-libcontainers-stable".to_owned(),
         stable,
         format!(
             "CRI-O {minor} and the container tools it needs (conmon, runc, containers-common) \
              are published for {os} by openSUSE's Kubic project; over https, with its key \
-             pinned by the fingerprint you gave (the Kubernetes pages' http and apt-key are \
-             not used)"
+             pinned by fingerprint (the Kubernetes pages' http and apt-key are not used)"
         ),
     )?];
     let mut packages = Vec::new();
@@ -158,7 +171,7 @@ pub fn kubic(
             format,
             distro,
             settings,
-            "Kubic",
+            ("Kubic", KUBIC_KEY),
             format!("devel-kubic-libcontainers-stable-cri-o-{minor}"),
             format!(
                 "{base}/repositories/devel:/kubic:/libcontainers:/stable:/cri-o:/{minor}/{os}/"
@@ -206,13 +219,13 @@ pub fn pkgs_k8s_io(
         format,
         distro,
         settings,
-        "pkgs.k8s.io CRI-O",
+        ("pkgs.k8s.io CRI-O", PKGS_KEY),
         format!("cri-o-stable-v{minor}"),
         url,
         format!(
             "the Kubernetes project publishes CRI-O {minor} on pkgs.k8s.io, one repository per \
              minor, so upgrades stay within the minor the kubelet matches; its key is pinned by \
-             the fingerprint you gave"
+             fingerprint"
         ),
     )?];
     let mut packages = vec![cri_o_pin(version, version.is_release())];

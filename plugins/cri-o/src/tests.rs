@@ -161,12 +161,25 @@ fn a_version_is_required() {
 }
 
 #[test]
-fn no_fingerprint_no_repository() {
-    let mut r = req("ubuntu-24.04", None, Some("1.30"));
-    r.options.set.clear();
-    let e = plan_for(&r).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::InvalidInput);
-    assert!(e.hint.unwrap().contains("--set cri-o.key-fingerprint="));
+fn without_a_fingerprint_the_vendors_own_key_is_pinned() {
+    // pkgs.k8s.io's key for 1.28 on, Kubic's before: no --set needed.
+    for (distro, kubernetes, key) in [
+        ("ubuntu-24.04", "1.30", repos::PKGS_KEY),
+        ("debian-10", "1.17", repos::KUBIC_KEY),
+        ("ubuntu-20.04", "1.22", repos::KUBIC_KEY),
+    ] {
+        let mut r = req(distro, None, Some(kubernetes));
+        r.options.set.clear();
+        let plan = plan_for(&r).unwrap();
+        for repo in repositories(&plan) {
+            let fingerprints = &repo.key.as_ref().expect("a key").fingerprints;
+            assert_eq!(fingerprints, &vec![key.to_owned()], "{distro} {}", repo.url);
+        }
+    }
+    // A mirror signed by its own key names it, and only it is accepted.
+    let plan = plan_for(&req("ubuntu-24.04", None, Some("1.30"))).unwrap();
+    let repo = &repositories(&plan)[0];
+    assert_eq!(repo.key.as_ref().unwrap().fingerprints, vec![FP.to_owned()]);
 }
 
 #[test]
@@ -286,4 +299,28 @@ fn every_fixture_distro_plans_or_is_refused_with_a_reason() {
                 .insert("cri-o.key-fingerprint".into(), FP.into());
         });
     }
+}
+
+#[test]
+fn the_design_cards_command_plans_with_no_flag_on_debian_10() {
+    // `installer plan --distro debian-10 --runtime cri-o`: no version, no fingerprint.
+    let mut r = req("debian-10", None, None);
+    r.options.set.clear();
+    let plan = plan_for(&r).unwrap();
+    assert_well_formed(&plan);
+    assert_eq!(package(&plan, "cri-o-1.17").name, "cri-o-1.17");
+    let why = &plan.facts["version_chosen"];
+    assert!(
+        why.contains("debian-10") && why.contains("crio.default_minor"),
+        "{why}"
+    );
+    assert_eq!(plan.facts["kubernetes_version"], "1.17");
+}
+
+#[test]
+fn a_pack_with_no_known_minor_still_asks_for_a_version_naming_the_pack() {
+    let e = plan_for(&req("ubuntu-22.04", None, None)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.message.contains("ubuntu-22.04"), "{}", e.message);
+    assert!(e.hint.unwrap().contains("--kubernetes-version"));
 }

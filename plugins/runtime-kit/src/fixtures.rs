@@ -66,6 +66,7 @@ const PACKS: &[Pack] = &[
             ("docker.repo_path", "debian"),
             ("docker.distro_package", "docker.io"),
             ("kubic.os", "Debian_10"),
+            ("crio.default_minor", "1.17"),
         ],
     },
     Pack {
@@ -119,6 +120,7 @@ const PACKS: &[Pack] = &[
             ("docker.repo_path", "raspbian"),
             ("docker.distro_package", "docker.io"),
             ("kubic.os", "Raspbian_10"),
+            ("crio.default_minor", "1.17"),
         ],
     },
     Pack {
@@ -134,6 +136,7 @@ const PACKS: &[Pack] = &[
             ("containerd.distro_package", "containerd"),
             ("mcr.repo_path", "ubuntu"),
             ("kubic.os", "xUbuntu_20.04"),
+            ("crio.default_minor", "1.18"),
         ],
     },
     Pack {
