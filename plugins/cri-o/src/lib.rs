@@ -3,7 +3,7 @@
 //!
 //! CRI-O's major.minor must equal the kubelet's, so the version follows
 //! `--kubernetes-version` and a mismatch is refused unless the user asks for it by name. The
-//! repositories follow the version ([`repos`]): Kubic before 1.28, pkgs.k8s.io from 1.28;
+//! repositories follow the version ([`repos`]): Kubic before 1.28, isv:cri-o from 1.28;
 //! SUSE installs its own package. The cgroup driver and pause image go into drop-ins
 //! ([`config`]). No repository is ever used without a verified key.
 
@@ -37,7 +37,7 @@ impl RuntimePlugin for CriO {
             env!("CARGO_PKG_VERSION"),
             &["debian", "rhel", "suse"],
         )
-        .with_description("CRI-O from the Kubic or pkgs.k8s.io repositories, or the distro")
+        .with_description("CRI-O from the Kubic or isv:cri-o repositories, or the distro")
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
@@ -47,9 +47,18 @@ impl RuntimePlugin for CriO {
     fn options(&self) -> Vec<OptionDoc> {
         let mut docs = settings::key_options(
             PLUGIN,
-            "Kubic's 2472D6D0D2F66AF87ABA8DA34D64390375060AA4, pkgs.k8s.io's \
+            "Kubic's 2472D6D0D2F66AF87ABA8DA34D64390375060AA4, isv:cri-o's \
+             85B67D5C50100B1AC8CEFE49CBA9C85640A2B579, pkgs.k8s.io's \
              DE15B14486CD377B9E876E1A234654DA9A296436",
         );
+        docs.push(settings::doc(
+            PLUGIN,
+            "repository",
+            "where CRI-O 1.28 and later come from: isv (openSUSE's isv:cri-o, CRI-O's home \
+             since February 2025) or pkgs.k8s.io (its home before, no builds since; for sites \
+             that mirror it)",
+            Some("isv"),
+        ));
         docs.push(settings::doc(
             PLUGIN,
             "allow-version-skew",
@@ -185,7 +194,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         let vendor = if version.series() < repos::FIRST_ON_PKGS {
             repos::kubic(format, distro, options, &settings, &version)?
         } else {
-            repos::pkgs_k8s_io(format, distro, options, &settings, &version)?
+            repos::per_minor(format, distro, options, &settings, &version)?
         };
         plan.steps.extend(vendor.repositories);
         plan.warnings.extend(vendor.warnings);

@@ -1,4 +1,6 @@
-//! Where CRI-O comes from: openSUSE's Kubic project up to 1.27, pkgs.k8s.io from 1.28 on.
+//! Where CRI-O comes from: openSUSE's Kubic project up to 1.27; from 1.28 on, CRI-O's own
+//! `isv:cri-o` project on openSUSE's build service (where it publishes since February 2025),
+//! or, for sites that mirror it, pkgs.k8s.io (its home before).
 
 use plugin_api::{
     Distro, Options, Package, Phase, PluginError, Repository, Step, StepKind, VersionMatch,
@@ -31,7 +33,12 @@ pub const KUBIC_KEY: &str = "2472D6D0D2F66AF87ABA8DA34D64390375060AA4";
 /// puppetlabs/puppetlabs-kubernetes manifests/repos.pp (54dc7af).
 pub const PKGS_KEY: &str = "DE15B14486CD377B9E876E1A234654DA9A296436";
 
-/// The first CRI-O minor published on pkgs.k8s.io; Kubic serves the ones before it.
+/// The key of CRI-O's `isv:cri-o` project (`isv:cri-o OBS Project`, created 2025-02-11).
+/// Source: cri-o/cri-o#9298 (gpg output of stable:/v1.33/deb/Release.key).
+pub const ISV_KEY: &str = "85B67D5C50100B1AC8CEFE49CBA9C85640A2B579";
+
+/// The first CRI-O minor published per minor (pkgs.k8s.io, then isv:cri-o); Kubic serves the
+/// ones before it.
 pub const FIRST_ON_PKGS: (u64, u64) = (1, 28);
 
 /// The last CRI-O minor Kubic published as versioned packages (`cri-o-1.17`) in its stable
@@ -133,7 +140,7 @@ pub fn kubic(
         distro.var(PLUGIN, "kubic.os").map_err(|e| {
             e.with_hint(format!(
             "Kubic, which published CRI-O before {}.{}, never built it for {}; CRI-O {}.{} and \
-             later come from pkgs.k8s.io for any distro: --kubernetes-version {}.{} or later",
+             later come from isv:cri-o for any distro: --kubernetes-version {}.{} or later",
             FIRST_ON_PKGS.0, FIRST_ON_PKGS.1, distro.id, FIRST_ON_PKGS.0, FIRST_ON_PKGS.1,
             FIRST_ON_PKGS.0, FIRST_ON_PKGS.1
         ))
@@ -193,39 +200,83 @@ pub fn kubic(
         warnings: vec![format!(
             "Kubic's CRI-O repositories are frozen and some of their signing keys have expired \
              or gone missing (cri-o #7912, #7915); CRI-O {}.{} and later come from \
-             pkgs.k8s.io. Check `runc --version` after installing: runc before 1.1.12 allows \
+             isv:cri-o. Check `runc --version` after installing: runc before 1.1.12 allows \
              CVE-2024-21626",
             FIRST_ON_PKGS.0, FIRST_ON_PKGS.1
         )],
     })
 }
 
-/// pkgs.k8s.io: one repository per CRI-O minor, the same for every deb or rpm distro.
-pub fn pkgs_k8s_io(
+/// Where CRI-O 1.28 and later come from (`--set cri-o.repository`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    /// openSUSE's `isv:cri-o` project: CRI-O's own, since February 2025 (cri-o/packaging
+    /// README, commit b133393: "We switched from https://pkgs.k8s.io/addons:/cri-o to a new
+    /// subproject https://download.opensuse.org/repositories/isv:/cri-o"). The default.
+    Isv,
+    /// pkgs.k8s.io `addons:/cri-o`: the home before; no builds since the switch
+    /// (cri-o/cri-o#9111, #9101; cri-o/packaging#288: no v1.34). For sites that mirror it.
+    PkgsK8sIo,
+}
+
+impl Home {
+    /// The home `--set cri-o.repository` names, `isv` by default.
+    pub fn chosen(settings: &Settings<'_>) -> Result<Home, PluginError> {
+        match settings.get("repository") {
+            None | Some("isv") => Ok(Home::Isv),
+            Some("pkgs.k8s.io") => Ok(Home::PkgsK8sIo),
+            Some(other) => Err(PluginError::invalid_input(format!(
+                "--set {PLUGIN}.repository={other}: unknown repository"
+            ))
+            .with_hint("use isv (openSUSE's isv:cri-o, the default) or pkgs.k8s.io")),
+        }
+    }
+}
+
+/// CRI-O 1.28 and later: one repository per minor, the same for every deb or rpm distro, at
+/// `isv:cri-o` (or pkgs.k8s.io).
+pub fn per_minor(
     format: Format,
     distro: &Distro,
     options: &Options,
     settings: &Settings<'_>,
     version: &Version,
 ) -> Result<Vendor, PluginError> {
-    let base = keys::base_url(options, PKGS_ORIGIN)?;
     let minor = format!("{}.{}", version.major(), version.minor());
     let kind = match format {
         Format::Deb => "deb",
         Format::Rpm => "rpm",
     };
-    let url = format!("{base}/addons:/cri-o:/stable:/v{minor}/{kind}/");
+    let home = Home::chosen(settings)?;
+    let (url, vendor, source) = match home {
+        Home::Isv => (
+            // cri-o/packaging README (b133393): `.../isv:/cri-o:/stable:/$CRIO_VERSION/deb/`.
+            format!(
+                "{}/repositories/isv:/cri-o:/stable:/v{minor}/{kind}/",
+                keys::base_url(options, KUBIC_ORIGIN)?
+            ),
+            ("isv:cri-o", ISV_KEY),
+            "isv:cri-o (openSUSE's build service)",
+        ),
+        Home::PkgsK8sIo => (
+            format!(
+                "{}/addons:/cri-o:/stable:/v{minor}/{kind}/",
+                keys::base_url(options, PKGS_ORIGIN)?
+            ),
+            ("pkgs.k8s.io CRI-O", PKGS_KEY),
+            "pkgs.k8s.io",
+        ),
+    };
     let repositories = vec![repository(
         format,
         distro,
         settings,
-        ("pkgs.k8s.io CRI-O", PKGS_KEY),
+        vendor,
         format!("cri-o-stable-v{minor}"),
         url,
         format!(
-            "the Kubernetes project publishes CRI-O {minor} on pkgs.k8s.io, one repository per \
-             minor, so upgrades stay within the minor the kubelet matches; its key is pinned by \
-             fingerprint"
+            "CRI-O {minor} is published at {source}, one repository per minor, so upgrades stay \
+             within the minor the kubelet matches; its key is pinned by fingerprint"
         ),
     )?];
     let mut packages = vec![cri_o_pin(version, version.is_release())];
@@ -234,10 +285,17 @@ pub fn pkgs_k8s_io(
         // CRI-O repository.
         packages.push(unpinned("container-selinux"));
     }
+    let warnings = match home {
+        Home::PkgsK8sIo => vec![format!(
+            "pkgs.k8s.io has published no CRI-O build since February 2025 (CRI-O moved to \
+             isv:cri-o); {minor} there may lack the latest patches"
+        )],
+        Home::Isv => Vec::new(),
+    };
     Ok(Vendor {
         repositories,
         packages,
-        source: "pkgs.k8s.io".to_owned(),
-        warnings: Vec::new(),
+        source: source.to_owned(),
+        warnings,
     })
 }

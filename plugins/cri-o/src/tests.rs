@@ -102,17 +102,18 @@ fn ubuntu_kubic_era_uses_both_repositories_and_cri_o_runc() {
 }
 
 #[test]
-fn from_1_28_pkgs_k8s_io_for_any_deb_or_rpm_distro() {
+fn from_1_28_isv_cri_o_for_any_deb_or_rpm_distro() {
     let plan = plan_for(&req("ubuntu-24.04", None, Some("1.30"))).unwrap();
     let repo = repositories(&plan)[0];
     assert_eq!(
         repo.url,
-        "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.30/deb/"
+        "https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.30/deb/"
     );
     assert_eq!(repo.suite.as_deref(), Some("/"));
+    let key = repo.key.as_ref().unwrap();
     assert_eq!(
-        repo.key.as_ref().unwrap().url,
-        "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.30/deb/Release.key"
+        key.url,
+        "https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.30/deb/Release.key"
     );
     assert_eq!(package(&plan, "cri-o").version.as_deref(), Some("1.30"));
     assert_eq!(plan.facts["version"], "1.30");
@@ -120,15 +121,39 @@ fn from_1_28_pkgs_k8s_io_for_any_deb_or_rpm_distro() {
     let plan = plan_for(&req("rocky-9", Some("1.31.2"), Some("1.31"))).unwrap();
     let repo = repositories(&plan)[0];
     assert_eq!(
-        repo.url,
-        "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.31/rpm/"
-    );
-    assert_eq!(
         repo.key.as_ref().unwrap().url,
-        "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.31/rpm/repodata/repomd.xml.key"
+        "https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v1.31/rpm/repodata/repomd.xml.key"
     );
     assert_eq!(package(&plan, "cri-o").version.as_deref(), Some("1.31.2"));
     package(&plan, "container-selinux");
+}
+
+#[test]
+fn pkgs_k8s_io_stays_selectable_for_sites_that_mirror_it() {
+    let mut r = req("ubuntu-24.04", None, Some("1.30"));
+    r.options.set.clear();
+    r.options
+        .set
+        .insert("cri-o.repository".into(), "pkgs.k8s.io".into());
+    let plan = plan_for(&r).unwrap();
+    let repo = repositories(&plan)[0];
+    assert_eq!(
+        repo.url,
+        "https://pkgs.k8s.io/addons:/cri-o:/stable:/v1.30/deb/"
+    );
+    assert_eq!(
+        repo.key.as_ref().unwrap().fingerprints,
+        vec![repos::PKGS_KEY.to_owned()]
+    );
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| w.contains("no CRI-O build since")));
+    r.options
+        .set
+        .insert("cri-o.repository".into(), "elsewhere".into());
+    let e = plan_for(&r).unwrap_err();
+    assert!(e.hint.unwrap().contains("isv"));
 }
 
 #[test]
@@ -162,9 +187,9 @@ fn a_version_is_required() {
 
 #[test]
 fn without_a_fingerprint_the_vendors_own_key_is_pinned() {
-    // pkgs.k8s.io's key for 1.28 on, Kubic's before: no --set needed.
+    // isv:cri-o's key for 1.28 on, Kubic's before: no --set needed.
     for (distro, kubernetes, key) in [
-        ("ubuntu-24.04", "1.30", repos::PKGS_KEY),
+        ("ubuntu-24.04", "1.30", repos::ISV_KEY),
         ("debian-10", "1.17", repos::KUBIC_KEY),
         ("ubuntu-20.04", "1.22", repos::KUBIC_KEY),
     ] {
@@ -187,7 +212,7 @@ fn kubic_era_on_a_distro_kubic_never_built_for() {
     let e = plan_for(&req("ubuntu-24.04", None, Some("1.24"))).unwrap_err();
     assert_eq!(e.kind, ErrorKind::MissingVariable);
     assert!(e.message.contains("kubic.os"), "{}", e.message);
-    assert!(e.hint.unwrap().contains("pkgs.k8s.io"));
+    assert!(e.hint.unwrap().contains("isv:cri-o"));
 }
 
 #[test]
@@ -284,6 +309,7 @@ fn plans_are_deterministic_and_options_documented() {
         [
             "cri-o.key-url",
             "cri-o.key-fingerprint",
+            "cri-o.repository",
             "cri-o.allow-version-skew"
         ]
     );
