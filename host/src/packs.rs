@@ -165,6 +165,10 @@ pub struct DistroPack {
     /// The release codename (`buster`), which apt repositories are named by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codename: Option<String>,
+    /// The day its vendor's support ended (`2024-06-30`), when it has: plans for it say so.
+    /// The source goes in a comment beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_of_life: Option<String>,
     /// When detection chooses this pack.
     #[serde(rename = "match")]
     pub rules: MatchRules,
@@ -784,6 +788,21 @@ fn check_pack(
             && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
     };
+    if let Some(day) = &pack.end_of_life {
+        let b = day.as_bytes();
+        let date = b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            });
+        if !date {
+            return fail(
+                None,
+                "end_of_life",
+                format!("`{day}` is not a date written YYYY-MM-DD"),
+            );
+        }
+    }
     if !valid_id(&pack.id) {
         return fail(
             None,
@@ -1156,6 +1175,25 @@ version_ids = ["1"]
             } => (line, column, field, message),
             other => panic!("not malformed: {other}"),
         }
+    }
+
+    #[test]
+    fn an_end_of_life_that_is_not_a_date_is_named() {
+        let text = MINIMAL.replace(
+            "os_id = \"mini\"",
+            "os_id = \"mini\"\nend_of_life = \"June 2024\"",
+        );
+        assert_ne!(text, MINIMAL, "the fixture changed");
+        let (line, _, field, message) = malformed(&text);
+        assert_eq!(field.as_deref(), Some("end_of_life"));
+        assert!(message.contains("YYYY-MM-DD"), "{message}");
+        assert!(line > 1);
+        let ok = MINIMAL.replace(
+            "os_id = \"mini\"",
+            "os_id = \"mini\"\nend_of_life = \"2024-06-30\"",
+        );
+        let pack = parse_pack(&ok, "x/mini-1.toml", "mini-1.toml").unwrap();
+        assert_eq!(pack.end_of_life.as_deref(), Some("2024-06-30"));
     }
 
     #[test]

@@ -288,6 +288,17 @@ fn the_design_cards_command_plans_and_renders_with_no_other_flag() {
     assert!(plan["facts"]["version_chosen"]
         .as_str()
         .is_some_and(|w| w.contains("crio.default_minor")));
+    // Debian 10 is past its end of life: the plan says so, once.
+    let eol = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| {
+            w.as_str()
+                .is_some_and(|w| w.contains("end of life on 2024-06-30"))
+        })
+        .count();
+    assert_eq!(eol, 1, "{:#}", plan["warnings"]);
     let dry = Installer::isolated(dir.path())
         .args([
             "run",

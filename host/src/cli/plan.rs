@@ -17,7 +17,7 @@ pub fn resolve_distro(
     ctx: &Context,
     target: &Target,
     id: Option<&str>,
-) -> Result<(Distro, String), Error> {
+) -> Result<(Distro, String, Option<String>), Error> {
     let packs = PackSet::load(&ctx.distro_dirs())?;
     match id {
         Some(id) => {
@@ -25,6 +25,7 @@ pub fn resolve_distro(
             Ok((
                 pack.to_distro(&detect::host_arch()),
                 format!("distro pack {id}, as --distro says"),
+                pack.end_of_life.clone(),
             ))
         }
         None => {
@@ -36,7 +37,11 @@ pub fn resolve_distro(
                 source.display(),
                 matched.note
             );
-            Ok((matched.pack.to_distro(&facts.arch), how))
+            Ok((
+                matched.pack.to_distro(&facts.arch),
+                how,
+                matched.pack.end_of_life.clone(),
+            ))
         }
     }
 }
@@ -53,7 +58,7 @@ pub fn build_with_options(
     selection: &Selection,
 ) -> Result<(Plan, options::Resolved), Error> {
     let resolved = options::resolve(selection, target)?;
-    let (distro, how) = resolve_distro(ctx, target, resolved.distro.as_deref())?;
+    let (distro, how, end_of_life) = resolve_distro(ctx, target, resolved.distro.as_deref())?;
     tracing::info!("{how}");
     let registry = ctx.registry()?;
     for bad in registry.misbehaving() {
@@ -65,6 +70,13 @@ pub fn build_with_options(
     }
     let mut plan = compose::compose(&registry, &distro, &resolved.options, &resolved.with)?;
     plan.overrides = resolved.overrides.clone();
+    if let Some(day) = end_of_life {
+        plan.warnings.push(format!(
+            "{} reached its vendor's end of life on {day}: it gets no security updates, and its \
+             packages may have moved to an archive; plan the move to a supported release",
+            distro.name
+        ));
+    }
     Ok((plan, resolved))
 }
 
