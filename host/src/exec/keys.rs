@@ -43,6 +43,17 @@ pub enum KeyError {
         /// Their fingerprints.
         fingerprints: String,
     },
+    /// The pinned key, but its self-signature says it expired: apt and dnf refuse what it
+    /// signs (EXPKEYSIG), which is not a wrong key.
+    #[error("{what} is the pinned key {fingerprint}, but its self-signature says it expired on {expired} (UTC), so apt and dnf would refuse every package it signs. Vendors extend such keys in place (Kubic's has been, more than once): fetch the key again from the vendor, or refresh your mirror's copy, then run again")]
+    Expired {
+        /// The URL or path.
+        what: String,
+        /// Its fingerprint.
+        fingerprint: String,
+        /// The day it expired.
+        expired: String,
+    },
     /// The fingerprint is not the pinned one.
     #[error("{what} has fingerprint {found}, not the pinned {expected}")]
     WrongFingerprint {
@@ -65,7 +76,17 @@ pub fn normalize(fingerprint: &str) -> String {
 }
 
 /// The fingerprints of the primary keys in `bytes` (armored or binary).
-pub fn fingerprints(bytes: &[u8], what: &str) -> Result<Vec<String>, KeyError> {
+#[cfg(test)]
+fn fingerprints(bytes: &[u8], what: &str) -> Result<Vec<String>, KeyError> {
+    Ok(keys(bytes, what)?.iter().map(fingerprint).collect())
+}
+
+fn fingerprint(key: &SignedPublicKey) -> String {
+    normalize(&format!("{:X}", key.fingerprint()))
+}
+
+/// The primary keys in `bytes` (armored or binary).
+fn keys(bytes: &[u8], what: &str) -> Result<Vec<SignedPublicKey>, KeyError> {
     let not_a_key = |detail: String| KeyError::NotAKey {
         what: what.to_owned(),
         detail,
@@ -98,16 +119,40 @@ pub fn fingerprints(bytes: &[u8], what: &str) -> Result<Vec<String>, KeyError> {
     if keys.is_empty() {
         return Err(not_a_key("no key found".to_owned()));
     }
-    Ok(keys
+    Ok(keys)
+}
+
+/// When `key` expires (seconds since the epoch), by its newest self-signature on a user ID;
+/// `None` when it does not.
+fn expires_at(key: &SignedPublicKey) -> Option<u64> {
+    let newest = key
+        .details
+        .users
         .iter()
-        .map(|k| format!("{:X}", k.fingerprint()))
-        .map(|f| normalize(&f))
-        .collect())
+        .flat_map(|u| &u.signatures)
+        .max_by_key(|s| s.created().map(|t| t.as_secs()))?;
+    let lifetime = newest.key_expiration_time()?.as_secs();
+    (lifetime > 0).then(|| u64::from(key.primary_key.created_at().as_secs()) + u64::from(lifetime))
+}
+
+/// A day, `YYYY-MM-DD`, from seconds since the epoch (UTC; the civil-from-days algorithm).
+fn day(secs: u64) -> String {
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// Checks that `bytes` hold exactly one key, with one of `expected` fingerprints.
 pub fn verify(bytes: &[u8], what: &str, expected: &[String]) -> Result<String, KeyError> {
-    let found = fingerprints(bytes, what)?;
+    let keys = keys(bytes, what)?;
+    let found: Vec<String> = keys.iter().map(fingerprint).collect();
     if found.len() != 1 {
         return Err(KeyError::ExtraKeys {
             what: what.to_owned(),
@@ -117,7 +162,17 @@ pub fn verify(bytes: &[u8], what: &str, expected: &[String]) -> Result<String, K
     }
     let wanted: Vec<String> = expected.iter().map(|f| normalize(f)).collect();
     if wanted.contains(&found[0]) {
-        Ok(found[0].clone())
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match expires_at(&keys[0]) {
+            Some(at) if at <= now => Err(KeyError::Expired {
+                what: what.to_owned(),
+                fingerprint: found[0].clone(),
+                expired: day(at),
+            }),
+            _ => Ok(found[0].clone()),
+        }
     } else {
         Err(KeyError::WrongFingerprint {
             what: what.to_owned(),
@@ -262,6 +317,64 @@ mod tests {
             .unwrap();
         let err = verify(&out.stdout, "https://x/gpg", &[fpr]).unwrap_err();
         assert!(matches!(err, KeyError::ExtraKeys { count: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn an_expired_pinned_key_is_reported_as_expired_not_as_another_key() {
+        require_gpg();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            home.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        // Made on 2020-01-01 to expire a day later, as gpg's faked clock allows.
+        let gpg = |args: &[&str]| {
+            let out = Command::new("gpg")
+                .env("GNUPGHOME", home.path())
+                .args([
+                    "--batch",
+                    "--quiet",
+                    "--faked-system-time",
+                    "20200101T000000",
+                ])
+                .args(args)
+                .output()
+                .expect("gpg runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        gpg(&[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "old@example.invalid",
+            "ed25519",
+            "sign",
+            "1d",
+        ]);
+        let key = gpg(&["--armor", "--export", "old@example.invalid"]);
+        let fpr = fingerprints(&key, "k").unwrap().remove(0);
+        let err = verify(&key, "https://x/gpg", std::slice::from_ref(&fpr)).unwrap_err();
+        assert!(
+            matches!(&err, KeyError::Expired { expired, .. } if expired == "2020-01-02"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("fetch the key again"), "{err}");
+        // Another pin on the same file is still a wrong key, not an expired one.
+        let err = verify(&key, "https://x/gpg", &["0".repeat(40)]).unwrap_err();
+        assert!(matches!(err, KeyError::WrongFingerprint { .. }), "{err}");
+    }
+
+    #[test]
+    fn days_are_written_in_the_calendar() {
+        assert_eq!(day(0), "1970-01-01");
+        assert_eq!(day(1_577_923_200), "2020-01-02");
+        assert_eq!(day(1_709_164_800), "2024-02-29");
     }
 
     #[test]
