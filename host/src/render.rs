@@ -917,13 +917,16 @@ mod config_edit_parity {
     }
 
     /// Runs the script's edit of `text` with sh; `Err` with its stderr when it refuses.
-    fn script_edit(
+    /// Runs the script's edit of a file named `name` holding `text` with sh; `Err` with its
+    /// stderr when it refuses.
+    fn script_merge(
+        name: &str,
         text: &str,
         merge: &FileContent,
         overrides: &[String],
     ) -> Result<String, String> {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("config.toml");
+        let file = dir.path().join(name);
         std::fs::write(&file, text).unwrap();
         let call = sh_merge_call(file.to_str().unwrap(), merge, overrides, true);
         let script =
@@ -938,6 +941,14 @@ mod config_edit_parity {
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
+    }
+
+    fn script_edit(
+        text: &str,
+        merge: &FileContent,
+        overrides: &[String],
+    ) -> Result<String, String> {
+        script_merge("config.toml", text, merge, overrides)
     }
 
     fn parsed(text: &str) -> toml::Table {
@@ -1026,23 +1037,8 @@ mod config_edit_parity {
             std::process::Command::new("jq").arg("--version").output().is_ok(),
             "this test needs jq, as rendered scripts do: apt-get install jq (scripts/test-all does)"
         );
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("daemon.json");
-        std::fs::write(&file, text).unwrap();
         let merge = FileContent::JsonMerge { value: ours };
-        let call = sh_merge_call(file.to_str().unwrap(), &merge, overrides, true);
-        let script =
-            format!("set -eu\nsay() {{ printf '%s\\n' \"$*\" >&2; }}\n{CONFIG_EDITS}\n{call}\n");
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .output()
-            .unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8(out.stdout).unwrap())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        script_merge("daemon.json", text, &merge, overrides)
     }
 
     #[test]

@@ -223,10 +223,22 @@ mod tests {
 
     /// A throw-away key made by the real gpg: (armored public key, fingerprint).
     fn gpg_key(home: &std::path::Path, uid: &str) -> (Vec<u8>, String) {
+        gpg_key_made(home, uid, "never", &[])
+    }
+
+    /// [`gpg_key`] expiring after `expiry` (gpg's spelling: `never`, `1d`), with more gpg
+    /// options (a faked clock).
+    fn gpg_key_made(
+        home: &std::path::Path,
+        uid: &str,
+        expiry: &str,
+        options: &[&str],
+    ) -> (Vec<u8>, String) {
         let gpg = |args: &[&str]| {
             let out = Command::new("gpg")
                 .env("GNUPGHOME", home)
                 .args(["--batch", "--quiet"])
+                .args(options)
                 .args(args)
                 .output()
                 .expect("gpg runs");
@@ -244,7 +256,7 @@ mod tests {
             uid,
             "ed25519",
             "sign",
-            "never",
+            expiry,
         ]);
         let colons = String::from_utf8(gpg(&["--with-colons", "--list-keys", uid])).unwrap();
         let fpr = colons
@@ -329,36 +341,12 @@ mod tests {
         )
         .unwrap();
         // Made on 2020-01-01 to expire a day later, as gpg's faked clock allows.
-        let gpg = |args: &[&str]| {
-            let out = Command::new("gpg")
-                .env("GNUPGHOME", home.path())
-                .args([
-                    "--batch",
-                    "--quiet",
-                    "--faked-system-time",
-                    "20200101T000000",
-                ])
-                .args(args)
-                .output()
-                .expect("gpg runs");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            out.stdout
-        };
-        gpg(&[
-            "--passphrase",
-            "",
-            "--quick-gen-key",
+        let (key, fpr) = gpg_key_made(
+            home.path(),
             "old@example.invalid",
-            "ed25519",
-            "sign",
             "1d",
-        ]);
-        let key = gpg(&["--armor", "--export", "old@example.invalid"]);
-        let fpr = fingerprints(&key, "k").unwrap().remove(0);
+            &["--faked-system-time", "20200101T000000"],
+        );
         let err = verify(&key, "https://x/gpg", std::slice::from_ref(&fpr)).unwrap_err();
         assert!(
             matches!(&err, KeyError::Expired { expired, .. } if expired == "2020-01-02"),
