@@ -87,7 +87,9 @@ pub fn wait_for_package_managers(target: &Target, bound: Duration) -> Result<(),
 /// The lock that keeps two runs on one root from interleaving (and from interleaving their
 /// rollbacks): a write lock (`fcntl`, as dpkg's) on `/var/lib/installer/lock` in the target,
 /// which the kernel releases when the process ends, however it ends, and whose holder the
-/// kernel names to the one waiting. The file is created once and never written.
+/// kernel names to the one waiting. The file is created once and never written. A POSIX
+/// lock is released when the process closes any descriptor of the file, so nothing else in
+/// this process opens it while the lock is held ([`holder`] only asks when we do not hold it).
 #[derive(Debug)]
 pub struct RunLock {
     _file: std::fs::File,
