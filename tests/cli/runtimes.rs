@@ -155,11 +155,11 @@ fn every_builtin_distro_and_runtime_plans_or_refuses_with_a_reason() {
 }
 
 #[test]
-fn seed_ubuntu_focal_docker_19_03_8_is_refused_naming_the_cve_then_has_the_seeds_pins() {
+fn seed_ubuntu_bionic_docker_19_03_8_is_refused_naming_the_cve_then_has_the_seeds_pins() {
     let dir = plugins();
     let args = [
         "--distro",
-        "ubuntu-20.04",
+        "ubuntu-18.04",
         "--runtime",
         "docker",
         "--version",
@@ -185,16 +185,16 @@ fn seed_ubuntu_focal_docker_19_03_8_is_refused_naming_the_cve_then_has_the_seeds
     );
     let pkgs = packages(&plan);
     for want in [
-        "docker-ce=5:19.03.8~3-0~ubuntu-focal",
-        "docker-ce-cli=5:19.03.8~3-0~ubuntu-focal",
+        "docker-ce=5:19.03.8~3-0~ubuntu-bionic",
+        "docker-ce-cli=5:19.03.8~3-0~ubuntu-bionic",
         "containerd.io=1.2.13-1",
     ] {
         assert!(pkgs.iter().any(|p| p == want), "{want} in {pkgs:?}");
     }
     let text = all_text(&plan);
     assert!(
-        text.contains("https://download.docker.com/linux/ubuntu") && text.contains("focal"),
-        "Docker's ubuntu repo, focal suite"
+        text.contains("https://download.docker.com/linux/ubuntu") && text.contains("bionic"),
+        "Docker's ubuntu repo, bionic suite"
     );
     assert!(
         text.contains("9DC858229FC7DD38854AE2D88D81803C0EBFCD88"),

@@ -29,8 +29,33 @@ fn seed(distro: &str, version: &str) -> PlanRequest {
 }
 
 #[test]
-fn seed_ubuntu_focal_19_03_8_is_refused_naming_the_cves() {
-    let e = plan_for(&seed("ubuntu-20.04", "19.03.8")).unwrap_err();
+fn the_seeds_19_03_8_was_never_published_for_focal() {
+    // The seed's pin predates focal: Docker's repository has focal from 19.03.9
+    // (docker/docker-ce-packaging a0cdb993), so apt would find nothing.
+    let mut req = seed("ubuntu-20.04", "19.03.8");
+    req.options.allow_vulnerable = SEED_CVES.map(str::to_owned).to_vec();
+    let e = plan_for(&req).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.message.contains("starts at 19.03.9"), "{}", e.message);
+    assert!(e.hint.unwrap().contains("19.03.9 or later"));
+    // Bookworm starts at 23.0, trixie at 28.1; bionic ends with 24.0.
+    for (distro, version, said) in [
+        ("debian-12", "20.10", "starts at 23.0.0"),
+        ("debian-13", "28.0", "starts at 28.1.0"),
+        ("ubuntu-18.04", "25.0", "ends with 24.0"),
+    ] {
+        let e = plan_for(&seed(distro, version)).unwrap_err();
+        assert!(
+            e.message.contains(said),
+            "{distro} {version}: {}",
+            e.message
+        );
+    }
+}
+
+#[test]
+fn seed_ubuntu_bionic_19_03_8_is_refused_naming_the_cves() {
+    let e = plan_for(&seed("ubuntu-18.04", "19.03.8")).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unsupported);
     assert!(e.message.contains("CVE-2020-15257"), "{}", e.message);
     assert!(
@@ -45,8 +70,8 @@ fn seed_ubuntu_focal_19_03_8_is_refused_naming_the_cves() {
 }
 
 #[test]
-fn seed_ubuntu_focal_19_03_8_has_the_seeds_facts_when_allowed() {
-    let mut req = seed("ubuntu-20.04", "19.03.8");
+fn seed_ubuntu_bionic_19_03_8_has_the_seeds_facts_when_allowed() {
+    let mut req = seed("ubuntu-18.04", "19.03.8");
     req.options.allow_vulnerable = SEED_CVES.map(str::to_owned).to_vec();
     let plan = plan_for(&req).unwrap();
     assert_well_formed(&plan);
@@ -54,7 +79,7 @@ fn seed_ubuntu_focal_19_03_8_has_the_seeds_facts_when_allowed() {
         let p = package(&plan, name);
         assert_eq!(
             p.version.as_deref(),
-            Some("5:19.03.8~3-0~ubuntu-focal"),
+            Some("5:19.03.8~3-0~ubuntu-bionic"),
             "{name}"
         );
         assert_eq!(p.version_match, VersionMatch::Exact);
@@ -67,7 +92,7 @@ fn seed_ubuntu_focal_19_03_8_has_the_seeds_facts_when_allowed() {
 
     let repo = repositories(&plan)[0];
     assert_eq!(repo.url, "https://download.docker.com/linux/ubuntu");
-    assert_eq!(repo.suite.as_deref(), Some("focal"));
+    assert_eq!(repo.suite.as_deref(), Some("bionic"));
     assert_eq!(repo.components, ["stable"]);
     assert_eq!(repo.architectures, ["amd64"]);
     assert_eq!(

@@ -148,35 +148,43 @@ pub fn containerd_override(value: &str) -> Result<ContainerdPin, PluginError> {
     Ok(ContainerdPin { pin, judged_as })
 }
 
-type Bounds = (Option<(u64, u64)>, Option<(u64, u64)>);
+/// The first Engine release Docker published for a distro release and the last series,
+/// either open where this plugin knows no bound.
+type Bounds = (Option<(u64, u64, u64)>, Option<(u64, u64)>);
 
-/// The Docker Engine series Docker published for a distro release, where this plugin knows
-/// the bounds: `(first, last)` series, either open.
-///
-/// | release              | first | last |
-/// |----------------------|-------|------|
-/// | Ubuntu 20.04 focal   | 19.03 |      |
-/// | Ubuntu 22.04 jammy   | 20.10 |      |
-/// | Ubuntu 24.04 noble   | 26.0  |      |
-/// | Debian 11 bullseye   | 20.10 |      |
-/// | Debian 12 bookworm   | 20.10 |      |
-/// | EL 7 (CentOS, RHEL)  |       | 26.1 |
-/// | Fedora 40            | 26.0  |      |
+/// Where Docker's repository starts and ends for each distro release. Sources are
+/// docker/docker-ce-packaging commits adding or removing the release from the Makefiles (the
+/// first and last versions they shipped in), noted per row.
 fn published(distro: &Distro, format: Format) -> Bounds {
     match format {
         Format::Deb => match distro.codename.as_deref() {
-            Some("focal") => (Some((19, 3)), None),
-            Some("jammy") => (Some((20, 10)), None),
-            Some("noble") => (Some((26, 0)), None),
-            Some("bullseye" | "bookworm") => (Some((20, 10)), None),
+            // Removed before 24.0.3: 77c4f7fd ("remove Ubuntu 18.04 Bionic Beaver LTS").
+            Some("bionic") => (None, Some((24, 0))),
+            // Added in 19.03.9 (a0cdb993; v19.03.8's deb/Makefile has no focal), so
+            // 5:19.03.8~3-0~ubuntu-focal never existed; removed before 28.2.0 (a69db2ef, PR #1200).
+            Some("focal") => (Some((19, 3, 9)), Some((28, 1))),
+            // Added in 20.10.13 (d4a3088d, merged as ee95869f, PR #645).
+            Some("jammy") => (Some((20, 10, 13)), None),
+            // Added for 26.0 (d9898f6e, PR #1006); there was no 25.0 branch build for noble.
+            Some("noble") => (Some((26, 0, 0)), None),
+            // Removed at its end of life (d0b87a16, "remove Debian and Raspbian 10 Buster").
+            Some("buster") => (None, Some((26, 1))),
+            // Not re-checked this round (kept from the first version of this table).
+            Some("bullseye") => (Some((20, 10, 0)), None),
+            // Added for 23.0 only (0348022b, PR #838); the 20.10 branch never built it.
+            Some("bookworm") => (Some((23, 0, 0)), None),
+            // Added before 28.1.0 (6364c951, merged as e16f46b8, PR #1181).
+            Some("trixie") => (Some((28, 1, 0)), None),
             _ => (None, None),
         },
         Format::Rpm => match (
             distro.os_id.as_str(),
             distro.vars.get("rpm.releasever").map(String::as_str),
         ) {
+            // Removed at its end of life (88a6cdca, "remove CentOS 7 (EOL 2024-06-30)").
             (_, Some("7")) => (None, Some((26, 1))),
-            ("fedora", Some("40")) => (Some((26, 0)), None),
+            // First: not re-checked this round. Last: removed before 28.2.0 (c6aefccb, PR #1201).
+            ("fedora", Some("40")) => (Some((26, 0, 0)), Some((28, 1))),
             _ => (None, None),
         },
     }
@@ -197,16 +205,17 @@ pub fn check_published(
             format!("{a}.{b:02}")
         }
     };
-    if let Some(first) = first.filter(|f| series < *f) {
+    // A series pin installs its newest release, so only a whole series before the first
+    // release, or a release before it, was never there.
+    if let Some(first) = first.filter(|f| version.resolves_to() < *f) {
+        let shown = format!("{}.{}", fmt((first.0, first.1)), first.2);
         return Err(PluginError::invalid_input(format!(
             "Docker Engine {version} was never published for {}: Docker's repository for it \
-             starts at {}",
-            distro.id,
-            fmt(first)
+             starts at {shown}",
+            distro.id
         ))
         .with_hint(format!(
-            "pin {} or later, or leave --version out for the newest",
-            fmt(first)
+            "pin {shown} or later, or leave --version out for the newest"
         )));
     }
     if let Some(last) = last.filter(|l| series > *l) {

@@ -10,7 +10,7 @@ use plugin_api::{
 };
 
 /// The distro of pack `id`: one of debian-10, debian-12, debian-13, debian-testing,
-/// raspbian-10, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, centos-7, centos-stream-9, rocky-9,
+/// raspbian-10, ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, centos-7, centos-stream-9, rocky-9,
 /// rhel-8, rhel-9, fedora-40, opensuse-leap-15, opensuse-tumbleweed, sles-15.
 pub fn distro(id: &str) -> Distro {
     let pack = PACKS
@@ -120,6 +120,22 @@ const PACKS: &[Pack] = &[
             ("docker.repo_path", "raspbian"),
             ("docker.distro_package", "docker.io"),
             ("kubic.os", "Raspbian_10"),
+            ("crio.default_minor", "1.17"),
+        ],
+    },
+    Pack {
+        id: "ubuntu-18.04",
+        family: "debian",
+        package_manager: "apt",
+        os_id: "ubuntu",
+        version_id: Some("18.04"),
+        codename: Some("bionic"),
+        vars: &[
+            ("docker.repo_path", "ubuntu"),
+            ("docker.distro_package", "docker.io"),
+            ("containerd.distro_package", "containerd"),
+            ("mcr.repo_path", "ubuntu"),
+            ("kubic.os", "xUbuntu_18.04"),
             ("crio.default_minor", "1.17"),
         ],
     },
