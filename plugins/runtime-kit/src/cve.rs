@@ -71,8 +71,12 @@ pub const CONTAINERD: &[Cve] = &[
     Cve {
         id: RUNC_2024_21626,
         what: "the bundled runc leaks a host file descriptor that lets a container reach the host's filesystem (fixed in containerd 1.6.28 and 1.7.13)",
-        // runc 1.0.0-rc93, where the bug starts, was first bundled with containerd 1.4.4.
-        affected: &[((1, 4, 4), (1, 6, 28)), ((1, 7, 0), (1, 7, 13))],
+        // The bug affects runc from 1.0.0-rc93 (GHSA-xr7r-f8xq-vfvv), first bundled in
+        // containerd.io 1.4.3-2 (deb) and 1.4.3-3.2 (rpm): docker/containerd-packaging 8ef8167,
+        // "Update runc to v1.0.0-rc93". These ranges compare upstream releases, so 1.4.3-1
+        // (runc rc92) is judged affected too: a refusal the user can lift by name, never a
+        // vulnerable release let through.
+        affected: &[((1, 4, 3), (1, 6, 28)), ((1, 7, 0), (1, 7, 13))],
     },
 ];
 
@@ -208,6 +212,8 @@ mod tests {
             ["CVE-2019-5736", "CVE-2020-15257"]
         );
         assert_eq!(ids(CONTAINERD, "1.4.2"), ["CVE-2020-15257"]);
+        // containerd.io 1.4.3-2 already bundled runc rc93 (docker/containerd-packaging 8ef8167).
+        assert_eq!(ids(CONTAINERD, "1.4.3"), ["CVE-2024-21626"]);
         assert_eq!(ids(CONTAINERD, "1.4.4"), ["CVE-2024-21626"]);
         assert_eq!(ids(CONTAINERD, "1.6.28"), Vec::<&str>::new());
         assert_eq!(ids(CONTAINERD, "1.7.12"), ["CVE-2024-21626"]);
