@@ -61,6 +61,13 @@ impl RuntimePlugin for Docker {
              version: a full package version (1.2.13-2) or a series (1.7)",
             Some("by Docker Engine version (see the plugin's table)"),
         ));
+        docs.push(settings::doc(
+            PLUGIN,
+            "without-cri-dockerd",
+            "true to leave cri-dockerd out of the plan, for sites that install and run it \
+             themselves: neither Docker's repository nor most distros offer a cri-dockerd package",
+            Some("false"),
+        ));
         docs
     }
 }
@@ -76,13 +83,15 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     let kubernetes = Version::kubernetes(options)?;
     // Without --kubernetes-version, plan for a Kubernetes that is still supported: all of
     // them are past the dockershim.
-    let with_cri_dockerd = kubernetes.as_ref().is_none_or(|k| k.series() >= (1, 24));
+    let needs_cri_dockerd = kubernetes.as_ref().is_none_or(|k| k.series() >= (1, 24));
+    let site_runs_cri_dockerd = needs_cri_dockerd && settings.flag("without-cri-dockerd")?;
+    let with_cri_dockerd = needs_cri_dockerd && !site_runs_cri_dockerd;
 
     let mut plan = RuntimePlan {
         steps: node_prerequisites(),
         facts: facts::common(
             PLUGIN,
-            if with_cri_dockerd {
+            if needs_cri_dockerd {
                 cri_dockerd::SOCKET
             } else {
                 DOCKERSHIM_SOCKET
@@ -205,7 +214,8 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         plan.warnings.push(format!(
             "cri-dockerd is not in Docker's repository nor in most distros' archives: Mirantis \
              publishes its packages with its releases; make a repository this host uses offer \
-             `{}` (a local mirror, say) before running this plan",
+             `{}` (a local mirror, say) before running this plan, or leave it out with --set \
+             {PLUGIN}.without-cri-dockerd=true if you install it your own way",
             cri_dockerd::PACKAGE
         ));
         plan.facts
@@ -213,6 +223,17 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         plan.facts.insert(
             "cri_socket_unit".to_owned(),
             cri_dockerd::SOCKET_UNIT.to_owned(),
+        );
+    } else if site_runs_cri_dockerd {
+        plan.warnings.push(format!(
+            "cri-dockerd is left out (--set {PLUGIN}.without-cri-dockerd=true): the kubelet of \
+             Kubernetes 1.24 and later reaches Docker only through it; install and run it \
+             yourself, serving {}",
+            cri_dockerd::SOCKET
+        ));
+        plan.facts.insert(
+            "cri_adapter".to_owned(),
+            "cri-dockerd (installed by the site)".to_owned(),
         );
     } else {
         plan.facts.insert(

@@ -247,6 +247,32 @@ fn kubernetes_1_24_and_later_gets_cri_dockerd() {
 }
 
 #[test]
+fn a_site_that_runs_cri_dockerd_itself_gets_a_plan_without_it() {
+    // Stock repositories carry no cri-dockerd package: a site that installs it its own way
+    // says so, and the plan installs what the repositories have.
+    let mut req = request("debian-12", PLUGIN);
+    req.options.kubernetes_version = Some("1.30".into());
+    req.options
+        .set
+        .insert("docker.without-cri-dockerd".into(), "true".into());
+    let plan = plan_for(&req).unwrap();
+    assert_well_formed(&plan);
+    assert!(packages(&plan).iter().all(|p| p.name != "cri-dockerd"));
+    let units: Vec<&str> = services(&plan).iter().map(|s| s.unit.as_str()).collect();
+    assert_eq!(units, ["docker.service"]);
+    // The kubelet still needs cri-dockerd's socket, and the plan says who provides it.
+    assert_eq!(plan.facts["cri_socket"], "unix:///run/cri-dockerd.sock");
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| w.contains("without-cri-dockerd") && w.contains("install and run it")));
+    req.options
+        .set
+        .insert("docker.without-cri-dockerd".into(), "maybe".into());
+    assert!(plan_for(&req).is_err());
+}
+
+#[test]
 fn daemon_json_is_left_alone_with_a_warning_when_a_drop_in_passes_our_flags() {
     let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
     let file = plan
