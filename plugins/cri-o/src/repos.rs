@@ -139,8 +139,8 @@ pub fn kubic(
     let os =
         distro.var(PLUGIN, "kubic.os").map_err(|e| {
             e.with_hint(format!(
-            "Kubic, which published CRI-O before {}.{}, never built it for {}; CRI-O {}.{} and \
-             later come from isv:cri-o for any distro: --kubernetes-version {}.{} or later",
+            "Kubic, which published CRI-O before {}.{}, has no builds of it for {}; CRI-O {}.{} \
+             and later come from isv:cri-o for any distro: --kubernetes-version {}.{} or later",
             FIRST_ON_PKGS.0, FIRST_ON_PKGS.1, distro.id, FIRST_ON_PKGS.0, FIRST_ON_PKGS.1,
             FIRST_ON_PKGS.0, FIRST_ON_PKGS.1
         ))

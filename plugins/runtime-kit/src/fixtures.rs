@@ -106,7 +106,6 @@ const PACKS: &[Pack] = &[
         vars: &[
             ("docker.distro_package", "docker.io"),
             ("containerd.distro_package", "containerd"),
-            ("kubic.os", "Debian_Testing"),
         ],
     },
     Pack {
