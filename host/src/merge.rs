@@ -2,9 +2,7 @@
 //! containerd's config.toml (edited in place with toml_edit, so every other setting and every
 //! comment survives). Used by `plan` (to show the result), `render` and `run`.
 
-use jsonc_parser::cst::{
-    CstArray, CstContainerNode, CstInputValue, CstLeafNode, CstNode, CstObject, CstRootNode,
-};
+use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstRootNode};
 use plugin_api::{FileContent, TomlEdit};
 use toml_edit::{DocumentMut, Item, Table, Value};
 
@@ -301,8 +299,11 @@ fn merge_array(
             None => {
                 array.append(input(element));
             }
+            // A clash is a `name=value` string by construction.
             Some((node, _)) if overrides.wins(key) => {
-                replace(node.clone(), input(element));
+                if let Some(text) = node.as_string_lit() {
+                    text.replace_with(input(element));
+                }
             }
             Some((node, _)) => conflicts.push(Conflict {
                 key: key.to_owned(),
@@ -310,33 +311,6 @@ fn merge_array(
                 ours: element.to_string(),
             }),
         }
-    }
-}
-
-fn replace(node: CstNode, value: CstInputValue) {
-    match node {
-        CstNode::Leaf(CstLeafNode::StringLit(s)) => {
-            s.replace_with(value);
-        }
-        CstNode::Leaf(CstLeafNode::NumberLit(n)) => {
-            n.replace_with(value);
-        }
-        CstNode::Leaf(CstLeafNode::BooleanLit(b)) => {
-            b.replace_with(value);
-        }
-        CstNode::Leaf(CstLeafNode::WordLit(w)) => {
-            w.replace_with(value);
-        }
-        CstNode::Leaf(CstLeafNode::NullKeyword(n)) => {
-            n.replace_with(value);
-        }
-        CstNode::Container(CstContainerNode::Object(o)) => {
-            o.replace_with(value);
-        }
-        CstNode::Container(CstContainerNode::Array(a)) => {
-            a.replace_with(value);
-        }
-        _ => {}
     }
 }
 

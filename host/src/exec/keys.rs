@@ -221,6 +221,17 @@ mod tests {
     use super::*;
     use std::process::Command;
 
+    /// A GNUPGHOME of its own, private as gpg wants it.
+    fn gpg_home() -> tempfile::TempDir {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            home.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        home
+    }
+
     /// A throw-away key made by the real gpg: (armored public key, fingerprint).
     fn gpg_key(home: &std::path::Path, uid: &str) -> (Vec<u8>, String) {
         gpg_key_made(home, uid, "never", &[])
@@ -282,12 +293,7 @@ mod tests {
     #[test]
     fn a_key_is_accepted_only_with_its_pinned_fingerprint() {
         require_gpg();
-        let home = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(
-            home.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
+        let home = gpg_home();
         let (key, fpr) = gpg_key(home.path(), "repo-a@example.invalid");
         let spaced: String = fpr
             .chars()
@@ -334,12 +340,7 @@ mod tests {
     #[test]
     fn an_expired_pinned_key_is_reported_as_expired_not_as_another_key() {
         require_gpg();
-        let home = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(
-            home.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
+        let home = gpg_home();
         // Made on 2020-01-01 to expire a day later, as gpg's faked clock allows.
         let (key, fpr) = gpg_key_made(
             home.path(),
