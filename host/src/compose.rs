@@ -299,6 +299,13 @@ pub fn compose(
                 .map(|guard| Action::SkipIf(guard.clone()))
                 .chain(std::iter::once(file_action(file)))
                 .collect(),
+            StepKind::Download(d) => vec![Action::Download {
+                url: d.url.clone(),
+                sha256: d.sha256.clone(),
+                member: d.member.clone(),
+                path: d.path.clone(),
+                mode: d.mode,
+            }],
             StepKind::Service(service) => {
                 vec![service_action(service, changers.get(&service.unit))]
             }
@@ -471,6 +478,8 @@ struct Merged {
 fn identity(kind: &StepKind) -> Option<String> {
     Some(match kind {
         StepKind::File(f) => format!("file:{}", f.path),
+        // A download installs a file: it and a file step for the same path are one target.
+        StepKind::Download(d) => format!("file:{}", d.path),
         StepKind::Repository(r) => format!("repository:{}", r.id),
         StepKind::Service(s) => format!("service:{}", s.unit),
         StepKind::KernelModules { persist_file, .. } => format!("modules:{persist_file}"),
@@ -812,6 +821,14 @@ fn restart_triggers(merged: &[Merged]) -> BTreeMap<String, Vec<String>> {
                         .push(f.path.clone());
                 }
             }
+            StepKind::Download(d) => {
+                for unit in &d.restarts {
+                    triggers
+                        .entry(unit.clone())
+                        .or_default()
+                        .push(d.path.clone());
+                }
+            }
             StepKind::Packages { packages } => {
                 for (unit, plugins) in &services {
                     for p in packages
@@ -988,12 +1005,44 @@ fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
             }
             Ok(())
         }
+        StepKind::Download(d) => {
+            check_download(
+                &d.url,
+                &d.sha256,
+                d.member.as_deref(),
+                &d.path,
+                &from,
+                options,
+            )?;
+            d.restarts
+                .iter()
+                .try_for_each(|u| crate::options::check_token(u, &from, "a systemd unit name"))
+        }
         StepKind::Service(s) => crate::options::check_token(&s.unit, &from, "a systemd unit name"),
         StepKind::Check(Check { probe, .. }) => check_probe(probe, &from),
         StepKind::Actions { actions } => actions
             .iter()
             .try_for_each(|a| check_action(a, &from, options)),
     }
+}
+
+/// A download: its URL as a key's, its digest and member by shape, its path as a file's.
+fn check_download(
+    url: &str,
+    sha256: &str,
+    member: Option<&str>,
+    path: &str,
+    from: &str,
+    options: &Options,
+) -> Result<(), Error> {
+    check_url(url, from, options.allow_insecure_repo)?;
+    let bug =
+        |e: plugin_api::PluginError| Error::input(e.to_string(), "this is a bug in the plugin");
+    plugin_api::validate::sha256(sha256, from).map_err(bug)?;
+    if let Some(member) = member {
+        plugin_api::validate::archive_member(member, from).map_err(bug)?;
+    }
+    check_target_path(path, from).map(drop)
 }
 
 fn check_probe(probe: &Probe, from: &str) -> Result<(), Error> {
@@ -1026,6 +1075,13 @@ fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Er
             check_url(url, from, options.allow_insecure_repo)?;
             check_target_path(dest, from).map(drop)
         }
+        Action::Download {
+            url,
+            sha256,
+            member,
+            path,
+            ..
+        } => check_download(url, sha256, member.as_deref(), path, from, options),
         Action::Run {
             argv,
             env,

@@ -204,6 +204,22 @@ pub fn describe(action: &Action) -> String {
             FileContent::Full { text } => format!("write {path}:\n{}", indent(text)),
         },
         Action::RemoveFile { path } => format!("remove {path}"),
+        Action::Download {
+            url,
+            sha256,
+            member,
+            path,
+            mode,
+        } => match member {
+            Some(member) => format!(
+                "install {member} from the archive {url} (sha256 {}, checked before the run changes anything) at {path} (mode {mode:04o})",
+                sha256.to_ascii_lowercase()
+            ),
+            None => format!(
+                "install {url} (sha256 {}, checked before the run changes anything) at {path} (mode {mode:04o})",
+                sha256.to_ascii_lowercase()
+            ),
+        },
         Action::FetchKey {
             url,
             fingerprints,
@@ -376,6 +392,38 @@ resolve_version() {
 }
 "#;
 
+/// The functions a script with downloads needs; `$downloads` is the directory they go to.
+const DOWNLOADS: &str = r#"
+# fetch_verified URL SHA256: download URL into $downloads and stop unless its sha256 is SHA256.
+# Called in the preflight, so a wrong file stops the script before anything changes.
+fetch_verified() {
+  curl -fsSL --proto '=https,http' -o "$downloads/$2" -- "$1"
+  if ! printf '%s  %s\n' "$2" "$downloads/$2" | sha256sum -c --status; then
+    say "$1 does not have the pinned sha256 $2 (a changed release, another file on a mirror, or tampering); nothing was changed"
+    exit 1
+  fi
+}
+
+# install_download SHA256 MEMBER PATH MODE: install the fetched file, or its MEMBER when it is a
+# gzip'd tar ('' for the file itself), at PATH atomically, keeping a backup, only when different.
+install_download() {
+  new=$(mktemp -- "$downloads/new.XXXXXX")
+  if [ -n "$2" ]; then tar -xzOf "$downloads/$1" -- "$2" > "$new"; else cat -- "$downloads/$1" > "$new"; fi
+  if [ -f "$3" ] && cmp -s -- "$new" "$3"; then
+    if [ "$(stat -c %a -- "$3")" != "$(printf '%o' "0$4")" ]; then chmod "$4" "$3"; note_changed "$3"; fi
+    return 0
+  fi
+  mkdir -p -- "$(dirname -- "$3")"
+  tmp=$(mktemp -- "$3.installer.XXXXXX")
+  cat -- "$new" > "$tmp"
+  chmod "$4" "$tmp"
+  if [ -f "$3" ]; then cp -p -- "$3" "$3.installer-backup"; fi
+  mv -f -- "$tmp" "$3"
+  note_changed "$3"
+  say "installed $3"
+}
+"#;
+
 /// The plan as a POSIX shell script: run by `sh` as root on the target, it does what `run`
 /// does, less the rollback. Every value is single-quoted.
 pub fn sh(plan: &Plan) -> String {
@@ -409,12 +457,35 @@ pub fn sh(plan: &Plan) -> String {
         out.push_str(CONFIG_EDITS);
     }
 
+    if plan
+        .steps
+        .iter()
+        .flat_map(|s| &s.actions)
+        .any(|a| matches!(a, Action::Download { .. }))
+    {
+        out.push_str(DOWNLOADS);
+    }
+
     // Preflight: tools the script needs, and merges it cannot do, checked before any change.
     out.push_str("\n# Preflight: nothing has changed yet.\n");
     let mut tools = vec!["awk", "grep", "mktemp", "sort"];
     let actions: Vec<&Action> = plan.steps.iter().flat_map(|s| &s.actions).collect();
     if actions.iter().any(|a| matches!(a, Action::FetchKey { .. })) {
         tools.extend(["curl", "gpg"]);
+    }
+    let downloads: Vec<(&String, &String)> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Download { url, sha256, .. } => Some((url, sha256)),
+            _ => None,
+        })
+        .collect();
+    if !downloads.is_empty() {
+        for tool in ["curl", "sha256sum", "tar", "cmp"] {
+            if !tools.contains(&tool) {
+                tools.push(tool);
+            }
+        }
     }
     if actions.iter().any(|a| {
         matches!(
@@ -432,6 +503,24 @@ pub fn sh(plan: &Plan) -> String {
         "for tool in {}; do command -v \"$tool\" >/dev/null 2>&1 || {{ say \"this script needs $tool; install it, or use 'installer run'\"; exit 2; }}; done",
         tools.join(" ")
     );
+    // Downloads are fetched and checked now, as `run` does, so that a wrong file changes
+    // nothing.
+    if !downloads.is_empty() {
+        out.push_str("downloads=$(mktemp -d)\ntrap 'rm -rf -- \"$downloads\"' EXIT\n");
+        let mut seen = Vec::new();
+        for (url, sha256) in downloads {
+            let sha256 = sha256.to_ascii_lowercase();
+            if !seen.contains(&sha256) {
+                let _ = writeln!(
+                    out,
+                    "fetch_verified {} {}",
+                    sh_quote(url),
+                    sh_quote(&sha256)
+                );
+                seen.push(sha256);
+            }
+        }
+    }
     // Config files the site already has are edited where they stand, as `run` does: check
     // now, before any change, that each can be (no conflict, no form the script cannot edit).
     for a in &actions {
@@ -704,6 +793,19 @@ fn sh_action(action: &Action, overrides: &[String]) -> String {
             "if [ -e {p} ]; then cp -p -- {p} {b}; rm -f -- {p}; note_changed {p}; fi\n",
             p = sh_quote(path),
             b = sh_quote(&format!("{path}.installer-backup"))
+        ),
+        Action::Download {
+            sha256,
+            member,
+            path,
+            mode,
+            ..
+        } => format!(
+            "install_download {} {} {} {}\n",
+            sh_quote(&sha256.to_ascii_lowercase()),
+            sh_quote(member.as_deref().unwrap_or("")),
+            sh_quote(path),
+            sh_quote(&format!("{mode:04o}"))
         ),
         Action::FetchKey {
             url,

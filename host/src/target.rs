@@ -29,6 +29,9 @@ pub const OS_RELEASE_LIMIT: u64 = 64 * 1024;
 /// The most we read of a configuration file, a key or an account table.
 pub const FILE_LIMIT: u64 = 8 * 1024 * 1024;
 
+/// The most a download (a program the plan installs) and its backup may hold: 256 MiB.
+pub const DOWNLOAD_LIMIT: u64 = 256 * 1024 * 1024;
+
 /// The most names [`Target::list_dir`] returns.
 const MAX_LISTED: usize = 4096;
 

@@ -58,9 +58,9 @@ pub use request::{
 };
 pub use sdk::{PackageManagerPlugin, RuntimePlugin};
 pub use steps::{
-    Action, Audit, Check, Expect, FileContent, FileStep, Package, Phase, Probe, Repository,
-    ResolveVersion, ServiceStep, SigningKey, SkipWhen, Step, StepKind, TomlEdit, VersionListing,
-    VersionMatch, Vulnerability,
+    Action, Audit, Check, DownloadStep, Expect, FileContent, FileStep, Package, Phase, Probe,
+    Repository, ResolveVersion, ServiceStep, SigningKey, SkipWhen, Step, StepKind, TomlEdit,
+    VersionListing, VersionMatch, Vulnerability,
 };
 
 /// The protocol version this crate speaks: the version of the documents, not of the ABI.
@@ -78,7 +78,9 @@ pub use steps::{
 /// * 1.2: the optional `vulnerabilities` of a package, judged by the host against the version
 ///   a partial pin resolves to on the target; the optional `audit` of a `run` action, asked
 ///   when a package transaction fails.
-pub const PROTOCOL_VERSION: &str = "1.2.0";
+/// * 1.3: the `download` step kind and action (a file or tar member pinned by sha256,
+///   fetched and checked by the host before a run changes anything).
+pub const PROTOCOL_VERSION: &str = "1.3.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].
 pub mod methods {

@@ -111,6 +111,9 @@ pub enum StepKind {
     },
     /// Write or merge a file.
     File(FileStep),
+    /// Fetch a file (or one member of a gzip'd tar) whose sha256 the plugin pins, and install
+    /// it (since protocol 1.3).
+    Download(DownloadStep),
     /// Manage a systemd service.
     Service(ServiceStep),
     /// Check something about the result.
@@ -131,6 +134,7 @@ impl StepKind {
             StepKind::Repository(_) => "repository",
             StepKind::Packages { .. } => "packages",
             StepKind::File(_) => "file",
+            StepKind::Download(_) => "download",
             StepKind::Service(_) => "service",
             StepKind::Check(_) => "check",
             StepKind::Actions { .. } => "actions",
@@ -340,6 +344,33 @@ pub enum TomlEdit {
     },
 }
 
+/// A file fetched from a URL and installed on the target, for software no package
+/// repository the plan uses carries (cri-dockerd, published as release archives).
+///
+/// The host fetches every download of a run and checks it against `sha256` before the run
+/// changes anything, so a wrong or tampered file stops the run with nothing done. It keeps a
+/// record of what it installed under `/var/lib/installer/downloads/`, so a second run knows
+/// the file is in place without fetching it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadStep {
+    /// Where to fetch it: https (http only on loopback, or with `--allow-insecure-repo`).
+    pub url: String,
+    /// The sha256 of what `url` serves, 64 hex digits.
+    pub sha256: String,
+    /// When `url` serves a gzip'd tar (`.tgz`): the member to install (`cri-dockerd/cri-dockerd`),
+    /// a relative path without `..`. `None`: the file itself is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// Absolute path on the target.
+    pub path: String,
+    /// Permission bits (`0o755` for a program).
+    #[serde(default = "default_mode")]
+    pub mode: u32,
+    /// Services to restart when the installed file changes.
+    #[serde(default)]
+    pub restarts: Vec<String>,
+}
+
 /// A systemd service to manage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStep {
@@ -445,6 +476,22 @@ pub enum Action {
         fingerprints: Vec<String>,
         /// Where to store it on the target.
         dest: String,
+    },
+    /// Install what a [`DownloadStep`] names (since protocol 1.3); done when the host's record
+    /// says this download (URL, sha256, member) was installed at `path` and the file there
+    /// is still what was installed.
+    Download {
+        /// Where to fetch it.
+        url: String,
+        /// The sha256 of what `url` serves.
+        sha256: String,
+        /// The member of a gzip'd tar to install, or `None` for the file itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        member: Option<String>,
+        /// Absolute path on the target.
+        path: String,
+        /// Permission bits.
+        mode: u32,
     },
     /// Run a command (argv, no shell); done when `unless` succeeds.
     Run {

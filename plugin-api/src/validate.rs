@@ -180,6 +180,41 @@ pub fn fingerprint(value: &str, origin: &str) -> Result<String, PluginError> {
     }
 }
 
+/// A sha256 digest: 64 hex digits, returned in lower case (as `sha256sum` prints it).
+pub fn sha256(value: &str, origin: &str) -> Result<String, PluginError> {
+    if value.len() == 64 && value.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(PluginError::invalid_input(format!(
+            "sha256 `{}` of {origin} is not 64 hex digits",
+            value.escape_debug()
+        ))
+        .with_hint("give the digest as `sha256sum FILE` prints it"))
+    }
+}
+
+/// A member of an archive: a relative path of plain segments (letters, digits, `._+-`), no
+/// `.` or `..` segment, no empty one.
+pub fn archive_member(value: &str, origin: &str) -> Result<(), PluginError> {
+    let plain = |segment: &str| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+    };
+    if value.split('/').all(plain) {
+        Ok(())
+    } else {
+        Err(PluginError::invalid_input(format!(
+            "archive member `{}` of {origin} is not a relative path of plain names",
+            value.escape_debug()
+        ))
+        .with_hint("name the member as `tar -tzf` lists it, such as cri-dockerd/cri-dockerd"))
+    }
+}
+
 /// Checks a package: its name, and its version pin if any.
 pub fn package(package: &Package) -> Result<(), PluginError> {
     let origin = format!(
@@ -458,5 +493,36 @@ mod tests {
         let mut r = repo("https://example.com/");
         r.key.as_mut().unwrap().fingerprints.clear();
         assert!(repository(&r, &Options::default(), &[]).is_err());
+    }
+
+    #[test]
+    fn a_digest_is_64_hex_digits_and_a_member_a_plain_relative_path() {
+        let digest = "87F31C964D974CDCE9C883C79B69E355C3C323E51D3A7D36CDA140E6DF7B8D5A";
+        assert_eq!(sha256(digest, "x").unwrap(), digest.to_ascii_lowercase());
+        for bad in [
+            "",
+            "abc",
+            &digest[1..],
+            &format!("{digest}0"),
+            &digest.replace('F', "g"),
+        ] {
+            assert!(sha256(bad, "x").is_err(), "{bad}");
+        }
+        assert!(archive_member("cri-dockerd/cri-dockerd", "x").is_ok());
+        assert!(archive_member("bin/runsc-1.0_x86+64", "x").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "a/../b",
+            "./a",
+            "a//b",
+            "a/",
+            "a b",
+            "a;b",
+            "..",
+        ] {
+            let err = archive_member(bad, "plugin `p`").unwrap_err().to_string();
+            assert!(err.contains("plugin `p`"), "{err}");
+        }
     }
 }

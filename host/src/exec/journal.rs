@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::target::{Target, FILE_LIMIT};
+use crate::target::{Target, DOWNLOAD_LIMIT, FILE_LIMIT};
 
 /// The journal's state, as `journal.json` records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,9 +159,10 @@ impl Journal {
         if self.record.entries.iter().any(|e| e.path == path) {
             return Ok(());
         }
+        // A replaced program (a download) is backed up as a configuration file is.
         let before = self
             .target
-            .read(path, FILE_LIMIT)
+            .read(path, DOWNLOAD_LIMIT)
             .map_err(std::io::Error::other)?;
         let entry = match before {
             Some(file) => {
@@ -237,7 +238,7 @@ impl Journal {
             let result = match (&entry.backup, entry.mode) {
                 (Some(name), Some(mode)) => self
                     .target
-                    .read(&self.file(name), FILE_LIMIT)
+                    .read(&self.file(name), DOWNLOAD_LIMIT)
                     .map_err(std::io::Error::other)
                     .and_then(|b| b.ok_or_else(|| std::io::Error::other("the backup is missing")))
                     .and_then(|b| {

@@ -184,36 +184,15 @@ pub fn verify(bytes: &[u8], what: &str, expected: &[String]) -> Result<String, K
 
 /// Fetches `url` and checks its scheme first.
 pub fn fetch(url: &str, allow_insecure: bool) -> Result<Vec<u8>, KeyError> {
-    let parsed = url::Url::parse(url).map_err(|e| KeyError::Fetch {
-        url: url.to_owned(),
-        detail: e.to_string(),
-    })?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" if crate::options::is_loopback(&parsed) || allow_insecure => {}
-        _ => {
-            return Err(KeyError::Insecure {
-                url: url.to_owned(),
-            })
-        }
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(std::time::Duration::from_secs(60)))
-        .build()
-        .into();
-    let mut response = agent.get(url).call().map_err(|e| KeyError::Fetch {
-        url: url.to_owned(),
-        detail: e.to_string(),
-    })?;
-    response
-        .body_mut()
-        .with_config()
-        .limit(1024 * 1024)
-        .read_to_vec()
-        .map_err(|e| KeyError::Fetch {
+    super::http::get(url, allow_insecure, 1024 * 1024).map_err(|e| match e {
+        super::http::GetError::Insecure => KeyError::Insecure {
             url: url.to_owned(),
-            detail: e.to_string(),
-        })
+        },
+        super::http::GetError::Failed(detail) => KeyError::Fetch {
+            url: url.to_owned(),
+            detail,
+        },
+    })
 }
 
 #[cfg(test)]

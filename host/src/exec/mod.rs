@@ -6,7 +6,9 @@
 //! failure is reported with its command, exit status and the tail of its output. Commands run
 //! as argv, never through a shell, chrooted into `--root` when it is not `/`.
 
+mod download;
 mod files;
+mod http;
 mod journal;
 mod keys;
 mod locks;
@@ -23,7 +25,7 @@ use journal::Journal;
 
 use crate::compose::Plan;
 use crate::merge::Overrides;
-use crate::target::{FileState, Target, FILE_LIMIT};
+use crate::target::{FileState, Target, DOWNLOAD_LIMIT, FILE_LIMIT};
 
 /// How to run a plan.
 #[derive(Debug, Clone)]
@@ -266,6 +268,30 @@ pub fn run(
         }
     }
 
+    // Every download is fetched and checked now, so that a wrong file stops the run before
+    // anything changes (a package installed cannot be rolled back).
+    for action in plan.steps.iter().flat_map(|s| &s.actions) {
+        let Some(wanted) = wanted(action) else {
+            continue;
+        };
+        let key = (
+            wanted.sha256.to_ascii_lowercase(),
+            wanted.member.map(str::to_owned),
+        );
+        if exec.fetched.contains_key(&key) || download::is_installed(target, &wanted) {
+            continue;
+        }
+        match download::fetch(&wanted, opts.allow_insecure_repo) {
+            Ok(bytes) => {
+                exec.fetched.insert(key, bytes);
+            }
+            Err(e) => {
+                let error = Failure::plain(format!("{e}; nothing was changed"));
+                return failed(reports, exec, error);
+            }
+        }
+    }
+
     for (i, step) in plan.steps.iter().enumerate() {
         let kernel_step = matches!(step.kind.as_str(), "kernel_modules" | "sysctls");
         let mut status = StepStatus::Unchanged;
@@ -343,6 +369,8 @@ struct Executor<'t> {
     /// Every command and its output, written into the journal when there is one.
     log: std::cell::RefCell<String>,
     changed: Vec<String>,
+    /// What the downloads of this run fetched, checked: (sha256, member) → bytes to install.
+    fetched: BTreeMap<(String, Option<String>), Vec<u8>>,
     packages_changed: bool,
     transactions: usize,
     installed: Vec<String>,
@@ -364,6 +392,7 @@ impl<'t> Executor<'t> {
             journal: None,
             log: std::cell::RefCell::new(String::new()),
             changed: Vec::new(),
+            fetched: BTreeMap::new(),
             packages_changed: false,
             transactions: 0,
             installed: Vec::new(),
@@ -483,6 +512,39 @@ impl<'t> Executor<'t> {
                 self.write(dest, 0o644, &bytes, (None, None))?;
                 Ok(Outcome::Changed {
                     note: Some(format!("stored the key {fingerprint} from {url} at {dest}")),
+                    diff: None,
+                })
+            }
+            Action::Download { .. } => {
+                let wanted = wanted(action).expect("a download");
+                if download::is_installed(self.target, &wanted) {
+                    return Ok(Outcome::Unchanged);
+                }
+                let key = (
+                    wanted.sha256.to_ascii_lowercase(),
+                    wanted.member.map(str::to_owned),
+                );
+                let bytes = match self.fetched.get(&key) {
+                    Some(bytes) => bytes.clone(),
+                    None => download::fetch(&wanted, self.allow_insecure_repo)
+                        .map_err(|e| Failure::plain(format!("{e}; nothing was written for it")))?,
+                };
+                let record = download::record_text(&wanted, &bytes);
+                self.write_file(wanted.path, wanted.mode, &bytes, (None, None), true)?;
+                self.write_file(
+                    &download::record_path(wanted.path),
+                    0o644,
+                    record.as_bytes(),
+                    (None, None),
+                    false,
+                )?;
+                Ok(Outcome::Changed {
+                    note: Some(format!(
+                        "installed {} from {} (sha256 {} checked)",
+                        wanted.path,
+                        wanted.url,
+                        wanted.sha256.to_ascii_lowercase()
+                    )),
                     diff: None,
                 })
             }
@@ -713,8 +775,8 @@ impl<'t> Executor<'t> {
         ))
     }
 
-    /// Writes a file when its content, mode or asked-for owner differ, recording the old one
-    /// first.
+    /// Writes a text file when its content, mode or asked-for owner differ, recording the
+    /// old one first.
     fn write(
         &mut self,
         path: &str,
@@ -722,7 +784,24 @@ impl<'t> Executor<'t> {
         bytes: &[u8],
         ids: (Option<u32>, Option<u32>),
     ) -> Result<Outcome, Failure> {
-        let before = self.current(path)?;
+        self.write_file(path, mode, bytes, ids, false)
+    }
+
+    /// As [`Executor::write`]; a `binary` file (a program) may be as large as a download and
+    /// gets no diff.
+    fn write_file(
+        &mut self,
+        path: &str,
+        mode: u32,
+        bytes: &[u8],
+        ids: (Option<u32>, Option<u32>),
+        binary: bool,
+    ) -> Result<Outcome, Failure> {
+        let limit = if binary { DOWNLOAD_LIMIT } else { FILE_LIMIT };
+        let before = self
+            .target
+            .read(path, limit)
+            .map_err(|e| Failure::plain(format!("{e}; nothing was changed for it")))?;
         if let Some(old) = &before {
             let owned = ids.0.is_none_or(|u| u == old.uid) && ids.1.is_none_or(|g| g == old.gid);
             if old.bytes == bytes && old.mode == mode && owned {
@@ -739,7 +818,7 @@ impl<'t> Executor<'t> {
             .created(created)
             .map_err(|e| io_failure(path, e))?;
         self.changed.push(path.to_owned());
-        let diff = before.map(|old| {
+        let diff = before.filter(|_| !binary).map(|old| {
             files::diff(
                 path,
                 &String::from_utf8_lossy(&old.bytes),
@@ -993,6 +1072,26 @@ impl Failure {
             output_tail: None,
             left_behind: None,
         }
+    }
+}
+
+/// What a `download` action asks for.
+fn wanted(action: &Action) -> Option<download::Wanted<'_>> {
+    match action {
+        Action::Download {
+            url,
+            sha256,
+            member,
+            path,
+            mode,
+        } => Some(download::Wanted {
+            url,
+            sha256,
+            member: member.as_deref(),
+            path,
+            mode: *mode,
+        }),
+        _ => None,
     }
 }
 

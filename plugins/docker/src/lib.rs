@@ -65,9 +65,10 @@ impl RuntimePlugin for Docker {
             PLUGIN,
             "without-cri-dockerd",
             "true to leave cri-dockerd out of the plan, for sites that install and run it \
-             themselves: neither Docker's repository nor most distros offer a cri-dockerd package",
+             themselves (it is installed from Mirantis' release archives otherwise)",
             Some("false"),
         ));
+        docs.extend(cri_dockerd::options(PLUGIN));
         docs
     }
 }
@@ -86,6 +87,27 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     let needs_cri_dockerd = kubernetes.as_ref().is_none_or(|k| k.series() >= (1, 24));
     let site_runs_cri_dockerd = needs_cri_dockerd && settings.flag("without-cri-dockerd")?;
     let with_cri_dockerd = needs_cri_dockerd && !site_runs_cri_dockerd;
+    let unused = [
+        "cri-dockerd-version",
+        "cri-dockerd-url",
+        "cri-dockerd-sha256",
+    ]
+    .into_iter()
+    .filter(|k| settings.get(k).is_some())
+    .map(|k| format!("{PLUGIN}.{k}"))
+    .collect::<Vec<_>>();
+    if !with_cri_dockerd && !unused.is_empty() {
+        let why = if site_runs_cri_dockerd {
+            format!("--set {PLUGIN}.without-cri-dockerd=true leaves cri-dockerd out")
+        } else {
+            "Kubernetes before 1.24 uses the kubelet's dockershim, not cri-dockerd".to_owned()
+        };
+        return Err(PluginError::invalid_input(format!(
+            "--set {} would do nothing: {why}",
+            unused.join(", --set ")
+        ))
+        .with_hint("drop the setting, or the option that leaves cri-dockerd out"));
+    }
 
     let mut plan = RuntimePlan {
         steps: node_prerequisites(),
@@ -209,17 +231,17 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         }
     }
 
-    if with_cri_dockerd {
-        packages.push(cri_dockerd::package());
-        plan.warnings.push(format!(
-            "cri-dockerd is not in Docker's repository nor in most distros' archives: Mirantis \
-             publishes its packages with its releases; make a repository this host uses offer \
-             `{}` (a local mirror, say) before running this plan, or leave it out with --set \
-             {PLUGIN}.without-cri-dockerd=true if you install it your own way",
-            cri_dockerd::PACKAGE
-        ));
-        plan.facts
-            .insert("cri_adapter".to_owned(), "cri-dockerd".to_owned());
+    let cri_dockerd = if with_cri_dockerd {
+        Some(cri_dockerd::download(
+            distro,
+            options.mirror.as_deref(),
+            &settings,
+        )?)
+    } else {
+        None
+    };
+    if let Some((_, chosen)) = &cri_dockerd {
+        plan.facts.insert("cri_adapter".to_owned(), chosen.clone());
         plan.facts.insert(
             "cri_socket_unit".to_owned(),
             cri_dockerd::SOCKET_UNIT.to_owned(),
@@ -280,9 +302,12 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     if validates {
         plan.steps.push(daemon_json::validate_check());
     }
-    if with_cri_dockerd {
-        plan.steps
-            .extend(cri_dockerd::steps(options.sandbox_image.as_deref()));
+    if let Some((download, chosen)) = cri_dockerd {
+        plan.steps.extend(cri_dockerd::release_steps(
+            download,
+            &chosen,
+            options.sandbox_image.as_deref(),
+        ));
     }
     Ok(plan)
 }

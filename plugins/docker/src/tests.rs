@@ -213,8 +213,19 @@ fn a_series_pin_is_a_prefix_that_never_matches_another_series() {
     ));
 }
 
+/// The plan's download step, and the step itself for its summary and reason.
+fn download(plan: &RuntimePlan) -> &plugin_api::DownloadStep {
+    let mut found = plan.steps.iter().filter_map(|s| match &s.kind {
+        StepKind::Download(d) => Some(d),
+        _ => None,
+    });
+    let d = found.next().expect("a download step");
+    assert!(found.next().is_none(), "one download step");
+    d
+}
+
 #[test]
-fn kubernetes_1_24_and_later_gets_cri_dockerd() {
+fn kubernetes_1_24_and_later_gets_cri_dockerd_from_mirantis_archive_with_units_of_ours() {
     let mut req = request("debian-12", PLUGIN);
     req.options.kubernetes_version = Some("1.30".into());
     req.options.sandbox_image = Some("registry.k8s.io/pause:3.10".into());
@@ -222,28 +233,146 @@ fn kubernetes_1_24_and_later_gets_cri_dockerd() {
     assert_well_formed(&plan);
     assert_eq!(plan.facts["cri_socket"], "unix:///run/cri-dockerd.sock");
     assert_eq!(plan.facts["cri_socket_unit"], "cri-docker.socket");
-    package(&plan, "cri-dockerd");
-    let drop_in = file(&plan, cri_dockerd::DROP_IN);
-    let FileContent::Full { text } = &drop_in.content else {
-        panic!("a full drop-in")
+    // No repository carries it: no package, an archive with a pinned digest instead.
+    assert!(packages(&plan).iter().all(|p| !p.name.contains("cri-dockerd")));
+    let newest = cri_dockerd::RELEASES[0];
+    let d = download(&plan);
+    assert_eq!(
+        d.url,
+        format!(
+            "https://github.com/Mirantis/cri-dockerd/releases/download/v{v}/cri-dockerd-{v}.amd64.tgz",
+            v = newest.version
+        )
+    );
+    assert_eq!(d.sha256, newest.amd64);
+    assert_eq!(d.member.as_deref(), Some("cri-dockerd/cri-dockerd"));
+    assert_eq!((d.path.as_str(), d.mode), ("/usr/local/bin/cri-dockerd", 0o755));
+    assert_eq!(d.restarts, ["cri-docker.service"]);
+    assert!(plan.facts["cri_adapter"].contains(newest.version));
+
+    // The service runs the binary we install, with the pause image; the socket is the one
+    // the kubelet is told about.
+    let FileContent::Full { text } = &file(&plan, cri_dockerd::SERVICE_FILE).content else {
+        panic!("a whole unit")
     };
-    assert!(
-        text.contains("--pod-infra-container-image=registry.k8s.io/pause:3.10"),
-        "{text}"
+    let exec_start = text
+        .lines()
+        .find(|l| l.starts_with("ExecStart="))
+        .expect("an ExecStart");
+    assert_eq!(
+        exec_start,
+        "ExecStart=/usr/local/bin/cri-dockerd --container-runtime-endpoint fd:// \
+         --pod-infra-container-image=registry.k8s.io/pause:3.10"
     );
-    assert!(
-        text.contains("ExecStart=\n"),
-        "an ExecStart override must clear the packaged one"
-    );
-    assert_eq!(drop_in.restarts, ["cri-docker.service"]);
-    let units: Vec<&str> = services(&plan).iter().map(|s| s.unit.as_str()).collect();
+    assert!(text.contains("Requires=cri-docker.socket"), "{text}");
+    let FileContent::Full { text } = &file(&plan, cri_dockerd::SOCKET_FILE).content else {
+        panic!("a whole unit")
+    };
+    assert!(text.contains("ListenStream=%t/cri-dockerd.sock"), "{text}");
+    assert!(text.contains("SocketGroup=docker"), "{text}");
+
+    let units: Vec<(&str, bool)> = services(&plan)
+        .iter()
+        .map(|s| (s.unit.as_str(), s.daemon_reload))
+        .collect();
     assert_eq!(
         units,
-        ["docker.service", "cri-docker.socket", "cri-docker.service"]
+        [
+            ("docker.service", true),
+            ("cri-docker.socket", true),
+            ("cri-docker.service", true)
+        ]
     );
     assert!(checks(&plan)
         .iter()
         .any(|c| c.probe.expect == plugin_api::Expect::StdoutContains("/cri-dockerd.sock".into())));
+}
+
+#[test]
+fn the_archive_is_the_nodes_architecture_and_a_mirror_serves_it_under_the_origins_host() {
+    let mut req = request("debian-12", PLUGIN);
+    req.distro.arch = "arm64".into();
+    req.options.mirror = Some("https://mirror.example.com/files/".into());
+    req.options
+        .set
+        .insert("docker.cri-dockerd-version".into(), "0.3.24".into());
+    let plan = plan_for(&req).unwrap();
+    let d = download(&plan);
+    let release = cri_dockerd::RELEASES
+        .iter()
+        .find(|r| r.version == "0.3.24")
+        .unwrap();
+    assert_eq!(d.sha256, release.arm64);
+    assert_eq!(
+        d.url,
+        "https://mirror.example.com/files/github.com/Mirantis/cri-dockerd/releases/download/v0.3.24/cri-dockerd-0.3.24.arm64.tgz"
+    );
+
+    // rpm spells it aarch64.
+    let mut req = request("rocky-9", PLUGIN);
+    req.distro.arch = "aarch64".into();
+    assert_eq!(download(&plan_for(&req).unwrap()).sha256, cri_dockerd::RELEASES[0].arm64);
+
+    // Mirantis builds no archive for ppc64el: say what to do instead.
+    let mut req = request("debian-12", PLUGIN);
+    req.distro.arch = "ppc64el".into();
+    let err = plan_for(&req).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unsupported);
+    let hint = err.hint.clone().unwrap_or_default();
+    assert!(
+        err.message.contains("ppc64el")
+            && hint.contains("cri-dockerd-url")
+            && hint.contains("without-cri-dockerd"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn an_archive_of_ones_own_needs_its_digest_and_a_release_we_have_no_digest_for_is_refused() {
+    let with = |pairs: &[(&str, &str)]| {
+        let mut req = request("debian-12", PLUGIN);
+        for (k, v) in pairs {
+            req.options.set.insert(format!("docker.{k}"), (*v).into());
+        }
+        plan_for(&req)
+    };
+    let own = "0".repeat(63) + "1";
+    let plan = with(&[
+        ("cri-dockerd-url", "https://files.example.com/cri-dockerd.tgz"),
+        ("cri-dockerd-sha256", &own),
+    ])
+    .unwrap();
+    assert_eq!(download(&plan).url, "https://files.example.com/cri-dockerd.tgz");
+    assert_eq!(download(&plan).sha256, own);
+
+    // A URL alone is a mirror of the pinned release: the pinned digest still applies.
+    let plan = with(&[("cri-dockerd-url", "https://files.example.com/c.tgz")]).unwrap();
+    assert_eq!(download(&plan).sha256, cri_dockerd::RELEASES[0].amd64);
+
+    for (pairs, names) in [
+        (vec![("cri-dockerd-sha256", own.as_str())], "cri-dockerd-url"),
+        (vec![("cri-dockerd-version", "0.2.0")], "0.3.26"),
+        (
+            vec![
+                ("cri-dockerd-url", "https://files.example.com/c.tgz"),
+                ("cri-dockerd-sha256", "abc"),
+            ],
+            "64 hex digits",
+        ),
+        (
+            vec![("cri-dockerd-url", "https://files.example.com/$(reboot).tgz")],
+            "cri-dockerd-url",
+        ),
+        (
+            vec![("without-cri-dockerd", "true"), ("cri-dockerd-version", "0.3.24")],
+            "would do nothing",
+        ),
+    ] {
+        let err = with(&pairs).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput, "{pairs:?}");
+        let text = format!("{} {}", err.message, err.hint.clone().unwrap_or_default());
+        assert!(text.contains(names), "{pairs:?}: {text}");
+    }
 }
 
 #[test]
@@ -257,7 +386,7 @@ fn a_site_that_runs_cri_dockerd_itself_gets_a_plan_without_it() {
         .insert("docker.without-cri-dockerd".into(), "true".into());
     let plan = plan_for(&req).unwrap();
     assert_well_formed(&plan);
-    assert!(packages(&plan).iter().all(|p| p.name != "cri-dockerd"));
+    assert!(plan.steps.iter().all(|s| !matches!(s.kind, StepKind::Download(_))));
     let units: Vec<&str> = services(&plan).iter().map(|s| s.unit.as_str()).collect();
     assert_eq!(units, ["docker.service"]);
     // The kubelet still needs cri-dockerd's socket, and the plan says who provides it.
