@@ -2,6 +2,7 @@
 
 mod detect;
 mod distros;
+mod download;
 mod hostile;
 mod plan;
 mod plugins;

@@ -234,7 +234,9 @@ fn kubernetes_1_24_and_later_gets_cri_dockerd_from_mirantis_archive_with_units_o
     assert_eq!(plan.facts["cri_socket"], "unix:///run/cri-dockerd.sock");
     assert_eq!(plan.facts["cri_socket_unit"], "cri-docker.socket");
     // No repository carries it: no package, an archive with a pinned digest instead.
-    assert!(packages(&plan).iter().all(|p| !p.name.contains("cri-dockerd")));
+    assert!(packages(&plan)
+        .iter()
+        .all(|p| !p.name.contains("cri-dockerd")));
     let newest = cri_dockerd::RELEASES[0];
     let d = download(&plan);
     assert_eq!(
@@ -246,7 +248,10 @@ fn kubernetes_1_24_and_later_gets_cri_dockerd_from_mirantis_archive_with_units_o
     );
     assert_eq!(d.sha256, newest.amd64);
     assert_eq!(d.member.as_deref(), Some("cri-dockerd/cri-dockerd"));
-    assert_eq!((d.path.as_str(), d.mode), ("/usr/local/bin/cri-dockerd", 0o755));
+    assert_eq!(
+        (d.path.as_str(), d.mode),
+        ("/usr/local/bin/cri-dockerd", 0o755)
+    );
     assert_eq!(d.restarts, ["cri-docker.service"]);
     assert!(plan.facts["cri_adapter"].contains(newest.version));
 
@@ -311,7 +316,10 @@ fn the_archive_is_the_nodes_architecture_and_a_mirror_serves_it_under_the_origin
     // rpm spells it aarch64.
     let mut req = request("rocky-9", PLUGIN);
     req.distro.arch = "aarch64".into();
-    assert_eq!(download(&plan_for(&req).unwrap()).sha256, cri_dockerd::RELEASES[0].arm64);
+    assert_eq!(
+        download(&plan_for(&req).unwrap()).sha256,
+        cri_dockerd::RELEASES[0].arm64
+    );
 
     // Mirantis builds no archive for ppc64el: say what to do instead.
     let mut req = request("debian-12", PLUGIN);
@@ -338,11 +346,17 @@ fn an_archive_of_ones_own_needs_its_digest_and_a_release_we_have_no_digest_for_i
     };
     let own = "0".repeat(63) + "1";
     let plan = with(&[
-        ("cri-dockerd-url", "https://files.example.com/cri-dockerd.tgz"),
+        (
+            "cri-dockerd-url",
+            "https://files.example.com/cri-dockerd.tgz",
+        ),
         ("cri-dockerd-sha256", &own),
     ])
     .unwrap();
-    assert_eq!(download(&plan).url, "https://files.example.com/cri-dockerd.tgz");
+    assert_eq!(
+        download(&plan).url,
+        "https://files.example.com/cri-dockerd.tgz"
+    );
     assert_eq!(download(&plan).sha256, own);
 
     // A URL alone is a mirror of the pinned release: the pinned digest still applies.
@@ -350,7 +364,10 @@ fn an_archive_of_ones_own_needs_its_digest_and_a_release_we_have_no_digest_for_i
     assert_eq!(download(&plan).sha256, cri_dockerd::RELEASES[0].amd64);
 
     for (pairs, names) in [
-        (vec![("cri-dockerd-sha256", own.as_str())], "cri-dockerd-url"),
+        (
+            vec![("cri-dockerd-sha256", own.as_str())],
+            "cri-dockerd-url",
+        ),
         (vec![("cri-dockerd-version", "0.2.0")], "0.3.26"),
         (
             vec![
@@ -364,7 +381,10 @@ fn an_archive_of_ones_own_needs_its_digest_and_a_release_we_have_no_digest_for_i
             "cri-dockerd-url",
         ),
         (
-            vec![("without-cri-dockerd", "true"), ("cri-dockerd-version", "0.3.24")],
+            vec![
+                ("without-cri-dockerd", "true"),
+                ("cri-dockerd-version", "0.3.24"),
+            ],
             "would do nothing",
         ),
     ] {
@@ -386,7 +406,10 @@ fn a_site_that_runs_cri_dockerd_itself_gets_a_plan_without_it() {
         .insert("docker.without-cri-dockerd".into(), "true".into());
     let plan = plan_for(&req).unwrap();
     assert_well_formed(&plan);
-    assert!(plan.steps.iter().all(|s| !matches!(s.kind, StepKind::Download(_))));
+    assert!(plan
+        .steps
+        .iter()
+        .all(|s| !matches!(s.kind, StepKind::Download(_))));
     let units: Vec<&str> = services(&plan).iter().map(|s| s.unit.as_str()).collect();
     assert_eq!(units, ["docker.service"]);
     // The kubelet still needs cri-dockerd's socket, and the plan says who provides it.

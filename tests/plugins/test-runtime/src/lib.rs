@@ -3,6 +3,8 @@
 //!
 //! `--set test-runtime.repo-url=URL` (default https://packages.example.com/test), `--set
 //! test-runtime.fingerprint=HEX` (default a fixed 40-digit value), `--version V` pins `test-engine`.
+//! `--set test-runtime.download-url=URL` with `download-sha256=HEX` (and `download-member=M` for
+//! a .tgz) adds a download of /usr/local/bin/test-engine-helper.
 use std::collections::BTreeMap;
 
 use plugin_api::{
@@ -22,7 +24,16 @@ impl RuntimePlugin for TestRuntime {
     }
 
     fn options(&self) -> Vec<plugin_api::OptionDoc> {
-        ["repo-url", "fingerprint", "files-only", "fail", "owner"]
+        [
+            "repo-url",
+            "fingerprint",
+            "files-only",
+            "fail",
+            "owner",
+            "download-url",
+            "download-sha256",
+            "download-member",
+        ]
             .iter()
             .map(|k| plugin_api::OptionDoc {
                 key: format!("test-runtime.{k}"),
@@ -141,6 +152,24 @@ impl RuntimePlugin for TestRuntime {
         if set.get("test-runtime.files-only").map(String::as_str) == Some("true") {
             steps
                 .retain(|s| !matches!(s.kind, StepKind::Repository(_) | StepKind::Packages { .. }));
+        }
+        if let Some(url) = set.get("test-runtime.download-url") {
+            steps.push(Step::new(
+                Phase::Packages,
+                "install test-engine-helper",
+                "no repository carries it",
+                StepKind::Download(plugin_api::DownloadStep {
+                    url: url.clone(),
+                    sha256: set
+                        .get("test-runtime.download-sha256")
+                        .cloned()
+                        .unwrap_or_default(),
+                    member: set.get("test-runtime.download-member").cloned(),
+                    path: "/usr/local/bin/test-engine-helper".into(),
+                    mode: 0o755,
+                    restarts: vec!["test-engine.service".into()],
+                }),
+            ));
         }
         if set.get("test-runtime.fail").map(String::as_str) == Some("true") {
             steps.push(Step::new(
