@@ -121,3 +121,83 @@ fn a_drop_in_passing_exec_opt_leaves_daemon_json_alone_with_a_warning() {
         "{note}"
     );
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn cri_dockerd_comes_from_a_checked_archive_with_units_systemd_accepts_and_is_fetched_once() {
+    require(&["systemd-analyze"]);
+    let root = DebianRoot::fresh("docker-cri-dockerd");
+    root.seed_apt_cache();
+    let (archive, sha) = crate::support::cri_dockerd_stand_in();
+    let server = crate::util::Serve::bytes(archive);
+    let selection = strings(&[
+        "--runtime",
+        "docker",
+        "--source",
+        "distro",
+        "--cgroup-driver",
+        "systemd",
+        "--kubernetes-version",
+        "1.30",
+        "--sandbox-image",
+        crate::support::run::SANDBOX_IMAGE,
+        "--set",
+        &format!("docker.cri-dockerd-url={}", server.url),
+        "--set",
+        &format!("docker.cri-dockerd-sha256={sha}"),
+    ]);
+    let report = run(root.path(), &selection);
+    report.expect_code(0);
+    assert_eq!(server.hits(), 1);
+    assert_eq!(
+        root.sh(&["/usr/local/bin/cri-dockerd"]).trim(),
+        "cri-dockerd 0.0.0-stand-in"
+    );
+
+    // systemd's own parser takes the units as written, with the program they run.
+    crate::support::assert_systemd_accepts(
+        root.path(),
+        &[
+            "/etc/systemd/system/cri-docker.service",
+            "/etc/systemd/system/cri-docker.socket",
+        ],
+        &["/usr/local/bin/cri-dockerd", "/bin/kill"],
+    );
+    let service = root.read("/etc/systemd/system/cri-docker.service");
+    assert!(
+        service.contains(&format!(
+            "ExecStart=/usr/local/bin/cri-dockerd --container-runtime-endpoint fd:// --pod-infra-container-image={}\n",
+            crate::support::run::SANDBOX_IMAGE
+        )),
+        "{service}"
+    );
+    // The socket the plan reports to the kubelet is the one the unit creates (%t is /run).
+    let socket = root.read("/etc/systemd/system/cri-docker.socket");
+    let listen = socket
+        .lines()
+        .find_map(|l| l.strip_prefix("ListenStream="))
+        .expect("a ListenStream");
+    let plan = crate::util::Installer::with_defaults()
+        .args(["plan", "--output", "json", "--root"])
+        .arg_list([root.path()])
+        .arg_list(&selection)
+        .run()
+        .code(0)
+        .json();
+    assert_eq!(
+        format!("unix://{}", listen.replace("%t", "/run")),
+        plan["facts"]["cri_socket"]
+            .as_str()
+            .expect("a cri_socket fact")
+    );
+
+    // A second run: nothing to do, nothing fetched.
+    let again = run(root.path(), &selection);
+    again.expect_code(0);
+    assert!(
+        again.steps().iter().all(|s| s["status"] != "changed"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(server.hits(), 1, "the second run fetched the archive again");
+}

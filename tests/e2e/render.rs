@@ -97,21 +97,33 @@ fn run_and_script_agree(name: &str, selection: &[String], prepare: &dyn Fn(&Debi
             .collect::<Vec<_>>()
             .join("\n")
     );
+    // Programs the plan installs (downloads) land in /usr/local, byte for byte the same.
+    assert_eq!(
+        snapshot(&by_run.join("/usr/local")),
+        snapshot(&by_script.join("/usr/local")),
+        "run and the script disagree on /usr/local"
+    );
     // And the runtime reads what the script wrote.
     if selection.iter().any(|a| a == "containerd") {
         assert_containerd_reads_our_config(&by_script);
     }
     // A second pass of the script changes nothing.
-    let before = snapshot(&by_script.join("/etc"));
+    let before = (
+        snapshot(&by_script.join("/etc")),
+        snapshot(&by_script.join("/usr/local")),
+    );
     let again = by_script
         .chroot(&["sh", "/root/install.sh"])
         .output()
         .unwrap();
     assert!(again.status.success());
     assert_eq!(
-        snapshot(&by_script.join("/etc")),
+        (
+            snapshot(&by_script.join("/etc")),
+            snapshot(&by_script.join("/usr/local")),
+        ),
         before,
-        "the second pass changed /etc"
+        "the second pass changed /etc or /usr/local"
     );
 }
 
@@ -138,7 +150,11 @@ fn the_script_edits_the_packaged_containerd_config_as_run_does() {
 
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
-fn the_script_merges_a_sites_daemon_json_as_run_does() {
+fn the_script_merges_a_sites_daemon_json_and_installs_cri_dockerd_as_run_does() {
+    // cri-dockerd from a checked archive (a stand-in for Mirantis', served on loopback): the
+    // script fetches and checks it in its preflight, as run does.
+    let (archive, sha) = crate::support::cri_dockerd_stand_in();
+    let server = crate::util::Serve::bytes(archive);
     run_and_script_agree(
         "render-docker",
         &strings(&[
@@ -148,12 +164,15 @@ fn the_script_merges_a_sites_daemon_json_as_run_does() {
             "distro",
             "--cgroup-driver",
             "systemd",
-            // Before dockershim's removal: no cri-dockerd, which Debian does not package.
             "--kubernetes-version",
-            "1.23",
+            "1.30",
+            "--set",
+            &format!("docker.cri-dockerd-url={}", server.url),
+            "--set",
+            &format!("docker.cri-dockerd-sha256={sha}"),
         ]),
         &|root| {
-            // The script merges JSON with jq, as its preflight says.
+            // The script merges JSON with jq and fetches with curl, as its preflight says.
             root.sh(&["apt-get", "-q", "update"]);
             root.sh(&[
                 "apt-get",
@@ -162,6 +181,7 @@ fn the_script_merges_a_sites_daemon_json_as_run_does() {
                 "-y",
                 "--no-install-recommends",
                 "jq",
+                "curl",
             ]);
             root.write(
                 "/etc/docker/daemon.json",

@@ -51,7 +51,7 @@ pub fn require(tools: &[&str]) {
         missing.is_empty(),
         "the e2e tests need {} on PATH; scripts/test-all installs them when run as root \
          (apt-get install debootstrap gnupg apt-utils dpkg-dev rpm createrepo-c dnf zypper \
-         python3 curl)",
+         python3 curl jq systemd)",
         missing.join(", ")
     );
 }
@@ -308,4 +308,76 @@ pub fn wait_for(
         }
         std::thread::sleep(every);
     }
+}
+
+/// A stand-in for Mirantis' cri-dockerd archive (Debian does not package cri-dockerd and
+/// GitHub is out of reach here): a .tgz laid out as theirs, `cri-dockerd/cri-dockerd`, holding
+/// a program that says its version. Returns the archive and its sha256.
+pub fn cri_dockerd_stand_in() -> (Vec<u8>, String) {
+    use sha2::Digest;
+    let program = b"#!/bin/sh\necho 'cri-dockerd 0.0.0-stand-in'\n";
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let mut header = tar::Header::new_gnu();
+    header.set_size(program.len() as u64);
+    header.set_mode(0o755);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "cri-dockerd/cri-dockerd", &program[..])
+        .unwrap();
+    let archive = builder.into_inner().unwrap().finish().unwrap();
+    let sha = sha2::Sha256::digest(&archive)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (archive, sha)
+}
+
+/// Asserts systemd's own parser accepts the unit files `units` (paths on the target) of
+/// `root`, with nothing to say about them: `systemd-analyze verify` in a scratch root holding
+/// the host's unit directory (the targets units hook into), the programs the units run (from
+/// `root` where it has them, else the host's), and the units.
+pub fn assert_systemd_accepts(root: &Path, units: &[&str], programs: &[&str]) {
+    let scratch = fresh_dir("systemd-verify");
+    let into = |path: &str| scratch.join(path.trim_start_matches('/'));
+    fs::create_dir_all(into("/usr/lib/systemd")).unwrap();
+    check(&mut cmd(
+        "cp",
+        [
+            OsStr::new("-a"),
+            OsStr::new("/usr/lib/systemd/system"),
+            into("/usr/lib/systemd").as_os_str(),
+        ],
+    ));
+    for path in units.iter().chain(programs) {
+        let theirs = root.join(path.trim_start_matches('/'));
+        let from = if theirs.exists() {
+            theirs
+        } else {
+            PathBuf::from(path)
+        };
+        fs::create_dir_all(into(path).parent().unwrap()).unwrap();
+        fs::copy(&from, into(path)).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    }
+    let out = cmd(
+        "systemd-analyze",
+        [OsStr::new("verify"), OsStr::new("--root")],
+    )
+    .arg(&scratch)
+    .args(units)
+    .output()
+    .expect("run systemd-analyze");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    remove_all(&scratch);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify {units:?} ({}):\n{said}",
+        out.status
+    );
 }

@@ -20,7 +20,7 @@ pub fn debian_mirror() -> String {
 }
 
 /// The packages whose `.deb` files (with dependencies) the cache holds.
-pub const CACHED_PACKAGES: &[&str] = &["containerd", "runc", "docker.io", "jq"];
+pub const CACHED_PACKAGES: &[&str] = &["containerd", "runc", "docker.io", "jq", "curl"];
 
 /// The cached root tarball and `.deb` directory, built when absent.
 pub struct Bookworm {
