@@ -2,7 +2,7 @@
 //!
 //! The plan: node prerequisites; Mirantis' repository for the distro and the channel named by
 //! `--version` (`20.10` → `stable-20.10`, `25.0.14` → `stable-25.0.14`); docker-ee, its CLI,
-//! rootless extras, containerd.io and cri-dockerd; daemon.json merged as for Docker Engine
+//! rootless extras, containerd.io and cri-dockerd-ee; daemon.json merged as for Docker Engine
 //! (MCR is dockerd); docker.service; and cri-dockerd's socket, the one the kubelet uses.
 
 use plugin_api::prerequisites::node_prerequisites;
@@ -21,8 +21,24 @@ pub const PLUGIN: &str = "mcr";
 /// Mirantis' origin; `--mirror` replaces it.
 pub const ORIGIN: &str = "https://repos.mirantis.com";
 
-/// The fingerprint of Mirantis' repository key.
-pub const KEY_FINGERPRINT: &str = "77FE DA13 1A83 1D29 A418  D3E8 99E5 FF2E 7668 2BC9";
+/// The key signing Mirantis' apt repository (`repos.mirantis.com/ubuntu/gpg`), "Docker Release
+/// (EE deb)": Docker's EE install guide (docker/docs `install/linux/docker-ee/ubuntu.md`,
+/// 5c8b79ba: "the key with the fingerprint DD91 1E99 ...") and, for repos.mirantis.com, notes
+/// that follow Mirantis' MCR 20.10 and 29 Ubuntu guides (`apt-key fingerprint 6D085F96`;
+/// "Expected value = DD91 1E99 ..."). Mirantis' launchpad pins no key at all.
+pub const DEB_KEY_FINGERPRINT: &str = "DD91 1E99 5A64 A202 E859  07D6 BC14 F10B 6D08 5F96";
+
+/// The key of the rpm (and SLES) repositories, "Docker Release (EE rpm)": docker/docs
+/// `install/linux/docker-ee/rhel.md` (4c95d161, `gpg-fingerprint = "77FE DA13 ..."`), for
+/// Docker EE's repositories before Mirantis; no public source ties it to repos.mirantis.com
+/// today, and the plan says so ([`RPM_KEY_UNCONFIRMED`]).
+pub const RPM_KEY_FINGERPRINT: &str = "77FE DA13 1A83 1D29 A418  D3E8 99E5 FF2E 7668 2BC9";
+
+/// What the plan says about [`RPM_KEY_FINGERPRINT`].
+pub const RPM_KEY_UNCONFIRMED: &str = "the rpm key pinned for repos.mirantis.com (77FE DA13 1A83 \
+     1D29 A418 D3E8 99E5 FF2E 7668 2BC9, \"Docker Release (EE rpm)\") is confirmed only for Docker \
+     EE's repositories before Mirantis; if the run refuses the key, check the fingerprint Mirantis \
+     publishes and pass it with --set mcr.key-fingerprint=...";
 
 /// The channel used without `--version`: the newest MCR.
 pub const DEFAULT_CHANNEL: &str = "stable";
@@ -46,7 +62,11 @@ impl RuntimePlugin for Mcr {
     }
 
     fn options(&self) -> Vec<OptionDoc> {
-        settings::key_options(PLUGIN, KEY_FINGERPRINT)
+        let mut docs = settings::key_options(PLUGIN, DEB_KEY_FINGERPRINT);
+        docs[1].help.push_str(&format!(
+            " (Mirantis' keys: deb {DEB_KEY_FINGERPRINT}, rpm {RPM_KEY_FINGERPRINT})"
+        ));
+        docs
     }
 }
 
@@ -77,10 +97,15 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
              version by Docker Engine's CVE table; check `runc --version` (1.1.12 or later, \
              CVE-2024-21626) after installing"
                 .to_owned(),
+            cri_dockerd::EE_UNCONFIRMED.to_owned(),
         ],
     };
     plan.steps
         .push(repository(distro, options, &settings, &channel)?);
+    if docker_repo::format(distro) != Some(Format::Deb) && settings.get("key-fingerprint").is_none()
+    {
+        plan.warnings.push(RPM_KEY_UNCONFIRMED.to_owned());
+    }
     plan.facts.insert("channel".to_owned(), channel.clone());
     plan.facts.insert(
         "version".to_owned(),
@@ -117,13 +142,17 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         pinned("docker-ee-cli"),
         unpinned("docker-ee-rootless-extras"),
         unpinned("containerd.io"),
-        cri_dockerd::package(),
+        cri_dockerd::package(cri_dockerd::EE_PACKAGE),
     ];
     plan.steps.push(Step::new(
         Phase::Packages,
         format!(
-            "install docker-ee{}, docker-ee-cli, docker-ee-rootless-extras, containerd.io, cri-dockerd",
-            version.as_ref().map(|v| format!(" {v}")).unwrap_or_default()
+            "install docker-ee{}, docker-ee-cli, docker-ee-rootless-extras, containerd.io, {}",
+            version
+                .as_ref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
+            cri_dockerd::EE_PACKAGE
         ),
         "MCR's engine, CLI and the containerd it runs containers with, and cri-dockerd, which \
          MCR includes for Kubernetes (the kubelet has had no dockershim since 1.24)",
@@ -150,15 +179,14 @@ fn repository(
     let repo_path = distro.var(PLUGIN, "mcr.repo_path")?;
     let base = keys::base_url(options, ORIGIN)?;
     let tree = format!("{base}/{repo_path}");
-    let key = keys::signing_key(
-        settings,
-        "Mirantis",
-        &format!("{tree}/gpg"),
-        &[KEY_FINGERPRINT],
-    )?;
+    let fingerprint = match docker_repo::format(distro) {
+        Some(Format::Deb) => DEB_KEY_FINGERPRINT,
+        _ => RPM_KEY_FINGERPRINT,
+    };
+    let key = keys::signing_key(settings, "Mirantis", &format!("{tree}/gpg"), &[fingerprint])?;
     let why = "MCR is published only in Mirantis' repository, one channel per release line, so \
-               upgrades stay on the line asked for; the key is checked against Mirantis' \
-               published fingerprint";
+               upgrades stay on the line asked for; the key is checked against the fingerprint \
+               pinned for the repository's format (deb or rpm)";
     let repository =
         |url: String, suite: Option<String>, components: Vec<String>, architectures| Repository {
             id: "mirantis-mcr".to_owned(),

@@ -28,7 +28,7 @@ fn ubuntu_channel_from_the_version() {
     assert_eq!(key.url, "https://repos.mirantis.com/ubuntu/gpg");
     assert_eq!(
         key.fingerprints,
-        ["77FEDA131A831D29A418D3E899E5FF2E76682BC9"]
+        ["DD911E995A64A202E85907D6BC14F10B6D085F96"]
     );
     let names: Vec<&str> = packages(&plan).iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
@@ -38,7 +38,7 @@ fn ubuntu_channel_from_the_version() {
             "docker-ee-cli",
             "docker-ee-rootless-extras",
             "containerd.io",
-            "cri-dockerd"
+            "cri-dockerd-ee"
         ]
     );
     let ee = package(&plan, "docker-ee");
@@ -48,6 +48,14 @@ fn ubuntu_channel_from_the_version() {
     assert_eq!(plan.facts["channel"], "stable-20.10");
     assert_eq!(plan.facts["cri_socket"], "unix:///run/cri-dockerd.sock");
     assert_eq!(plan.facts["cri_socket_unit"], "cri-docker.socket");
+    // What no source confirms about the -ee package is said, not assumed silently.
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("cri-dockerd-ee") && w.contains("not confirmed")),
+        "{:?}",
+        plan.warnings
+    );
 }
 
 #[test]
@@ -61,6 +69,18 @@ fn rpm_distros_use_the_pack_release_and_the_repo_path() {
         repositories(&plan)[0].key.as_ref().unwrap().url,
         "https://repos.mirantis.com/rocky/gpg"
     );
+    // rpm repositories are signed by the EE rpm key, which no source ties to
+    // repos.mirantis.com today: the plan says so, the deb plan does not need to.
+    assert_eq!(
+        repositories(&plan)[0].key.as_ref().unwrap().fingerprints,
+        ["77FEDA131A831D29A418D3E899E5FF2E76682BC9"]
+    );
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| w.contains("77FE DA13") && w.contains("--set mcr.key-fingerprint")));
+    let deb = plan_for(&request("ubuntu-22.04", PLUGIN)).unwrap();
+    assert!(deb.warnings.iter().all(|w| !w.contains("77FE DA13")));
     let plan = plan_for(&request("centos-7", PLUGIN)).unwrap();
     assert_eq!(
         repositories(&plan)[0].url,

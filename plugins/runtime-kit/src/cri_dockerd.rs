@@ -23,9 +23,6 @@ pub const SOCKET_UNIT: &str = "cri-docker.socket";
 /// The service the socket activates.
 pub const SERVICE_UNIT: &str = "cri-docker.service";
 
-/// The package (MCR's repositories; see the mcr plugin for the name it uses there).
-pub const PACKAGE: &str = "cri-dockerd";
-
 /// Our drop-in for [`SERVICE_UNIT`], written only with `--sandbox-image`.
 pub const DROP_IN: &str =
     "/etc/systemd/system/cri-docker.service.d/10-pod-infra-container-image.conf";
@@ -358,10 +355,21 @@ pub fn service_unit(binary: &str, sandbox_image: Option<&str>) -> String {
     )
 }
 
-/// The cri-dockerd package, unpinned: it follows the Docker Engine it adapts.
-pub fn package() -> Package {
+/// MCR's cri-dockerd package: docker-ee recommends `cri-dockerd-ee` (Mirantis/launchpad
+/// `pkg/product/common/config/mcr_config.go`, the `InstallRecommends` comment, PRODENG-3641),
+/// so a host that skips recommended packages gets none unless the plan names it.
+pub const EE_PACKAGE: &str = "cri-dockerd-ee";
+
+/// What no public source confirms about [`EE_PACKAGE`], for the plan to say.
+pub const EE_UNCONFIRMED: &str = "cri-dockerd-ee's unit names (cri-docker.socket, \
+     cri-docker.service) and binary (/usr/bin/cri-dockerd) are taken from Mirantis' open-source \
+     packaging and are not confirmed for the -ee package; the plan's last check fails if its \
+     socket unit is named otherwise";
+
+/// A cri-dockerd package named `name`, unpinned: it follows the engine it adapts.
+pub fn package(name: &str) -> Package {
     Package {
-        name: PACKAGE.to_owned(),
+        name: name.to_owned(),
         version: None,
         version_match: VersionMatch::Exact,
         hold: false,
