@@ -724,21 +724,28 @@ fn combine_files(x: &FileStep, y: &FileStep) -> Result<FileStep, String> {
             // Two edits clash when they set one key to different values, or when one sets a
             // key the other removes values from (the outcome would depend on the order).
             let clash = |a: &TomlEdit, b: &TomlEdit| match (a, b) {
-                (TomlEdit::Set { path: p, value: v }, TomlEdit::Set { path: q, value: w }) => {
-                    p == q && v != w
-                }
-                (TomlEdit::Set { path: p, .. }, TomlEdit::RemoveFromArray { path: q, .. })
-                | (TomlEdit::RemoveFromArray { path: q, .. }, TomlEdit::Set { path: p, .. }) => {
-                    p == q
-                }
+                (
+                    TomlEdit::Set { path: p, value: v }
+                    | TomlEdit::SetDefault { path: p, value: v },
+                    TomlEdit::Set { path: q, value: w }
+                    | TomlEdit::SetDefault { path: q, value: w },
+                ) => p == q && (v != w || std::mem::discriminant(a) != std::mem::discriminant(b)),
+                (
+                    TomlEdit::Set { path: p, .. } | TomlEdit::SetDefault { path: p, .. },
+                    TomlEdit::RemoveFromArray { path: q, .. },
+                )
+                | (
+                    TomlEdit::RemoveFromArray { path: q, .. },
+                    TomlEdit::Set { path: p, .. } | TomlEdit::SetDefault { path: p, .. },
+                ) => p == q,
                 _ => false,
             };
             for e in eb {
                 if let Some(other) = ea.iter().find(|o| clash(o, e)) {
                     let key = match other {
-                        TomlEdit::Set { path, .. } | TomlEdit::RemoveFromArray { path, .. } => {
-                            path.join(".")
-                        }
+                        TomlEdit::Set { path, .. }
+                        | TomlEdit::SetDefault { path, .. }
+                        | TomlEdit::RemoveFromArray { path, .. } => path.join("."),
                     };
                     return Err(format!(
                         "file {}: `{key}` edited in conflicting ways",

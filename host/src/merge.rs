@@ -356,6 +356,11 @@ fn toml_edit_file(
             TomlEdit::Set { path: keys, value } => {
                 set(&mut doc, path, keys, value, overrides, &mut conflicts)?
             }
+            TomlEdit::SetDefault { path: keys, value } => {
+                if !has_key(&doc, keys) {
+                    set(&mut doc, path, keys, value, Overrides::All, &mut conflicts)?
+                }
+            }
             TomlEdit::RemoveFromArray { path: keys, values } => {
                 remove_from_array(&mut doc, keys, values)
             }
@@ -369,6 +374,18 @@ fn toml_edit_file(
     }
     // An edit that sets what is already there leaves the text as it was.
     Ok(doc.to_string())
+}
+
+/// Whether the document has a value at `keys` (through tables, inline ones included).
+fn has_key(doc: &DocumentMut, keys: &[String]) -> bool {
+    let mut item = doc.as_item();
+    for key in keys {
+        match item.get(key.as_str()) {
+            Some(next) => item = next,
+            None => return false,
+        }
+    }
+    !item.is_none()
 }
 
 fn table_at<'a>(

@@ -185,6 +185,13 @@ pub fn describe(action: &Action) -> String {
                             let _ =
                                 writeln!(s, "  set {} = {value}", crate::merge::toml_dotted(path));
                         }
+                        TomlEdit::SetDefault { path, value } => {
+                            let _ = writeln!(
+                                s,
+                                "  set {} = {value} where the file has no value (one there stays)",
+                                crate::merge::toml_dotted(path)
+                            );
+                        }
                         TomlEdit::RemoveFromArray { path, values } => {
                             let vals: Vec<String> = values.iter().map(|v| v.to_string()).collect();
                             let _ = writeln!(
@@ -691,6 +698,7 @@ fn sh_merge_call(path: &str, merge: &FileContent, overrides: &[String], strict: 
             for edit in edits {
                 let (op, keys, value) = match edit {
                     TomlEdit::Set { path, value } => ("set", path, toml_literal(value)),
+                    TomlEdit::SetDefault { path, value } => ("default", path, toml_literal(value)),
                     TomlEdit::RemoveFromArray { path, values } => (
                         "remove",
                         path,
@@ -1110,6 +1118,51 @@ mod config_edit_parity {
             conflicted, 1,
             "only the site's own file conflicts, without overrides"
         );
+    }
+
+    #[test]
+    fn a_default_is_set_only_where_the_file_has_none_by_run_and_script_alike() {
+        let merge = FileContent::TomlEdit {
+            initial: None,
+            edits: vec![
+                TomlEdit::SetDefault {
+                    path: vec!["version".into()],
+                    value: json!(4),
+                },
+                TomlEdit::SetDefault {
+                    path: vec!["plugins".into(), "x".into(), "mode".into()],
+                    value: json!("auto"),
+                },
+            ],
+        };
+        for (site, version, mode) in [
+            ("disabled_plugins = [\"cri\"]\n", 4, "auto"),
+            (
+                "version = 3\n\n[grpc]\n  address = \"/run/c.sock\"\n",
+                3,
+                "auto",
+            ),
+            ("version = 4\n\n[plugins.x]\n  mode = \"site\"\n", 4, "site"),
+        ] {
+            // A value already there is never a conflict, even under strict merging.
+            let run = crate::merge::apply_to_bytes(
+                "/etc/containerd/config.toml",
+                Some(site.as_bytes()),
+                &merge,
+                crate::merge::Overrides::Keys(&[]),
+            )
+            .unwrap();
+            let script = script_edit(site, &merge, &[]).unwrap();
+            assert_eq!(
+                parsed(&script),
+                parsed(&run),
+                "script:\n{script}\nrun:\n{run}"
+            );
+            let doc = parsed(&run);
+            assert_eq!(doc["version"].as_integer(), Some(version), "{run}");
+            assert_eq!(doc["plugins"]["x"]["mode"].as_str(), Some(mode), "{run}");
+            assert_eq!(script_edit(&script, &merge, &[]).unwrap(), script);
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 # toml_edit FILE OP TABLE KEY VALUE GUARDS: print FILE with one edit applied.
 #   OP set:    KEY = VALUE in [TABLE] (the table made at the end when the file has none).
+#   OP default: as set, but a KEY the table already has stays as it is.
 #   OP remove: drop the elements VALUE lists (one per line) from the one-line array KEY in
 #              [TABLE].
 # TABLE is the header as TOML spells it ('' for the top level), VALUE a TOML literal. GUARDS
@@ -84,8 +85,10 @@ toml_edit() {
         }
       }
       if (at && opens_lines(valueof(line[at]))) exit 3
-      if (op == "set") {
-        if (at) {
+      if (op == "set" || op == "default") {
+        if (at && op == "default") {
+          # A value already there stays, whatever it is.
+        } else if (at) {
           if (norm(valueof(line[at])) != norm(value)) {
             full = (table == "" ? key : table "." key)
             if (ENVIRON["TE_STRICT"] == "strict" && index("\n" ENVIRON["TE_OVERRIDES"] "\n", "\n" full "\n") == 0 && index("\n" ENVIRON["TE_OVERRIDES"] "\n", "\n" key "\n") == 0) {

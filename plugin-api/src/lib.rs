@@ -79,7 +79,8 @@ pub use steps::{
 ///   a partial pin resolves to on the target; the optional `audit` of a `run` action, asked
 ///   when a package transaction fails.
 /// * 1.3: the `download` step kind and action (a file or tar member pinned by sha256,
-///   fetched and checked by the host before a run changes anything).
+///   fetched and checked by the host before a run changes anything); the `set_default` TOML
+///   edit (a key set only where the file has none).
 pub const PROTOCOL_VERSION: &str = "1.3.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].

@@ -335,6 +335,15 @@ pub enum TomlEdit {
         /// The value (JSON types map to TOML types).
         value: serde_json::Value,
     },
+    /// Set the key at `path` only when the document has none (since protocol 1.3): a value
+    /// already there, whatever it is, stays and is never a conflict. For keys whose meaning
+    /// a change would alter, such as containerd's schema `version`.
+    SetDefault {
+        /// Table names then the key.
+        path: Vec<String>,
+        /// The value when absent.
+        value: serde_json::Value,
+    },
     /// Remove values from the array at `path`, if present.
     RemoveFromArray {
         /// Table names then the key.

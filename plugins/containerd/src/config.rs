@@ -22,9 +22,18 @@ pub enum Schema {
     /// Version 2, containerd 1.3 to 1.7: `plugins."io.containerd.grpc.v1.cri"`. containerd
     /// 2.x reads it too, migrating it in memory.
     V2,
-    /// Version 3, containerd 2.x: the CRI split into `io.containerd.cri.v1.runtime` and
-    /// `io.containerd.cri.v1.images`.
+    /// Version 3, containerd 2.0 to 2.2: the CRI split into `io.containerd.cri.v1.runtime`
+    /// and `io.containerd.cri.v1.images`.
     V3,
+    /// Version 4, containerd 2.3 and later (containerd RELEASES.md at v2.3.0, "| 4 | v2.3.0
+    /// |"; `version.ConfigVersion = 4`). Only the server settings moved (`[grpc]`, `[ttrpc]`,
+    /// `[debug]`, `[metrics]` into `io.containerd.server.v1.*` plugins: `serviceMigrate` in
+    /// cmd/containerd/server/config/config.go); the CRI tables are version 3's. containerd
+    /// 2.3 reads a version 3 file by migrating it in memory, but a file's version is not ours
+    /// to raise: in version 4 an unset ttrpc address is no longer derived from the grpc one
+    /// (same file), so an existing file keeps its version, and containerd 2.2 refuses
+    /// version 4 (`ValidateVersion`).
+    V4,
 }
 
 impl Schema {
@@ -33,7 +42,8 @@ impl Schema {
         match version.series() {
             (0, _) | (1, 0..=2) => Schema::V1,
             (1, _) => Schema::V2,
-            _ => Schema::V3,
+            (2, 0..=2) => Schema::V3,
+            _ => Schema::V4,
         }
     }
 
@@ -43,6 +53,7 @@ impl Schema {
             Schema::V1 => 1,
             Schema::V2 => 2,
             Schema::V3 => 3,
+            Schema::V4 => 4,
         }
     }
 
@@ -52,6 +63,7 @@ impl Schema {
             "1" => Some(Schema::V1),
             "2" => Some(Schema::V2),
             "3" => Some(Schema::V3),
+            "4" => Some(Schema::V4),
             _ => None,
         }
     }
@@ -67,7 +79,7 @@ impl Schema {
                 "runtimes",
                 "runc",
             ],
-            Schema::V3 => vec![
+            Schema::V3 | Schema::V4 => vec![
                 "plugins",
                 "io.containerd.cri.v1.runtime",
                 "containerd",
@@ -82,7 +94,7 @@ impl Schema {
         match self {
             Schema::V1 => vec!["plugins", "cri", "sandbox_image"],
             Schema::V2 => vec!["plugins", "io.containerd.grpc.v1.cri", "sandbox_image"],
-            Schema::V3 => vec![
+            Schema::V3 | Schema::V4 => vec![
                 "plugins",
                 "io.containerd.cri.v1.images",
                 "pinned_images",
@@ -96,7 +108,7 @@ impl Schema {
         match self {
             Schema::V1 => vec!["cri"],
             Schema::V2 => vec!["cri", "io.containerd.grpc.v1.cri"],
-            Schema::V3 => vec![
+            Schema::V3 | Schema::V4 => vec![
                 "cri",
                 "io.containerd.grpc.v1.cri",
                 "io.containerd.cri.v1.runtime",
@@ -131,13 +143,20 @@ fn quoted_table(parts: &[&str]) -> String {
 pub fn edits(schema: Schema, options: &Options) -> Vec<TomlEdit> {
     let systemd = options.cgroup_driver == plugin_api::CgroupDriver::Systemd;
     let mut edits = Vec::new();
-    if schema != Schema::V1 {
-        // Packaged files often hold only `disabled_plugins = ["cri"]` and no version, which
-        // containerd reads as schema 1, ignoring every table below.
-        edits.push(TomlEdit::Set {
+    // Packaged files often hold only `disabled_plugins = ["cri"]` and no version, which
+    // containerd reads as schema 1, ignoring every table below.
+    match schema {
+        Schema::V1 => {}
+        Schema::V2 | Schema::V3 => edits.push(TomlEdit::Set {
             path: path(&["version"]),
             value: json!(schema.number()),
-        });
+        }),
+        // A version 3 file stays version 3 (see [`Schema::V4`]); the check before the run
+        // refused every other version.
+        Schema::V4 => edits.push(TomlEdit::SetDefault {
+            path: path(&["version"]),
+            value: json!(4),
+        }),
     }
     edits.push(TomlEdit::RemoveFromArray {
         path: path(&["disabled_plugins"]),
@@ -153,7 +172,7 @@ pub fn edits(schema: Schema, options: &Options) -> Vec<TomlEdit> {
             path: path(&["plugins", "cri", "systemd_cgroup"]),
             value: json!(systemd),
         }),
-        Schema::V2 | Schema::V3 => {
+        Schema::V2 | Schema::V3 | Schema::V4 => {
             edits.push(TomlEdit::Set {
                 path: path(&[runc.as_slice(), &["runtime_type"]].concat()),
                 value: json!("io.containerd.runc.v2"),
@@ -190,7 +209,7 @@ pub fn initial(schema: Schema, options: &Options) -> String {
                 text.push_str(&format!("  sandbox_image = \"{image}\"\n"));
             }
         }
-        Schema::V2 | Schema::V3 => {
+        Schema::V2 | Schema::V3 | Schema::V4 => {
             text.push_str(&format!("version = {}\n", schema.number()));
             if let Some(image) = &options.sandbox_image {
                 let key = schema.sandbox_key();
@@ -253,9 +272,11 @@ pub fn step(schema: Schema, options: &Options, decided_by: &str) -> Step {
 /// A check, before anything changes, that an existing config is not of another schema: our
 /// keys would land in tables the installed containerd ignores, and with them the user's.
 pub fn schema_check(schema: Schema) -> Step {
-    let others: String = [1u8, 2, 3]
+    // containerd 2.3 reads version 3 files as they are (see [`Schema::V4`]).
+    let accepted = |n: u8| n == schema.number() || (schema == Schema::V4 && n == 3);
+    let others: String = [1u8, 2, 3, 4]
         .iter()
-        .filter(|n| **n != schema.number())
+        .filter(|n| !accepted(**n))
         .map(u8::to_string)
         .collect();
     let pattern =
@@ -264,7 +285,11 @@ pub fn schema_check(schema: Schema) -> Step {
         Phase::Prerequisites,
         format!(
             "an existing {PATH} is absent or of schema version {}",
-            schema.number()
+            if schema == Schema::V4 {
+                "4 or 3".to_owned()
+            } else {
+                schema.number().to_string()
+            }
         ),
         "edits in place assume the schema the installed containerd reads; a config of another \
          schema would keep your settings in tables containerd then ignores",
@@ -273,7 +298,11 @@ pub fn schema_check(schema: Schema) -> Step {
                 "{PATH} does not declare a schema other than version {n}; if it does, migrate \
                  it (`containerd config migrate` on 2.x) or pass --set \
                  containerd.config-version=<its version>",
-                n = schema.number()
+                n = if schema == Schema::V4 {
+                    "4 (or 3)".to_owned()
+                } else {
+                    schema.number().to_string()
+                }
             ),
             // find prints the file only when grep finds another version; /etc always exists,
             // so find succeeds whether or not containerd is installed yet.
@@ -304,7 +333,7 @@ pub fn dump_check(schema: Schema, options: &Options) -> Step {
     let systemd = options.cgroup_driver == plugin_api::CgroupDriver::Systemd;
     let expected = match schema {
         Schema::V1 => format!("systemd_cgroup = {systemd}"),
-        Schema::V2 | Schema::V3 => format!("SystemdCgroup = {systemd}"),
+        Schema::V2 | Schema::V3 | Schema::V4 => format!("SystemdCgroup = {systemd}"),
     };
     Step::new(
         Phase::Verification,

@@ -142,7 +142,11 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
                 ),
                 None => match shipped_series(distro) {
                     Some(series) => (
-                        Schema::V2,
+                        Schema::for_version(&Version::parse(
+                            series,
+                            "the distro's series",
+                            series,
+                        )?),
                         format!("{} ships containerd {series}", distro.id),
                     ),
                     None => (
@@ -185,7 +189,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
                     n.escape_debug()
                 ))
                 .with_hint(format!(
-                    "write --set {PLUGIN}.config-version=2 (containerd 1.3-1.7) or 3 (2.x)"
+                    "write --set {PLUGIN}.config-version=2 (containerd 1.3-1.7), 3 (2.0-2.2) or 4 (2.3 and later)"
                 )))
             }
         },
@@ -231,14 +235,20 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     Ok(plan)
 }
 
-/// The containerd series the distros of the built-in packs ship, where known. Used for the
-/// plan's facts; every one of them reads schema 2.
+/// The containerd series the distros of the built-in packs ship, where known: the plan's
+/// facts and the config schema of `--source distro`.
 fn shipped_series(distro: &plugin_api::Distro) -> Option<&'static str> {
     match (distro.os_id.as_str(), distro.version_id.as_deref()) {
         ("debian", Some("11")) => Some("1.4"),
         ("debian", Some("12")) => Some("1.6"),
         ("debian", Some("13")) => Some("1.7"),
-        ("ubuntu", Some("20.04" | "22.04" | "24.04")) => Some("1.7"),
+        ("ubuntu", Some("20.04")) => Some("1.7"),
+        // Ubuntu backports containerd releases to its LTS releases (the SRU exception for the
+        // container stack): the source package containerd-app, 2.2.1-0ubuntu1~24.04.3 in
+        // noble-updates/-security and 2.2.1-0ubuntu1~22.04.2 in jammy-updates/-security
+        // (packages.ubuntu.com); noble's release pocket has 1.7.12. A host with the updates
+        // pockets, as installed, gets 2.2.
+        ("ubuntu", Some("22.04" | "24.04")) => Some("2.2"),
         _ => None,
     }
 }

@@ -16,6 +16,18 @@ fn apply(text: &str, edits: &[TomlEdit]) -> DocumentMut {
     let mut doc: DocumentMut = text.parse().expect("valid TOML");
     for edit in edits {
         match edit {
+            TomlEdit::SetDefault { path, value } => {
+                let parts: Vec<&str> = path.iter().map(String::as_str).collect();
+                if lookup(&doc, &parts).is_none() {
+                    doc = apply(
+                        &doc.to_string(),
+                        &[TomlEdit::Set {
+                            path: path.clone(),
+                            value: value.clone(),
+                        }],
+                    );
+                }
+            }
             TomlEdit::Set { path, value } => {
                 let (key, tables) = path.split_last().unwrap();
                 let mut table: &mut Table = doc.as_table_mut();
@@ -225,24 +237,125 @@ fn containerd_2_writes_schema_3() {
     );
 }
 
-#[test]
-fn an_existing_config_of_another_schema_stops_the_run_before_anything_changes() {
-    let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
+/// The schema check's probe, run with the real grep on a file declaring `version` (or none):
+/// whether the check lets the run go on.
+fn schema_check_accepts(plan: &RuntimePlan, version: Option<u8>) -> bool {
     let check = plan
         .steps
         .iter()
-        .find(|s| s.phase == Phase::Prerequisites && matches!(s.kind, StepKind::Check(_)))
+        .find_map(|s| match &s.kind {
+            StepKind::Check(c) if s.phase == Phase::Prerequisites => Some(c),
+            _ => None,
+        })
         .expect("a schema check among the prerequisites");
-    let StepKind::Check(check) = &check.kind else {
-        unreachable!()
-    };
-    assert_eq!(check.probe.argv[0], "find");
-    assert!(
-        check.probe.argv.iter().any(|a| a.contains("[13]")),
-        "{:?}",
-        check.probe.argv
-    );
+    let argv = &check.probe.argv;
+    assert_eq!(argv[0], "find");
     assert!(check.description.contains("containerd.config-version"));
+    // find ... -exec grep -qE PATTERN {} ; -print: the file is named (refused) when grep
+    // finds the pattern.
+    let at = argv.iter().position(|a| a == "-qE").expect("grep -qE") + 1;
+    let text = match version {
+        Some(n) => format!("# site config\nversion = {n}\n\n[grpc]\n  address = \"/run/c.sock\"\n"),
+        None => "disabled_plugins = [\"cri\"]\n".to_owned(),
+    };
+    let mut grep = std::process::Command::new("grep")
+        .args(["-qE", &argv[at]])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("grep runs");
+    use std::io::Write;
+    // grep -q may stop reading at its first match: a failed write is not an error here.
+    let _ = grep.stdin.take().unwrap().write_all(text.as_bytes());
+    let found = grep.wait().unwrap().success();
+    !found
+}
+
+#[test]
+fn an_existing_config_of_another_schema_stops_the_run_before_anything_changes() {
+    let with = |version: &str| {
+        let mut req = request("rocky-9", PLUGIN);
+        req.options.version = Some(version.into());
+        plan_for(&req).unwrap()
+    };
+    for (containerd, accepted) in [
+        ("1.7", [false, true, false, false]),
+        ("2.1", [false, false, true, false]),
+        // containerd 2.3 reads version 3 files as they are.
+        ("2.3", [false, false, true, true]),
+    ] {
+        let plan = with(containerd);
+        for (n, want) in (1u8..=4).zip(accepted) {
+            assert_eq!(
+                schema_check_accepts(&plan, Some(n)),
+                want,
+                "containerd {containerd}, a file of version {n}"
+            );
+        }
+        // A packaged file without a version is ours to give one.
+        assert!(schema_check_accepts(&plan, None), "containerd {containerd}");
+    }
+}
+
+#[test]
+fn containerd_2_3_writes_schema_4_and_leaves_a_version_3_file_at_3() {
+    let mut req = request("rocky-9", PLUGIN);
+    req.options.version = Some("2.3".into());
+    req.options.sandbox_image = Some("registry.k8s.io/pause:3.10".into());
+    let plan = plan_for(&req).unwrap();
+    assert_eq!(plan.facts["config_version"], "4");
+    let (initial, edits) = toml_edit_of(&plan);
+    let fresh = apply(&initial, &edits);
+    assert_eq!(fresh["version"].as_integer(), Some(4));
+
+    // A version 3 file (containerd 2.2's `config default`, server settings at the top): its
+    // version stays, since version 4 reads [ttrpc] differently; the CRI tables are the same.
+    let site = "version = 3\n\n[grpc]\n  address = \"/run/containerd/containerd.sock\"\n";
+    let edited = apply(site, &edits);
+    assert_eq!(edited["version"].as_integer(), Some(3));
+    assert_eq!(
+        edited["grpc"]["address"].as_str(),
+        Some("/run/containerd/containerd.sock")
+    );
+    let runtime = [
+        "plugins",
+        "io.containerd.cri.v1.runtime",
+        "containerd",
+        "runtimes",
+        "runc",
+        "options",
+        "SystemdCgroup",
+    ];
+    for doc in [&fresh, &edited] {
+        assert_eq!(lookup(doc, &runtime).unwrap().as_bool(), Some(true));
+        assert_eq!(
+            lookup(
+                doc,
+                &[
+                    "plugins",
+                    "io.containerd.cri.v1.images",
+                    "pinned_images",
+                    "sandbox"
+                ]
+            )
+            .unwrap()
+            .as_str(),
+            Some("registry.k8s.io/pause:3.10")
+        );
+    }
+    // A packaged file with no version at all gets 4.
+    let packaged = apply("disabled_plugins = [\"cri\"]\n", &edits);
+    assert_eq!(packaged["version"].as_integer(), Some(4));
+}
+
+#[test]
+fn ubuntu_lts_from_its_own_archive_reads_schema_3() {
+    for id in ["ubuntu-22.04", "ubuntu-24.04"] {
+        let mut req = request(id, PLUGIN);
+        req.options.source = Source::Distro;
+        let plan = plan_for(&req).unwrap();
+        assert_eq!(plan.facts["version"], "2.2", "{id}");
+        assert_eq!(plan.facts["config_version"], "3", "{id}");
+    }
 }
 
 #[test]
@@ -280,7 +393,7 @@ fn distro_source_on_suse_and_an_explicit_schema() {
     assert_eq!(plan.facts["config_version"], "3");
     req.options
         .set
-        .insert("containerd.config-version".into(), "4".into());
+        .insert("containerd.config-version".into(), "5".into());
     assert_eq!(plan_for(&req).unwrap_err().kind, ErrorKind::InvalidInput);
 }
 
