@@ -157,6 +157,9 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
             let engine_name;
             if let Some(v) = &version {
                 versions::check_published(v, distro, format)?;
+                if let Some(warning) = versions::unconfirmed(v, repo_path) {
+                    plan.warnings.push(warning);
+                }
                 engine_name = format!("Docker Engine {v}");
                 judged.push(cve::Pinned {
                     name: &engine_name,

@@ -590,3 +590,20 @@ fn plans_are_deterministic() {
 fn every_fixture_distro_plans_or_is_refused_with_a_reason() {
     runtime_kit::fixtures::assert_matrix(PLUGIN, plan_for, |_| {});
 }
+
+#[test]
+fn a_rhel_pin_before_the_repository_is_known_to_have_it_is_planned_with_a_warning() {
+    let warned = |distro: &str, version: &str| {
+        let mut req = request(distro, PLUGIN);
+        req.options.version = Some(version.into());
+        plan_for(&req)
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.contains("rhel repository") && w.contains("not confirmed"))
+    };
+    assert!(warned("rhel-9", "26.1"));
+    assert!(!warned("rhel-9", "27.3"));
+    // The centos repository, which Rocky uses, is not the one in doubt.
+    assert!(!warned("rocky-9", "26.1"));
+}

@@ -190,6 +190,26 @@ fn published(distro: &Distro, format: Format) -> Bounds {
     }
 }
 
+/// The first Engine release of Docker's `rhel` repository for x86_64 and aarch64 (before it,
+/// it held s390x builds only): packages were announced for RHEL 8 and 9 in mid-2024
+/// (docker/docker-install 9f22ef3b, PR #436, 2024-07-22; docker/docs PR #20174, 2024-06-07)
+/// and the build recipe landed as "rpm: minimal RHEL support" (docker/docker-ce-packaging
+/// 6013e44b, PR #991, backported to 27.x in PR #1054). Which release was first is not
+/// confirmed: 27.0 is the first series whose branch carries the recipe.
+const RHEL_FIRST_CONFIRMED: (u64, u64, u64) = (27, 0, 0);
+
+/// A warning for a pin whose availability no source confirms.
+pub fn unconfirmed(version: &Version, repo_path: &str) -> Option<String> {
+    (repo_path == "rhel" && version.resolves_to() < RHEL_FIRST_CONFIRMED).then(|| {
+        format!(
+            "Docker's rhel repository has x86_64 and aarch64 packages only since mid-2024; \
+             whether Docker Engine {version} is among them is not confirmed (27.0 is the first \
+             series known to be built for it): if the install finds no such version, pin 27.0 \
+             or later"
+        )
+    })
+}
+
 /// Refuses an Engine version Docker never published for `distro`.
 pub fn check_published(
     version: &Version,
