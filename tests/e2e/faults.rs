@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::containerd::{assert_containerd_reads_our_config, MirrorSetup};
 use crate::support::apt_repo::Variant;
+use crate::support::root::DebianRoot;
+use crate::support::run::strings;
 use crate::support::run::{plugins_built, run};
-use crate::support::{snapshot, wait_for};
+use crate::support::{require, snapshot, wait_for};
 use crate::util;
 
 /// Files a site already has where the plan writes, with the site's own content.
@@ -239,4 +241,46 @@ fn a_key_with_the_wrong_fingerprint_writes_nothing_under_etc_apt() {
         "the run wrote under /etc/apt"
     );
     assert!(root.installed_version("containerd.io").is_none());
+}
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn a_buster_host_still_on_debians_mirrors_is_stopped_before_anything_changes() {
+    require(&[]);
+    let root = DebianRoot::fresh("buster-sources");
+    // Debian 10 as most hosts still have it: sources on deb.debian.org, which dropped buster.
+    root.write(
+        "/etc/apt/sources.list",
+        "deb http://deb.debian.org/debian buster main\ndeb http://security.debian.org/debian-security buster/updates main\n",
+    );
+    let before = snapshot(&root.join("/etc"));
+    let report = run(
+        root.path(),
+        &strings(&[
+            "--distro",
+            "debian-10",
+            "--runtime",
+            "docker",
+            "--source",
+            "distro",
+            "--cgroup-driver",
+            "systemd",
+            // The dockershim era: no cri-dockerd to fetch from GitHub, out of reach here.
+            "--kubernetes-version",
+            "1.23",
+        ]),
+    );
+    report.expect_code(1);
+    let error = report.error_text();
+    assert!(
+        error.contains("archive.debian.org") && error.contains("/etc/apt/sources.list"),
+        "{error}"
+    );
+    // The check ran first: no step before it changed anything, and no apt run began.
+    assert_eq!(report.transactions(), 0);
+    assert_eq!(
+        snapshot(&root.join("/etc")),
+        before,
+        "a stopped run changed /etc"
+    );
 }

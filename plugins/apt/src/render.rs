@@ -7,8 +7,8 @@ use package_kit::pin::{self, prefix_pins, resolve_step};
 use package_kit::why;
 use plugin_api::validate;
 use plugin_api::{
-    Action, Audit, Expect, Package, Phase, PluginError, Probe, RenderRequest, RenderResponse,
-    Repository, ResolveVersion, Step, StepKind, VersionListing,
+    Action, Audit, Check, Expect, Package, Phase, PluginError, Probe, RenderRequest,
+    RenderResponse, Repository, ResolveVersion, Step, StepKind, VersionListing,
 };
 
 /// The `--set` key bounding how long apt waits for the dpkg lock, in seconds.
@@ -33,6 +33,9 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
     }
     if request.repositories.is_empty() && request.packages.is_empty() {
         return Ok(RenderResponse::default());
+    }
+    if let Some(suite) = request.distro.var_opt(ARCHIVED_VAR) {
+        steps.insert(0, archived_check(suite)?);
     }
     let installed = installed_probe(&request.packages);
     // The refresh is skipped when every package is installed as pinned. With a prefix pin the
@@ -195,6 +198,77 @@ fn installed_probe(packages: &[Package]) -> Probe {
 }
 
 /// One index refresh for every repository.
+/// The pack variable naming a release whose suites Debian moved off its mirrors to
+/// archive.debian.org (`buster` in debian-10.toml).
+pub const ARCHIVED_VAR: &str = "apt.archived_suite";
+
+/// Debian's own hosts, which stop serving a release once it moved to archive.debian.org (not
+/// archive.debian.org itself, nor a site's mirror, which may keep it).
+const DEBIAN_MIRRORS: &str =
+    r"((deb|security|ftp|httpredir)|ftp\.[a-z]+|cdn-fastly\.deb)\.debian\.org";
+
+/// A check, first of all, that the target's apt sources do not fetch `suite` from a Debian
+/// mirror that no longer has it: Debian moved buster to archive.debian.org in July 2025
+/// (debian-devel-announce 2025/06/msg00001, as fluent/fluent-bit#10597 cites it), and from
+/// then `apt-get update` fails on deb.debian.org and security.debian.org with 404 and "does
+/// not have a Release file" for buster, buster-updates and buster/updates
+/// (oakestra/oakestra#437, KhiopsML/khiops#756). One-line sources only: buster's own format.
+fn archived_check(suite: &str) -> Result<Step, PluginError> {
+    validate::token(
+        suite,
+        "",
+        "archived suite",
+        &format!("pack variable `{ARCHIVED_VAR}`"),
+    )?;
+    let pattern = format!(
+        r"^[[:space:]]*deb(-src)?[[:space:]]+(\[[^]]*\][[:space:]]+)?https?://{DEBIAN_MIRRORS}/[^[:space:]]*[[:space:]]+{suite}([-/][a-z]+)?([[:space:]]|$)"
+    );
+    Ok(Step::new(
+        Phase::Prerequisites,
+        format!("the apt sources do not fetch {suite} from Debian's mirrors, which dropped it"),
+        format!(
+            "Debian moved {suite} to archive.debian.org in July 2025; apt-get update fails on \
+             sources still pointing at deb.debian.org or security.debian.org, so the run stops \
+             here, before anything changes, rather than at the refresh"
+        ),
+        StepKind::Actions {
+            actions: vec![Action::Check(Check {
+                description: format!(
+                    "no apt source fetches {suite} from a Debian mirror (the files named below \
+                     do); point those lines at http://archive.debian.org/debian (and \
+                     http://archive.debian.org/debian-security for {suite}/updates), drop \
+                     {suite}-backports, then run again"
+                ),
+                probe: Probe {
+                    argv: strings(&[
+                        "find",
+                        "/etc/apt",
+                        "-maxdepth",
+                        "2",
+                        "-type",
+                        "f",
+                        "(",
+                        "-name",
+                        "sources.list",
+                        "-o",
+                        "-name",
+                        "*.list",
+                        ")",
+                        "-exec",
+                        "grep",
+                        "-qE",
+                        &pattern,
+                        "{}",
+                        ";",
+                        "-print",
+                    ]),
+                    expect: Expect::StdoutEquals(String::new()),
+                },
+            })],
+        },
+    ))
+}
+
 fn update_step(lock: &str, unless: Option<Probe>, resolve: Vec<ResolveVersion>) -> Step {
     let why = if unless.is_some() {
         "apt must see the repositories just added before it can install from them or list the \

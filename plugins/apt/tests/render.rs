@@ -628,3 +628,72 @@ fn manifest_and_options_describe_the_plugin() {
     assert_eq!(options[0].key, "apt.lock-timeout");
     assert_eq!(options[0].default.as_deref(), Some("120"));
 }
+
+/// Runs the probe's grep on `sources` (one file's text) with the real grep: whether the file
+/// would be named, stopping the run.
+fn stops_on(probe: &Probe, sources: &str) -> bool {
+    use std::io::Write;
+    let at = probe
+        .argv
+        .iter()
+        .position(|a| a == "-qE")
+        .expect("grep -qE")
+        + 1;
+    let mut grep = std::process::Command::new("grep")
+        .args(["-qE", &probe.argv[at]])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("grep runs");
+    let _ = grep.stdin.take().unwrap().write_all(sources.as_bytes());
+    grep.wait().unwrap().success()
+}
+
+#[test]
+fn an_archived_release_gets_a_check_of_its_sources_before_anything_else() {
+    let mut buster = debian_10();
+    buster
+        .vars
+        .insert("apt.archived_suite".to_owned(), "buster".to_owned());
+    let mut request = docker_on_focal();
+    request.distro = buster;
+    let response = render(&request);
+    let first = &response.steps[0];
+    assert_eq!(first.phase, Phase::Prerequisites);
+    let Some(Action::Check(check)) = actions(first).first() else {
+        panic!("a check first: {first:?}")
+    };
+    assert_eq!(check.probe.argv[0], "find");
+    assert_eq!(check.probe.expect, Expect::StdoutEquals(String::new()));
+    assert!(
+        check.description.contains("archive.debian.org"),
+        "{}",
+        check.description
+    );
+
+    for line in [
+        "deb http://deb.debian.org/debian buster main",
+        "deb http://security.debian.org/debian-security buster/updates main",
+        "deb http://deb.debian.org/debian buster-updates main",
+        "  deb [arch=amd64] https://ftp.de.debian.org/debian/ buster main contrib",
+        "deb-src http://httpredir.debian.org/debian buster main",
+    ] {
+        assert!(
+            stops_on(&check.probe, &format!("# site\n{line}\n")),
+            "{line}"
+        );
+    }
+    for line in [
+        "deb http://archive.debian.org/debian buster main",
+        "deb http://archive.debian.org/debian-security buster/updates main",
+        "# deb http://deb.debian.org/debian buster main",
+        "deb http://mirror.example.com/debian buster main",
+        "deb http://deb.debian.org/debian bullseye main",
+        "deb http://deb.debian.org/debian busterx main",
+    ] {
+        assert!(!stops_on(&check.probe, &format!("{line}\n")), "{line}");
+    }
+
+    // Other releases get no such check.
+    let plain = render(&docker_on_focal());
+    assert!(plain.steps.iter().all(|s| s.phase != Phase::Prerequisites));
+}
