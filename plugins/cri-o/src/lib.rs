@@ -81,6 +81,8 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     let kubernetes = Version::kubernetes(options)?;
     let mut warnings = Vec::new();
     let mut default_reason = None;
+    let format = docker_repo::format(distro);
+    let from_distro = options.source == Source::Distro || distro.family == "suse";
     let version = match (&user_version, &kubernetes) {
         (Some(v), Some(k)) => {
             if v.series() != k.series() && !settings.flag("allow-version-skew")? {
@@ -125,6 +127,16 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
                 ));
                 v
             }
+            // CRI-O's own repositories serve every deb and rpm distro alike.
+            None if !from_distro && format.is_some() => {
+                let v = Version::parse(repos::NEWEST_STABLE_MINOR, "CRI-O's newest minor", "1.36")?;
+                default_reason = Some(format!(
+                    "CRI-O {v}: neither --version nor --kubernetes-version was given, and {v} is \
+                     the newest minor CRI-O's own repositories (isv:cri-o) are known to publish \
+                     as stable; the kubelet must be Kubernetes {v}"
+                ));
+                v
+            }
             None => {
                 return Err(PluginError::invalid_input(format!(
                     "CRI-O's version follows the Kubernetes version, neither was given, and \
@@ -153,8 +165,6 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         format!("{}.{}", version.major(), version.minor()),
     );
 
-    let format = docker_repo::format(distro);
-    let from_distro = options.source == Source::Distro || distro.family == "suse";
     let (packages, source) = if from_distro {
         let name = distro.var(PLUGIN, "crio.distro_package")?;
         if user_version.is_none() {

@@ -41,6 +41,13 @@ pub const ISV_KEY: &str = "85B67D5C50100B1AC8CEFE49CBA9C85640A2B579";
 /// ones before it.
 pub const FIRST_ON_PKGS: (u64, u64) = (1, 28);
 
+/// The newest CRI-O minor that isv:cri-o publishes as stable and a source confirms released:
+/// cri-o/packaging's README (b111fe9, 2026-08-20) lists `isv:cri-o:stable:v1.36` (and
+/// v1.37, which had no release tag yet: cri-o/cri-o's newest then was v1.36.3, 2026-08-03).
+/// The default where a pack records no minor of its own: isv:cri-o's repositories are one
+/// per package format, not per distro release.
+pub const NEWEST_STABLE_MINOR: &str = "1.36";
+
 /// The last CRI-O minor Kubic published as versioned packages (`cri-o-1.17`) in its stable
 /// repository, as the Kubernetes pages install it; later minors have their own repository.
 pub const LAST_VERSIONED_PACKAGE: (u64, u64) = (1, 17);

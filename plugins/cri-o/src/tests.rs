@@ -179,13 +179,6 @@ fn version_skew_is_refused_unless_asked_for_by_name() {
 }
 
 #[test]
-fn a_version_is_required() {
-    let e = plan_for(&req("ubuntu-24.04", None, None)).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::InvalidInput);
-    assert!(e.hint.unwrap().contains("--kubernetes-version"));
-}
-
-#[test]
 fn without_a_fingerprint_the_vendors_own_key_is_pinned() {
     // isv:cri-o's key for 1.28 on, Kubic's before: no --set needed.
     for (distro, kubernetes, key) in [
@@ -350,9 +343,32 @@ fn the_design_cards_command_plans_with_no_flag_on_debian_10() {
 }
 
 #[test]
-fn a_pack_with_no_known_minor_still_asks_for_a_version_naming_the_pack() {
-    let e = plan_for(&req("ubuntu-22.04", None, None)).unwrap_err();
+fn a_pack_with_no_known_minor_plans_the_newest_stable_minor_from_cri_os_own_repositories() {
+    for id in ["ubuntu-22.04", "debian-12", "rocky-9"] {
+        let mut r = req(id, None, None);
+        r.options.set.clear();
+        let plan = plan_for(&r).unwrap();
+        assert_well_formed(&plan);
+        assert_eq!(plan.facts["version"], repos::NEWEST_STABLE_MINOR, "{id}");
+        assert_eq!(plan.facts["kubernetes_version"], repos::NEWEST_STABLE_MINOR);
+        assert!(plan.facts["version_chosen"].contains("isv:cri-o"), "{id}");
+        let repo = repositories(&plan)[0];
+        assert!(
+            repo.url.contains(&format!(
+                "isv:/cri-o:/stable:/v{}/",
+                repos::NEWEST_STABLE_MINOR
+            )),
+            "{id}: {}",
+            repo.url
+        );
+    }
+}
+
+#[test]
+fn a_distros_own_cri_o_with_no_version_still_asks_for_one_naming_the_pack() {
+    // SUSE installs the distro's cri-o, whose minor no source records.
+    let e = plan_for(&req("sles-15", None, None)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidInput);
-    assert!(e.message.contains("ubuntu-22.04"), "{}", e.message);
+    assert!(e.message.contains("sles-15"), "{}", e.message);
     assert!(e.hint.unwrap().contains("--kubernetes-version"));
 }
