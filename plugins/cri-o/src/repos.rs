@@ -200,18 +200,62 @@ pub fn kubic(
             packages.push(unpinned("cri-o-runc"));
         }
     }
+    let mut warnings = Vec::new();
+    if !kubic_confirmed(os, version.series()) {
+        warnings.push(format!(
+            "no source confirms that Kubic published CRI-O {minor} for {os} (the last matrix \
+             CRI-O kept, install.md at 4ff8662ffb, lists 1.16 and 1.17 for every Kubic OS and \
+             1.18 for CentOS_8, CentOS_8_Stream, Debian_Testing, Debian_Unstable and \
+             xUbuntu_20.04): if the refresh finds no such repository, choose one of those, or \
+             CRI-O {}.{} or later from isv:cri-o",
+            FIRST_ON_PKGS.0, FIRST_ON_PKGS.1
+        ));
+    }
+    warnings.push(format!(
+        "Kubic's CRI-O repositories are frozen and some of their signing keys have expired \
+             or gone missing (cri-o #7912, #7915); CRI-O {}.{} and later come from \
+             isv:cri-o. Check `runc --version` after installing: runc before 1.1.12 allows \
+             CVE-2024-21626",
+        FIRST_ON_PKGS.0, FIRST_ON_PKGS.1
+    ));
     Ok(Vendor {
         repositories,
         packages,
         source: format!("Kubic ({os})"),
-        warnings: vec![format!(
-            "Kubic's CRI-O repositories are frozen and some of their signing keys have expired \
-             or gone missing (cri-o #7912, #7915); CRI-O {}.{} and later come from \
-             isv:cri-o. Check `runc --version` after installing: runc before 1.1.12 allows \
-             CVE-2024-21626",
-            FIRST_ON_PKGS.0, FIRST_ON_PKGS.1
-        )],
+        warnings,
     })
+}
+
+/// Whether a source confirms Kubic published CRI-O `series` for `os`: the compatibility
+/// matrix of cri-o/cri-o `install.md`, last kept at 4ff8662ffb (2021-02-08), the only
+/// per-OS list CRI-O published for Kubic. Later minors were published for some OSes too, but
+/// no vendor list says which; those get a warning, not a refusal.
+fn kubic_confirmed(os: &str, series: (u64, u64)) -> bool {
+    const ALL_1_16_AND_1_17: &[&str] = &[
+        "CentOS_8",
+        "CentOS_8_Stream",
+        "CentOS_7",
+        "Debian_Unstable",
+        "Debian_Testing",
+        "Debian_10",
+        "Raspbian_10",
+        "xUbuntu_20.04",
+        "xUbuntu_19.10",
+        "xUbuntu_19.04",
+        "xUbuntu_18.04",
+    ];
+    const WITH_1_18: &[&str] = &[
+        "CentOS_8",
+        "CentOS_8_Stream",
+        "Debian_Unstable",
+        "Debian_Testing",
+        "xUbuntu_20.04",
+    ];
+    match series {
+        (1, 16 | 17) => ALL_1_16_AND_1_17.contains(&os),
+        (1, 18) => WITH_1_18.contains(&os),
+        _ => false,
+    }
 }
 
 /// Where CRI-O 1.28 and later come from (`--set cri-o.repository`).

@@ -372,3 +372,23 @@ fn a_distros_own_cri_o_with_no_version_still_asks_for_one_naming_the_pack() {
     assert!(e.message.contains("sles-15"), "{}", e.message);
     assert!(e.hint.unwrap().contains("--kubernetes-version"));
 }
+
+#[test]
+fn a_kubic_minor_no_source_lists_for_the_os_is_planned_with_a_warning() {
+    let warned = |distro: &str, version: &str| {
+        let mut r = req(distro, Some(version), None);
+        r.options.set.clear();
+        plan_for(&r)
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.contains("no source confirms that Kubic published"))
+    };
+    // CRI-O's own matrix: 1.16 and 1.17 everywhere, 1.18 on a few.
+    assert!(!warned("debian-10", "1.17"));
+    assert!(!warned("ubuntu-20.04", "1.18"));
+    assert!(warned("debian-10", "1.18"));
+    assert!(warned("ubuntu-20.04", "1.22"));
+    // isv:cri-o is not Kubic: no such warning.
+    assert!(!warned("ubuntu-20.04", "1.30"));
+}
