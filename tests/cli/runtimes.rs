@@ -429,3 +429,107 @@ fn bad_runtime_input_exits_2_with_the_fix() {
         );
     }
 }
+
+#[test]
+fn no_runtime_needs_a_version_flag_where_its_vendor_publishes_for_the_distro() {
+    // Issue 9: the defaults are facts with sources, so a plan never stops for want of
+    // --version or --kubernetes-version on a deb or rpm distro.
+    let dir = plugins();
+    let distros = Installer::with_defaults()
+        .args(["distros", "list", "--output", "json"])
+        .run()
+        .code(0)
+        .json();
+    for distro in distros.as_array().unwrap() {
+        let (id, family) = (
+            distro["id"].as_str().unwrap(),
+            distro["family"].as_str().unwrap(),
+        );
+        for runtime in ["containerd", "docker", "cri-o", "mcr"] {
+            let out = Installer::isolated(dir.path())
+                .arg_list([
+                    "plan",
+                    "--output",
+                    "json",
+                    "--distro",
+                    id,
+                    "--runtime",
+                    runtime,
+                ])
+                .run();
+            if out.code != 0 && family != "suse" {
+                assert!(
+                    !out.stderr.contains("neither was given") && out.code == 2,
+                    "{id} × {runtime} wants a version flag, or fails otherwise:\n{}",
+                    out.stderr
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_new_defaults_show_where_they_come_from() {
+    let dir = plugins();
+    // CRI-O on a distro with no recorded minor: the newest stable minor of isv:cri-o.
+    let plan = plan_json(&dir, &["--distro", "ubuntu-24.04", "--runtime", "cri-o"]);
+    let chosen = plan["facts"]["version_chosen"].as_str().unwrap_or_default();
+    assert!(chosen.contains("isv:cri-o"), "{chosen}");
+    assert!(all_text(&plan).contains("isv:/cri-o:/stable:/v"));
+
+    // Docker with cri-dockerd: Mirantis' archive for the node's architecture, checked by a
+    // digest the plan shows, and an unknown release refused naming the known ones.
+    let plan = plan_json(&dir, &["--distro", "debian-12", "--runtime", "docker"]);
+    let download = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap().iter())
+        .find(|a| a["type"] == "download")
+        .expect("a download action");
+    assert!(download["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://github.com/Mirantis/cri-dockerd/releases/download/v"));
+    assert!(download["url"].as_str().unwrap().ends_with(".amd64.tgz"));
+    assert_eq!(download["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(download["path"], "/usr/local/bin/cri-dockerd");
+    let out = Installer::isolated(dir.path())
+        .arg_list([
+            "plan",
+            "--distro",
+            "debian-12",
+            "--runtime",
+            "docker",
+            "--set",
+            "docker.cri-dockerd-version=0.2.0",
+        ])
+        .run()
+        .code(2);
+    assert!(
+        out.stderr.contains("0.2.0") && out.stderr.contains("cri-dockerd-sha256"),
+        "{}",
+        out.stderr
+    );
+
+    // containerd 2.3 reads schema 4.
+    let plan = plan_json(
+        &dir,
+        &[
+            "--distro",
+            "rocky-9",
+            "--runtime",
+            "containerd",
+            "--version",
+            "2.3",
+        ],
+    );
+    assert_eq!(plan["facts"]["config_version"], "4");
+
+    // MCR on rpm: the key no source ties to repos.mirantis.com is pinned with a warning.
+    let plan = plan_json(&dir, &["--distro", "rocky-9", "--runtime", "mcr"]);
+    assert!(plan["warnings"].as_array().unwrap().iter().any(|w| w
+        .as_str()
+        .unwrap_or_default()
+        .contains("--set mcr.key-fingerprint")));
+}
