@@ -738,6 +738,21 @@ fn combine_files(x: &FileStep, y: &FileStep) -> Result<FileStep, String> {
                     TomlEdit::RemoveFromArray { path: q, .. },
                     TomlEdit::Set { path: p, .. } | TomlEdit::SetDefault { path: p, .. },
                 ) => p == q,
+                // Two plugins setting one key of the same runtimes to different values.
+                (
+                    TomlEdit::SetWhere {
+                        tables: t,
+                        path: p,
+                        value: v,
+                        ..
+                    },
+                    TomlEdit::SetWhere {
+                        tables: u,
+                        path: q,
+                        value: w,
+                        ..
+                    },
+                ) => t == u && p == q && v != w,
                 _ => false,
             };
             for e in eb {
@@ -746,6 +761,9 @@ fn combine_files(x: &FileStep, y: &FileStep) -> Result<FileStep, String> {
                         TomlEdit::Set { path, .. }
                         | TomlEdit::SetDefault { path, .. }
                         | TomlEdit::RemoveFromArray { path, .. } => path.join("."),
+                        TomlEdit::SetWhere { tables, path, .. } => {
+                            format!("{}.*.{}", tables.join("."), path.join("."))
+                        }
                     };
                     return Err(format!(
                         "file {}: `{key}` edited in conflicting ways",
@@ -1009,6 +1027,42 @@ fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
             check_target_path(&f.path, &from)?;
             if let Some(owner) = f.owner.as_deref().or(f.group.as_deref()) {
                 crate::options::check_token(owner, &from, "a user or group name")?;
+            }
+            if let FileContent::TomlEdit { edits, .. } = &f.content {
+                for edit in edits {
+                    if let TomlEdit::SetWhere {
+                        when_key,
+                        path,
+                        aliases,
+                        ..
+                    } = edit
+                    {
+                        // The rendered script splits these on dots and spaces.
+                        let plain = |k: &String| {
+                            !k.is_empty()
+                                && k.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        };
+                        if let Some(bad) = std::iter::once(when_key)
+                            .chain(path)
+                            .chain(aliases)
+                            .find(|k| !plain(k))
+                        {
+                            return Err(Error::input(
+                                format!(
+                                    "{from}: the set_where key {bad:?} is not a plain TOML name"
+                                ),
+                                "this is a bug in the plugin",
+                            ));
+                        }
+                        if path.is_empty() {
+                            return Err(Error::input(
+                                format!("{from}: a set_where with no key to set"),
+                                "this is a bug in the plugin",
+                            ));
+                        }
+                    }
+                }
             }
             Ok(())
         }

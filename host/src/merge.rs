@@ -361,11 +361,26 @@ fn toml_edit_file(
                     set(&mut doc, path, keys, value, Overrides::All, &mut conflicts)?
                 }
             }
+            TomlEdit::SetWhere {
+                tables,
+                when_key,
+                when_values,
+                path: below,
+                aliases,
+                value,
+            } => {
+                for keys in selected(&doc, tables, when_key, when_values, below, aliases) {
+                    set(&mut doc, path, &keys, value, overrides, &mut conflicts)?
+                }
+            }
             TomlEdit::RemoveFromArray { path: keys, values } => {
                 remove_from_array(&mut doc, keys, values)
             }
         }
     }
+    // One key set by two edits (runc's own and every runc runtime's) is one conflict.
+    let mut seen = std::collections::BTreeSet::new();
+    conflicts.retain(|c| seen.insert(c.key.clone()));
     if !conflicts.is_empty() {
         return Err(MergeError::Conflicts {
             path: path.to_owned(),
@@ -374,6 +389,58 @@ fn toml_edit_file(
     }
     // An edit that sets what is already there leaves the text as it was.
     Ok(doc.to_string())
+}
+
+/// The keys a [`TomlEdit::SetWhere`] sets: `tables.<name>.<below>` for every table `name`
+/// below `tables` whose `when_key` is one of `when_values`, the last part spelt as the table
+/// already spells it when that is one of `aliases`.
+fn selected(
+    doc: &DocumentMut,
+    tables: &[String],
+    when_key: &str,
+    when_values: &[serde_json::Value],
+    below: &[String],
+    aliases: &[String],
+) -> Vec<Vec<String>> {
+    let mut item = doc.as_item();
+    for key in tables {
+        match item.get(key.as_str()) {
+            Some(next) => item = next,
+            None => return Vec::new(),
+        }
+    }
+    let wanted: Vec<Value> = when_values.iter().filter_map(to_toml).collect();
+    let Some(table) = item.as_table_like() else {
+        return Vec::new();
+    };
+    let Some((last, parents)) = below.split_last() else {
+        return Vec::new();
+    };
+    table
+        .iter()
+        .filter(|(_, sub)| {
+            sub.get(when_key)
+                .and_then(Item::as_value)
+                .is_some_and(|v| wanted.iter().any(|w| same_value(v, w)))
+        })
+        .map(|(name, sub)| {
+            let mut parent = Some(sub);
+            for key in parents {
+                parent = parent.and_then(|p| p.get(key.as_str()));
+            }
+            let spelt = aliases
+                .iter()
+                .find(|alias| parent.is_some_and(|p| p.get(alias.as_str()).is_some()))
+                .unwrap_or(last);
+            tables
+                .iter()
+                .cloned()
+                .chain(std::iter::once(name.to_owned()))
+                .chain(parents.iter().cloned())
+                .chain(std::iter::once(spelt.clone()))
+                .collect()
+        })
+        .collect()
 }
 
 /// Whether the document has a value at `keys` (through tables, inline ones included).

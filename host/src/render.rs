@@ -192,6 +192,31 @@ pub fn describe(action: &Action) -> String {
                                 crate::merge::toml_dotted(path)
                             );
                         }
+                        TomlEdit::SetWhere {
+                            tables,
+                            when_key,
+                            when_values,
+                            path,
+                            aliases,
+                            value,
+                        } => {
+                            let _ = writeln!(
+                                s,
+                                "  set {} = {value} in every table of {} whose {when_key} is {}{}",
+                                crate::merge::toml_dotted(path),
+                                crate::merge::toml_dotted(tables),
+                                when_values
+                                    .iter()
+                                    .map(|v| v.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(" or "),
+                                if aliases.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" (or its spelling {})", aliases.join(", "))
+                                }
+                            );
+                        }
                         TomlEdit::RemoveFromArray { path, values } => {
                             let vals: Vec<String> = values.iter().map(|v| v.to_string()).collect();
                             let _ = writeln!(
@@ -696,7 +721,40 @@ fn sh_merge_call(path: &str, merge: &FileContent, overrides: &[String], strict: 
                 sh_quote(&overrides.join("\n"))
             );
             for edit in edits {
+                if let TomlEdit::SetWhere {
+                    tables,
+                    when_key,
+                    when_values,
+                    path: below,
+                    aliases,
+                    value,
+                } = edit
+                {
+                    // `each TABLES WHEN_KEY WHEN_VALUES 'BELOW<tab>ALIASES<tab>VALUE'`, expanded
+                    // by the script into a set per selected table (render_edits.sh).
+                    let _ = write!(
+                        call,
+                        " each {} {} {} {}",
+                        sh_quote(&crate::merge::toml_dotted(tables)),
+                        sh_quote(&crate::merge::toml_dotted(std::slice::from_ref(when_key))),
+                        sh_quote(
+                            &when_values
+                                .iter()
+                                .map(toml_literal)
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        ),
+                        sh_quote(&format!(
+                            "{}\t{}\t{}",
+                            crate::merge::toml_dotted(below),
+                            aliases.join(" "),
+                            toml_literal(value)
+                        ))
+                    );
+                    continue;
+                }
                 let (op, keys, value) = match edit {
+                    TomlEdit::SetWhere { .. } => unreachable!("written above"),
                     TomlEdit::Set { path, value } => ("set", path, toml_literal(value)),
                     TomlEdit::SetDefault { path, value } => ("default", path, toml_literal(value)),
                     TomlEdit::RemoveFromArray { path, values } => (
@@ -1163,6 +1221,151 @@ mod config_edit_parity {
             assert_eq!(doc["plugins"]["x"]["mode"].as_str(), Some(mode), "{run}");
             assert_eq!(script_edit(&script, &merge, &[]).unwrap(), script);
         }
+    }
+
+    /// The runtimes table of schema 2 and the edits the containerd plugin makes for every
+    /// runtime of the runc shim.
+    fn every_runc_runtime(systemd: bool) -> FileContent {
+        let runtimes: Vec<String> = [
+            "plugins",
+            "io.containerd.grpc.v1.cri",
+            "containerd",
+            "runtimes",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        FileContent::TomlEdit {
+            initial: None,
+            edits: vec![TomlEdit::SetWhere {
+                tables: runtimes,
+                when_key: "runtime_type".into(),
+                when_values: vec![
+                    json!("io.containerd.runc.v2"),
+                    json!("io.containerd.runc.v1"),
+                ],
+                path: vec!["options".into(), "SystemdCgroup".into()],
+                aliases: vec!["systemdCgroup".into()],
+                value: json!(systemd),
+            }],
+        }
+    }
+
+    #[test]
+    fn every_runtime_of_the_runc_shim_gets_the_driver_by_run_and_script_alike() {
+        // A GPU node as NVIDIA's toolkit leaves it: `nvidia` the default runtime (runc.v2 with
+        // its own binary), kata beside it, a test handler spelling the key in lower camel case,
+        // one name quoted in its header and written bare in its options' header.
+        let site = r#"version = 2
+
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "nvidia"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia]
+  runtime_type = "io.containerd.runc.v2"
+  privileged_without_host_devices = false
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia.options]
+  BinaryName = "/usr/bin/nvidia-container-runtime"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]
+  runtime_type = "io.containerd.kata.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes."test-handler"]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.test-handler.options]
+  systemdCgroup = true
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.legacy]
+  runtime_type = "io.containerd.runc.v1"
+"#;
+        let merge = every_runc_runtime(true);
+        let run = crate::merge::apply_to_bytes(
+            "/etc/containerd/config.toml",
+            Some(site.as_bytes()),
+            &merge,
+            crate::merge::Overrides::Keys(&[]),
+        )
+        .unwrap();
+        let script = script_edit(site, &merge, &[]).unwrap();
+        assert_eq!(
+            parsed(&script),
+            parsed(&run),
+            "script:\n{script}\nrun:\n{run}"
+        );
+        let doc = parsed(&run);
+        let runtimes = &doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"];
+        assert_eq!(
+            runtimes["nvidia"]["options"]["SystemdCgroup"].as_bool(),
+            Some(true)
+        );
+        assert_eq!(
+            runtimes["nvidia"]["options"]["BinaryName"].as_str(),
+            Some("/usr/bin/nvidia-container-runtime")
+        );
+        assert_eq!(
+            runtimes["legacy"]["options"]["SystemdCgroup"].as_bool(),
+            Some(true)
+        );
+        // The site's spelling is the key set; no second spelling is added.
+        let handler = runtimes["test-handler"]["options"].as_table().unwrap();
+        assert_eq!(
+            handler.get("systemdCgroup").and_then(|v| v.as_bool()),
+            Some(true)
+        );
+        assert!(!handler.contains_key("SystemdCgroup"), "{run}");
+        // Other shims have no such option.
+        assert!(runtimes["kata"].get("options").is_none(), "{run}");
+        // A second pass changes nothing.
+        assert_eq!(script_edit(&script, &merge, &[]).unwrap(), script);
+
+        // The other driver: each runtime the site set otherwise is one conflict, by name,
+        // until --override SystemdCgroup lets the plan win, in run and script alike.
+        let merge = every_runc_runtime(false);
+        let err = crate::merge::apply_to_bytes(
+            "/etc/containerd/config.toml",
+            Some(site.as_bytes()),
+            &merge,
+            crate::merge::Overrides::Keys(&[]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("test-handler"), "{err}");
+        assert!(script_edit(site, &merge, &[])
+            .unwrap_err()
+            .contains("--override"));
+        let overrides = ["systemdCgroup".to_owned()];
+        let run = crate::merge::apply_to_bytes(
+            "/etc/containerd/config.toml",
+            Some(site.as_bytes()),
+            &merge,
+            crate::merge::Overrides::Keys(&overrides),
+        )
+        .unwrap();
+        assert_eq!(
+            parsed(&script_edit(site, &merge, &overrides).unwrap()),
+            parsed(&run)
+        );
+    }
+
+    #[test]
+    fn a_runtime_defined_inline_is_edited_by_run_and_refused_by_the_script() {
+        let site = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes]\n  nvidia = { runtime_type = \"io.containerd.runc.v2\" }\n";
+        let merge = every_runc_runtime(true);
+        let run = crate::merge::apply_to_bytes(
+            "/etc/containerd/config.toml",
+            Some(site.as_bytes()),
+            &merge,
+            crate::merge::Overrides::Keys(&[]),
+        )
+        .unwrap();
+        assert_eq!(
+            parsed(&run)["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]
+                ["nvidia"]["options"]["SystemdCgroup"]
+                .as_bool(),
+            Some(true)
+        );
+        let err = script_edit(site, &merge, &[]).unwrap_err();
+        assert!(err.contains("installer run"), "{err}");
     }
 
     #[test]

@@ -3,20 +3,8 @@
 # the site set otherwise is a conflict unless the plan was made with --override. (Sourced into
 # rendered scripts by host/src/render.rs; shellcheck reads this file on its own too.)
 
-# toml_edit FILE OP TABLE KEY VALUE GUARDS: print FILE with one edit applied.
-#   OP set:    KEY = VALUE in [TABLE] (the table made at the end when the file has none).
-#   OP default: as set, but a KEY the table already has stays as it is.
-#   OP remove: drop the elements VALUE lists (one per line) from the one-line array KEY in
-#              [TABLE].
-# TABLE is the header as TOML spells it ('' for the top level), VALUE a TOML literal. GUARDS
-# lists, one per line, each table on the way and (after a tab) the next part, which could
-# already be defined there as a dotted key or an inline table: then the file holds the
-# setting in a form this script does not edit (nor does a multi-line value), and it exits 3,
-# changing nothing. With STRICT 'strict', a key the file sets to another value is a conflict
-# (exit 4, named on stderr) unless OVERRIDES (one per line) names it, by TABLE.KEY or KEY.
-# The values reach awk through the environment, never as program text.
-toml_edit() {
-  TE_OP=$2 TE_TABLE=$3 TE_KEY=$4 TE_VALUE=$5 TE_GUARDS=$6 TE_STRICT=$7 TE_OVERRIDES=$8 awk '
+# The awk functions the TOML edits share: how lines, headers, keys and values are read.
+toml_awk_lib='
     # Whitespace outside quotes removed: how headers and keys are compared.
     function norm(s,    out, i, c, q) {
       out = ""; q = ""
@@ -29,6 +17,22 @@ toml_edit() {
       }
       return out
     }
+    # A header or key as compared: norm, and a quoted part that could be bare ("nvidia")
+    # written bare, as TOML reads both.
+    function normkey(s,    n, out, i, c, q, part) {
+      n = norm(s); out = ""; q = ""; part = ""
+      for (i = 1; i <= length(n); i++) {
+        c = substr(n, i, 1)
+        if (q != "") {
+          if (c == q) { out = out (part ~ /^[A-Za-z0-9_-]+$/ ? part : q part q); q = ""; part = "" }
+          else part = part c
+          continue
+        }
+        if (c == "\"" || c == "\047") { q = c; continue }
+        out = out c
+      }
+      return out q part
+    }
     # The table a header line opens ("" when the line is not a header; a [[...]] array
     # header opens a section no edit touches).
     function header(line,    h) {
@@ -37,13 +41,13 @@ toml_edit() {
       h = line
       sub(/^[ \t]*\[/, "", h)
       sub(/\][ \t]*(#.*)?$/, "", h)
-      return norm(h)
+      return normkey(h)
     }
     function keyof(line,    k) {
       if (line ~ /^[ \t]*(#|$)/ || index(line, "=") == 0) return ""
       k = line
       sub(/=.*/, "", k)
-      return norm(k)
+      return normkey(k)
     }
     function valueof(line,    v) {
       v = line
@@ -57,12 +61,28 @@ toml_edit() {
       c = gsub(/\]/, "]", v) + gsub(/\}/, "}", v)
       return o > c
     }
+'
+
+# toml_edit FILE OP TABLE KEY VALUE GUARDS: print FILE with one edit applied.
+#   OP set:    KEY = VALUE in [TABLE] (the table made at the end when the file has none).
+#   OP default: as set, but a KEY the table already has stays as it is.
+#   OP remove: drop the elements VALUE lists (one per line) from the one-line array KEY in
+#              [TABLE].
+# TABLE is the header as TOML spells it ('' for the top level), VALUE a TOML literal. GUARDS
+# lists, one per line, each table on the way and (after a tab) the next part, which could
+# already be defined there as a dotted key or an inline table: then the file holds the
+# setting in a form this script does not edit (nor does a multi-line value), and it exits 3,
+# changing nothing. With STRICT 'strict', a key the file sets to another value is a conflict
+# (exit 4, named on stderr) unless OVERRIDES (one per line) names it, by TABLE.KEY or KEY.
+# The values reach awk through the environment, never as program text.
+toml_edit() {
+  TE_OP=$2 TE_TABLE=$3 TE_KEY=$4 TE_VALUE=$5 TE_GUARDS=$6 TE_STRICT=$7 TE_OVERRIDES=$8 awk "$toml_awk_lib"'
     BEGIN {
       op = ENVIRON["TE_OP"]; table = ENVIRON["TE_TABLE"]; key = ENVIRON["TE_KEY"]
       value = ENVIRON["TE_VALUE"]
-      t = norm(table); k = norm(key)
+      t = normkey(table); k = normkey(key)
       n_guard = split(ENVIRON["TE_GUARDS"], g, "\n")
-      for (i = 1; i <= n_guard; i++) { split(g[i], pair, "\t"); gtable[i] = norm(pair[1]); gnext[i] = norm(pair[2]) }
+      for (i = 1; i <= n_guard; i++) { split(g[i], pair, "\t"); gtable[i] = normkey(pair[1]); gnext[i] = normkey(pair[2]) }
     }
     { line[NR] = $0 }
     END {
@@ -139,6 +159,37 @@ toml_edit() {
     }' "$1"
 }
 
+# toml_select FILE TABLES WHEN_KEY WHEN_VALUES: print, one per line, the name of every table
+# directly below [TABLES] whose WHEN_KEY is one of WHEN_VALUES (TOML literals, one per line), as
+# a header spells it. A table defined inline or by dotted keys in [TABLES] is a form this script
+# does not edit: exit 3.
+toml_select() {
+  TS_TABLES=$2 TS_KEY=$3 TS_VALUES=$4 awk "$toml_awk_lib"'
+    BEGIN {
+      t = normkey(ENVIRON["TS_TABLES"]); k = normkey(ENVIRON["TS_KEY"])
+      n_values = split(ENVIRON["TS_VALUES"], values, "\n")
+      for (i = 1; i <= n_values; i++) wanted[norm(values[i])] = 1
+    }
+    {
+      h = header($0)
+      if (h != "") {
+        cur = ""
+        if (h == t) { in_tables = 1; next }
+        in_tables = 0
+        if (index(h, t ".") == 1) {
+          rest = substr(h, length(t) + 2)
+          # One more part, and no deeper: a dot outside quotes would mean a sub-table.
+          plain = rest; gsub(/"[^"]*"|\047[^\047]*\047/, "", plain)
+          if (index(plain, ".") == 0) cur = rest
+        }
+        next
+      }
+      lk = keyof($0)
+      if (in_tables && lk != "") exit 3
+      if (cur != "" && lk == k && norm(valueof($0)) in wanted && !(cur in printed)) { print cur; printed[cur] = 1 }
+    }' "$1"
+}
+
 # toml_apply FILE STRICT OVERRIDES EDITS...: print FILE with each edit (OP TABLE KEY VALUE
 # GUARDS, five arguments per edit) applied; a form it does not edit, or (STRICT 'strict') a
 # value the site set otherwise that OVERRIDES does not name, stops the script.
@@ -146,6 +197,44 @@ toml_apply() {
   file=$1; strict=$2; overrides=$3; shift 3
   text=$(cat -- "$file")
   while [ "$#" -ge 5 ]; do
+    if [ "$1" = each ]; then
+      # each TABLES WHEN_KEY WHEN_VALUES 'BELOW<tab>ALIASES<tab>VALUE': a set in every
+      # selected table, BELOW dotted (plain names), the last part spelt as an alias where the
+      # table already has it.
+      printf '%s\n' "$text" > "$file.installer-edit"
+      rc=0
+      names=$(toml_select "$file.installer-edit" "$2" "$3" "$4") || rc=$?
+      rm -f -- "$file.installer-edit"
+      if [ "$rc" = 3 ]; then
+        say "$file defines a table of [$2] inline or by dotted keys, which this script does not edit; use 'installer run', which edits any TOML"
+        exit 2
+      fi
+      [ "$rc" = 0 ] || exit "$rc"
+      below=$(printf '%s' "$5" | cut -f1); aliases=$(printf '%s' "$5" | cut -f2); value=$(printf '%s' "$5" | cut -f3-)
+      tables=$2
+      shift 5
+      for name in $names; do
+        table="$tables.$name"; guards="$tables	$name"
+        rest=$below
+        while [ "${rest#*.}" != "$rest" ]; do
+          part=${rest%%.*}; rest=${rest#*.}
+          guards="$guards
+$table	$part"
+          table="$table.$part"
+        done
+        key=$rest
+        printf '%s\n' "$text" > "$file.installer-edit"
+        for alias in $aliases; do
+          if TH_TABLE=$table TH_KEY=$alias awk "$toml_awk_lib"'
+            BEGIN { t = normkey(ENVIRON["TH_TABLE"]); k = normkey(ENVIRON["TH_KEY"]) }
+            { h = header($0); if (h != "") { cur = h; next } if (cur == t && keyof($0) == k) found = 1 }
+            END { exit !found }' "$file.installer-edit"; then key=$alias; fi
+        done
+        set -- set "$table" "$key" "$value" "$guards" "$@"
+      done
+      rm -f -- "$file.installer-edit"
+      continue
+    fi
     printf '%s\n' "$text" > "$file.installer-edit"
     rc=0
     text=$(toml_edit "$file.installer-edit" "$1" "$2" "$3" "$4" "$5" "$strict" "$overrides") || rc=$?

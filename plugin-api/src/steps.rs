@@ -344,6 +344,27 @@ pub enum TomlEdit {
         /// The value when absent.
         value: serde_json::Value,
     },
+    /// In every table directly below the table `tables` whose key `when_key` holds one of
+    /// `when_values`, set the key at `path` (relative to that table) to `value` (since
+    /// protocol 1.3): the cgroup driver of every runtime of the runc shim, whatever its name
+    /// (`nvidia`, `test-handler`), not only `runc`'s. Where the table already spells the last
+    /// key as one of `aliases` (`systemdCgroup`), that key is set instead. A value the site
+    /// set otherwise is a conflict, as for [`TomlEdit::Set`].
+    SetWhere {
+        /// Table names down to the table of tables (`plugins`, ..., `runtimes`).
+        tables: Vec<String>,
+        /// The key that selects a table (`runtime_type`).
+        when_key: String,
+        /// The values that select it (`io.containerd.runc.v2`).
+        when_values: Vec<serde_json::Value>,
+        /// Table names then the key, below each selected table (`options`, `SystemdCgroup`).
+        path: Vec<String>,
+        /// Other spellings of the last part of `path`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        aliases: Vec<String>,
+        /// The value.
+        value: serde_json::Value,
+    },
     /// Remove values from the array at `path`, if present.
     RemoveFromArray {
         /// Table names then the key.

@@ -207,6 +207,19 @@ oom_score = -999
 
 [grpc]
   max_recv_message_size = 33554432
+
+# As NVIDIA's container toolkit leaves a GPU node: its runtime the default.
+[plugins.\"io.containerd.grpc.v1.cri\".containerd]
+  default_runtime_name = \"nvidia\"
+
+[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.nvidia]
+  runtime_type = \"io.containerd.runc.v2\"
+
+[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.nvidia.options]
+  BinaryName = \"/usr/bin/nvidia-container-runtime\"
+
+[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata]
+  runtime_type = \"io.containerd.kata.v2\"
 ";
     root.write("/etc/containerd/config.toml", users);
 
@@ -220,6 +233,31 @@ oom_score = -999
     );
     let dump = assert_containerd_reads_our_config(root);
     assert_eq!(dump["oom_score"].as_integer(), Some(-999), "{dump}");
+    // The default runtime, of the runc shim under another name, reads the driver too, in
+    // containerd's own view; kata's shim has no such option and gets none.
+    let cri = &dump["plugins"]["io.containerd.grpc.v1.cri"]["containerd"];
+    assert_eq!(
+        cri["default_runtime_name"].as_str(),
+        Some("nvidia"),
+        "{dump}"
+    );
+    assert_eq!(
+        cri["runtimes"]["nvidia"]["options"]["SystemdCgroup"].as_bool(),
+        Some(true),
+        "{dump}"
+    );
+    assert_eq!(
+        cri["runtimes"]["nvidia"]["options"]["BinaryName"].as_str(),
+        Some("/usr/bin/nvidia-container-runtime"),
+        "{dump}"
+    );
+    assert!(
+        cri["runtimes"]["kata"]
+            .get("options")
+            .and_then(|o| o.get("SystemdCgroup"))
+            .is_none(),
+        "{dump}"
+    );
     assert_eq!(
         dump["grpc"]["max_recv_message_size"].as_integer(),
         Some(33_554_432),

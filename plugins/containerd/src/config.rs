@@ -14,6 +14,10 @@ pub const PATH: &str = "/etc/containerd/config.toml";
 /// The unit restarted when the configuration changes.
 pub const SERVICE: &str = "containerd.service";
 
+/// The runtime types of the runc shim, whose runtimes take the cgroup driver as
+/// `options.SystemdCgroup`: v2, and v1 where an old config still names it.
+pub const RUNC_SHIMS: [&str; 2] = ["io.containerd.runc.v2", "io.containerd.runc.v1"];
+
 /// The configuration schemas containerd has had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schema {
@@ -179,6 +183,18 @@ pub fn edits(schema: Schema, options: &Options) -> Vec<TomlEdit> {
             });
             edits.push(TomlEdit::Set {
                 path: path(&[runc.as_slice(), &["options", "SystemdCgroup"]].concat()),
+                value: json!(systemd),
+            });
+            // Every other runtime of the runc shim, whatever its name: NVIDIA's toolkit
+            // makes `nvidia` (runc.v2 with its own binary) the default runtime, and a runtime
+            // left on the other driver breaks pods (kubernetes#43805). Other shims (kata,
+            // runsc) have no such option and are left alone.
+            edits.push(TomlEdit::SetWhere {
+                tables: path(&runc[..runc.len() - 1]),
+                when_key: "runtime_type".to_owned(),
+                when_values: RUNC_SHIMS.iter().map(|s| json!(s)).collect(),
+                path: path(&["options", "SystemdCgroup"]),
+                aliases: vec!["systemdCgroup".to_owned()],
                 value: json!(systemd),
             });
         }

@@ -16,6 +16,51 @@ fn apply(text: &str, edits: &[TomlEdit]) -> DocumentMut {
     let mut doc: DocumentMut = text.parse().expect("valid TOML");
     for edit in edits {
         match edit {
+            TomlEdit::SetWhere {
+                tables,
+                when_key,
+                when_values,
+                path: below,
+                aliases,
+                value,
+            } => {
+                let parts: Vec<&str> = tables.iter().map(String::as_str).collect();
+                let names: Vec<(String, bool)> = lookup(&doc, &parts)
+                    .and_then(Item::as_table_like)
+                    .map(|t| {
+                        t.iter()
+                            .filter(|(_, sub)| {
+                                sub.get(when_key)
+                                    .and_then(Item::as_str)
+                                    .is_some_and(|v| when_values.iter().any(|w| w == v))
+                            })
+                            .map(|(name, sub)| {
+                                let aliased = aliases
+                                    .iter()
+                                    .any(|a| sub.get(&below[0]).and_then(|o| o.get(a)).is_some());
+                                (name.to_owned(), aliased)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for (name, aliased) in names {
+                    let mut keys = tables.clone();
+                    keys.push(name);
+                    keys.extend(below[..below.len() - 1].iter().cloned());
+                    keys.push(if aliased {
+                        aliases[0].clone()
+                    } else {
+                        below[below.len() - 1].clone()
+                    });
+                    doc = apply(
+                        &doc.to_string(),
+                        &[TomlEdit::Set {
+                            path: keys,
+                            value: value.clone(),
+                        }],
+                    );
+                }
+            }
             TomlEdit::SetDefault { path, value } => {
                 let parts: Vec<&str> = path.iter().map(String::as_str).collect();
                 if lookup(&doc, &parts).is_none() {
