@@ -12,6 +12,9 @@ use serde_json::json;
 /// The cgroup-manager drop-in the Kubernetes pages name.
 pub const CGROUP_DROP_IN: &str = "/etc/crio/crio.conf.d/02-cgroup-manager.conf";
 
+/// CRI-O's drop-in directory, read in lexical order after crio.conf.
+pub const DROP_IN_DIR: &str = "/etc/crio/crio.conf.d";
+
 /// The pause-image drop-in, written with `--sandbox-image`.
 pub const PAUSE_DROP_IN: &str = "/etc/crio/crio.conf.d/03-pause-image.conf";
 
@@ -85,6 +88,52 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
             }),
         )];
     }
+    let other = if cgroupfs { "systemd" } else { "cgroupfs" };
+    let mut steps = vec![Step::new(
+        Phase::Prerequisites,
+        format!("no other drop-in in {DROP_IN_DIR} sets cgroup_manager = \"{other}\""),
+        format!(
+            "CRI-O reads its drop-ins in lexical order, the last value winning: another file \
+             setting the {other} driver (a GPU toolkit's, a site's) would override ours, or be \
+             overridden, and either way CRI-O and the kubelet could disagree; the run stops \
+             here, before anything changes"
+        ),
+        StepKind::Check(Check {
+            description: format!(
+                "no drop-in of {DROP_IN_DIR} but ours sets cgroup_manager = \"{other}\" (the \
+                 files named below do): make them agree with --cgroup-driver {driver}, remove \
+                 them, or choose --cgroup-driver {other}"
+            ),
+            // find prints the files whose grep matches; /etc always exists.
+            probe: Probe {
+                argv: [
+                    "find",
+                    "/etc/crio",
+                    "-maxdepth",
+                    "2",
+                    "-path",
+                    &format!("{DROP_IN_DIR}/*"),
+                    "-type",
+                    "f",
+                    "!",
+                    "-path",
+                    CGROUP_DROP_IN,
+                    "-exec",
+                    "grep",
+                    "-qE",
+                    &format!(
+                        "^[[:space:]]*cgroup_manager[[:space:]]*=[[:space:]]*[\"']{other}[\"']"
+                    ),
+                    "{}",
+                    ";",
+                    "-print",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                expect: Expect::StdoutEquals(String::new()),
+            },
+        }),
+    )];
     let mut text = format!(
         "# Written by installer: CRI-O's cgroup driver, which the kubelet's must match.\n\
          [crio.runtime]\ncgroup_manager = \"{driver}\"\n"
@@ -92,7 +141,7 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
     if cgroupfs {
         text.push_str("conmon_cgroup = \"pod\"\n");
     }
-    let mut steps = vec![Step::new(
+    steps.push(Step::new(
         Phase::Configuration,
         format!("cgroup_manager = \"{driver}\" in {CGROUP_DROP_IN}"),
         format!(
@@ -108,7 +157,7 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
             restarts: vec![SERVICE.to_owned()],
             skip_when: None,
         }),
-    )];
+    ));
     if let Some(image) = &options.sandbox_image {
         steps.push(Step::new(
             Phase::Configuration,

@@ -392,3 +392,70 @@ fn a_kubic_minor_no_source_lists_for_the_os_is_planned_with_a_warning() {
     // isv:cri-o is not Kubic: no such warning.
     assert!(!warned("ubuntu-20.04", "1.30"));
 }
+
+#[test]
+fn a_drop_in_setting_the_other_driver_stops_the_run_first_found_by_the_real_find() {
+    let plan = plan_for(&req("ubuntu-24.04", None, Some("1.30"))).unwrap();
+    let StepKind::Check(check) = &plan
+        .steps
+        .iter()
+        .find(|s| s.phase == Phase::Prerequisites && matches!(s.kind, StepKind::Check(_)))
+        .expect("a drop-in check among the prerequisites")
+        .kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        check.probe.expect,
+        plugin_api::Expect::StdoutEquals(String::new())
+    );
+    // The probe on a scratch tree standing for /etc/crio, with the real find and grep.
+    let scratch = std::env::temp_dir().join(format!("crio-probe-{}", std::process::id()));
+    let dir = scratch.join("crio.conf.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |files: &[(&str, &str)]| -> String {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let argv: Vec<String> = check
+            .probe
+            .argv
+            .iter()
+            .map(|a| a.replacen("/etc/crio", scratch.to_str().unwrap(), 1))
+            .collect();
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .expect("find runs");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Ours, and a GPU toolkit's drop-in that sets no driver: nothing found.
+    let ours = "[crio.runtime]\ncgroup_manager = \"systemd\"\n";
+    let nvidia = "[crio.runtime]\n  default_runtime = \"nvidia\"\n";
+    assert_eq!(
+        run(&[("02-cgroup-manager.conf", ours), ("99-nvidia.toml", nvidia)]),
+        ""
+    );
+    // A site's drop-in with the other driver is named.
+    let found = run(&[
+        ("02-cgroup-manager.conf", ours),
+        (
+            "50-site.conf",
+            "[crio.runtime]\n  cgroup_manager = 'cgroupfs'\n",
+        ),
+    ]);
+    assert!(
+        found.trim_end().ends_with("crio.conf.d/50-site.conf"),
+        "{found}"
+    );
+    // A commented-out line is not a setting.
+    assert_eq!(
+        run(&[("50-site.conf", "# cgroup_manager = \"cgroupfs\"\n")]),
+        ""
+    );
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
