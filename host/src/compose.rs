@@ -677,6 +677,24 @@ fn combine(a: &StepKind, b: &StepKind) -> Result<StepKind, String> {
             daemon_reload: x.daemon_reload || y.daemon_reload,
         })),
         (StepKind::File(x), StepKind::File(y)) => combine_files(x, y).map(StepKind::File),
+        // One download asked for by two plugins: each restart it names.
+        (StepKind::Download(x), StepKind::Download(y))
+            if (&x.url, &x.sha256, &x.member, &x.path, x.mode)
+                == (&y.url, &y.sha256, &y.member, &y.path, y.mode) =>
+        {
+            let mut merged = x.clone();
+            merged.restarts.extend(
+                y.restarts
+                    .iter()
+                    .filter(|r| !x.restarts.contains(r))
+                    .cloned(),
+            );
+            Ok(StepKind::Download(merged))
+        }
+        (StepKind::Download(x), StepKind::Download(_)) => Err(format!(
+            "{} downloaded from different places or with different digests",
+            x.path
+        )),
         (StepKind::Repository(x), StepKind::Repository(_)) => Err(format!(
             "repository `{}` defined differently (URL, suite or key)",
             x.id
@@ -1071,7 +1089,7 @@ fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
                 &d.url,
                 &d.sha256,
                 d.member.as_deref(),
-                &d.path,
+                (&d.path, d.mode),
                 &from,
                 options,
             )?;
@@ -1092,13 +1110,21 @@ fn check_download(
     url: &str,
     sha256: &str,
     member: Option<&str>,
-    path: &str,
+    (path, mode): (&str, u32),
     from: &str,
     options: &Options,
 ) -> Result<(), Error> {
     check_url(url, from, options.allow_insecure_repo)?;
     let bug =
         |e: plugin_api::PluginError| Error::input(e.to_string(), "this is a bug in the plugin");
+    // The host writes no setuid, setgid or sticky bit (`Target::write_atomic`); a mode that
+    // asks for one would never match what is written, and each run would install again.
+    if mode > 0o777 {
+        return Err(Error::input(
+            format!("{from}: a download of mode {mode:04o}, with a setuid, setgid or sticky bit"),
+            "this is a bug in the plugin",
+        ));
+    }
     plugin_api::validate::sha256(sha256, from).map_err(bug)?;
     if let Some(member) = member {
         plugin_api::validate::archive_member(member, from).map_err(bug)?;
@@ -1141,8 +1167,8 @@ fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Er
             sha256,
             member,
             path,
-            ..
-        } => check_download(url, sha256, member.as_deref(), path, from, options),
+            mode,
+        } => check_download(url, sha256, member.as_deref(), (path, *mode), from, options),
         Action::Run {
             argv,
             env,

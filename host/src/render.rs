@@ -426,23 +426,46 @@ resolve_version() {
 
 /// The functions a script with downloads needs; `$downloads` is the directory they go to.
 const DOWNLOADS: &str = r#"
-# fetch_verified URL SHA256: download URL into $downloads and stop unless its sha256 is SHA256.
-# Called in the preflight, so a wrong file stops the script before anything changes.
+# archive_entry ARCHIVE MEMBER: print the name of MEMBER in the gzip'd tar ARCHIVE as the
+# archive spells it (with or without ./), failing unless there is exactly one such entry and
+# it is a regular file, as run insists.
+archive_entry() {
+  tar -tvzf "$1" | awk -v m="$2" '
+    { n = $NF; sub(/^\.\//, "", n) }
+    n == m { c++; kind = substr($1, 1, 1); name = $NF }
+    END { if (c == 1 && kind == "-") print name; else exit 1 }'
+}
+
+# fetch_verified URL SHA256 MEMBER: download URL into $downloads and stop unless its sha256 is
+# SHA256 and, for a MEMBER of an archive ('' for none), the archive holds it once, as a
+# regular file. Called in the preflight, so a wrong file stops the script before anything
+# changes.
 fetch_verified() {
-  curl -fsSL --proto '=https,http' -o "$downloads/$2" -- "$1"
+  curl -fsSL --proto '=https,http' --max-time 300 --max-filesize 268435456 -o "$downloads/$2" -- "$1"
   if ! printf '%s  %s\n' "$2" "$downloads/$2" | sha256sum -c --status; then
     say "$1 does not have the pinned sha256 $2 (a changed release, another file on a mirror, or tampering); nothing was changed"
+    exit 1
+  fi
+  if [ -n "$3" ] && ! archive_entry "$downloads/$2" "$3" >/dev/null; then
+    say "$1 does not hold $3 once, as a regular file; nothing was changed"
     exit 1
   fi
 }
 
 # install_download SHA256 MEMBER PATH MODE: install the fetched file, or its MEMBER when it is a
-# gzip'd tar ('' for the file itself), at PATH atomically, keeping a backup, only when different.
+# gzip'd tar ('' for the file itself), at PATH atomically, owned by root, keeping a backup,
+# only when different.
 install_download() {
   new=$(mktemp -- "$downloads/new.XXXXXX")
-  if [ -n "$2" ]; then tar -xzOf "$downloads/$1" -- "$2" > "$new"; else cat -- "$downloads/$1" > "$new"; fi
+  if [ -n "$2" ]; then
+    entry=$(archive_entry "$downloads/$1" "$2")
+    tar -xzOf "$downloads/$1" -- "$entry" > "$new"
+  else
+    cat -- "$downloads/$1" > "$new"
+  fi
   if [ -f "$3" ] && cmp -s -- "$new" "$3"; then
     if [ "$(stat -c %a -- "$3")" != "$(printf '%o' "0$4")" ]; then chmod "$4" "$3"; note_changed "$3"; fi
+    if [ "$(stat -c %u:%g -- "$3")" != 0:0 ]; then chown 0:0 -- "$3"; note_changed "$3"; fi
     return 0
   fi
   mkdir -p -- "$(dirname -- "$3")"
@@ -505,10 +528,15 @@ pub fn sh(plan: &Plan) -> String {
     if actions.iter().any(|a| matches!(a, Action::FetchKey { .. })) {
         tools.extend(["curl", "gpg"]);
     }
-    let downloads: Vec<(&String, &String)> = actions
+    let downloads: Vec<(&String, &String, &Option<String>)> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Download { url, sha256, .. } => Some((url, sha256)),
+            Action::Download {
+                url,
+                sha256,
+                member,
+                ..
+            } => Some((url, sha256, member)),
             _ => None,
         })
         .collect();
@@ -540,16 +568,17 @@ pub fn sh(plan: &Plan) -> String {
     if !downloads.is_empty() {
         out.push_str("downloads=$(mktemp -d)\ntrap 'rm -rf -- \"$downloads\"' EXIT\n");
         let mut seen = Vec::new();
-        for (url, sha256) in downloads {
+        for (url, sha256, member) in downloads {
             let sha256 = sha256.to_ascii_lowercase();
-            if !seen.contains(&sha256) {
+            if !seen.contains(&(sha256.clone(), member)) {
                 let _ = writeln!(
                     out,
-                    "fetch_verified {} {}",
+                    "fetch_verified {} {} {}",
                     sh_quote(url),
-                    sh_quote(&sha256)
+                    sh_quote(&sha256),
+                    sh_quote(member.as_deref().unwrap_or(""))
                 );
-                seen.push(sha256);
+                seen.push((sha256, member));
             }
         }
     }
@@ -1366,6 +1395,67 @@ mod config_edit_parity {
         );
         let err = script_edit(site, &merge, &[]).unwrap_err();
         assert!(err.contains("installer run"), "{err}");
+    }
+
+    /// Runs the script's `archive_entry` on a .tgz of `entries` (name, bytes; a `None` is a
+    /// symlink) for `member`.
+    fn archive_entry(entries: &[(&str, Option<&[u8]>)], member: &str) -> Result<String, ()> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (name, bytes) in entries {
+            let mut header = tar::Header::new_gnu();
+            match bytes {
+                Some(bytes) => {
+                    header.set_size(bytes.len() as u64);
+                    header.set_mode(0o755);
+                    // The name as written, `./` kept (append_data would drop it).
+                    header.as_gnu_mut().unwrap().name[..name.len()]
+                        .copy_from_slice(name.as_bytes());
+                    header.set_cksum();
+                    builder.append(&header, *bytes).unwrap();
+                }
+                None => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    builder
+                        .append_link(&mut header, name, "/etc/shadow")
+                        .unwrap();
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let tgz = dir.path().join("a.tgz");
+        std::fs::write(&tgz, builder.into_inner().unwrap().finish().unwrap()).unwrap();
+        let script = format!(
+            "set -eu\nsay() {{ printf '%s\\n' \"$*\" >&2; }}\n{DOWNLOADS}\narchive_entry \"$1\" \"$2\"\n"
+        );
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script, "sh"])
+            .arg(&tgz)
+            .arg(member)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Ok(String::from_utf8(out.stdout).unwrap().trim().to_owned())
+        } else {
+            Err(())
+        }
+    }
+
+    #[test]
+    fn the_script_takes_an_archive_member_only_where_run_does() {
+        let program: Option<&[u8]> = Some(b"program");
+        assert_eq!(archive_entry(&[("d/p", program)], "d/p"), Ok("d/p".into()));
+        assert_eq!(
+            archive_entry(&[("./d/p", program)], "d/p"),
+            Ok("./d/p".into())
+        );
+        // Twice, a link, or absent: refused, as run refuses them (exec::download::unpack).
+        assert!(archive_entry(&[("d/p", program), ("./d/p", program)], "d/p").is_err());
+        assert!(archive_entry(&[("d/p", None)], "d/p").is_err());
+        assert!(archive_entry(&[("d/q", program)], "d/p").is_err());
     }
 
     #[test]

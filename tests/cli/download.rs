@@ -214,3 +214,51 @@ fn a_plugins_download_with_a_bad_digest_or_member_is_refused_as_a_plugin_bug() {
         assert_eq!(out.code, 2, "{text}");
     }
 }
+
+#[test]
+fn a_program_changed_in_the_root_is_put_back_whatever_its_record_says_and_owned_by_root() {
+    use std::os::unix::fs::MetadataExt;
+    // A file fetched whole: its pinned digest is the file's own, so no record can vouch for
+    // other bytes.
+    let program = b"#!/bin/sh\necho plain 1.0\n".to_vec();
+    let server = Serve::bytes(program.clone());
+    let dir = plugins();
+    let root = scratch_root();
+    let extra = [
+        "--set".to_owned(),
+        format!("test-runtime.download-url={}", server.url),
+        "--set".to_owned(),
+        format!("test-runtime.download-sha256={}", sha256(&program)),
+    ];
+    run(&dir, root.path(), &args(&extra)).code(0);
+    let installed = root.path().join(INSTALLED);
+    assert_eq!(std::fs::read(&installed).unwrap(), program);
+
+    // Someone plants another program and a record that claims it is ours.
+    let planted = b"#!/bin/sh\necho planted\n";
+    std::fs::write(&installed, planted).unwrap();
+    let records = root.path().join("var/lib/installer/downloads");
+    for entry in std::fs::read_dir(&records).unwrap() {
+        let path = entry.unwrap().path();
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        record["installed_sha256"] = sha256(planted).into();
+        std::fs::write(&path, record.to_string()).unwrap();
+    }
+    run(&dir, root.path(), &args(&extra)).code(0);
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        program,
+        "the planted program stayed"
+    );
+
+    // The right bytes owned by someone else: systemd would run a file a user can replace.
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: giving a file away needs root (scripts/test-all runs as root)");
+        return;
+    }
+    std::os::unix::fs::chown(&installed, Some(1000), Some(1000)).unwrap();
+    let report = run(&dir, root.path(), &args(&extra)).code(0).json();
+    let meta = std::fs::metadata(&installed).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 0), "{report}");
+}

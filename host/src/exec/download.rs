@@ -67,8 +67,22 @@ pub fn record_text(wanted: &Wanted<'_>, installed: &[u8]) -> String {
     serde_json::to_string_pretty(&record).expect("a record serializes") + "\n"
 }
 
-/// Whether `wanted` is already installed on `target`, by its record and the file itself.
+/// Whether `wanted` is already installed on `target`: the file is root's, has the mode, and
+/// holds the pinned bytes. A file fetched whole is compared with its pinned digest itself; a
+/// member of an archive with the digest our record says we installed it with (no source pins
+/// a member's digest), so a record forged inside the root can make a second run keep what it
+/// finds, never install something else.
 pub fn is_installed(target: &Target, wanted: &Wanted<'_>) -> bool {
+    let Ok(Some(installed)) = target.read(wanted.path, DOWNLOAD_LIMIT) else {
+        return false;
+    };
+    if installed.mode != wanted.mode || installed.uid != 0 || installed.gid != 0 {
+        return false;
+    }
+    let have = digest(&installed.bytes);
+    if wanted.member.is_none() {
+        return have.eq_ignore_ascii_case(wanted.sha256);
+    }
     let Ok(Some(file)) = target.read(&record_path(wanted.path), FILE_LIMIT) else {
         return false;
     };
@@ -80,10 +94,7 @@ pub fn is_installed(target: &Target, wanted: &Wanted<'_>) -> bool {
     {
         return false;
     }
-    matches!(
-        target.read(wanted.path, DOWNLOAD_LIMIT),
-        Ok(Some(f)) if f.mode == wanted.mode && digest(&f.bytes) == record.installed_sha256
-    )
+    have == record.installed_sha256
 }
 
 /// Fetches `wanted.url`, checks it against the pinned digest and returns what is to be
@@ -117,6 +128,7 @@ pub fn unpack(archive: &[u8], member: &str) -> Result<Vec<u8>, String> {
         .entries()
         .map_err(|e| format!("not a gzip'd tar archive: {e}"))?;
     let mut seen = Vec::new();
+    let mut found: Option<Vec<u8>> = None;
     for entry in entries {
         let entry = entry.map_err(|e| format!("not a gzip'd tar archive: {e}"))?;
         let name = entry
@@ -136,6 +148,10 @@ pub fn unpack(archive: &[u8], member: &str) -> Result<Vec<u8>, String> {
                 "the archive's {member} is not a regular file (a link or a directory)"
             ));
         }
+        // tar would extract the last of two, our reading the first: neither is safe to pick.
+        if found.is_some() {
+            return Err(format!("the archive holds {member} more than once"));
+        }
         let mut bytes = Vec::new();
         entry
             .take(DOWNLOAD_LIMIT + 1)
@@ -147,13 +163,15 @@ pub fn unpack(archive: &[u8], member: &str) -> Result<Vec<u8>, String> {
                 DOWNLOAD_LIMIT >> 20
             ));
         }
-        return Ok(bytes);
+        found = Some(bytes);
     }
-    Err(format!(
-        "the archive has no {member} (it holds {}{})",
-        seen.join(", "),
-        if seen.len() == 8 { ", ..." } else { "" }
-    ))
+    found.ok_or_else(|| {
+        format!(
+            "the archive has no {member} (it holds {}{})",
+            seen.join(", "),
+            if seen.len() == 8 { ", ..." } else { "" }
+        )
+    })
 }
 
 #[cfg(test)]
@@ -201,6 +219,10 @@ mod tests {
         );
         let link = unpack(&tgz, "cri-dockerd/link").unwrap_err();
         assert!(link.contains("not a regular file"), "{link}");
+        let twice = archive(&[("a/b", b"one"), ("./a/b", b"two")], None);
+        assert!(unpack(&twice, "a/b")
+            .unwrap_err()
+            .contains("more than once"));
         assert!(unpack(b"plain text", "x")
             .unwrap_err()
             .contains("not a gzip'd tar"));

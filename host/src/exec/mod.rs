@@ -524,13 +524,14 @@ impl<'t> Executor<'t> {
                     wanted.sha256.to_ascii_lowercase(),
                     wanted.member.map(str::to_owned),
                 );
-                let bytes = match self.fetched.get(&key) {
-                    Some(bytes) => bytes.clone(),
+                let bytes = match self.fetched.remove(&key) {
+                    Some(bytes) => bytes,
                     None => download::fetch(&wanted, self.allow_insecure_repo)
                         .map_err(|e| Failure::plain(format!("{e}; nothing was written for it")))?,
                 };
                 let record = download::record_text(&wanted, &bytes);
-                self.write_file(wanted.path, wanted.mode, &bytes, (None, None), true)?;
+                // Root's, whoever owned what was there: systemd runs it as root.
+                self.write_file(wanted.path, wanted.mode, &bytes, (Some(0), Some(0)), true)?;
                 self.write_file(
                     &download::record_path(wanted.path),
                     0o644,
