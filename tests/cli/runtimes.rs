@@ -448,9 +448,9 @@ fn no_runtime_needs_a_version_flag_where_its_vendor_publishes_for_the_distro() {
         for runtime in ["containerd", "docker", "cri-o", "mcr"] {
             let out = Installer::isolated(dir.path())
                 .arg_list([
-                    "plan",
-                    "--output",
-                    "json",
+                    "render",
+                    "--format",
+                    "sh",
                     "--distro",
                     id,
                     "--runtime",
@@ -462,6 +462,21 @@ fn no_runtime_needs_a_version_flag_where_its_vendor_publishes_for_the_distro() {
                     !out.stderr.contains("neither was given") && out.code == 2,
                     "{id} × {runtime} wants a version flag, or fails otherwise:\n{}",
                     out.stderr
+                );
+            }
+            // The defaults render into a script shellcheck accepts.
+            if out.code == 0 {
+                let file = tempfile::NamedTempFile::new().unwrap();
+                std::fs::write(file.path(), &out.stdout).unwrap();
+                let sc = Command::new("shellcheck")
+                    .args(["--shell=sh"])
+                    .arg(file.path())
+                    .output()
+                    .expect("shellcheck (scripts/test-all installs it)");
+                assert!(
+                    sc.status.success(),
+                    "{id} × {runtime}: shellcheck:\n{}",
+                    String::from_utf8_lossy(&sc.stdout)
                 );
             }
         }
