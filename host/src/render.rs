@@ -125,6 +125,7 @@ fn probe_text(probe: &Probe) -> String {
     match &probe.expect {
         Expect::Success => format!("`{cmd}` succeeds"),
         Expect::StdoutContains(t) => format!("`{cmd}` prints {t:?}"),
+        Expect::StdoutLacks(t) => format!("`{cmd}` succeeds and never prints {t:?}"),
         Expect::StdoutEquals(t) => format!("`{cmd}` prints exactly {t:?}"),
         Expect::StdoutLines(lines) => format!(
             "`{cmd}` prints the lines {}",
@@ -347,6 +348,11 @@ say() { printf '%s\n' "$*" >&2; }
 # (where PID 1's root is another directory, or no /proc is mounted).
 on_this_kernel() { [ "$(stat -Lc %d:%i /proc/1/root/ 2>/dev/null)" = "$(stat -Lc %d:%i /)" ]; }
 quiet() { "$@" >/dev/null 2>&1; }
+prints_no() { # prints_no TEXT COMMAND...: COMMAND succeeds and its output lacks TEXT
+  t=$1; shift
+  out=$("$@" 2>/dev/null) || return 1
+  case "$out" in *"$t"*) return 1 ;; esac
+}
 have_lines() { # have_lines OUTPUT LINE...: every LINE is a whole line of OUTPUT
   out=$1; shift
   for line in "$@"; do printf '%s\n' "$out" | grep -qxF -- "$line" || return 1; done
@@ -686,6 +692,7 @@ fn sh_test(probe: &Probe, q: &dyn Fn(&String) -> String) -> String {
     match &probe.expect {
         Expect::Success => format!("quiet {cmd}"),
         Expect::StdoutContains(t) => format!("{cmd} 2>/dev/null | grep -qF -- {}", q(t)),
+        Expect::StdoutLacks(t) => format!("prints_no {} {cmd}", q(t)),
         Expect::StdoutEquals(t) => format!("[ \"$({cmd} 2>/dev/null)\" = {} ]", q(t)),
         Expect::StdoutLines(lines) => {
             format!(

@@ -81,7 +81,7 @@ pub use steps::{
 /// * 1.3: the `download` step kind and action (a file or tar member pinned by sha256,
 ///   fetched and checked by the host before a run changes anything); the `set_default` TOML
 ///   edit (a key set only where the file has none) and `set_where` (a key set in every table
-///   of a table of tables that a key selects).
+///   of a table of tables that a key selects); probes that expect stdout to lack a text.
 pub const PROTOCOL_VERSION: &str = "1.3.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].

@@ -448,6 +448,9 @@ pub enum Expect {
     Success,
     /// Exit status 0 and stdout contains the text.
     StdoutContains(String),
+    /// Exit status 0 and stdout does not contain the text anywhere (since protocol 1.3): no
+    /// runtime in containerd's merged view left on the other cgroup driver, say.
+    StdoutLacks(String),
     /// Exit status 0 and stdout, without surrounding whitespace, is exactly the text.
     StdoutEquals(String),
     /// Exit status 0 and each text is a whole line of stdout, in any order. One probe can then

@@ -351,3 +351,48 @@ fn a_resolved_version_with_a_known_escape_is_refused_before_installing() {
     );
     assert!(root.installed_version("containerd.io").is_none());
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn an_import_that_leaves_a_runtime_on_the_other_driver_fails_the_run_and_restores_config_toml() {
+    require(&[]);
+    let root = DebianRoot::fresh("containerd-imports");
+    root.seed_apt_cache();
+    // A site whose GPU settings live in a drop-in that config.toml imports: containerd 1.6
+    // merges it a plugin table at a time, so its CRI table replaces the one config.toml has.
+    let site = "\
+version = 2
+imports = [\"/etc/containerd/config.d/*.toml\"]
+";
+    let drop_in = "\
+version = 2
+[plugins.\"io.containerd.grpc.v1.cri\".containerd]
+  default_runtime_name = \"nvidia\"
+[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.nvidia]
+  runtime_type = \"io.containerd.runc.v2\"
+[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.nvidia.options]
+  SystemdCgroup = false
+";
+    root.write("/etc/containerd/config.toml", site);
+    root.write("/etc/containerd/config.d/10-gpu.toml", drop_in);
+    let report = run(
+        root.path(),
+        &strings(&[
+            "--runtime",
+            "containerd",
+            "--source",
+            "distro",
+            "--cgroup-driver",
+            "systemd",
+        ]),
+    );
+    report.expect_code(1);
+    let error = report.error_text();
+    assert!(
+        error.contains("SystemdCgroup = false") && error.contains("imports"),
+        "{error}"
+    );
+    // containerd's own view decided, and config.toml is back as the site wrote it.
+    assert_eq!(root.read("/etc/containerd/config.toml"), site);
+    assert_eq!(root.read("/etc/containerd/config.d/10-gpu.toml"), drop_in);
+}

@@ -1001,6 +1001,7 @@ impl<'t> Executor<'t> {
             && match &probe.expect {
                 Expect::Success => true,
                 Expect::StdoutContains(t) => stdout.contains(t.as_str()),
+                Expect::StdoutLacks(t) => !stdout.contains(t.as_str()),
                 Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
                 Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
             };
@@ -1028,7 +1029,9 @@ fn substitute_probe(probe: &mut Probe, placeholder: &str, version: &str) {
     }
     match &mut probe.expect {
         Expect::Success => {}
-        Expect::StdoutContains(t) | Expect::StdoutEquals(t) => *t = t.replace(placeholder, version),
+        Expect::StdoutContains(t) | Expect::StdoutLacks(t) | Expect::StdoutEquals(t) => {
+            *t = t.replace(placeholder, version)
+        }
         Expect::StdoutLines(lines) => {
             for l in lines.iter_mut() {
                 *l = l.replace(placeholder, version);

@@ -344,27 +344,58 @@ pub fn schema_check(schema: Schema) -> Step {
     )
 }
 
-/// A check, after the restart, that containerd itself reads the driver we wrote.
-pub fn dump_check(schema: Schema, options: &Options) -> Step {
+/// Checks, after the restart, that containerd itself reads the driver we wrote, and that no
+/// runtime in its merged view (imports included) is left on the other one.
+pub fn dump_checks(schema: Schema, options: &Options) -> Vec<Step> {
     let systemd = options.cgroup_driver == plugin_api::CgroupDriver::Systemd;
-    let expected = match schema {
-        Schema::V1 => format!("systemd_cgroup = {systemd}"),
-        Schema::V2 | Schema::V3 | Schema::V4 => format!("SystemdCgroup = {systemd}"),
+    let key = match schema {
+        Schema::V1 => "systemd_cgroup",
+        Schema::V2 | Schema::V3 | Schema::V4 => "SystemdCgroup",
     };
-    Step::new(
-        Phase::Verification,
-        format!("containerd reads {expected} from its configuration"),
-        "the runtime's own parse of the file is the proof that the edit took effect",
-        StepKind::Check(Check {
-            description: format!("`containerd config dump` shows {expected}"),
-            probe: Probe {
-                argv: vec![
-                    "containerd".to_owned(),
-                    "config".to_owned(),
-                    "dump".to_owned(),
-                ],
-                expect: Expect::StdoutContains(expected),
-            },
-        }),
-    )
+    let expected = format!("{key} = {systemd}");
+    let other = format!("{key} = {}", !systemd);
+    let dump = || Probe {
+        argv: vec![
+            "containerd".to_owned(),
+            "config".to_owned(),
+            "dump".to_owned(),
+        ],
+        expect: Expect::Success,
+    };
+    vec![
+        Step::new(
+            Phase::Verification,
+            format!("no runtime in containerd's merged configuration has {other}"),
+            "containerd merges the files its `imports` name over config.toml (containerd 1.x a \
+             plugin's table at a time): a runtime an imported file leaves on the other driver, \
+             the default one above all, breaks pods as surely as runc would",
+            StepKind::Check(Check {
+                description: format!(
+                    "`containerd config dump` has no {other}: if it does, a file that \
+                     config.toml's `imports` names sets it (or replaces the CRI table we \
+                     edited); make that file agree, then run again"
+                ),
+                probe: Probe {
+                    expect: Expect::StdoutLacks(other),
+                    ..dump()
+                },
+            }),
+        ),
+        Step::new(
+            Phase::Verification,
+            format!("containerd reads {expected} from its configuration"),
+            "the runtime's own parse of the file is the proof that the edit took effect",
+            StepKind::Check(Check {
+                description: format!(
+                    "`containerd config dump` shows {expected} (if not, check the files \
+                     config.toml's `imports` names: containerd 1.x lets one replace a whole \
+                     plugin table)"
+                ),
+                probe: Probe {
+                    expect: Expect::StdoutContains(expected.clone()),
+                    ..dump()
+                },
+            }),
+        ),
+    ]
 }

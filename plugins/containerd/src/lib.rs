@@ -231,7 +231,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
             daemon_reload: false,
         }),
     ));
-    plan.steps.push(config::dump_check(schema, options));
+    plan.steps.extend(config::dump_checks(schema, options));
     Ok(plan)
 }
 

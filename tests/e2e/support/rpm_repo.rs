@@ -267,6 +267,7 @@ impl RpmTarget {
             && match &probe.expect {
                 Expect::Success => true,
                 Expect::StdoutContains(t) => stdout.contains(t.as_str()),
+                Expect::StdoutLacks(t) => !stdout.contains(t.as_str()),
                 Expect::StdoutEquals(t) => stdout.trim() == t,
                 Expect::StdoutLines(lines) => lines
                     .iter()
