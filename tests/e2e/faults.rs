@@ -270,7 +270,8 @@ fn a_buster_host_still_on_debians_mirrors_is_stopped_before_anything_changes() {
             "1.23",
         ]),
     );
-    report.expect_code(1);
+    // Refused before any change: exit 2, as for any state the plan cannot handle.
+    report.expect_code(2);
     let error = report.error_text();
     assert!(
         error.contains("archive.debian.org") && error.contains("/etc/apt/sources.list"),

@@ -175,7 +175,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
                 );
             }
             eprint!("{}", render::printable(&err));
-            Ok(ExitCode::from(1))
+            // Refused before any change: the target is in a state this plan cannot handle.
+            Ok(ExitCode::from(if report.refused { 2 } else { 1 }))
         }
     }
 }

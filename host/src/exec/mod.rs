@@ -179,6 +179,10 @@ pub struct RunReport {
     /// After a failure: package transactions that had completed (their packages stay).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub installed_before_failure: Vec<String>,
+    /// The run stopped before changing anything: a check of the prerequisites phase found
+    /// the target in a state the plan cannot handle (`status` is `refused`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
 }
 
 /// Applies `plan` to `target`. `progress` receives one line per step as it completes.
@@ -265,6 +269,43 @@ pub fn run(
                     opts.lock_timeout.as_secs()
                 ));
             return failed(reports, exec, error);
+        }
+    }
+
+    // The checks of the prerequisites phase guard what follows (a config of another schema, a
+    // drop-in with the other driver, sources that no longer serve the release): all of them
+    // are asked now, so that the run is refused before anything changes.
+    for (i, step) in plan.steps.iter().enumerate() {
+        if step.phase != plugin_api::Phase::Prerequisites {
+            continue;
+        }
+        for action in &step.actions {
+            let Action::Check(check) = action else {
+                continue;
+            };
+            let probe = exec.probe_run(&check.probe);
+            if probe.yes {
+                continue;
+            }
+            reports[i].status = StepStatus::Failed;
+            let message = match &probe.unavailable {
+                Some(why) => format!(
+                    "check could not run ({why}): {}; nothing was changed",
+                    check.description
+                ),
+                None => format!("check failed: {}; nothing was changed", check.description),
+            };
+            let error = Failure {
+                message,
+                command: Some(check.probe.argv.clone()),
+                exit_status: probe.status,
+                output_tail: Some(probe.tail),
+                left_behind: None,
+            };
+            let mut report = failed(reports, exec, error);
+            report.refused = true;
+            report.status = "refused";
+            return report;
         }
     }
 
@@ -424,6 +465,7 @@ impl<'t> Executor<'t> {
             error,
             restored,
             installed_before_failure: self.installed,
+            refused: false,
         }
     }
 

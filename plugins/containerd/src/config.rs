@@ -344,6 +344,57 @@ pub fn schema_check(schema: Schema) -> Step {
     )
 }
 
+/// A check, before anything changes, that an existing config without a `version` key holds
+/// no schema 1 tables (`[plugins.cri]`, `[plugins.linux]`): containerd reads such a file as
+/// schema 1, and the `version` our edit adds would move every one of its settings into
+/// tables nobody reads. Docker's packaged file (only `disabled_plugins`) passes.
+pub fn versionless_check(schema: Schema) -> Step {
+    Step::new(
+        Phase::Prerequisites,
+        format!("an existing {PATH} without a version holds no schema 1 plugin tables"),
+        "containerd reads a file without `version` as schema 1; giving it a version would \
+         silently drop the settings it holds in schema 1's short-named tables",
+        StepKind::Check(Check {
+            description: format!(
+                "{PATH} has no `version` and holds schema 1 tables ([plugins.cri], ...); \
+                 migrate it (`containerd config migrate` on 2.x), or add `version = 1` and \
+                 pass --set containerd.config-version=1, then run again (the plan wants \
+                 schema {})",
+                schema.number()
+            ),
+            // find prints the file when it has no version line but a short-named plugin
+            // table; /etc always exists, so find succeeds either way.
+            probe: Probe {
+                argv: [
+                    "find",
+                    "/etc",
+                    "-maxdepth",
+                    "2",
+                    "-path",
+                    PATH,
+                    "!",
+                    "-exec",
+                    "grep",
+                    "-qE",
+                    "^[[:space:]]*version[[:space:]]*=",
+                    "{}",
+                    ";",
+                    "-exec",
+                    "grep",
+                    "-qE",
+                    "^[[:space:]]*\\[+[[:space:]]*plugins\\.[a-z]",
+                    "{}",
+                    ";",
+                    "-print",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                expect: Expect::StdoutEquals(String::new()),
+            },
+        }),
+    )
+}
+
 /// Checks, after the restart, that containerd itself reads the driver we wrote, and that no
 /// runtime in its merged view (imports included) is left on the other one.
 pub fn dump_checks(schema: Schema, options: &Options) -> Vec<Step> {

@@ -198,6 +198,9 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         .insert("config_version".to_owned(), schema.number().to_string());
 
     plan.steps.push(config::schema_check(schema));
+    if schema != Schema::V1 {
+        plan.steps.push(config::versionless_check(schema));
+    }
     plan.steps.push(Step::new(
         Phase::Packages,
         match &package.version {

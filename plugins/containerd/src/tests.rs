@@ -633,3 +633,53 @@ fn the_installed_containerd_reads_the_written_config() {
 fn every_fixture_distro_plans_or_is_refused_with_a_reason() {
     runtime_kit::fixtures::assert_matrix(PLUGIN, plan_for, |_| {});
 }
+
+#[test]
+fn a_versionless_config_with_schema_1_tables_is_refused_before_anything_changes() {
+    let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
+    let check = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.kind {
+            StepKind::Check(c) if c.description.contains("has no `version`") => Some(c),
+            _ => None,
+        })
+        .expect("the versionless check");
+    assert_eq!(
+        plan.steps[plan
+            .steps
+            .iter()
+            .position(|s| matches!(&s.kind, StepKind::Check(c) if c == check))
+            .unwrap()]
+        .phase,
+        Phase::Prerequisites
+    );
+    // The probe with the real find and grep, on a scratch tree standing for /etc.
+    let scratch = std::env::temp_dir().join(format!("containerd-probe-{}", std::process::id()));
+    let file = scratch.join("etc/containerd/config.toml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let named = |text: &str| -> bool {
+        std::fs::write(&file, text).unwrap();
+        let argv: Vec<String> = check
+            .probe
+            .argv
+            .iter()
+            .map(|a| a.replacen("/etc", scratch.join("etc").to_str().unwrap(), 1))
+            .collect();
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        !out.stdout.is_empty()
+    };
+    // NVIDIA's schema 1 test config: short-named tables, no version.
+    assert!(named("oom_score = 0\n\n[plugins]\n\n  [plugins.cri]\n    sandbox_image = \"k8s.gcr.io/pause:3.1\"\n"));
+    // Docker's packaged file, and any file that says its version: not this check's business.
+    assert!(!named("disabled_plugins = [\"cri\"]\n"));
+    assert!(!named(
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n"
+    ));
+    assert!(!named("version = 1\n[plugins.cri]\n"));
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
