@@ -78,15 +78,21 @@ pub fn assert_containerd_reads_our_config(root: &DebianRoot) -> toml::Table {
 /// Starts containerd in the root and asserts it answers `ctr version` and lists the CRI
 /// plugin as `ok`.
 pub fn assert_containerd_serves_cri(root: &DebianRoot) {
+    assert_containerd_serves_cri_at(root, "/run/containerd/containerd.sock");
+}
+
+/// As [`assert_containerd_serves_cri`], for a daemon whose configuration names another
+/// socket (`[grpc] address`).
+pub fn assert_containerd_serves_cri_at(root: &DebianRoot, socket: &str) {
     let mut mounts = Mounts::new(root);
     mounts.start("containerd", &["containerd"]);
-    mounts.wait_for_socket("containerd", "/run/containerd/containerd.sock");
-    let version = root.sh(&["ctr", "version"]);
+    mounts.wait_for_socket("containerd", socket);
+    let version = root.sh(&["ctr", "--address", socket, "version"]);
     assert!(
         version.contains("Server:"),
         "ctr version got no answer from the daemon:\n{version}"
     );
-    let plugins = root.sh(&["ctr", "plugins", "ls"]);
+    let plugins = root.sh(&["ctr", "--address", socket, "plugins", "ls"]);
     let cri = plugins.lines().find(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         f.len() >= 3 && f[0] == "io.containerd.grpc.v1" && f[1] == "cri"

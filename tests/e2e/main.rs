@@ -17,6 +17,7 @@ mod support;
 
 mod bench;
 mod containerd;
+mod corpus;
 mod docker;
 mod faults;
 mod idempotence;
