@@ -109,3 +109,138 @@ fn schema_3_configs_in_the_wild_keep_every_site_value_and_get_the_driver_on_ever
         assert_eq!(after["version"].as_integer(), Some(3), "{name}");
     }
 }
+
+/// How a daemon.json of the corpus must end under the docker plan, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Json {
+    /// Merged: every site value kept, ours added.
+    Merged,
+    /// Values the site set otherwise: a conflict on those keys, until `--override` names them.
+    Conflict(&'static [&'static str]),
+}
+
+const DAEMON_JSON: &[(&str, Json)] = &[
+    // Docker's documented full file: 10m logs, and "" (the default) for the storage driver.
+    (
+        "dockerd-docs-full-linux",
+        Json::Conflict(&["max-size", "storage-driver"]),
+    ),
+    ("dockerd-docs-shim-runtimes", Json::Merged),
+    // EKS caps logs at 10m, the plan at 100m.
+    ("eks-al2", Json::Conflict(&["max-size"])),
+    ("flatcar-eks", Json::Conflict(&["max-size"])),
+    ("gvisor-docs-runsc-debug", Json::Merged),
+    ("kubespray-offline-insecure", Json::Merged),
+    ("minikube-iso", Json::Merged),
+    ("nvidia-ctk-test-registry-mirror", Json::Merged),
+    // NVIDIA's runtime the default: dockerd's one exec-opts driver covers it too.
+    ("nvidia-runtime-readme-default-nvidia", Json::Merged),
+];
+
+fn json_leaves(
+    value: &serde_json::Value,
+    prefix: &str,
+    out: &mut BTreeMap<String, serde_json::Value>,
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                json_leaves(v, &format!("{prefix}{k}."), out);
+            }
+        }
+        other => {
+            out.insert(prefix.trim_end_matches('.').to_owned(), other.clone());
+        }
+    }
+}
+
+#[test]
+fn daemon_json_in_the_wild_keeps_every_site_value_or_names_the_conflict() {
+    let dir = PluginDir::new().with_workspace_plugins();
+    let plan = Installer::isolated(dir.path())
+        .args([
+            "plan",
+            "--output",
+            "json",
+            "--distro",
+            "debian-12",
+            "--runtime",
+            "docker",
+            "--cgroup-driver",
+            "systemd",
+            "--kubernetes-version",
+            "1.23",
+        ])
+        .run()
+        .code(0)
+        .json();
+    let action = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap().iter())
+        .find(|a| a["type"] == "merge_file" && a["path"] == "/etc/docker/daemon.json")
+        .expect("the daemon.json merge");
+    let merge: plugin_api::FileContent = serde_json::from_value(action["merge"].clone()).unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/docker");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    assert_eq!(
+        on_disk,
+        DAEMON_JSON.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+    );
+    let apply = |text: &str, overrides: &[String]| {
+        installer::merge::apply_to_bytes(
+            "/etc/docker/daemon.json",
+            Some(text.as_bytes()),
+            &merge,
+            installer::merge::Overrides::Keys(overrides),
+        )
+    };
+    for (name, expected) in DAEMON_JSON {
+        let text = std::fs::read_to_string(corpus.join(format!("{name}.json"))).unwrap();
+        let merged = match (expected, apply(&text, &[])) {
+            (Json::Merged, Ok(merged)) => merged,
+            (Json::Conflict(keys), Err(e)) => {
+                for key in *keys {
+                    assert!(e.to_string().contains(key), "{name}: {e}");
+                }
+                let overrides: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                apply(&text, &overrides).unwrap_or_else(|e| panic!("{name}: {e}"))
+            }
+            (_, other) => panic!("{name}: expected {expected:?}, got {other:?}"),
+        };
+        let site: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let after: serde_json::Value = serde_json::from_str(&merged).unwrap();
+        let (mut before, mut kept) = (BTreeMap::new(), BTreeMap::new());
+        json_leaves(&site, "", &mut before);
+        json_leaves(&after, "", &mut kept);
+        let overridden: &[&str] = match expected {
+            Json::Conflict(keys) => keys,
+            Json::Merged => &[],
+        };
+        for (path, value) in before {
+            if overridden.iter().any(|k| path.ends_with(k)) {
+                continue;
+            }
+            match (&value, kept.get(&path)) {
+                // Arrays keep every element the site had (ours are added).
+                (serde_json::Value::Array(a), Some(serde_json::Value::Array(b))) => {
+                    assert!(a.iter().all(|x| b.contains(x)), "{name}: {path}:\n{merged}")
+                }
+                (v, got) => assert_eq!(got, Some(v), "{name}: {path}:\n{merged}"),
+            }
+        }
+        let opts = after["exec-opts"].as_array().unwrap();
+        assert!(
+            opts.contains(&serde_json::json!("native.cgroupdriver=systemd")),
+            "{name}:\n{merged}"
+        );
+    }
+}
