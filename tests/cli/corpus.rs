@@ -244,3 +244,49 @@ fn daemon_json_in_the_wild_keeps_every_site_value_or_names_the_conflict() {
         );
     }
 }
+
+#[test]
+fn a_config_another_tool_manages_is_edited_with_a_warning_naming_the_tool() {
+    let dir = PluginDir::new().with_workspace_plugins();
+    let root = crate::run::scratch_root();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/containerd");
+    let config = root.path().join("etc/containerd/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let plan = |text: &str| {
+        std::fs::write(&config, text).unwrap();
+        Installer::isolated(dir.path())
+            .arg_list([
+                "plan",
+                "--output",
+                "json",
+                "--runtime",
+                "containerd",
+                "--version",
+                "2.1",
+            ])
+            .arg_list(["--root"])
+            .arg_list([root.path()])
+            .run()
+            .code(0)
+            .json()
+    };
+    let warned = |plan: &serde_json::Value, tool: &str| {
+        plan["warnings"].as_array().unwrap().iter().any(|w| {
+            let w = w.as_str().unwrap_or_default();
+            w.contains("/etc/containerd/config.toml") && w.contains(tool)
+        })
+    };
+    // k0s's own containerd config: its marker on the first line.
+    let k0s = std::fs::read_to_string(corpus.join("k0s-managed-test.toml")).unwrap();
+    assert!(warned(&plan(&k0s), "k0s"));
+    // A template an Ansible role rendered.
+    assert!(warned(&plan("# Ansible managed\nversion = 3\n"), "Ansible"));
+    // A site's own file, and one that merely mentions a tool further down: no warning.
+    let own = "version = 3\n# kept by hand; see the k0s_managed=true note in our wiki? no\n";
+    let text = format!("{own}{}", "\n".repeat(10) + "# Ansible managed\n");
+    let quiet = plan(&text);
+    assert!(
+        !warned(&quiet, "k0s") && !warned(&quiet, "Ansible"),
+        "{quiet}"
+    );
+}

@@ -70,6 +70,8 @@ pub fn build_with_options(
     }
     let mut plan = compose::compose(&registry, &distro, &resolved.options, &resolved.with)?;
     plan.overrides = resolved.overrides.clone();
+    let managed = crate::exec::managed_elsewhere(&plan, target);
+    plan.warnings.extend(managed);
     if let Some(day) = end_of_life {
         plan.warnings.push(format!(
             "{} reached its vendor's end of life on {day}: it gets no security updates, and its \

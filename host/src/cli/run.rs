@@ -14,6 +14,12 @@ use crate::{render, Error};
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
     let target = ctx.target()?;
     let (built, resolved) = plan::build_with_options(ctx, &target, &args.selection)?;
+    // The plan's warnings (an end of life, a file another tool manages) are said on a run too.
+    if !args.dry_run {
+        for warning in &built.warnings {
+            eprintln!("warning: {}", render::printable(warning));
+        }
+    }
     if args.dry_run {
         if ctx.json() {
             print_json(&built);

@@ -1198,6 +1198,68 @@ pub fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
     owners.chain(merges).collect()
 }
 
+/// Markers by which a config file says another tool owns it, and what to tell the user.
+/// Sources: k0s writes `# k0s_managed=true` as the first line of the containerd config it
+/// manages and replaces the file unless that line is removed (k0sproject/k0s
+/// `pkg/component/worker/containerd`, the placeholder config of its tests: "If you wish to
+/// override the config, remove the first line"); Ansible's `ansible_managed` string defaults
+/// to "Ansible managed" (Ansible's configuration settings, DEFAULT_MANAGED_STR).
+/// The last field says whether only the first line counts (k0s checks its own marker there).
+const MANAGED_MARKERS: &[(&str, &str, &str, bool)] = &[
+    (
+        "k0s_managed=true",
+        "k0s",
+        "k0s rewrites it; make the change in k0s's own configuration, or remove that first line to take the file over",
+        true,
+    ),
+    (
+        "Ansible managed",
+        "Ansible",
+        "the next Ansible run puts its template back; make the change in the template",
+        false,
+    ),
+];
+
+/// Files the plan edits that say another tool manages them (a comment in their first lines):
+/// the edit would be overwritten by that tool. One warning per file, naming the tool.
+pub fn managed_elsewhere(plan: &Plan, target: &Target) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for action in plan.steps.iter().flat_map(|s| &s.actions) {
+        let (Action::MergeFile { path, .. } | Action::WriteFile { path, .. }) = action else {
+            continue;
+        };
+        let Ok(Some(file)) = target.read(path, FILE_LIMIT) else {
+            continue;
+        };
+        let head: Vec<String> = String::from_utf8_lossy(&file.bytes)
+            .lines()
+            .take(5)
+            .filter(|l| l.trim_start().starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        let first = String::from_utf8_lossy(&file.bytes)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some((marker, tool, fix, _)) =
+            MANAGED_MARKERS.iter().find(|(marker, _, _, first_only)| {
+                if *first_only {
+                    first.trim_start().starts_with('#') && first.contains(marker)
+                } else {
+                    head.iter().any(|l| l.contains(marker))
+                }
+            })
+        {
+            let warning = format!("{path} says it is managed by {tool} (`{marker}`): {fix}");
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+    }
+    warnings
+}
+
 /// A diff of what a merge or write would change in the file under `root`, for the plan.
 pub fn preview(action: &Action, target: &Target, overrides: &[String]) -> Option<String> {
     let (path, new) = match action {
