@@ -360,7 +360,7 @@ fn a_resolved_version_with_a_known_escape_is_refused_before_installing() {
 
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
-fn an_import_that_leaves_a_runtime_on_the_other_driver_fails_the_run_and_restores_config_toml() {
+fn an_import_that_would_override_our_edit_is_refused_first_or_caught_by_containerds_own_view() {
     require(&[]);
     let root = DebianRoot::fresh("containerd-imports");
     root.seed_apt_cache();
@@ -392,13 +392,45 @@ version = 2
             "systemd",
         ]),
     );
+    // Refused before anything changes, naming the drop-in whose CRI table would win.
+    report.expect_code(2);
+    let error = report.error_text();
+    assert!(
+        error.contains("imports") && error.contains("config.d/10-gpu.toml"),
+        "{error}"
+    );
+    assert_eq!(report.transactions(), 0);
+    assert_eq!(root.read("/etc/containerd/config.toml"), site);
+    assert_eq!(root.read("/etc/containerd/config.d/10-gpu.toml"), drop_in);
+
+    // An import whose table a preflight cannot see (another directory) still cannot slip
+    // past: containerd's own merged view, read after the restart, fails the run and
+    // config.toml is put back.
+    root.write(
+        "/etc/containerd/config.toml",
+        "version = 2\nimports = [\"/etc/containerd-site.toml\"]\n",
+    );
+    std::fs::remove_file(root.join("/etc/containerd/config.d/10-gpu.toml")).unwrap();
+    root.write("/etc/containerd-site.toml", drop_in);
+    let report = run(
+        root.path(),
+        &strings(&[
+            "--runtime",
+            "containerd",
+            "--source",
+            "distro",
+            "--cgroup-driver",
+            "systemd",
+        ]),
+    );
     report.expect_code(1);
     let error = report.error_text();
     assert!(
         error.contains("SystemdCgroup = false") && error.contains("imports"),
         "{error}"
     );
-    // containerd's own view decided, and config.toml is back as the site wrote it.
-    assert_eq!(root.read("/etc/containerd/config.toml"), site);
-    assert_eq!(root.read("/etc/containerd/config.d/10-gpu.toml"), drop_in);
+    assert_eq!(
+        root.read("/etc/containerd/config.toml"),
+        "version = 2\nimports = [\"/etc/containerd-site.toml\"]\n"
+    );
 }

@@ -344,6 +344,46 @@ pub fn schema_check(schema: Schema) -> Step {
     )
 }
 
+/// A check, before anything changes, that no file config.toml imports defines the CRI
+/// plugin's table: containerd 1.x merges an imported file over config.toml a plugin table at
+/// a time, so that file's `[plugins."io.containerd.grpc.v1.cri"...]` replaces the whole
+/// table we edit (seen with Debian's containerd 1.6: the runc runtime and its driver vanish
+/// from `containerd config dump`). Where containerd 1.x keeps such drop-ins (EKS's
+/// `config.d/*.toml`, NVIDIA's toolkit's `conf.d/`) is a directory below /etc/containerd;
+/// only a config.toml that has `imports` is looked past.
+pub fn imports_check() -> Step {
+    Step::new(
+        Phase::Prerequisites,
+        format!("no file {PATH} imports replaces its CRI table"),
+        "containerd 1.x lets an imported file replace config.toml's whole CRI table, so an \
+         edit there would not take effect; the run stops here, before anything changes, naming \
+         the file",
+        StepKind::Check(Check {
+            description: format!(
+                "no drop-in under /etc/containerd/ defines [plugins.\"io.containerd.grpc.v1.cri\"...] \
+                 while {PATH} has `imports` (the files named below do): containerd 1.x would \
+                 read that file's CRI table instead of the one this plan edits. Move its \
+                 settings into {PATH}, or set the cgroup driver (SystemdCgroup) and the sandbox \
+                 image there yourself and leave it out of `imports`, then run again"
+            ),
+            // Only when config.toml has `imports`: each drop-in defining the CRI table, named.
+            // The pattern reaches the script as $0, never as program text.
+            probe: Probe {
+                argv: [
+                    "sh",
+                    "-c",
+                    "grep -qE '^[[:space:]]*imports[[:space:]]*=' /etc/containerd/config.toml 2>/dev/null || exit 0; \
+                     find /etc/containerd -mindepth 2 -maxdepth 2 -name '*.toml' -exec grep -qE \"$0\" {} ';' -print",
+                    "^[[:space:]]*\\[+[[:space:]]*plugins\\.([\"']io\\.containerd\\.grpc\\.v1\\.cri[\"']|cri)([].]|$)",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                expect: Expect::StdoutEquals(String::new()),
+            },
+        }),
+    )
+}
+
 /// A check, before anything changes, that an existing config without a `version` key holds
 /// no schema 1 tables (`[plugins.cri]`, `[plugins.linux]`): containerd reads such a file as
 /// schema 1, and the `version` our edit adds would move every one of its settings into

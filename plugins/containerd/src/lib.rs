@@ -201,6 +201,9 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
     if schema != Schema::V1 {
         plan.steps.push(config::versionless_check(schema));
     }
+    if schema == Schema::V2 {
+        plan.steps.push(config::imports_check());
+    }
     plan.steps.push(Step::new(
         Phase::Packages,
         match &package.version {

@@ -683,3 +683,58 @@ fn a_versionless_config_with_schema_1_tables_is_refused_before_anything_changes(
     assert!(!named("version = 1\n[plugins.cri]\n"));
     std::fs::remove_dir_all(&scratch).unwrap();
 }
+
+#[test]
+fn an_imported_drop_in_with_its_own_cri_table_is_named_before_anything_changes() {
+    let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
+    let check = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.kind {
+            StepKind::Check(c)
+                if c.description.contains("imports") && s.phase == Phase::Prerequisites =>
+            {
+                Some(c)
+            }
+            _ => None,
+        })
+        .expect("the imports check");
+    let scratch = std::env::temp_dir().join(format!("containerd-imports-{}", std::process::id()));
+    let etc = scratch.join("etc/containerd");
+    let run = |config: &str, drop_ins: &[(&str, &str)]| -> String {
+        let _ = std::fs::remove_dir_all(&scratch);
+        std::fs::create_dir_all(etc.join("config.d")).unwrap();
+        std::fs::write(etc.join("config.toml"), config).unwrap();
+        for (name, text) in drop_ins {
+            std::fs::write(etc.join("config.d").join(name), text).unwrap();
+        }
+        let argv: Vec<String> = check
+            .probe
+            .argv
+            .iter()
+            .map(|a| a.replace("/etc/containerd", etc.to_str().unwrap()))
+            .collect();
+        let out = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let imports = "version = 2\nimports = [\"/etc/containerd/config.d/*.toml\"]\n";
+    let gpu = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  default_runtime_name = \"nvidia\"\n";
+    let quoted = "version = 2\n[plugins.'io.containerd.grpc.v1.cri']\n  sandbox_image = 'x'\n";
+    let other = "version = 2\n[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"/opt\"\n";
+    assert!(run(imports, &[("10-gpu.toml", gpu)])
+        .trim_end()
+        .ends_with("config.d/10-gpu.toml"));
+    assert!(!run(imports, &[("20-eks.toml", quoted)]).is_empty());
+    // Another plugin's table, or no imports in config.toml: nothing to say.
+    assert_eq!(run(imports, &[("30-opt.toml", other)]), "");
+    assert_eq!(run("version = 2\n", &[("10-gpu.toml", gpu)]), "");
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
