@@ -89,6 +89,15 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
         )];
     }
     let other = if cgroupfs { "systemd" } else { "cgroupfs" };
+    // With cgroupfs, conmon must also stay in the pod's cgroup: a drop-in moving it to a
+    // systemd slice (`conmon_cgroup = "system.slice"`) makes CRI-O refuse to start.
+    let mut pattern =
+        format!("^[[:space:]]*cgroup_manager[[:space:]]*=[[:space:]]*[\"']{other}[\"']");
+    if cgroupfs {
+        pattern = format!(
+            "({pattern})|(^[[:space:]]*conmon_cgroup[[:space:]]*=[[:space:]]*[\"'][^p\"'])"
+        );
+    }
     let mut steps = vec![Step::new(
         Phase::Prerequisites,
         format!("no other drop-in in {DROP_IN_DIR} sets cgroup_manager = \"{other}\""),
@@ -100,9 +109,14 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
         ),
         StepKind::Check(Check {
             description: format!(
-                "no drop-in of {DROP_IN_DIR} but ours sets cgroup_manager = \"{other}\" (the \
+                "no drop-in of {DROP_IN_DIR} but ours sets cgroup_manager = \"{other}\"{} (the \
                  files named below do): make them agree with --cgroup-driver {driver}, remove \
-                 them, or choose --cgroup-driver {other}"
+                 them, or choose --cgroup-driver {other}",
+                if cgroupfs {
+                    " or moves conmon out of the pod's cgroup (conmon_cgroup other than \"pod\")"
+                } else {
+                    ""
+                }
             ),
             // find prints the files whose grep matches; /etc always exists.
             probe: Probe {
@@ -121,9 +135,7 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
                     "-exec",
                     "grep",
                     "-qE",
-                    &format!(
-                        "^[[:space:]]*cgroup_manager[[:space:]]*=[[:space:]]*[\"']{other}[\"']"
-                    ),
+                    &pattern,
                     "{}",
                     ";",
                     "-print",

@@ -459,3 +459,35 @@ fn a_drop_in_setting_the_other_driver_stops_the_run_first_found_by_the_real_find
     );
     std::fs::remove_dir_all(&scratch).unwrap();
 }
+
+#[test]
+fn with_cgroupfs_a_drop_in_moving_conmon_out_of_the_pod_is_named_too() {
+    let mut r = req("ubuntu-24.04", None, Some("1.30"));
+    r.options.cgroup_driver = CgroupDriver::Cgroupfs;
+    let plan = plan_for(&r).unwrap();
+    let StepKind::Check(check) = &plan
+        .steps
+        .iter()
+        .find(|s| s.phase == Phase::Prerequisites && matches!(s.kind, StepKind::Check(_)))
+        .unwrap()
+        .kind
+    else {
+        unreachable!()
+    };
+    let at = check.probe.argv.iter().position(|a| a == "-qE").unwrap() + 1;
+    let grep = |text: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new("grep")
+            .args(["-qE", &check.probe.argv[at]])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
+        child.wait().unwrap().success()
+    };
+    assert!(grep("[crio.runtime]\nconmon_cgroup = \"system.slice\"\n"));
+    assert!(grep("[crio.runtime]\ncgroup_manager = \"systemd\"\n"));
+    assert!(!grep("[crio.runtime]\nconmon_cgroup = \"pod\"\n"));
+    assert!(!grep("[crio.runtime]\ncgroup_manager = \"cgroupfs\"\n"));
+    assert!(check.description.contains("conmon_cgroup"));
+}
