@@ -306,3 +306,79 @@ fn real_containerd_configs_are_edited_keeping_every_site_value_or_refused_untouc
         }
     }
 }
+
+/// The daemon.json files of the corpus that Debian 12's dockerd (20.10) loads after our merge,
+/// with the `--override`s their conflicts need. Docker's documented full file is for newer
+/// engines (20.10 says "the following directives don't match any configuration option: bip6,
+/// https-proxy, ...") and is covered at the merge level only (tests/cli/corpus.rs).
+const DOCKERD_LOADS: &[(&str, &[&str])] = &[
+    ("dockerd-docs-shim-runtimes", &[]),
+    ("eks-al2", &["max-size"]),
+    ("flatcar-eks", &["max-size"]),
+    ("gvisor-docs-runsc-debug", &[]),
+    ("kubespray-offline-insecure", &[]),
+    ("minikube-iso", &[]),
+    ("nvidia-ctk-test-registry-mirror", &[]),
+    ("nvidia-runtime-readme-default-nvidia", &[]),
+];
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn real_daemon_json_files_merged_are_loaded_by_dockerd_with_the_systemd_driver() {
+    use crate::support::mounts::Mounts;
+    require(&[]);
+    let root = DebianRoot::fresh("corpus-docker");
+    root.seed_apt_cache();
+    let docker = |extra: &[&str]| {
+        let mut s = strings(&[
+            "--runtime",
+            "docker",
+            "--source",
+            "distro",
+            "--cgroup-driver",
+            "systemd",
+            // The dockershim era: no cri-dockerd to fetch from GitHub, out of reach here.
+            "--kubernetes-version",
+            "1.23",
+        ]);
+        s.extend(strings(extra));
+        s
+    };
+    run(root.path(), &docker(&[])).expect_code(0);
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/docker");
+    for (name, overrides) in DOCKERD_LOADS {
+        let text = std::fs::read_to_string(corpus.join(format!("{name}.json"))).unwrap();
+        root.write("/etc/docker/daemon.json", &text);
+        let mut extra = Vec::new();
+        for key in *overrides {
+            extra.extend(["--override", key]);
+        }
+        run(root.path(), &docker(&extra)).expect_code(0);
+        let site: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut mounts = Mounts::new(&root);
+        mounts.start("dockerd", &["dockerd"]);
+        mounts.wait_for_socket("dockerd", "/run/docker.sock");
+        let info = root.sh(&["docker", "info"]);
+        assert!(info.contains("Cgroup Driver: systemd"), "{name}:\n{info}");
+        // What the site set, as dockerd reports it.
+        for mirror in site["registry-mirrors"].as_array().into_iter().flatten() {
+            assert!(info.contains(mirror.as_str().unwrap()), "{name}:\n{info}");
+        }
+        for registry in site["insecure-registries"].as_array().into_iter().flatten() {
+            assert!(info.contains(registry.as_str().unwrap()), "{name}:\n{info}");
+        }
+        if let Some(runtime) = site["default-runtime"].as_str() {
+            assert!(
+                info.contains(&format!("Default Runtime: {runtime}")),
+                "{name}:\n{info}"
+            );
+        }
+        if site["live-restore"] == serde_json::json!(true) {
+            assert!(
+                info.contains("Live Restore Enabled: true"),
+                "{name}:\n{info}"
+            );
+        }
+        drop(mounts);
+    }
+}
