@@ -1155,6 +1155,20 @@ mod config_edit_parity {
         script_merge("config.toml", text, merge, overrides)
     }
 
+    /// `run`'s edit of a config.toml holding `text`.
+    fn run_edit(
+        text: &str,
+        merge: &FileContent,
+        overrides: &[String],
+    ) -> Result<String, crate::merge::MergeError> {
+        crate::merge::apply_to_bytes(
+            "/etc/containerd/config.toml",
+            Some(text.as_bytes()),
+            merge,
+            crate::merge::Overrides::Keys(overrides),
+        )
+    }
+
     fn parsed(text: &str) -> toml::Table {
         text.parse()
             .unwrap_or_else(|e| panic!("not TOML ({e}):\n{text}"))
@@ -1177,12 +1191,7 @@ mod config_edit_parity {
         let mut conflicted = 0;
         for site in sites {
             for overrides in [&[][..], &overrides[..]] {
-                let run = crate::merge::apply_to_bytes(
-                    "/etc/containerd/config.toml",
-                    Some(site.as_bytes()),
-                    &merge,
-                    crate::merge::Overrides::Keys(overrides),
-                );
+                let run = run_edit(site, &merge, overrides);
                 let script = script_edit(site, &merge, overrides);
                 let (run, script) = match (run, script) {
                     (Ok(run), Ok(script)) => (run, script),
@@ -1239,13 +1248,7 @@ mod config_edit_parity {
             ("version = 4\n\n[plugins.x]\n  mode = \"site\"\n", 4, "site"),
         ] {
             // A value already there is never a conflict, even under strict merging.
-            let run = crate::merge::apply_to_bytes(
-                "/etc/containerd/config.toml",
-                Some(site.as_bytes()),
-                &merge,
-                crate::merge::Overrides::Keys(&[]),
-            )
-            .unwrap();
+            let run = run_edit(site, &merge, &[]).unwrap();
             let script = script_edit(site, &merge, &[]).unwrap();
             assert_eq!(
                 parsed(&script),
@@ -1316,13 +1319,7 @@ mod config_edit_parity {
   runtime_type = "io.containerd.runc.v1"
 "#;
         let merge = every_runc_runtime(true);
-        let run = crate::merge::apply_to_bytes(
-            "/etc/containerd/config.toml",
-            Some(site.as_bytes()),
-            &merge,
-            crate::merge::Overrides::Keys(&[]),
-        )
-        .unwrap();
+        let run = run_edit(site, &merge, &[]).unwrap();
         let script = script_edit(site, &merge, &[]).unwrap();
         assert_eq!(
             parsed(&script),
@@ -1358,25 +1355,13 @@ mod config_edit_parity {
         // The other driver: each runtime the site set otherwise is one conflict, by name,
         // until --override SystemdCgroup lets the plan win, in run and script alike.
         let merge = every_runc_runtime(false);
-        let err = crate::merge::apply_to_bytes(
-            "/etc/containerd/config.toml",
-            Some(site.as_bytes()),
-            &merge,
-            crate::merge::Overrides::Keys(&[]),
-        )
-        .unwrap_err();
+        let err = run_edit(site, &merge, &[]).unwrap_err();
         assert!(err.to_string().contains("test-handler"), "{err}");
         assert!(script_edit(site, &merge, &[])
             .unwrap_err()
             .contains("--override"));
         let overrides = ["systemdCgroup".to_owned()];
-        let run = crate::merge::apply_to_bytes(
-            "/etc/containerd/config.toml",
-            Some(site.as_bytes()),
-            &merge,
-            crate::merge::Overrides::Keys(&overrides),
-        )
-        .unwrap();
+        let run = run_edit(site, &merge, &overrides).unwrap();
         assert_eq!(
             parsed(&script_edit(site, &merge, &overrides).unwrap()),
             parsed(&run)
@@ -1387,13 +1372,7 @@ mod config_edit_parity {
     fn a_runtime_defined_inline_is_edited_by_run_and_refused_by_the_script() {
         let site = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes]\n  nvidia = { runtime_type = \"io.containerd.runc.v2\" }\n";
         let merge = every_runc_runtime(true);
-        let run = crate::merge::apply_to_bytes(
-            "/etc/containerd/config.toml",
-            Some(site.as_bytes()),
-            &merge,
-            crate::merge::Overrides::Keys(&[]),
-        )
-        .unwrap();
+        let run = run_edit(site, &merge, &[]).unwrap();
         assert_eq!(
             parsed(&run)["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]
                 ["nvidia"]["options"]["SystemdCgroup"]

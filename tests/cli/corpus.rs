@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::util::{Installer, PluginDir};
+use crate::util::{toml_leaves, Installer, PluginDir};
 
 const SCHEMA_3: &[&str] = &[
     "containerd-docs-full-v3",
@@ -19,24 +19,16 @@ const SCHEMA_3: &[&str] = &[
     "kata-docs-v3",
 ];
 
-fn leaves(table: &toml::Table) -> BTreeMap<String, toml::Value> {
-    fn walk(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
-        match value {
-            toml::Value::Table(t) => {
-                for (k, v) in t {
-                    walk(&format!("{prefix}{k}."), v, out);
-                }
-            }
-            other => {
-                out.insert(prefix.trim_end_matches('.').to_owned(), other.clone());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (k, v) in table {
-        walk(&format!("{k}."), v, &mut out);
-    }
-    out
+/// The `merge` of the plan's merge_file action for `path`, as the plugin planned it.
+fn planned_merge(plan: &serde_json::Value, path: &str) -> plugin_api::FileContent {
+    let action = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap().iter())
+        .find(|a| a["type"] == "merge_file" && a["path"] == path)
+        .unwrap_or_else(|| panic!("no merge of {path} in the plan"));
+    serde_json::from_value(action["merge"].clone()).unwrap()
 }
 
 #[test]
@@ -59,14 +51,7 @@ fn schema_3_configs_in_the_wild_keep_every_site_value_and_get_the_driver_on_ever
         .run()
         .code(0)
         .json();
-    let action = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["actions"].as_array().unwrap().iter())
-        .find(|a| a["type"] == "merge_file" && a["path"] == "/etc/containerd/config.toml")
-        .expect("the config.toml edit");
-    let merge: plugin_api::FileContent = serde_json::from_value(action["merge"].clone()).unwrap();
+    let merge = planned_merge(&plan, "/etc/containerd/config.toml");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/containerd");
     for name in SCHEMA_3 {
         let text = std::fs::read_to_string(corpus.join(format!("{name}.toml"))).unwrap();
@@ -80,8 +65,8 @@ fn schema_3_configs_in_the_wild_keep_every_site_value_and_get_the_driver_on_ever
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         let after: toml::Table = edited.parse().unwrap();
-        let kept = leaves(&after);
-        for (path, value) in leaves(&site) {
+        let kept = toml_leaves(&after);
+        for (path, value) in toml_leaves(&site) {
             if path == "version" || path == "disabled_plugins" || path.ends_with("SystemdCgroup") {
                 continue;
             }
@@ -174,14 +159,7 @@ fn daemon_json_in_the_wild_keeps_every_site_value_or_names_the_conflict() {
         .run()
         .code(0)
         .json();
-    let action = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["actions"].as_array().unwrap().iter())
-        .find(|a| a["type"] == "merge_file" && a["path"] == "/etc/docker/daemon.json")
-        .expect("the daemon.json merge");
-    let merge: plugin_api::FileContent = serde_json::from_value(action["merge"].clone()).unwrap();
+    let merge = planned_merge(&plan, "/etc/docker/daemon.json");
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/docker");
     let mut on_disk: Vec<String> = std::fs::read_dir(&corpus)
         .unwrap()

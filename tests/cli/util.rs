@@ -280,3 +280,29 @@ impl Serve {
         self.hits.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+/// Every leaf of a TOML table by dotted path (arrays whole): what a config's values are,
+/// whatever its layout, to compare a site's file before and after an edit.
+pub fn toml_leaves(table: &toml::Table) -> std::collections::BTreeMap<String, toml::Value> {
+    fn walk(
+        prefix: &str,
+        value: &toml::Value,
+        out: &mut std::collections::BTreeMap<String, toml::Value>,
+    ) {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    walk(&format!("{prefix}{k}."), v, out);
+                }
+            }
+            other => {
+                out.insert(prefix.trim_end_matches('.').to_owned(), other.clone());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in table {
+        walk(&format!("{k}."), v, &mut out);
+    }
+    out
+}

@@ -6,7 +6,6 @@
 //! not text), our driver on every runtime of the runc shim and containerd itself answering
 //! CRI; or refused with exit 2 and left byte for byte, for the reason the table names.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::containerd::{assert_containerd_serves_cri_at, config_dump};
@@ -88,27 +87,6 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/containerd")
 }
 
-/// Every leaf of a TOML table, by dotted path (arrays whole).
-fn leaves(table: &toml::Table) -> BTreeMap<String, toml::Value> {
-    fn walk(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
-        match value {
-            toml::Value::Table(t) => {
-                for (k, v) in t {
-                    walk(&format!("{prefix}{k}."), v, out);
-                }
-            }
-            other => {
-                out.insert(prefix.trim_end_matches('.').to_owned(), other.clone());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (k, v) in table {
-        walk(&format!("{k}."), v, &mut out);
-    }
-    out
-}
-
 /// The keys the plan owns: the version, the driver, runc's type; disabled_plugins loses cri.
 fn ours(path: &str) -> bool {
     path == "version"
@@ -160,8 +138,8 @@ fn assert_edited(root: &DebianRoot, name: &str, site: &toml::Table, serves: bool
     let after: toml::Table = text
         .parse()
         .unwrap_or_else(|e| panic!("{name}: the edited file is not TOML ({e}):\n{text}"));
-    let kept = leaves(&after);
-    for (path, value) in leaves(site) {
+    let kept = crate::util::toml_leaves(&after);
+    for (path, value) in crate::util::toml_leaves(site) {
         if ours(&path) {
             continue;
         }

@@ -293,25 +293,15 @@ fn schema_check_accepts(plan: &RuntimePlan, version: Option<u8>) -> bool {
             _ => None,
         })
         .expect("a schema check among the prerequisites");
-    let argv = &check.probe.argv;
-    assert_eq!(argv[0], "find");
+    assert_eq!(check.probe.argv[0], "find");
     assert!(check.description.contains("containerd.config-version"));
     // find ... -exec grep -qE PATTERN {} ; -print: the file is named (refused) when grep
     // finds the pattern.
-    let at = argv.iter().position(|a| a == "-qE").expect("grep -qE") + 1;
     let text = match version {
         Some(n) => format!("# site config\nversion = {n}\n\n[grpc]\n  address = \"/run/c.sock\"\n"),
         None => "disabled_plugins = [\"cri\"]\n".to_owned(),
     };
-    let mut grep = std::process::Command::new("grep")
-        .args(["-qE", &argv[at]])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("grep runs");
-    use std::io::Write;
-    // grep -q may stop reading at its first match: a failed write is not an error here.
-    let _ = grep.stdin.take().unwrap().write_all(text.as_bytes());
-    let found = grep.wait().unwrap().success();
+    let found = runtime_kit::fixtures::grep_pattern_matches(&check.probe, &text);
     !found
 }
 
@@ -660,18 +650,7 @@ fn a_versionless_config_with_schema_1_tables_is_refused_before_anything_changes(
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     let named = |text: &str| -> bool {
         std::fs::write(&file, text).unwrap();
-        let argv: Vec<String> = check
-            .probe
-            .argv
-            .iter()
-            .map(|a| a.replacen("/etc", scratch.join("etc").to_str().unwrap(), 1))
-            .collect();
-        let out = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        !out.stdout.is_empty()
+        !runtime_kit::fixtures::probe_stdout_under(&check.probe, &scratch).is_empty()
     };
     // NVIDIA's schema 1 test config: short-named tables, no version.
     assert!(named("oom_score = 0\n\n[plugins]\n\n  [plugins.cri]\n    sandbox_image = \"k8s.gcr.io/pause:3.1\"\n"));
@@ -708,22 +687,7 @@ fn an_imported_drop_in_with_its_own_cri_table_is_named_before_anything_changes()
         for (name, text) in drop_ins {
             std::fs::write(etc.join("config.d").join(name), text).unwrap();
         }
-        let argv: Vec<String> = check
-            .probe
-            .argv
-            .iter()
-            .map(|a| a.replace("/etc/containerd", etc.to_str().unwrap()))
-            .collect();
-        let out = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        runtime_kit::fixtures::probe_stdout_under(&check.probe, &scratch)
     };
     let imports = "version = 2\nimports = [\"/etc/containerd/config.d/*.toml\"]\n";
     let gpu = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  default_runtime_name = \"nvidia\"\n";

@@ -474,17 +474,7 @@ fn with_cgroupfs_a_drop_in_moving_conmon_out_of_the_pod_is_named_too() {
     else {
         unreachable!()
     };
-    let at = check.probe.argv.iter().position(|a| a == "-qE").unwrap() + 1;
-    let grep = |text: &str| {
-        use std::io::Write;
-        let mut child = std::process::Command::new("grep")
-            .args(["-qE", &check.probe.argv[at]])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
-        child.wait().unwrap().success()
-    };
+    let grep = |text: &str| runtime_kit::fixtures::grep_pattern_matches(&check.probe, text);
     assert!(grep("[crio.runtime]\nconmon_cgroup = \"system.slice\"\n"));
     assert!(grep("[crio.runtime]\ncgroup_manager = \"systemd\"\n"));
     assert!(!grep("[crio.runtime]\nconmon_cgroup = \"pod\"\n"));

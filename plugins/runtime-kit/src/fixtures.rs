@@ -462,3 +462,44 @@ pub fn assert_matrix(
         }
     }
 }
+
+/// Whether the pattern a probe hands to `grep -qE` matches `text`, asked of the real grep:
+/// a plugin's shell-free probe is checked as the target will run it.
+pub fn grep_pattern_matches(probe: &plugin_api::Probe, text: &str) -> bool {
+    use std::io::Write;
+    let at = probe
+        .argv
+        .iter()
+        .position(|a| a == "-qE")
+        .expect("the probe runs grep -qE")
+        + 1;
+    let mut grep = std::process::Command::new("grep")
+        .args(["-qE", &probe.argv[at]])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("grep runs");
+    // grep -q may stop reading at its first match: a failed write is not an error here.
+    let _ = grep.stdin.take().expect("piped").write_all(text.as_bytes());
+    grep.wait().expect("grep ends").success()
+}
+
+/// The stdout of a probe run with `/etc` inside `scratch` standing for the target's (every
+/// argument's `/etc` replaced), with the real commands; the probe must succeed.
+pub fn probe_stdout_under(probe: &plugin_api::Probe, scratch: &std::path::Path) -> String {
+    let etc = scratch.join("etc");
+    let argv: Vec<String> = probe
+        .argv
+        .iter()
+        .map(|a| a.replace("/etc", etc.to_str().expect("a UTF-8 scratch path")))
+        .collect();
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .output()
+        .expect("the probe's command runs");
+    assert!(
+        out.status.success(),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
