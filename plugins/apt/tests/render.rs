@@ -629,23 +629,10 @@ fn manifest_and_options_describe_the_plugin() {
     assert_eq!(options[0].default.as_deref(), Some("120"));
 }
 
-/// Runs the probe's grep on `sources` (one file's text) with the real grep: whether the file
-/// would be named, stopping the run.
+/// Whether the probe's grep pattern matches `sources` (one file's text), with the real grep:
+/// the file would be named, stopping the run.
 fn stops_on(probe: &Probe, sources: &str) -> bool {
-    use std::io::Write;
-    let at = probe
-        .argv
-        .iter()
-        .position(|a| a == "-qE")
-        .expect("grep -qE")
-        + 1;
-    let mut grep = std::process::Command::new("grep")
-        .args(["-qE", &probe.argv[at]])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("grep runs");
-    let _ = grep.stdin.take().unwrap().write_all(sources.as_bytes());
-    grep.wait().unwrap().success()
+    runtime_kit::fixtures::grep_pattern_matches(probe, sources)
 }
 
 #[test]
