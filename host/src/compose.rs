@@ -265,10 +265,11 @@ pub fn compose(
         );
         for step in render.steps {
             let StepKind::Actions { actions } = &step.kind else {
-                return Err(Error::input(
-                    format!("package-manager plugin `{}` returned a `{}` step; it must return concrete actions", manifest.name, step.kind.type_name()),
-                    "this is a bug in the plugin; report it to its authors",
-                ));
+                return Err(Error::plugin_bug(format!(
+                    "package-manager plugin `{}` returned a `{}` step; it must return concrete actions",
+                    manifest.name,
+                    step.kind.type_name()
+                )));
             };
             planned.push(PlannedStep {
                 phase: step.phase,
@@ -1066,18 +1067,14 @@ fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
                             .chain(aliases)
                             .find(|k| !plain(k))
                         {
-                            return Err(Error::input(
-                                format!(
-                                    "{from}: the set_where key {bad:?} is not a plain TOML name"
-                                ),
-                                "this is a bug in the plugin",
-                            ));
+                            return Err(Error::plugin_bug(format!(
+                                "{from}: the set_where key {bad:?} is not a plain TOML name"
+                            )));
                         }
                         if path.is_empty() {
-                            return Err(Error::input(
-                                format!("{from}: a set_where with no key to set"),
-                                "this is a bug in the plugin",
-                            ));
+                            return Err(Error::plugin_bug(format!(
+                                "{from}: a set_where with no key to set"
+                            )));
                         }
                     }
                 }
@@ -1115,15 +1112,13 @@ fn check_download(
     options: &Options,
 ) -> Result<(), Error> {
     check_url(url, from, options.allow_insecure_repo)?;
-    let bug =
-        |e: plugin_api::PluginError| Error::input(e.to_string(), "this is a bug in the plugin");
+    let bug = |e: plugin_api::PluginError| Error::plugin_bug(e.to_string());
     // The host writes no setuid, setgid or sticky bit (`Target::write_atomic`); a mode that
     // asks for one would never match what is written, and each run would install again.
     if mode > 0o777 {
-        return Err(Error::input(
-            format!("{from}: a download of mode {mode:04o}, with a setuid, setgid or sticky bit"),
-            "this is a bug in the plugin",
-        ));
+        return Err(Error::plugin_bug(format!(
+            "{from}: a download of mode {mode:04o}, with a setuid, setgid or sticky bit"
+        )));
     }
     plugin_api::validate::sha256(sha256, from).map_err(bug)?;
     if let Some(member) = member {
@@ -1134,10 +1129,9 @@ fn check_download(
 
 fn check_probe(probe: &Probe, from: &str) -> Result<(), Error> {
     if probe.argv.is_empty() {
-        return Err(Error::input(
-            format!("{from}: a probe with an empty command"),
-            "this is a bug in the plugin",
-        ));
+        return Err(Error::plugin_bug(format!(
+            "{from}: a probe with an empty command"
+        )));
     }
     probe.argv.iter().try_for_each(|a| check_arg(a, from))
 }
@@ -1145,10 +1139,9 @@ fn check_probe(probe: &Probe, from: &str) -> Result<(), Error> {
 /// Command arguments are passed without a shell, so only control characters are refused.
 fn check_arg(arg: &str, from: &str) -> Result<(), Error> {
     if arg.chars().any(|c| c.is_control()) {
-        return Err(Error::input(
-            format!("{from}: the argument {arg:?} contains a control character"),
-            "this is a bug in the plugin",
-        ));
+        return Err(Error::plugin_bug(format!(
+            "{from}: the argument {arg:?} contains a control character"
+        )));
     }
     Ok(())
 }
@@ -1177,10 +1170,7 @@ fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Er
             ..
         } => {
             if argv.is_empty() {
-                return Err(Error::input(
-                    format!("{from}: a command with no argv"),
-                    "this is a bug in the plugin",
-                ));
+                return Err(Error::plugin_bug(format!("{from}: a command with no argv")));
             }
             argv.iter()
                 .chain(env.values())
@@ -1193,18 +1183,17 @@ fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Er
                     .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                     && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if !ok {
-                    return Err(Error::input(
-                        format!("{from}: {key:?} is not an environment variable name"),
-                        "this is a bug in the plugin",
-                    ));
+                    return Err(Error::plugin_bug(format!(
+                        "{from}: {key:?} is not an environment variable name"
+                    )));
                 }
             }
             for r in resolve {
                 if r.query.is_empty() || r.placeholder.is_empty() {
-                    return Err(Error::input(
-                        format!("{from}: the version resolution of {} has an empty query or placeholder", r.package),
-                        "this is a bug in the plugin",
-                    ));
+                    return Err(Error::plugin_bug(format!(
+                        "{from}: the version resolution of {} has an empty query or placeholder",
+                        r.package
+                    )));
                 }
                 r.query.iter().try_for_each(|a| check_arg(a, from))?;
             }

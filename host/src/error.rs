@@ -4,8 +4,29 @@
 
 use crate::{detect::DetectError, loader::PluginFailure, packs::PackError};
 
-/// The user declined at the prompt; nothing was changed (CLI.md).
-pub const EXIT_DECLINED: u8 = 4;
+/// The exit codes of CLI.md, the only place they are numbered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// A step failed while running (what it changed is rolled back), or `verify` found a
+    /// problem, or another run holds the root.
+    Failed = 1,
+    /// Bad input or an unsupported combination, or a target the plan cannot handle; nothing
+    /// changed.
+    Input = 2,
+    /// A plugin failed to load or misbehaved.
+    Plugin = 3,
+    /// The user declined at the prompt; nothing changed.
+    Declined = 4,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit as u8)
+    }
+}
 
 /// Every error the host reports, each carrying what the user needs to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +40,10 @@ pub enum Error {
     /// A plugin failed to load, crashed or answered badly.
     #[error(transparent)]
     Plugin(#[from] PluginFailure),
+    /// A plugin answered something no correct plugin would (a path outside the target, a
+    /// malformed digest): its bug, not the user's input.
+    #[error("{0}")]
+    PluginBug(String),
     /// Bad input from the user: a flag, a config file, a value.
     #[error("{message}")]
     Input {
@@ -38,12 +63,23 @@ impl Error {
         }
     }
 
+    /// A plugin's answer no correct plugin would give; `message` names the plugin.
+    pub fn plugin_bug(message: impl Into<String>) -> Self {
+        Error::PluginBug(message.into())
+    }
+
     /// The exit code of CLI.md.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit(&self) -> Exit {
         match self {
-            Error::Detect(_) | Error::Pack(_) | Error::Input { .. } => 2,
-            Error::Plugin(failure) => failure.exit_code(),
+            Error::Detect(_) | Error::Pack(_) | Error::Input { .. } => Exit::Input,
+            Error::PluginBug(_) => Exit::Plugin,
+            Error::Plugin(failure) => failure.exit(),
         }
+    }
+
+    /// The exit code as a number.
+    pub fn exit_code(&self) -> u8 {
+        self.exit() as u8
     }
 
     /// A `hint:` line telling the fix, when there is one.
@@ -52,6 +88,10 @@ impl Error {
             Error::Detect(e) => e.hint(),
             Error::Pack(e) => e.hint(),
             Error::Plugin(e) => e.hint(),
+            Error::PluginBug(_) => Some(
+                "this is a bug in the plugin named above; report it to its authors, or remove it from the plugin path"
+                    .to_owned(),
+            ),
             Error::Input { hint, .. } => hint.clone(),
         }
     }

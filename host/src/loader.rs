@@ -623,14 +623,17 @@ impl FailureKind {
 }
 
 impl PluginFailure {
-    /// 2 when the plugin refused the user's input or selection, 3 when it misbehaved.
-    pub fn exit_code(&self) -> u8 {
+    /// Input when the plugin refused the user's input or selection, Plugin when it misbehaved.
+    pub fn exit(&self) -> crate::error::Exit {
+        use crate::error::Exit;
         match &self.kind {
             FailureKind::Refused(e) => match e.kind {
-                ErrorKind::Unsupported | ErrorKind::InvalidInput | ErrorKind::MissingVariable => 2,
-                _ => 3,
+                ErrorKind::Unsupported | ErrorKind::InvalidInput | ErrorKind::MissingVariable => {
+                    Exit::Input
+                }
+                _ => Exit::Plugin,
             },
-            _ => 3,
+            _ => Exit::Plugin,
         }
     }
 

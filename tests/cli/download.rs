@@ -210,8 +210,9 @@ fn a_plugins_download_with_a_bad_digest_or_member_is_refused_as_a_plugin_bug() {
             text.contains(says) && text.contains("test-runtime"),
             "{text}"
         );
-        // Exit 2 today, as every refused plugin value; issue 11 moves plugin bugs to 3.
-        assert_eq!(out.code, 2, "{text}");
+        // A plugin's bug, not the user's input: exit 3, as CLI.md says.
+        assert_eq!(out.code, 3, "{text}");
+        assert!(text.contains("bug in the plugin"), "{text}");
     }
 }
 

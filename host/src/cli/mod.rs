@@ -40,7 +40,7 @@ pub fn main() -> ExitCode {
             if let Some(hint) = error.hint() {
                 eprintln!("hint: {}", printable(&hint));
             }
-            ExitCode::from(error.exit_code())
+            error.exit().into()
         }
     }
 }

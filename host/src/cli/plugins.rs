@@ -56,7 +56,7 @@ pub fn list(ctx: &Context) -> Result<ExitCode, Error> {
         .count();
     if rejected > 0 {
         tracing::warn!("{rejected} plugin file(s) rejected; see the reasons above");
-        return Ok(ExitCode::from(3));
+        return Ok(crate::error::Exit::Plugin.into());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::args::{RollbackArgs, RunArgs};
 use super::{plan, print_json, Context};
 use crate::exec::{self, RunOptions, StepStatus};
+use crate::error::Exit;
 use crate::{render, Error};
 
 /// Runs the plan; exit 1 when a step failed (files rolled back).
@@ -56,7 +57,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             eprintln!("declined: nothing was changed");
-            return Ok(ExitCode::from(crate::error::EXIT_DECLINED));
+            return Ok(Exit::Declined.into());
         }
     }
 
@@ -182,7 +183,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             }
             eprint!("{}", render::printable(&err));
             // Refused before any change: the target is in a state this plan cannot handle.
-            Ok(ExitCode::from(if report.refused { 2 } else { 1 }))
+            Ok(if report.refused { Exit::Input } else { Exit::Failed }.into())
         }
     }
 }
@@ -217,6 +218,6 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<ExitCode, Error> {
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        Exit::Failed.into()
     })
 }
