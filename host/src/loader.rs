@@ -359,7 +359,7 @@ fn trusted_dirs(start: Option<&Path>, mut below: u32, plugin: &Path) -> Result<(
     Ok(())
 }
 
-/// The optional allowlist of plugin digests (SPEC F17): when one is given, a plugin file
+/// The optional allowlist of plugin digests: when one is given, a plugin file
 /// whose SHA-256 it does not list is refused.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {

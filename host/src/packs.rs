@@ -364,14 +364,6 @@ pub enum MatchedBy {
 }
 
 impl MatchedBy {
-    /// Whether the system is a derivative mapped onto another distro's pack.
-    pub fn is_derivative(self) -> bool {
-        matches!(
-            self,
-            MatchedBy::UbuntuCodename | MatchedBy::DebianCodename | MatchedBy::IdLike
-        )
-    }
-
     /// Lower ranks win.
     fn rank(self) -> u8 {
         match self {

@@ -106,7 +106,10 @@ fn hostile_values_stay_inside_single_quotes() {
         script.contains("'0123456789ABCDEF0123456789ABCDEF01234567'"),
         "normalised and quoted:\n{script}"
     );
-    for line in script.lines().filter(|l| l.contains("modprobe")) {
+    let modprobes: Vec<&str> = script.lines().filter(|l| l.contains("modprobe")).collect();
+    // Each module loaded once, quoted; a script without them would pass no loop.
+    assert_eq!(modprobes.len(), 2, "{script}");
+    for line in modprobes {
         assert!(
             line.contains("'modprobe' 'overlay'") || line.contains("'modprobe' 'br_netfilter'"),
             "{line}"

@@ -254,7 +254,7 @@ pub struct RollbackArgs {
 /// `installer render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// The output: a POSIX shell script, the plan as JSON, or an Ansible playbook.
+    /// The output: a POSIX shell script or the plan as JSON.
     #[arg(long, value_enum)]
     pub format: RenderFormat,
 
@@ -269,8 +269,6 @@ pub enum RenderFormat {
     Sh,
     /// The plan as one JSON document.
     Json,
-    /// An Ansible playbook (not yet available).
-    Ansible,
 }
 
 /// Arguments of the hidden child-process command.

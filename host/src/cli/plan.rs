@@ -104,12 +104,6 @@ pub fn render(
     match format {
         super::args::RenderFormat::Sh => print!("{}", render::sh(&plan)),
         super::args::RenderFormat::Json => print_json(&plan),
-        super::args::RenderFormat::Ansible => {
-            return Err(Error::input(
-                "render --format ansible is not available yet",
-                "use --format sh (a reviewable POSIX script) or --format json",
-            ))
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::args::{RollbackArgs, RunArgs};
 use super::{plan, print_json, Context};
-use crate::exec::{self, RunOptions, StepStatus};
 use crate::error::Exit;
+use crate::exec::{self, RunOptions, StepStatus};
 use crate::{render, Error};
 
 /// Runs the plan; exit 1 when a step failed (files rolled back).
@@ -183,7 +183,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             }
             eprint!("{}", render::printable(&err));
             // Refused before any change: the target is in a state this plan cannot handle.
-            Ok(if report.refused { Exit::Input } else { Exit::Failed }.into())
+            Ok(if report.refused {
+                Exit::Input
+            } else {
+                Exit::Failed
+            }
+            .into())
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The `containerd` runtime plugin: containerd.io from Docker's repository, or the distro's
-//! containerd (SPEC F7).
+//! containerd.
 //!
 //! The plan: node prerequisites; Docker's repository (upstream) or nothing (distro); the
 //! package, pinned when asked; `/etc/containerd/config.toml` edited in place for the schema

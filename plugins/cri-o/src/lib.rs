@@ -1,5 +1,5 @@
 //! The `cri-o` runtime plugin: CRI-O from the Kubic or pkgs.k8s.io repositories, or the
-//! distro (SPEC F9).
+//! distro.
 //!
 //! CRI-O's major.minor must equal the kubelet's, so the version follows
 //! `--kubernetes-version` and a mismatch is refused unless the user asks for it by name. The

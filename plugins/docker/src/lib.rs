@@ -1,5 +1,5 @@
 //! The `docker` runtime plugin: Docker Engine, docker-ce from Docker's repository or the
-//! distro's package (SPEC F8).
+//! distro's package.
 //!
 //! The plan: node prerequisites; Docker's repository; `docker-ce`, `docker-ce-cli` and the
 //! `containerd.io` that goes with that Engine, pinned in the spelling of the distro's

@@ -1,4 +1,4 @@
-//! The `mcr` runtime plugin: Mirantis Container Runtime from repos.mirantis.com (SPEC F10).
+//! The `mcr` runtime plugin: Mirantis Container Runtime from repos.mirantis.com.
 //!
 //! The plan: node prerequisites; Mirantis' repository for the distro and the channel named by
 //! `--version` (`20.10` → `stable-20.10`, `25.0.14` → `stable-25.0.14`); docker-ee, its CLI,

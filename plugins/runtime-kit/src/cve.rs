@@ -1,4 +1,4 @@
-//! Container-escape vulnerabilities (SPEC F17): a pinned version whose runc, containerd or
+//! Container-escape vulnerabilities: a pinned version whose runc, containerd or
 //! CRI-O lets a container take over its host is refused, naming each CVE, unless the user
 //! accepts every one of them by name with `--allow-vulnerable <CVE-ID>`.
 //!
