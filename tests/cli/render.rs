@@ -330,3 +330,27 @@ fn the_design_cards_command_plans_and_renders_with_no_other_flag() {
     assert!(script.contains("2472D6D0D2F66AF87ABA8DA34D64390375060AA4"));
     shellcheck(&script, "cri-o on debian-10 with no flags");
 }
+
+#[test]
+fn the_scripts_shell_functions_pass_shellcheck_on_their_own() {
+    // The files render.rs puts into every script, read as they stand in the repository.
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for (file, excluded) in [
+        ("render_prelude.sh", ""),
+        ("render_edits.sh", ""),
+        // `$downloads` is assigned by the script's preflight, not in this file.
+        ("render_downloads.sh", "SC2154"),
+    ] {
+        let mut cmd = Command::new("shellcheck");
+        cmd.arg("--shell=sh");
+        if !excluded.is_empty() {
+            cmd.args(["-e", excluded]);
+        }
+        let out = cmd.arg(src.join(file)).output().expect("shellcheck runs");
+        assert!(
+            out.status.success(),
+            "{file}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
