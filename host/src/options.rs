@@ -366,12 +366,7 @@ fn check_cve(value: &str) -> Result<(), Error> {
 
 /// Whether the URL's host is a loopback address or name: plain http to it crosses no network.
 pub(crate) fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    }
+    url.host_str().is_some_and(plugin_api::validate::is_loopback)
 }
 
 /// A repository or key URL: https, or http on loopback (a local mirror), or http anywhere

@@ -152,17 +152,17 @@ pub fn url(value: &str, variables: &[&str], what: &str, origin: &str) -> Result<
     Ok(https || is_loopback(host))
 }
 
-/// Whether `host` (with any port) is this machine: plain http to a loopback mirror crosses no
-/// network, so it needs no `--allow-insecure-repo`.
-fn is_loopback(host: &str) -> bool {
+/// Whether `host` (with any port, an IPv6 address in brackets) is this machine: plain http to
+/// a loopback mirror crosses no network, so it needs no `--allow-insecure-repo`. The one
+/// definition the host and the plugins share.
+pub fn is_loopback(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
     };
     name == "localhost"
-        || name == "::1"
         || name
-            .parse::<std::net::Ipv4Addr>()
+            .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
 
