@@ -152,9 +152,56 @@ pub struct PlannedStep {
     /// Why.
     pub why: String,
     /// The abstract kind it came from (`file`, `repository`, ...).
-    pub kind: String,
+    pub kind: StepTag,
     /// What the host does.
     pub actions: Vec<Action>,
+}
+
+/// The abstract kind a planned step came from; in JSON its `type` tag (`kernel_modules`,
+/// `file`, ...), the same words the plugins' step kinds use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepTag {
+    /// Kernel modules loaded and persisted.
+    KernelModules,
+    /// Sysctls set and persisted.
+    Sysctls,
+    /// A package repository.
+    Repository,
+    /// Packages installed.
+    Packages,
+    /// A file written or merged.
+    File,
+    /// A file fetched and checked.
+    Download,
+    /// A systemd service.
+    Service,
+    /// A check.
+    Check,
+    /// Concrete actions (a package-manager plugin's).
+    Actions,
+}
+
+impl StepTag {
+    /// The tag of a plugin's step kind.
+    pub fn of(kind: &StepKind) -> StepTag {
+        match kind {
+            StepKind::KernelModules { .. } => StepTag::KernelModules,
+            StepKind::Sysctls { .. } => StepTag::Sysctls,
+            StepKind::Repository(_) => StepTag::Repository,
+            StepKind::Packages { .. } => StepTag::Packages,
+            StepKind::File(_) => StepTag::File,
+            StepKind::Download(_) => StepTag::Download,
+            StepKind::Service(_) => StepTag::Service,
+            StepKind::Check(_) => StepTag::Check,
+            StepKind::Actions { .. } => StepTag::Actions,
+        }
+    }
+
+    /// Whether its commands change the running kernel (skipped in an image root).
+    pub fn changes_the_kernel(self) -> bool {
+        matches!(self, StepTag::KernelModules | StepTag::Sysctls)
+    }
 }
 
 /// Builds the plan for `options` on `distro` with the plugins in `registry`.
@@ -276,7 +323,7 @@ pub fn compose(
                 plugin: manifest.name.clone(),
                 summary: step.summary,
                 why: step.why,
-                kind: "actions".into(),
+                kind: StepTag::Actions,
                 actions: actions.clone(),
             });
         }
@@ -318,7 +365,7 @@ pub fn compose(
             plugin: m.plugins.join(", "),
             summary: m.step.summary.clone(),
             why: m.step.why.clone(),
-            kind: m.step.kind.type_name().to_owned(),
+            kind: StepTag::of(&m.step.kind),
             actions,
         });
     }

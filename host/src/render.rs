@@ -480,7 +480,7 @@ pub fn sh(plan: &Plan) -> String {
             );
             // A guard wraps the rest of the step: `if conflict; then warn; else ...; fi`.
             let mut guards = 0;
-            let kernel_step = matches!(step.kind.as_str(), "kernel_modules" | "sysctls");
+            let kernel_step = step.kind.changes_the_kernel();
             for action in &step.actions {
                 if let Action::SkipIf(guard) = action {
                     let _ = writeln!(

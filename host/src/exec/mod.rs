@@ -334,7 +334,7 @@ pub fn run(
     }
 
     for (i, step) in plan.steps.iter().enumerate() {
-        let kernel_step = matches!(step.kind.as_str(), "kernel_modules" | "sysctls");
+        let kernel_step = step.kind.changes_the_kernel();
         let mut status = StepStatus::Unchanged;
         for action in &step.actions {
             match exec.apply(action, kernel_step) {
