@@ -127,8 +127,9 @@ fn a_file_that_is_not_the_pinned_one_stops_the_run_before_anything_changes() {
         root.path(),
         &args(&download_args(&server.url, &wrong)),
     );
-    let out = out.code(1);
+    let out = out.code(2);
     let report = out.json();
+    assert_eq!(report["status"], "refused", "{report}");
     let message = report["error"]["message"].as_str().unwrap_or_default();
     assert!(
         message.contains(&sha256(&archive))
@@ -155,7 +156,7 @@ fn a_file_that_is_not_the_pinned_one_stops_the_run_before_anything_changes() {
         .map(String::as_str)
         .collect::<Vec<_>>(),
     )
-    .code(1);
+    .code(2);
     let message = out.json()["error"]["message"]
         .as_str()
         .unwrap_or_default()

@@ -183,7 +183,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             }
             eprint!("{}", render::printable(&err));
             // Refused before any change: the target is in a state this plan cannot handle.
-            Ok(if report.refused {
+            Ok(if report.status == exec::RunStatus::Refused {
                 Exit::Input
             } else {
                 Exit::Failed

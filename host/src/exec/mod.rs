@@ -159,8 +159,8 @@ pub struct LeftBehind {
 /// The outcome of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
-    /// `ok` or `failed`.
-    pub status: &'static str,
+    /// How the run ended.
+    pub status: RunStatus,
     /// The plugins whose plan this was, and the files they were loaded from.
     pub plugins: Vec<crate::compose::PluginRef>,
     /// Each step.
@@ -179,10 +179,19 @@ pub struct RunReport {
     /// After a failure: package transactions that had completed (their packages stay).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub installed_before_failure: Vec<String>,
-    /// The run stopped before changing anything: a check of the prerequisites phase found
-    /// the target in a state the plan cannot handle (`status` is `refused`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub refused: bool,
+}
+
+/// How a run ended, in JSON `ok`, `failed` or `refused`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every step done.
+    Ok,
+    /// A step failed; what the run changed was put back.
+    Failed,
+    /// Stopped before changing anything: a check of the prerequisites phase or a download
+    /// found the target in a state the plan cannot handle.
+    Refused,
 }
 
 /// Applies `plan` to `target`. `progress` receives one line per step as it completes.
@@ -303,8 +312,7 @@ pub fn run(
                 left_behind: None,
             };
             let mut report = failed(reports, exec, error);
-            report.refused = true;
-            report.status = "refused";
+            report.status = RunStatus::Refused;
             return report;
         }
     }
@@ -328,7 +336,9 @@ pub fn run(
             }
             Err(e) => {
                 let error = Failure::plain(format!("{e}; nothing was changed"));
-                return failed(reports, exec, error);
+                let mut report = failed(reports, exec, error);
+                report.status = RunStatus::Refused;
+                return report;
             }
         }
     }
@@ -456,7 +466,11 @@ impl<'t> Executor<'t> {
             }
         }
         RunReport {
-            status: if error.is_some() { "failed" } else { "ok" },
+            status: if error.is_some() {
+                RunStatus::Failed
+            } else {
+                RunStatus::Ok
+            },
             plugins: self.plugins,
             steps: reports,
             transactions: self.transactions,
@@ -465,7 +479,6 @@ impl<'t> Executor<'t> {
             error,
             restored,
             installed_before_failure: self.installed,
-            refused: false,
         }
     }
 
