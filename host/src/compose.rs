@@ -1255,74 +1255,7 @@ fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Er
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn toml_file(edits: Vec<TomlEdit>) -> FileStep {
-        FileStep {
-            path: "/etc/containerd/config.toml".into(),
-            mode: 0o644,
-            owner: None,
-            group: None,
-            content: FileContent::TomlEdit {
-                initial: None,
-                edits,
-            },
-            restarts: vec![],
-            skip_when: None,
-        }
-    }
-
-    fn path(p: &str) -> Vec<String> {
-        p.split('/').map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn toml_edits_from_two_plugins_combine_unless_they_clash() {
-        let set = |v| TomlEdit::Set {
-            path: path("plugins/x/y"),
-            value: json!(v),
-        };
-        let other = TomlEdit::Set {
-            path: path("plugins/x/z"),
-            value: json!(1),
-        };
-        assert!(combine_files(&toml_file(vec![set(1)]), &toml_file(vec![other.clone()])).is_ok());
-        assert!(combine_files(&toml_file(vec![set(1)]), &toml_file(vec![set(1)])).is_ok());
-        let err = combine_files(&toml_file(vec![set(1)]), &toml_file(vec![set(2)])).unwrap_err();
-        assert!(err.contains("plugins.x.y"), "{err}");
-        let remove = TomlEdit::RemoveFromArray {
-            path: path("plugins/x/y"),
-            values: vec![json!(1)],
-        };
-        let err = combine_files(&toml_file(vec![remove]), &toml_file(vec![set(1)])).unwrap_err();
-        assert!(err.contains("conflicting"), "{err}");
-    }
-}
+mod tests;
 
 #[cfg(test)]
-mod gate_tests {
-    use super::*;
-
-    #[test]
-    fn a_resolved_version_in_an_affected_range_is_refused_unless_accepted() {
-        let runc = Vulnerability {
-            id: "CVE-2024-21626".into(),
-            what: "a leaked descriptor".into(),
-            affected: vec![("1.4.4".into(), "1.6.28".into())],
-        };
-        let mut gate = VulnerabilityGate {
-            packages: BTreeMap::from([("containerd.io".to_owned(), vec![runc])]),
-            allowed: Vec::new(),
-        };
-        let why = gate.refuse("containerd.io", "1.6.20-1", "1.6").unwrap();
-        assert!(why.contains("--allow-vulnerable CVE-2024-21626"), "{why}");
-        assert!(why.contains("containerd.io 1.6.20-1"), "{why}");
-        // The end of the range is fixed; other packages are not judged.
-        assert!(gate.refuse("containerd.io", "1.6.28-1", "1.6").is_none());
-        assert!(gate.refuse("docker-ce", "1.6.20-1", "1.6").is_none());
-        gate.allowed.push("cve-2024-21626".into());
-        assert!(gate.refuse("containerd.io", "1.6.20-1", "1.6").is_none());
-    }
-}
+mod gate_tests;
