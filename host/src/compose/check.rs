@@ -1,0 +1,234 @@
+//! Shape checks on what plugins returned: plugins are trusted to be correct, not to be safe,
+//! so every value that reaches a file system or a command line is checked here.
+
+use super::*;
+
+/// Shape checks on what a runtime plugin returned: plugins are trusted to be correct, not to
+/// be safe, so values that reach a file system or a command line are checked here too.
+pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
+    let from = format!(
+        "plugin `{}` ({} step \"{}\")",
+        step.plugin,
+        step.kind.type_name(),
+        step.summary
+    );
+    match &step.kind {
+        StepKind::KernelModules {
+            modules,
+            persist_file,
+        } => {
+            check_target_path(persist_file, &from)?;
+            modules
+                .iter()
+                .try_for_each(|m| crate::options::check_token(m, &from, "a kernel module name"))
+        }
+        StepKind::Sysctls {
+            settings,
+            persist_file,
+        } => {
+            check_target_path(persist_file, &from)?;
+            settings.iter().try_for_each(|(k, v)| {
+                crate::options::check_token(k, &from, "a sysctl key")?;
+                check_value(v, &from)
+            })
+        }
+        StepKind::Repository(r) => {
+            crate::options::check_token(&r.id, &from, "a repository id")?;
+            // yum and zypper expand these variables in a baseurl themselves; they are the
+            // only `$` a repository URL may carry.
+            let url = ["$releasever", "$basearch", "$arch"]
+                .iter()
+                .fold(r.url.clone(), |u, var| u.replace(var, "VAR"));
+            if r.vendor {
+                check_url(
+                    &url,
+                    &format!("{from}, repository `{}`", r.id),
+                    options.allow_insecure_repo,
+                )?;
+            } else {
+                check_value(&url, &from)?;
+            }
+            if let Some(key) = &r.key {
+                check_url(
+                    &key.url,
+                    &format!("{from}, key of repository `{}`", r.id),
+                    options.allow_insecure_repo,
+                )?;
+            } else if !options.allow_insecure_repo {
+                return Err(Error::input(
+                    format!("{from}: repository `{}` ({}) has no signing key", r.id, r.url),
+                    "packages from it could not be verified; give it a key, or accept that by name with --allow-insecure-repo",
+                ));
+            }
+            Ok(())
+        }
+        StepKind::Packages { packages } => packages.iter().try_for_each(|p| {
+            crate::options::check_token(&p.name, &from, "a package name")?;
+            p.version.as_deref().map_or(Ok(()), |v| {
+                crate::options::check_token(v, &from, "a package version")
+            })
+        }),
+        StepKind::File(f) => {
+            check_target_path(&f.path, &from)?;
+            if let Some(owner) = f.owner.as_deref().or(f.group.as_deref()) {
+                crate::options::check_token(owner, &from, "a user or group name")?;
+            }
+            if let FileContent::TomlEdit { edits, .. } = &f.content {
+                for edit in edits {
+                    if let TomlEdit::SetWhere {
+                        when_key,
+                        path,
+                        aliases,
+                        ..
+                    } = edit
+                    {
+                        // The rendered script splits these on dots and spaces.
+                        let plain = |k: &String| {
+                            !k.is_empty()
+                                && k.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        };
+                        if let Some(bad) = std::iter::once(when_key)
+                            .chain(path)
+                            .chain(aliases)
+                            .find(|k| !plain(k))
+                        {
+                            return Err(Error::plugin_bug(format!(
+                                "{from}: the set_where key {bad:?} is not a plain TOML name"
+                            )));
+                        }
+                        if path.is_empty() {
+                            return Err(Error::plugin_bug(format!(
+                                "{from}: a set_where with no key to set"
+                            )));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        StepKind::Download(d) => {
+            check_download(
+                &d.url,
+                &d.sha256,
+                d.member.as_deref(),
+                (&d.path, d.mode),
+                &from,
+                options,
+            )?;
+            d.restarts
+                .iter()
+                .try_for_each(|u| crate::options::check_token(u, &from, "a systemd unit name"))
+        }
+        StepKind::Service(s) => crate::options::check_token(&s.unit, &from, "a systemd unit name"),
+        StepKind::Check(Check { probe, .. }) => check_probe(probe, &from),
+        StepKind::Actions { actions } => actions
+            .iter()
+            .try_for_each(|a| check_action(a, &from, options)),
+    }
+}
+
+/// A download: its URL as a key's, its digest and member by shape, its path as a file's.
+pub(super) fn check_download(
+    url: &str,
+    sha256: &str,
+    member: Option<&str>,
+    (path, mode): (&str, u32),
+    from: &str,
+    options: &Options,
+) -> Result<(), Error> {
+    check_url(url, from, options.allow_insecure_repo)?;
+    let bug = |e: plugin_api::PluginError| Error::plugin_bug(e.to_string());
+    // The host writes no setuid, setgid or sticky bit (`Target::write_atomic`); a mode that
+    // asks for one would never match what is written, and each run would install again.
+    if mode > 0o777 {
+        return Err(Error::plugin_bug(format!(
+            "{from}: a download of mode {mode:04o}, with a setuid, setgid or sticky bit"
+        )));
+    }
+    plugin_api::validate::sha256(sha256, from).map_err(bug)?;
+    if let Some(member) = member {
+        plugin_api::validate::archive_member(member, from).map_err(bug)?;
+    }
+    check_target_path(path, from).map(drop)
+}
+
+pub(super) fn check_probe(probe: &Probe, from: &str) -> Result<(), Error> {
+    if probe.argv.is_empty() {
+        return Err(Error::plugin_bug(format!(
+            "{from}: a probe with an empty command"
+        )));
+    }
+    probe.argv.iter().try_for_each(|a| check_arg(a, from))
+}
+
+/// Command arguments are passed without a shell, so only control characters are refused.
+pub(super) fn check_arg(arg: &str, from: &str) -> Result<(), Error> {
+    if arg.chars().any(|c| c.is_control()) {
+        return Err(Error::plugin_bug(format!(
+            "{from}: the argument {arg:?} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn check_action(action: &Action, from: &str, options: &Options) -> Result<(), Error> {
+    match action {
+        Action::WriteFile { path, .. }
+        | Action::MergeFile { path, .. }
+        | Action::RemoveFile { path } => check_target_path(path, from).map(drop),
+        Action::FetchKey { url, dest, .. } => {
+            check_url(url, from, options.allow_insecure_repo)?;
+            check_target_path(dest, from).map(drop)
+        }
+        Action::Download {
+            url,
+            sha256,
+            member,
+            path,
+            mode,
+        } => check_download(url, sha256, member.as_deref(), (path, *mode), from, options),
+        Action::Run {
+            argv,
+            env,
+            unless,
+            resolve,
+            ..
+        } => {
+            if argv.is_empty() {
+                return Err(Error::plugin_bug(format!("{from}: a command with no argv")));
+            }
+            argv.iter()
+                .chain(env.values())
+                .try_for_each(|a| check_arg(a, from))?;
+            // An environment name that is not a name would be an option to `env` in a script.
+            for key in env.keys() {
+                let ok = key
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok {
+                    return Err(Error::plugin_bug(format!(
+                        "{from}: {key:?} is not an environment variable name"
+                    )));
+                }
+            }
+            for r in resolve {
+                if r.query.is_empty() || r.placeholder.is_empty() {
+                    return Err(Error::plugin_bug(format!(
+                        "{from}: the version resolution of {} has an empty query or placeholder",
+                        r.package
+                    )));
+                }
+                r.query.iter().try_for_each(|a| check_arg(a, from))?;
+            }
+            unless.as_ref().map_or(Ok(()), |p| check_probe(p, from))
+        }
+        Action::Service { unit, .. } => {
+            crate::options::check_token(unit, from, "a systemd unit name")
+        }
+        Action::Check(c) => check_probe(&c.probe, from),
+        Action::SkipIf(guard) => check_probe(&guard.probe, from),
+    }
+}
