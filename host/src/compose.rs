@@ -1,7 +1,7 @@
 //! Stage 4 of the flow: ask the plugins for steps and compose them into one [`Plan`].
 //!
-//! This file calls the plugins and assembles the plan; [`combine`] merges the steps of several
-//! plugins, [`lower`] turns abstract steps into actions, and [`check`] checks what plugins
+//! This file calls the plugins and assembles the plan; `combine` merges the steps of several
+//! plugins, `lower` turns abstract steps into actions, and `check` checks what plugins
 //! returned before anything runs.
 //!
 //! The runtime plugin (and any `--with` plugins) return abstract steps; repositories and
