@@ -5,6 +5,10 @@
 //! journal first; when an action fails, every file the run changed is put back and the
 //! failure is reported with its command, exit status and the tail of its output. Commands run
 //! as argv, never through a shell, chrooted into `--root` when it is not `/`.
+//!
+//! `report` holds what a run reports, `preflight` what the target's state means for a plan
+//! before anything changes (also for `plan`); `download`, `keys`, `http`, `journal` and
+//! `locks` are the pieces a run uses.
 
 mod download;
 mod files;
@@ -12,6 +16,13 @@ mod http;
 mod journal;
 mod keys;
 mod locks;
+mod preflight;
+mod report;
+
+pub use preflight::{managed_elsewhere, merge_problems, preview};
+pub use report::{
+    Failure, LeftBehind, RollbackReport, RunReport, RunStatus, StepReport, StepStatus,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -34,17 +45,6 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     /// Plain-http keys accepted beyond loopback.
     pub allow_insecure_repo: bool,
-}
-
-/// What `installer rollback` did.
-#[derive(Debug, Clone, Serialize)]
-pub struct RollbackReport {
-    /// The journal rolled back, on this machine.
-    pub journal: PathBuf,
-    /// Files put back (or removed, when the run had created them).
-    pub restored: Vec<String>,
-    /// What could not be put back, with why.
-    pub failed: Vec<String>,
 }
 
 /// Puts back what a run changed, from its journal: `name` (a journal directory's name, as
@@ -93,106 +93,6 @@ pub fn roll_back(
 /// Suffixes of the copies package managers leave beside a configuration file when one
 /// version stays and the other is set aside (see `Executor::set_aside`).
 const SET_ASIDE: [&str; 3] = [".dpkg-dist", ".rpmnew", ".rpmorig"];
-
-/// What happened to one step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepStatus {
-    /// Something was changed.
-    Changed,
-    /// Everything was already as planned.
-    Unchanged,
-    /// Not applicable here (services without systemd, kernel settings in an image root).
-    Skipped,
-    /// It failed; the run stopped.
-    Failed,
-    /// The run stopped before it.
-    NotRun,
-}
-
-/// One step's outcome.
-#[derive(Debug, Clone, Serialize)]
-pub struct StepReport {
-    /// Its phase.
-    pub phase: plugin_api::Phase,
-    /// The plugin(s) that asked for it.
-    pub plugin: String,
-    /// What it does.
-    pub summary: String,
-    /// What happened.
-    pub status: StepStatus,
-    /// Why it was skipped, or what it changed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// Diffs of the files it changed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub diffs: Vec<String>,
-}
-
-/// The failure that stopped a run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    /// What failed, in words.
-    pub message: String,
-    /// The command, when a command failed.
-    pub command: Option<Vec<String>>,
-    /// Its exit status.
-    pub exit_status: Option<i32>,
-    /// The last lines of its output.
-    pub output_tail: Option<String>,
-    /// After a failed package transaction: what it left, and how to finish or undo it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub left_behind: Option<Box<LeftBehind>>,
-}
-
-/// The state a failed package transaction left its packages in.
-#[derive(Debug, Clone, Serialize)]
-pub struct LeftBehind {
-    /// The package manager's own words: one package and its state per line.
-    pub state: String,
-    /// The command that said so.
-    pub query: Vec<String>,
-    /// How to finish or undo it.
-    pub fix: String,
-}
-
-/// The outcome of a run.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// How the run ended.
-    pub status: RunStatus,
-    /// The plugins whose plan this was, and the files they were loaded from.
-    pub plugins: Vec<crate::compose::PluginRef>,
-    /// Each step.
-    pub steps: Vec<StepReport>,
-    /// Package-manager transactions started.
-    pub transactions: usize,
-    /// Files changed (after a failure: the ones restored).
-    pub files_changed: Vec<String>,
-    /// The journal directory (backups and the command log).
-    pub journal: Option<PathBuf>,
-    /// What stopped the run.
-    pub error: Option<Failure>,
-    /// After a failure: files put back from the journal.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub restored: Vec<String>,
-    /// After a failure: package transactions that had completed (their packages stay).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub installed_before_failure: Vec<String>,
-}
-
-/// How a run ended, in JSON `ok`, `failed` or `refused`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    /// Every step done.
-    Ok,
-    /// A step failed; what the run changed was put back.
-    Failed,
-    /// Stopped before changing anything: a check of the prerequisites phase or a download
-    /// found the target in a state the plan cannot handle.
-    Refused,
-}
 
 /// Applies `plan` to `target`. `progress` receives one line per step as it completes.
 pub fn run(
@@ -1180,19 +1080,6 @@ fn tail(stdout: &[u8], stderr: &[u8]) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
-impl Failure {
-    /// A failure that is not a command's.
-    fn plain(message: String) -> Failure {
-        Failure {
-            message,
-            command: None,
-            exit_status: None,
-            output_tail: None,
-            left_behind: None,
-        }
-    }
-}
-
 /// What a `download` action asks for.
 fn wanted(action: &Action) -> Option<download::Wanted<'_>> {
     match action {
@@ -1215,143 +1102,4 @@ fn wanted(action: &Action) -> Option<download::Wanted<'_>> {
 
 fn io_failure(path: &str, e: std::io::Error) -> Failure {
     Failure::plain(format!("cannot write {path}: {e}"))
-}
-
-/// What the target's current state makes impossible, found before anything changes: a file
-/// we merge into that does not parse (a daemon.json that is not JSON, say), an owner the
-/// target's /etc/passwd does not know. Each problem names the file and the reason.
-/// `run` refuses to start on any (exit 2), before anything changes; `plan` shows them.
-pub fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
-    let probe = Executor::new(
-        target,
-        &RunOptions {
-            lock_timeout: Duration::ZERO,
-            allow_insecure_repo: false,
-        },
-    );
-    let owners = plan
-        .steps
-        .iter()
-        .flat_map(|s| &s.actions)
-        .filter_map(|action| match action {
-            Action::WriteFile {
-                path, owner, group, ..
-            }
-            | Action::MergeFile {
-                path, owner, group, ..
-            } => probe
-                .ids(path, owner.as_deref(), group.as_deref())
-                .err()
-                .map(|f| f.message),
-            _ => None,
-        });
-    let merges = plan
-        .steps
-        .iter()
-        .flat_map(|s| &s.actions)
-        .filter_map(|action| {
-            let Action::MergeFile { path, merge, .. } = action else {
-                return None;
-            };
-            let file = match target.read(path, FILE_LIMIT) {
-                Ok(file) => file?,
-                Err(e) => return Some(e.to_string()),
-            };
-            crate::merge::apply_to_bytes(
-                path,
-                Some(&file.bytes),
-                merge,
-                Overrides::Keys(&plan.overrides),
-            )
-            .err()
-            .map(|e| e.to_string())
-        })
-        .collect::<Vec<_>>();
-    owners.chain(merges).collect()
-}
-
-/// Markers by which a config file says another tool owns it, and what to tell the user.
-/// Sources: k0s writes `# k0s_managed=true` as the first line of the containerd config it
-/// manages and replaces the file unless that line is removed (k0sproject/k0s
-/// `pkg/component/worker/containerd`, the placeholder config of its tests: "If you wish to
-/// override the config, remove the first line"); Ansible's `ansible_managed` string defaults
-/// to "Ansible managed" (Ansible's configuration settings, DEFAULT_MANAGED_STR).
-/// The last field says whether only the first line counts (k0s checks its own marker there).
-const MANAGED_MARKERS: &[(&str, &str, &str, bool)] = &[
-    (
-        "k0s_managed=true",
-        "k0s",
-        "k0s rewrites it; make the change in k0s's own configuration, or remove that first line to take the file over",
-        true,
-    ),
-    (
-        "Ansible managed",
-        "Ansible",
-        "the next Ansible run puts its template back; make the change in the template",
-        false,
-    ),
-];
-
-/// Files the plan edits that say another tool manages them (a comment in their first lines):
-/// the edit would be overwritten by that tool. One warning per file, naming the tool.
-pub fn managed_elsewhere(plan: &Plan, target: &Target) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for action in plan.steps.iter().flat_map(|s| &s.actions) {
-        let (Action::MergeFile { path, .. } | Action::WriteFile { path, .. }) = action else {
-            continue;
-        };
-        let Ok(Some(file)) = target.read(path, FILE_LIMIT) else {
-            continue;
-        };
-        let head: Vec<String> = String::from_utf8_lossy(&file.bytes)
-            .lines()
-            .take(5)
-            .filter(|l| l.trim_start().starts_with('#'))
-            .map(str::to_owned)
-            .collect();
-        let first = String::from_utf8_lossy(&file.bytes)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        if let Some((marker, tool, fix, _)) =
-            MANAGED_MARKERS.iter().find(|(marker, _, _, first_only)| {
-                if *first_only {
-                    first.trim_start().starts_with('#') && first.contains(marker)
-                } else {
-                    head.iter().any(|l| l.contains(marker))
-                }
-            })
-        {
-            let warning = format!("{path} says it is managed by {tool} (`{marker}`): {fix}");
-            if !warnings.contains(&warning) {
-                warnings.push(warning);
-            }
-        }
-    }
-    warnings
-}
-
-/// A diff of what a merge or write would change in the file under `root`, for the plan.
-pub fn preview(action: &Action, target: &Target, overrides: &[String]) -> Option<String> {
-    let (path, new) = match action {
-        Action::MergeFile { path, merge, .. } => {
-            let existing = target.read(path, FILE_LIMIT).ok()??;
-            (
-                path,
-                crate::merge::apply_to_bytes(
-                    path,
-                    Some(&existing.bytes),
-                    merge,
-                    Overrides::Keys(overrides),
-                )
-                .ok()?,
-            )
-        }
-        Action::WriteFile { path, content, .. } => (path, content.clone()),
-        _ => return None,
-    };
-    let old = target.read(path, FILE_LIMIT).ok()??;
-    let d = files::diff(path, &String::from_utf8_lossy(&old.bytes), &new);
-    (!d.is_empty()).then_some(d)
 }
