@@ -307,21 +307,7 @@ fn real_daemon_json_files_merged_are_loaded_by_dockerd_with_the_systemd_driver()
     require(&[]);
     let root = DebianRoot::fresh("corpus-docker");
     root.seed_apt_cache();
-    let docker = |extra: &[&str]| {
-        let mut s = strings(&[
-            "--runtime",
-            "docker",
-            "--source",
-            "distro",
-            "--cgroup-driver",
-            "systemd",
-            // The dockershim era: no cri-dockerd to fetch from GitHub, out of reach here.
-            "--kubernetes-version",
-            "1.23",
-        ]);
-        s.extend(strings(extra));
-        s
-    };
+    let docker = crate::support::run::docker_from_debian;
     run(root.path(), &docker(&[])).expect_code(0);
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/docker");
     for (name, overrides) in DOCKERD_LOADS {

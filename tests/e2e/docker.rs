@@ -4,7 +4,7 @@
 use crate::support::mounts::Mounts;
 use crate::support::require;
 use crate::support::root::DebianRoot;
-use crate::support::run::{run, strings};
+use crate::support::run::{docker_from_debian, run, strings};
 
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
@@ -21,19 +21,7 @@ fn docker_from_debians_archive_keeps_the_sites_daemon_json_and_dockerd_agrees() 
 
     // Kubernetes 1.23: from 1.24 the plan adds cri-dockerd, which Mirantis publishes on
     // GitHub (out of reach here) and Debian does not package.
-    let report = run(
-        root.path(),
-        &strings(&[
-            "--runtime",
-            "docker",
-            "--source",
-            "distro",
-            "--cgroup-driver",
-            "systemd",
-            "--kubernetes-version",
-            "1.23",
-        ]),
-    );
+    let report = run(root.path(), &docker_from_debian(&[]));
     report.expect_code(0);
     assert!(root.installed_version("docker.io").is_some());
 
@@ -88,19 +76,7 @@ fn a_drop_in_passing_exec_opt_leaves_daemon_json_alone_with_a_warning() {
         "/etc/systemd/system/docker.service.d/10-cgroup.conf",
         "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// --exec-opt native.cgroupdriver=systemd\n",
     );
-    let report = run(
-        root.path(),
-        &strings(&[
-            "--runtime",
-            "docker",
-            "--source",
-            "distro",
-            "--cgroup-driver",
-            "systemd",
-            "--kubernetes-version",
-            "1.23",
-        ]),
-    );
+    let report = run(root.path(), &docker_from_debian(&[]));
     report.expect_code(0);
     assert!(root.installed_version("docker.io").is_some());
     assert!(

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use crate::containerd::{assert_containerd_reads_our_config, MirrorSetup};
 use crate::support::apt_repo::Variant;
 use crate::support::root::DebianRoot;
-use crate::support::run::strings;
 use crate::support::run::{plugins_built, run};
 use crate::support::{require, snapshot, wait_for};
 use crate::util;
@@ -256,19 +255,7 @@ fn a_buster_host_still_on_debians_mirrors_is_stopped_before_anything_changes() {
     let before = snapshot(&root.join("/etc"));
     let report = run(
         root.path(),
-        &strings(&[
-            "--distro",
-            "debian-10",
-            "--runtime",
-            "docker",
-            "--source",
-            "distro",
-            "--cgroup-driver",
-            "systemd",
-            // The dockershim era: no cri-dockerd to fetch from GitHub, out of reach here.
-            "--kubernetes-version",
-            "1.23",
-        ]),
+        &crate::support::run::docker_from_debian(&["--distro", "debian-10"]),
     );
     // Refused before any change: exit 2, as for any state the plan cannot handle.
     report.expect_code(2);

@@ -147,3 +147,21 @@ pub fn mirror_selection(server: &HttpServer, repo: &AptRepo) -> Vec<String> {
 pub fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
+
+/// Docker Engine from Debian's archive, on the systemd driver, for Kubernetes 1.23 (the
+/// dockershim era: no cri-dockerd, which Mirantis publishes on GitHub, out of reach here, and
+/// Debian does not package), then `extra`.
+pub fn docker_from_debian(extra: &[&str]) -> Vec<String> {
+    let mut selection = strings(&[
+        "--runtime",
+        "docker",
+        "--source",
+        "distro",
+        "--cgroup-driver",
+        "systemd",
+        "--kubernetes-version",
+        "1.23",
+    ]);
+    selection.extend(strings(extra));
+    selection
+}
