@@ -17,14 +17,14 @@ toml_awk_lib='
       }
       return out
     }
-    # A header or key as compared: norm, and a quoted part that could be bare ("nvidia")
-    # written bare, as TOML reads both.
+    # A header or key as compared: norm, a quoted part that could be bare ("nvidia") written
+    # bare and any other in double quotes, as TOML reads them all alike.
     function normkey(s,    n, out, i, c, q, part) {
       n = norm(s); out = ""; q = ""; part = ""
       for (i = 1; i <= length(n); i++) {
         c = substr(n, i, 1)
         if (q != "") {
-          if (c == q) { out = out (part ~ /^[A-Za-z0-9_-]+$/ ? part : q part q); q = ""; part = "" }
+          if (c == q) { out = out (part ~ /^[A-Za-z0-9_-]+$/ ? part : "\"" part "\""); q = ""; part = "" }
           else part = part c
           continue
         }
@@ -49,11 +49,30 @@ toml_awk_lib='
       sub(/=.*/, "", k)
       return normkey(k)
     }
-    function valueof(line,    v) {
+    # The value of a key line, without a trailing comment (a # inside quotes is not one).
+    function valueof(line,    v, out, i, c, q) {
       v = line
       sub(/^[^=]*=[ \t]*/, "", v)
-      sub(/[ \t]*(#[^"\047]*)?$/, "", v)
-      return v
+      out = ""; q = ""
+      for (i = 1; i <= length(v); i++) {
+        c = substr(v, i, 1)
+        if (q != "") { out = out c; if (c == q) q = ""; continue }
+        if (c == "\"" || c == "\047") { q = c; out = out c; continue }
+        if (c == "#") break
+        out = out c
+      }
+      sub(/[ \t]+$/, "", out)
+      return out
+    }
+    # A value as compared: norm, and a literal string (\047x\047) as the basic string it
+    # equals ("x"), when it holds neither a double quote nor a backslash.
+    function normval(v,    n, inner) {
+      n = norm(v)
+      if (n ~ /^\047[^\047]*\047$/) {
+        inner = substr(n, 2, length(n) - 2)
+        if (inner !~ /["\\]/) return "\"" inner "\""
+      }
+      return n
     }
     function opens_lines(v,    o, c) {
       if (v ~ /^("""|\047\047\047)/) return 1
@@ -109,7 +128,7 @@ toml_edit() {
         if (at && op == "default") {
           # A value already there stays, whatever it is.
         } else if (at) {
-          if (norm(valueof(line[at])) != norm(value)) {
+          if (normval(valueof(line[at])) != normval(value)) {
             full = (table == "" ? key : table "." key)
             if (ENVIRON["TE_STRICT"] == "strict" && index("\n" ENVIRON["TE_OVERRIDES"] "\n", "\n" full "\n") == 0 && index("\n" ENVIRON["TE_OVERRIDES"] "\n", "\n" key "\n") == 0) {
               printf "`%s` is %s where the plan wants %s\n", full, valueof(line[at]), value > "/dev/stderr"
@@ -143,7 +162,7 @@ toml_edit() {
             e = cur_el; gsub(/^[ \t]+|[ \t]+$/, "", e); cur_el = ""
             if (e == "") continue
             keep = 1
-            for (d = 1; d <= n_drop; d++) if (norm(e) == norm(drop[d])) keep = 0
+            for (d = 1; d <= n_drop; d++) if (normval(e) == normval(drop[d])) keep = 0
             if (keep) { out = out (n ? ", " : "") e; n++ } else removed = 1
             continue
           }
@@ -168,7 +187,7 @@ toml_select() {
     BEGIN {
       t = normkey(ENVIRON["TS_TABLES"]); k = normkey(ENVIRON["TS_KEY"])
       n_values = split(ENVIRON["TS_VALUES"], values, "\n")
-      for (i = 1; i <= n_values; i++) wanted[norm(values[i])] = 1
+      for (i = 1; i <= n_values; i++) wanted[normval(values[i])] = 1
     }
     {
       h = header($0)
@@ -186,7 +205,7 @@ toml_select() {
       }
       lk = keyof($0)
       if (in_tables && lk != "") exit 3
-      if (cur != "" && lk == k && norm(valueof($0)) in wanted && !(cur in printed)) { print cur; printed[cur] = 1 }
+      if (cur != "" && lk == k && normval(valueof($0)) in wanted && !(cur in printed)) { print cur; printed[cur] = 1 }
     }' "$1"
 }
 
@@ -213,6 +232,10 @@ toml_apply() {
       below=$(printf '%s' "$5" | cut -f1); aliases=$(printf '%s' "$5" | cut -f2); value=$(printf '%s' "$5" | cut -f3-)
       tables=$2
       shift 5
+      # One name a line, as toml_select prints them; a name may hold spaces, never expands.
+      old_ifs=$IFS; IFS='
+'
+      set -f
       for name in $names; do
         table="$tables.$name"; guards="$tables	$name"
         rest=$below
@@ -232,6 +255,7 @@ $table	$part"
         done
         set -- set "$table" "$key" "$value" "$guards" "$@"
       done
+      set +f; IFS=$old_ifs
       rm -f -- "$file.installer-edit"
       continue
     fi

@@ -426,3 +426,111 @@ fn the_script_merges_json_as_run_does_conflicts_included() {
     let script = script_json(site, ours, &overrides).unwrap();
     assert_eq!(as_json(&script), as_json(&run));
 }
+
+/// The edits the containerd plugin plans for a file of `schema` (2 or 3) and a driver.
+fn plugin_like_edits(schema: i64, systemd: bool) -> FileContent {
+    let runtimes: Vec<String> = if schema == 2 {
+        vec![
+            "plugins",
+            "io.containerd.grpc.v1.cri",
+            "containerd",
+            "runtimes",
+        ]
+    } else {
+        vec![
+            "plugins",
+            "io.containerd.cri.v1.runtime",
+            "containerd",
+            "runtimes",
+        ]
+    }
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let runc = |rest: &[&str]| {
+        runtimes
+            .iter()
+            .cloned()
+            .chain(std::iter::once("runc".to_owned()))
+            .chain(rest.iter().map(|s| (*s).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    FileContent::TomlEdit {
+        initial: None,
+        edits: vec![
+            TomlEdit::Set {
+                path: vec!["version".into()],
+                value: json!(schema),
+            },
+            TomlEdit::RemoveFromArray {
+                path: vec!["disabled_plugins".into()],
+                values: vec![json!("cri"), json!("io.containerd.grpc.v1.cri")],
+            },
+            TomlEdit::Set {
+                path: runc(&["runtime_type"]),
+                value: json!("io.containerd.runc.v2"),
+            },
+            TomlEdit::Set {
+                path: runc(&["options", "SystemdCgroup"]),
+                value: json!(systemd),
+            },
+            TomlEdit::SetWhere {
+                tables: runtimes.clone(),
+                when_key: "runtime_type".into(),
+                when_values: vec![
+                    json!("io.containerd.runc.v2"),
+                    json!("io.containerd.runc.v1"),
+                ],
+                path: vec!["options".into(), "SystemdCgroup".into()],
+                aliases: vec!["systemdCgroup".into()],
+                value: json!(systemd),
+            },
+        ],
+    }
+}
+
+#[test]
+fn the_script_edits_every_real_config_of_the_corpus_as_run_does() {
+    // tests/fixtures/wild: kind, EKS (single-quoted keys), NVIDIA, microk8s, k0s, containerd's
+    // docs... Each edited by run and by the script, both drivers: the same parsed result, or
+    // both refuse (a conflict, or a form the script does not edit and says so).
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/containerd");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let schema = parsed(&text)
+            .get("version")
+            .and_then(|v| v.as_integer())
+            .unwrap_or(1);
+        if !(2..=3).contains(&schema) {
+            continue;
+        }
+        for systemd in [true, false] {
+            let merge = plugin_like_edits(schema, systemd);
+            match (
+                run_edit(&text, &merge, &[]),
+                script_edit(&text, &merge, &[]),
+            ) {
+                (Ok(run), Ok(script)) => {
+                    assert_eq!(
+                        parsed(&script),
+                        parsed(&run),
+                        "{name} (systemd {systemd}):\nscript:\n{script}\nrun:\n{run}"
+                    );
+                    compared += 1;
+                }
+                (Err(_), Err(e)) => assert!(
+                    e.contains("--override") || e.contains("installer run"),
+                    "{name}: {e}"
+                ),
+                (run, script) => {
+                    panic!("{name} (systemd {systemd}): run {run:?}\nscript {script:?}")
+                }
+            }
+        }
+    }
+    assert!(compared >= 20, "only {compared} edits compared");
+}
