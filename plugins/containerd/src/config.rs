@@ -330,6 +330,8 @@ pub fn schema_check(schema: Schema) -> Step {
                     "2".to_owned(),
                     "-path".to_owned(),
                     PATH.to_owned(),
+                    "-type".to_owned(),
+                    "f".to_owned(),
                     "-exec".to_owned(),
                     "grep".to_owned(),
                     "-qE".to_owned(),
@@ -366,14 +368,17 @@ pub fn imports_check() -> Step {
                  settings into {PATH}, or set the cgroup driver (SystemdCgroup) and the sandbox \
                  image there yourself and leave it out of `imports`, then run again"
             ),
-            // Only when config.toml has `imports`: each drop-in defining the CRI table, named.
+            // Only when config.toml imports something (`imports = []`, as `containerd config
+            // default` writes, imports nothing): each regular drop-in defining the CRI table.
             // The pattern reaches the script as $0, never as program text.
             probe: Probe {
                 argv: [
                     "sh",
                     "-c",
-                    "grep -qE '^[[:space:]]*imports[[:space:]]*=' /etc/containerd/config.toml 2>/dev/null || exit 0; \
-                     find /etc/containerd -mindepth 2 -maxdepth 2 -name '*.toml' -exec grep -qE \"$0\" {} ';' -print",
+                    "f=/etc/containerd/config.toml; \
+                     grep -qE '^[[:space:]]*imports[[:space:]]*=' \"$f\" 2>/dev/null || exit 0; \
+                     grep -qE '^[[:space:]]*imports[[:space:]]*=[[:space:]]*\\[[[:space:]]*\\][[:space:]]*(#.*)?$' \"$f\" && exit 0; \
+                     find /etc/containerd -mindepth 2 -maxdepth 2 -name '*.toml' -type f -exec grep -qE \"$0\" {} ';' -print",
                     "^[[:space:]]*\\[+[[:space:]]*plugins\\.([\"']io\\.containerd\\.grpc\\.v1\\.cri[\"']|cri)([].]|$)",
                 ]
                 .map(str::to_owned)
@@ -412,6 +417,8 @@ pub fn versionless_check(schema: Schema) -> Step {
                     "2",
                     "-path",
                     PATH,
+                    "-type",
+                    "f",
                     "!",
                     "-exec",
                     "grep",

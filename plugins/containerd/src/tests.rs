@@ -702,3 +702,51 @@ fn an_imported_drop_in_with_its_own_cri_table_is_named_before_anything_changes()
     assert_eq!(run("version = 2\n", &[("10-gpu.toml", gpu)]), "");
     std::fs::remove_dir_all(&scratch).unwrap();
 }
+
+#[test]
+fn an_empty_imports_list_imports_nothing_and_a_fifo_is_not_read() {
+    let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
+    let check = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.kind {
+            StepKind::Check(c)
+                if c.description.contains("imports") && s.phase == Phase::Prerequisites =>
+            {
+                Some(c)
+            }
+            _ => None,
+        })
+        .expect("the imports check");
+    let scratch =
+        std::env::temp_dir().join(format!("containerd-empty-imports-{}", std::process::id()));
+    let etc = scratch.join("etc/containerd");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(etc.join("backup")).unwrap();
+    // `containerd config default` writes `imports = []`; a stray copy sits in a subdirectory.
+    std::fs::write(etc.join("config.toml"), "version = 2\nimports = []\n").unwrap();
+    let stray = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n";
+    std::fs::write(etc.join("backup/config.toml"), stray).unwrap();
+    assert_eq!(
+        runtime_kit::fixtures::probe_stdout_under(&check.probe, &scratch),
+        ""
+    );
+    // Something imported, and a FIFO beside the drop-ins: named drop-ins only, no hang.
+    std::fs::write(
+        etc.join("config.toml"),
+        "version = 2\nimports = [\n  \"/etc/containerd/backup/*.toml\",\n]\n",
+    )
+    .unwrap();
+    let fifo = etc.join("backup/pipe.toml");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let found = runtime_kit::fixtures::probe_stdout_under(&check.probe, &scratch);
+    assert!(
+        found.trim_end().ends_with("backup/config.toml") && !found.contains("pipe"),
+        "{found}"
+    );
+    std::fs::remove_dir_all(&scratch).unwrap();
+}

@@ -118,27 +118,19 @@ pub fn steps(version: &Version, options: &Options) -> Vec<Step> {
                     ""
                 }
             ),
-            // find prints the files whose grep matches; /etc always exists.
             probe: Probe {
                 argv: [
-                    "find",
-                    "/etc/crio",
-                    "-maxdepth",
-                    "2",
-                    "-path",
-                    &format!("{DROP_IN_DIR}/*"),
-                    "-type",
-                    "f",
-                    "!",
-                    "-path",
-                    CGROUP_DROP_IN,
-                    "-exec",
-                    "grep",
-                    "-qE",
+                    "sh",
+                    "-c",
+                    // CRI-O reads the directory recursively and follows links; a host
+                    // without CRI-O yet has no directory, and nothing to say. The pattern
+                    // and our own file reach the script as $0 and $1.
+                    &format!(
+                        "d={DROP_IN_DIR}; [ -d \"$d\" ] || exit 0; \
+                         find -L \"$d\" -type f ! -path \"$1\" -exec grep -qE \"$0\" {{}} ';' -print"
+                    ),
                     &pattern,
-                    "{}",
-                    ";",
-                    "-print",
+                    CGROUP_DROP_IN,
                 ]
                 .map(str::to_owned)
                 .to_vec(),

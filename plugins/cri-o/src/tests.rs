@@ -481,3 +481,37 @@ fn with_cgroupfs_a_drop_in_moving_conmon_out_of_the_pod_is_named_too() {
     assert!(!grep("[crio.runtime]\ncgroup_manager = \"cgroupfs\"\n"));
     assert!(check.description.contains("conmon_cgroup"));
 }
+
+#[test]
+fn the_drop_in_check_reads_what_cri_o_reads_and_passes_where_there_is_no_cri_o_yet() {
+    let plan = plan_for(&req("ubuntu-24.04", None, Some("1.30"))).unwrap();
+    let StepKind::Check(check) = &plan
+        .steps
+        .iter()
+        .find(|s| s.phase == Phase::Prerequisites && matches!(s.kind, StepKind::Check(_)))
+        .unwrap()
+        .kind
+    else {
+        unreachable!()
+    };
+    let scratch = std::env::temp_dir().join(format!("crio-recursive-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(scratch.join("etc")).unwrap();
+    // A fresh host: no /etc/crio at all. Nothing to name, and the check passes.
+    assert_eq!(
+        runtime_kit::fixtures::probe_stdout_under(&check.probe, &scratch),
+        ""
+    );
+    let dir = scratch.join("etc/crio/crio.conf.d");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let other = "[crio.runtime]\ncgroup_manager = \"cgroupfs\"\n";
+    std::fs::write(dir.join("sub/20-nested.conf"), other).unwrap();
+    std::fs::write(scratch.join("elsewhere.conf"), other).unwrap();
+    std::os::unix::fs::symlink(scratch.join("elsewhere.conf"), dir.join("10-link.conf")).unwrap();
+    let found = runtime_kit::fixtures::probe_stdout_under(&check.probe, &scratch);
+    assert!(
+        found.contains("sub/20-nested.conf") && found.contains("10-link.conf"),
+        "{found}"
+    );
+    std::fs::remove_dir_all(&scratch).unwrap();
+}

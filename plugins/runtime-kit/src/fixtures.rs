@@ -467,12 +467,12 @@ pub fn assert_matrix(
 /// a plugin's shell-free probe is checked as the target will run it.
 pub fn grep_pattern_matches(probe: &plugin_api::Probe, text: &str) -> bool {
     use std::io::Write;
-    let at = probe
-        .argv
-        .iter()
-        .position(|a| a == "-qE")
-        .expect("the probe runs grep -qE")
-        + 1;
+    // `grep -qE PATTERN` in the argv, or a `sh -c SCRIPT PATTERN` that hands it over as $0.
+    let at = match probe.argv.iter().position(|a| a == "-qE") {
+        Some(at) => at + 1,
+        None if probe.argv[0] == "sh" => 3,
+        None => panic!("the probe runs no grep -qE: {:?}", probe.argv),
+    };
     let mut grep = std::process::Command::new("grep")
         .args(["-qE", &probe.argv[at]])
         .stdin(std::process::Stdio::piped())
