@@ -750,9 +750,8 @@ fn sh_action(action: &Action, overrides: &[String]) -> String {
             group,
         } => sh_merge(path, *mode, merge, overrides) + &sh_chown(path, owner, group),
         Action::RemoveFile { path } => format!(
-            "if [ -e {p} ]; then cp -p -- {p} {b}; rm -f -- {p}; note_changed {p}; fi\n",
+            "if [ -e {p} ]; then backup {p}; rm -f -- {p}; note_changed {p}; fi\n",
             p = sh_quote(path),
-            b = sh_quote(&format!("{path}.installer-backup"))
         ),
         Action::Download {
             sha256,

@@ -46,7 +46,7 @@ install_download() {
   tmp=$(mktemp -- "$3.installer.XXXXXX")
   cat -- "$new" > "$tmp"
   chmod "$4" "$tmp"
-  if [ -f "$3" ]; then cp -p -- "$3" "$3.installer-backup"; fi
+  if [ -f "$3" ]; then backup "$3"; fi
   mv -f -- "$tmp" "$3"
   note_changed "$3"
   say "installed $3"

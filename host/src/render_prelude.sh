@@ -20,6 +20,15 @@ have_lines() { # have_lines OUTPUT LINE...: every LINE is a whole line of OUTPUT
   for line in "$@"; do printf '%s\n' "$out" | grep -qxF -- "$line" || return 1; done
 }
 
+# backup FILE: keep a copy of FILE before it is replaced or removed, under $INSTALLER_BACKUPS
+# (/var/lib/installer/script-backups by default), never beside it: a copy in a drop-in
+# directory (crio.conf.d, say) would be read as one more drop-in.
+backup() {
+  b="${INSTALLER_BACKUPS:-/var/lib/installer/script-backups}$1"
+  mkdir -p -- "$(dirname -- "$b")"
+  cp -p -- "$1" "$b"
+}
+
 # write_file PATH MODE CONTENT: replace PATH atomically, keeping a backup, only when different.
 write_file() {
   if [ -f "$1" ] && [ "$(cat -- "$1"; printf x)" = "${3}x" ]; then
@@ -30,7 +39,7 @@ write_file() {
   tmp=$(mktemp -- "$1.installer.XXXXXX")
   printf '%s' "$3" > "$tmp"
   chmod "$2" "$tmp"
-  if [ -f "$1" ]; then cp -p -- "$1" "$1.installer-backup"; fi
+  if [ -f "$1" ]; then backup "$1"; fi
   mv -f -- "$tmp" "$1"
   note_changed "$1"
   say "wrote $1"
@@ -56,7 +65,7 @@ fetch_key() {
   fi
   # The key's bytes, unchanged (a binary key must not go through a shell variable).
   mkdir -p -- "$(dirname -- "$dest")"
-  if [ -f "$dest" ]; then cp -p -- "$dest" "$dest.installer-backup"; fi
+  if [ -f "$dest" ]; then backup "$dest"; fi
   chmod 0644 "$tmp"
   mv -f -- "$tmp" "$dest"
   note_changed "$dest"

@@ -133,7 +133,14 @@ fn the_script_writes_files_and_runs_commands_as_the_plan_says() {
         "{}\nwrite_file '{t}' 0644 'overlay\nbr_netfilter\n'\nwrite_file '{t}' 0644 'overlay\nbr_netfilter\n'\nprintf '%s\\n' \"$changed\"\nwrite_file '{t}' 0600 'other\n'\n",
         &script[..prelude_end]
     );
-    let out = Command::new("sh").arg("-c").arg(&body).output().unwrap();
+    // Backups go under $INSTALLER_BACKUPS (the target's /var/lib/installer by default).
+    let backups = scratch.path().join("backups");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&body)
+        .env("INSTALLER_BACKUPS", &backups)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -147,7 +154,7 @@ fn the_script_writes_files_and_runs_commands_as_the_plan_says() {
     );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "other\n");
     assert_eq!(
-        std::fs::read_to_string(format!("{t}.installer-backup")).unwrap(),
+        std::fs::read_to_string(format!("{}{t}", backups.display())).unwrap(),
         "overlay\nbr_netfilter\n"
     );
     use std::os::unix::fs::PermissionsExt;

@@ -25,8 +25,6 @@ enum Seen {
 fn etc(root: &DebianRoot) -> BTreeMap<PathBuf, Seen> {
     snapshot(&root.join("/etc"))
         .into_iter()
-        // The script keeps its own backups beside the files; run keeps them in its journal.
-        .filter(|(p, _)| !p.to_string_lossy().ends_with(".installer-backup"))
         .map(|(p, (bytes, mode))| {
             let text = String::from_utf8_lossy(&bytes);
             let seen = match p.extension().and_then(|e| e.to_str()) {
