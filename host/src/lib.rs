@@ -6,7 +6,7 @@
 //! (text, JSON, a shell script whose config edits come from [`merge`]'s rules), and [`exec`]
 //! applies it inside a [`target`] root, where [`merge`] edits config files in place; [`error`]
 //! holds the errors and exit codes, and [`cli`] ties the stages to the command line. See
-//! `ARCHITECTURE.md` in the repository.
+//! docs/ARCHITECTURE.md in the repository.
 
 pub mod cli;
 pub mod compose;
