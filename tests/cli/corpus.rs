@@ -19,8 +19,16 @@ const SCHEMA_3: &[&str] = &[
     "kata-docs-v3",
 ];
 
-/// The `merge` of the plan's merge_file action for `path`, as the plugin planned it.
-fn planned_merge(plan: &serde_json::Value, path: &str) -> plugin_api::FileContent {
+/// The `merge` the plan for `selection` (on the systemd driver) makes of `path`, as the
+/// plugin planned it.
+fn planned_merge(selection: &[&str], path: &str) -> plugin_api::FileContent {
+    let dir = PluginDir::new().with_workspace_plugins();
+    let plan = Installer::isolated(dir.path())
+        .args(["plan", "--output", "json", "--cgroup-driver", "systemd"])
+        .arg_list(selection)
+        .run()
+        .code(0)
+        .json();
     let action = plan["steps"]
         .as_array()
         .unwrap()
@@ -33,25 +41,17 @@ fn planned_merge(plan: &serde_json::Value, path: &str) -> plugin_api::FileConten
 
 #[test]
 fn schema_3_configs_in_the_wild_keep_every_site_value_and_get_the_driver_on_every_runc_runtime() {
-    let dir = PluginDir::new().with_workspace_plugins();
-    let plan = Installer::isolated(dir.path())
-        .args([
-            "plan",
-            "--output",
-            "json",
+    let merge = planned_merge(
+        &[
             "--distro",
             "rocky-9",
             "--runtime",
             "containerd",
             "--version",
             "2.1",
-            "--cgroup-driver",
-            "systemd",
-        ])
-        .run()
-        .code(0)
-        .json();
-    let merge = planned_merge(&plan, "/etc/containerd/config.toml");
+        ],
+        "/etc/containerd/config.toml",
+    );
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/containerd");
     for name in SCHEMA_3 {
         let text = std::fs::read_to_string(corpus.join(format!("{name}.toml"))).unwrap();
@@ -141,25 +141,17 @@ fn json_leaves(
 
 #[test]
 fn daemon_json_in_the_wild_keeps_every_site_value_or_names_the_conflict() {
-    let dir = PluginDir::new().with_workspace_plugins();
-    let plan = Installer::isolated(dir.path())
-        .args([
-            "plan",
-            "--output",
-            "json",
+    let merge = planned_merge(
+        &[
             "--distro",
             "debian-12",
             "--runtime",
             "docker",
-            "--cgroup-driver",
-            "systemd",
             "--kubernetes-version",
             "1.23",
-        ])
-        .run()
-        .code(0)
-        .json();
-    let merge = planned_merge(&plan, "/etc/docker/daemon.json");
+        ],
+        "/etc/docker/daemon.json",
+    );
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wild/docker");
     let mut on_disk: Vec<String> = std::fs::read_dir(&corpus)
         .unwrap()

@@ -9,7 +9,9 @@ use crate::support::http::HttpServer;
 use crate::support::mounts::Mounts;
 use crate::support::require;
 use crate::support::root::DebianRoot;
-use crate::support::run::{mirror_selection, run, strings, RunReport, SANDBOX_IMAGE};
+use crate::support::run::{
+    containerd_from_debian, mirror_selection, run, RunReport, SANDBOX_IMAGE,
+};
 
 pub const APT_TOOLS: &[&str] = &["apt-ftparchive", "gpg", "gpgconf", "dpkg-deb", "python3"];
 
@@ -157,16 +159,7 @@ fn containerd_from_debians_own_archive() {
     root.seed_apt_cache();
     let report = run(
         root.path(),
-        &strings(&[
-            "--runtime",
-            "containerd",
-            "--source",
-            "distro",
-            "--cgroup-driver",
-            "systemd",
-            "--sandbox-image",
-            SANDBOX_IMAGE,
-        ]),
+        &containerd_from_debian(&["--sandbox-image", SANDBOX_IMAGE]),
     );
     report.expect_code(0);
     let version = root
@@ -381,17 +374,7 @@ version = 2
 ";
     root.write("/etc/containerd/config.toml", site);
     root.write("/etc/containerd/config.d/10-gpu.toml", drop_in);
-    let report = run(
-        root.path(),
-        &strings(&[
-            "--runtime",
-            "containerd",
-            "--source",
-            "distro",
-            "--cgroup-driver",
-            "systemd",
-        ]),
-    );
+    let report = run(root.path(), &containerd_from_debian(&[]));
     // Refused before anything changes, naming the drop-in whose CRI table would win.
     report.expect_code(2);
     let error = report.error_text();
@@ -412,17 +395,7 @@ version = 2
     );
     std::fs::remove_file(root.join("/etc/containerd/config.d/10-gpu.toml")).unwrap();
     root.write("/etc/containerd-site.toml", drop_in);
-    let report = run(
-        root.path(),
-        &strings(&[
-            "--runtime",
-            "containerd",
-            "--source",
-            "distro",
-            "--cgroup-driver",
-            "systemd",
-        ]),
-    );
+    let report = run(root.path(), &containerd_from_debian(&[]));
     report.expect_code(1);
     let error = report.error_text();
     assert!(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::containerd::{assert_containerd_serves_cri_at, config_dump};
 use crate::support::require;
 use crate::support::root::DebianRoot;
-use crate::support::run::{plugins_built, run, strings};
+use crate::support::run::{plugins_built, run};
 use crate::util::Installer;
 
 /// How a corpus file must end, and why.
@@ -119,16 +119,7 @@ fn run_or_refuse(root: &DebianRoot, args: &[String]) -> (i32, String) {
 }
 
 fn selection(extra: &[&str]) -> Vec<String> {
-    let mut s = strings(&[
-        "--runtime",
-        "containerd",
-        "--source",
-        "distro",
-        "--cgroup-driver",
-        "systemd",
-    ]);
-    s.extend(strings(extra));
-    s
+    crate::support::run::containerd_from_debian(extra)
 }
 
 /// After an edit: every value the site set is kept, every runtime of the runc shim reads

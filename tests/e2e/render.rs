@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::containerd::assert_containerd_reads_our_config;
 use crate::support::root::DebianRoot;
-use crate::support::run::{plugins_built, run, strings, SANDBOX_IMAGE};
+use crate::support::run::{containerd_from_debian, plugins_built, run, strings, SANDBOX_IMAGE};
 use crate::support::{require, snapshot};
 use crate::util::Installer;
 
@@ -132,16 +132,7 @@ fn the_script_edits_the_packaged_containerd_config_as_run_does() {
     // edit it where it stands, keeping every key.
     run_and_script_agree(
         "render-containerd",
-        &strings(&[
-            "--runtime",
-            "containerd",
-            "--source",
-            "distro",
-            "--cgroup-driver",
-            "systemd",
-            "--sandbox-image",
-            SANDBOX_IMAGE,
-        ]),
+        &containerd_from_debian(&["--sandbox-image", SANDBOX_IMAGE]),
         &|_| {},
     );
 }

@@ -175,30 +175,38 @@ fn a_default_is_set_only_where_the_file_has_none_by_run_and_script_alike() {
     }
 }
 
-/// The runtimes table of schema 2 and the edits the containerd plugin makes for every
-/// runtime of the runc shim.
+/// The runtimes table of containerd's CRI config for `schema` (2 or 3).
+fn runtimes_table(schema: i64) -> Vec<String> {
+    let cri = if schema == 2 {
+        "io.containerd.grpc.v1.cri"
+    } else {
+        "io.containerd.cri.v1.runtime"
+    };
+    ["plugins", cri, "containerd", "runtimes"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// The containerd plugin's edit giving every runtime of the runc shim the driver.
+fn set_driver_on_runc_runtimes(schema: i64, systemd: bool) -> TomlEdit {
+    TomlEdit::SetWhere {
+        tables: runtimes_table(schema),
+        when_key: "runtime_type".into(),
+        when_values: vec![
+            json!("io.containerd.runc.v2"),
+            json!("io.containerd.runc.v1"),
+        ],
+        path: vec!["options".into(), "SystemdCgroup".into()],
+        aliases: vec!["systemdCgroup".into()],
+        value: json!(systemd),
+    }
+}
+
+/// That edit alone, for schema 2.
 fn every_runc_runtime(systemd: bool) -> FileContent {
-    let runtimes: Vec<String> = [
-        "plugins",
-        "io.containerd.grpc.v1.cri",
-        "containerd",
-        "runtimes",
-    ]
-    .map(str::to_owned)
-    .to_vec();
     FileContent::TomlEdit {
         initial: None,
-        edits: vec![TomlEdit::SetWhere {
-            tables: runtimes,
-            when_key: "runtime_type".into(),
-            when_values: vec![
-                json!("io.containerd.runc.v2"),
-                json!("io.containerd.runc.v1"),
-            ],
-            path: vec!["options".into(), "SystemdCgroup".into()],
-            aliases: vec!["systemdCgroup".into()],
-            value: json!(systemd),
-        }],
+        edits: vec![set_driver_on_runc_runtimes(2, systemd)],
     }
 }
 
@@ -429,24 +437,7 @@ fn the_script_merges_json_as_run_does_conflicts_included() {
 
 /// The edits the containerd plugin plans for a file of `schema` (2 or 3) and a driver.
 fn plugin_like_edits(schema: i64, systemd: bool) -> FileContent {
-    let runtimes: Vec<String> = if schema == 2 {
-        vec![
-            "plugins",
-            "io.containerd.grpc.v1.cri",
-            "containerd",
-            "runtimes",
-        ]
-    } else {
-        vec![
-            "plugins",
-            "io.containerd.cri.v1.runtime",
-            "containerd",
-            "runtimes",
-        ]
-    }
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
+    let runtimes = runtimes_table(schema);
     let runc = |rest: &[&str]| {
         runtimes
             .iter()
@@ -474,17 +465,7 @@ fn plugin_like_edits(schema: i64, systemd: bool) -> FileContent {
                 path: runc(&["options", "SystemdCgroup"]),
                 value: json!(systemd),
             },
-            TomlEdit::SetWhere {
-                tables: runtimes.clone(),
-                when_key: "runtime_type".into(),
-                when_values: vec![
-                    json!("io.containerd.runc.v2"),
-                    json!("io.containerd.runc.v1"),
-                ],
-                path: vec!["options".into(), "SystemdCgroup".into()],
-                aliases: vec!["systemdCgroup".into()],
-                value: json!(systemd),
-            },
+            set_driver_on_runc_runtimes(schema, systemd),
         ],
     }
 }

@@ -627,14 +627,7 @@ fn every_fixture_distro_plans_or_is_refused_with_a_reason() {
 #[test]
 fn a_versionless_config_with_schema_1_tables_is_refused_before_anything_changes() {
     let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
-    let check = plan
-        .steps
-        .iter()
-        .find_map(|s| match &s.kind {
-            StepKind::Check(c) if c.description.contains("has no `version`") => Some(c),
-            _ => None,
-        })
-        .expect("the versionless check");
+    let check = runtime_kit::fixtures::prerequisite_check(&plan, "has no `version`");
     assert_eq!(
         plan.steps[plan
             .steps
@@ -666,18 +659,7 @@ fn a_versionless_config_with_schema_1_tables_is_refused_before_anything_changes(
 #[test]
 fn an_imported_drop_in_with_its_own_cri_table_is_named_before_anything_changes() {
     let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
-    let check = plan
-        .steps
-        .iter()
-        .find_map(|s| match &s.kind {
-            StepKind::Check(c)
-                if c.description.contains("imports") && s.phase == Phase::Prerequisites =>
-            {
-                Some(c)
-            }
-            _ => None,
-        })
-        .expect("the imports check");
+    let check = runtime_kit::fixtures::prerequisite_check(&plan, "imports");
     let scratch = std::env::temp_dir().join(format!("containerd-imports-{}", std::process::id()));
     let etc = scratch.join("etc/containerd");
     let run = |config: &str, drop_ins: &[(&str, &str)]| -> String {
@@ -706,18 +688,7 @@ fn an_imported_drop_in_with_its_own_cri_table_is_named_before_anything_changes()
 #[test]
 fn an_empty_imports_list_imports_nothing_and_a_fifo_is_not_read() {
     let plan = plan_for(&request("debian-12", PLUGIN)).unwrap();
-    let check = plan
-        .steps
-        .iter()
-        .find_map(|s| match &s.kind {
-            StepKind::Check(c)
-                if c.description.contains("imports") && s.phase == Phase::Prerequisites =>
-            {
-                Some(c)
-            }
-            _ => None,
-        })
-        .expect("the imports check");
+    let check = runtime_kit::fixtures::prerequisite_check(&plan, "imports");
     let scratch =
         std::env::temp_dir().join(format!("containerd-empty-imports-{}", std::process::id()));
     let etc = scratch.join("etc/containerd");

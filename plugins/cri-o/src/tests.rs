@@ -396,15 +396,7 @@ fn a_kubic_minor_no_source_lists_for_the_os_is_planned_with_a_warning() {
 #[test]
 fn a_drop_in_setting_the_other_driver_stops_the_run_first_found_by_the_real_find() {
     let plan = plan_for(&req("ubuntu-24.04", None, Some("1.30"))).unwrap();
-    let StepKind::Check(check) = &plan
-        .steps
-        .iter()
-        .find(|s| s.phase == Phase::Prerequisites && matches!(s.kind, StepKind::Check(_)))
-        .expect("a drop-in check among the prerequisites")
-        .kind
-    else {
-        unreachable!()
-    };
+    let check = runtime_kit::fixtures::prerequisite_check(&plan, "cgroup_manager");
     assert_eq!(
         check.probe.expect,
         plugin_api::Expect::StdoutEquals(String::new())
@@ -465,15 +457,7 @@ fn with_cgroupfs_a_drop_in_moving_conmon_out_of_the_pod_is_named_too() {
     let mut r = req("ubuntu-24.04", None, Some("1.30"));
     r.options.cgroup_driver = CgroupDriver::Cgroupfs;
     let plan = plan_for(&r).unwrap();
-    let StepKind::Check(check) = &plan
-        .steps
-        .iter()
-        .find(|s| s.phase == Phase::Prerequisites && matches!(s.kind, StepKind::Check(_)))
-        .unwrap()
-        .kind
-    else {
-        unreachable!()
-    };
+    let check = runtime_kit::fixtures::prerequisite_check(&plan, "cgroup_manager");
     let grep = |text: &str| runtime_kit::fixtures::grep_pattern_matches(&check.probe, text);
     assert!(grep("[crio.runtime]\nconmon_cgroup = \"system.slice\"\n"));
     assert!(grep("[crio.runtime]\ncgroup_manager = \"systemd\"\n"));
@@ -485,15 +469,7 @@ fn with_cgroupfs_a_drop_in_moving_conmon_out_of_the_pod_is_named_too() {
 #[test]
 fn the_drop_in_check_reads_what_cri_o_reads_and_passes_where_there_is_no_cri_o_yet() {
     let plan = plan_for(&req("ubuntu-24.04", None, Some("1.30"))).unwrap();
-    let StepKind::Check(check) = &plan
-        .steps
-        .iter()
-        .find(|s| s.phase == Phase::Prerequisites && matches!(s.kind, StepKind::Check(_)))
-        .unwrap()
-        .kind
-    else {
-        unreachable!()
-    };
+    let check = runtime_kit::fixtures::prerequisite_check(&plan, "cgroup_manager");
     let scratch = std::env::temp_dir().join(format!("crio-recursive-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(scratch.join("etc")).unwrap();

@@ -503,3 +503,15 @@ pub fn probe_stdout_under(probe: &plugin_api::Probe, scratch: &std::path::Path) 
     );
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
+
+/// The check of the plan's prerequisites phase whose description contains `words`.
+pub fn prerequisite_check<'a>(plan: &'a RuntimePlan, words: &str) -> &'a Check {
+    plan.steps
+        .iter()
+        .filter(|s| s.phase == plugin_api::Phase::Prerequisites)
+        .find_map(|s| match &s.kind {
+            StepKind::Check(c) if c.description.contains(words) => Some(c),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no prerequisites check mentions {words:?}"))
+}

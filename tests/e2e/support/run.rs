@@ -165,3 +165,17 @@ pub fn docker_from_debian(extra: &[&str]) -> Vec<String> {
     selection.extend(strings(extra));
     selection
 }
+
+/// containerd from Debian's archive on the systemd driver, then `extra`.
+pub fn containerd_from_debian(extra: &[&str]) -> Vec<String> {
+    let mut selection = strings(&[
+        "--runtime",
+        "containerd",
+        "--source",
+        "distro",
+        "--cgroup-driver",
+        "systemd",
+    ]);
+    selection.extend(strings(extra));
+    selection
+}
