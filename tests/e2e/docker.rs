@@ -104,8 +104,7 @@ fn cri_dockerd_comes_from_a_checked_archive_with_units_systemd_accepts_and_is_fe
     require(&["systemd-analyze"]);
     let root = DebianRoot::fresh("docker-cri-dockerd");
     root.seed_apt_cache();
-    let (archive, sha) = crate::support::cri_dockerd_stand_in();
-    let server = crate::util::Serve::bytes(archive);
+    let (server, cri_dockerd) = crate::support::serve_cri_dockerd_stand_in();
     let selection = strings(&[
         "--runtime",
         "docker",
@@ -117,11 +116,10 @@ fn cri_dockerd_comes_from_a_checked_archive_with_units_systemd_accepts_and_is_fe
         "1.30",
         "--sandbox-image",
         crate::support::run::SANDBOX_IMAGE,
-        "--set",
-        &format!("docker.cri-dockerd-url={}", server.url),
-        "--set",
-        &format!("docker.cri-dockerd-sha256={sha}"),
-    ]);
+    ])
+    .into_iter()
+    .chain(cri_dockerd)
+    .collect::<Vec<_>>();
     let report = run(root.path(), &selection);
     report.expect_code(0);
     assert_eq!(server.hits(), 1);

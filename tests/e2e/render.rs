@@ -142,8 +142,7 @@ fn the_script_edits_the_packaged_containerd_config_as_run_does() {
 fn the_script_merges_a_sites_daemon_json_and_installs_cri_dockerd_as_run_does() {
     // cri-dockerd from a checked archive (a stand-in for Mirantis', served on loopback): the
     // script fetches and checks it in its preflight, as run does.
-    let (archive, sha) = crate::support::cri_dockerd_stand_in();
-    let server = crate::util::Serve::bytes(archive);
+    let (_server, cri_dockerd) = crate::support::serve_cri_dockerd_stand_in();
     run_and_script_agree(
         "render-docker",
         &strings(&[
@@ -155,11 +154,10 @@ fn the_script_merges_a_sites_daemon_json_and_installs_cri_dockerd_as_run_does() 
             "systemd",
             "--kubernetes-version",
             "1.30",
-            "--set",
-            &format!("docker.cri-dockerd-url={}", server.url),
-            "--set",
-            &format!("docker.cri-dockerd-sha256={sha}"),
-        ]),
+        ])
+        .into_iter()
+        .chain(cri_dockerd)
+        .collect::<Vec<_>>(),
         &|root| {
             // The script merges JSON with jq and fetches with curl, as its preflight says.
             root.sh(&["apt-get", "-q", "update"]);

@@ -381,3 +381,17 @@ pub fn assert_systemd_accepts(root: &Path, units: &[&str], programs: &[&str]) {
         out.status
     );
 }
+
+/// The stand-in cri-dockerd archive served on loopback, and the `--set`s that point the
+/// docker plugin at it (its URL and digest). Keep the server while the runs need it.
+pub fn serve_cri_dockerd_stand_in() -> (util::Serve, Vec<String>) {
+    let (archive, sha) = cri_dockerd_stand_in();
+    let server = util::Serve::bytes(archive);
+    let settings = vec![
+        "--set".to_owned(),
+        format!("docker.cri-dockerd-url={}", server.url),
+        "--set".to_owned(),
+        format!("docker.cri-dockerd-sha256={sha}"),
+    ];
+    (server, settings)
+}
