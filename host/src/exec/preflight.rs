@@ -90,24 +90,18 @@ pub fn managed_elsewhere(plan: &Plan, target: &Target) -> Vec<String> {
         let Ok(Some(file)) = target.read(path, FILE_LIMIT) else {
             continue;
         };
-        let head: Vec<String> = String::from_utf8_lossy(&file.bytes)
+        // The comment lines among the first five, with whether each is the first line.
+        let text = String::from_utf8_lossy(&file.bytes);
+        let head: Vec<(usize, &str)> = text
             .lines()
             .take(5)
-            .filter(|l| l.trim_start().starts_with('#'))
-            .map(str::to_owned)
+            .enumerate()
+            .filter(|(_, l)| l.trim_start().starts_with('#'))
             .collect();
-        let first = String::from_utf8_lossy(&file.bytes)
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
         if let Some((marker, tool, fix, _)) =
             MANAGED_MARKERS.iter().find(|(marker, _, _, first_only)| {
-                if *first_only {
-                    first.trim_start().starts_with('#') && first.contains(marker)
-                } else {
-                    head.iter().any(|l| l.contains(marker))
-                }
+                head.iter()
+                    .any(|(n, l)| (*n == 0 || !*first_only) && l.contains(marker))
             })
         {
             let warning = format!("{path} says it is managed by {tool} (`{marker}`): {fix}");
