@@ -16,8 +16,8 @@ use std::path::PathBuf;
 
 use plugin_api::{
     methods, Action, Check, Distro, Expect, FileContent, FileStep, Options, Package, Phase,
-    PlanRequest, PluginKind, Probe, RenderRequest, RenderResponse, Repository, RuntimePlan,
-    ServiceStep, Step, StepKind, TomlEdit, Vulnerability,
+    PlanRequest, PluginKind, Probe, RenderRequest, RenderResponse, Repository, RestartTrigger,
+    RuntimePlan, ServiceStep, Step, StepKind, TomlEdit, Vulnerability,
 };
 use serde::Serialize;
 
@@ -66,7 +66,7 @@ pub struct PluginRef {
     /// Its version.
     pub version: String,
     /// Runtime or package manager.
-    pub kind: String,
+    pub kind: PluginKind,
     /// The file it was loaded from.
     pub path: PathBuf,
     /// Files later on the plugin path with the same name, not used.
@@ -75,7 +75,7 @@ pub struct PluginRef {
 }
 
 impl PluginRef {
-    fn new(registry: &Registry, candidate: &Candidate, kind: &str) -> PluginRef {
+    fn new(registry: &Registry, candidate: &Candidate, kind: PluginKind) -> PluginRef {
         let manifest = candidate
             .manifest
             .as_ref()
@@ -83,7 +83,7 @@ impl PluginRef {
         PluginRef {
             name: manifest.name.clone(),
             version: manifest.version.clone(),
-            kind: kind.into(),
+            kind,
             path: candidate.path.clone(),
             shadowed: registry
                 .candidates
@@ -157,8 +157,10 @@ impl VulnerabilityGate {
 pub struct PlannedStep {
     /// When it runs.
     pub phase: Phase,
-    /// The plugin(s) that asked for it, comma-separated.
-    pub plugin: String,
+    /// The plugins that asked for it, in the order they were asked; in JSON one string,
+    /// `plugin`, the names joined by ", ".
+    #[serde(rename = "plugin", serialize_with = "comma_joined")]
+    pub plugins: Vec<String>,
     /// What it does.
     pub summary: String,
     /// Why.
@@ -167,6 +169,21 @@ pub struct PlannedStep {
     pub kind: StepTag,
     /// What the host does.
     pub actions: Vec<Action>,
+}
+
+impl PlannedStep {
+    /// The plugins that asked for it, as one line: `containerd, gvisor`.
+    pub fn asked_by(&self) -> String {
+        self.plugins.join(", ")
+    }
+}
+
+/// Writes a list of plugin names as one string, the JSON shape of `plugin` since 1.0.
+pub(crate) fn comma_joined<S: serde::Serializer>(
+    names: &[String],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&names.join(", "))
 }
 
 /// The abstract kind a planned step came from; in JSON its `type` tag (`kernel_modules`,
@@ -207,6 +224,7 @@ impl StepTag {
             StepKind::Service(_) => StepTag::Service,
             StepKind::Check(_) => StepTag::Check,
             StepKind::Actions { .. } => StepTag::Actions,
+            StepKind::Unknown => unreachable!("compose refuses unknown step kinds on arrival"),
         }
     }
 
@@ -244,9 +262,18 @@ pub fn compose(
             .expect("loaded plugins have a manifest");
         check_family(name, &manifest.families, distro)?;
         let answer: RuntimePlan = loader::call(candidate, methods::PLAN, &request)?;
-        plugins.push(PluginRef::new(registry, candidate, "runtime"));
+        plugins.push(PluginRef::new(registry, candidate, PluginKind::Runtime));
         for mut step in answer.steps {
             step.plugin = name.clone();
+            if step.kind == StepKind::Unknown {
+                return Err(Error::plugin_bug(format!(
+                    "plugin `{name}` ({}) answered step \"{}\" of a kind this host does not know: the plugin speaks protocol {}, this host {}; upgrade installer to a version that knows it",
+                    candidate.path.display(),
+                    step.summary,
+                    manifest.protocol,
+                    plugin_api::PROTOCOL_VERSION
+                )));
+            }
             check_step(&step, options)?;
             steps.push(step);
         }
@@ -315,7 +342,7 @@ pub fn compose(
                 packages,
             },
         )?;
-        plugins.push(PluginRef::new(registry, pm, "package-manager"));
+        plugins.push(PluginRef::new(registry, pm, PluginKind::PackageManager));
         warnings.extend(
             render
                 .warnings
@@ -332,7 +359,7 @@ pub fn compose(
             };
             planned.push(PlannedStep {
                 phase: step.phase,
-                plugin: manifest.name.clone(),
+                plugins: vec![manifest.name.clone()],
                 summary: step.summary,
                 why: step.why,
                 kind: StepTag::Actions,
@@ -345,6 +372,7 @@ pub fn compose(
     for m in &merged {
         let actions = match &m.step.kind {
             StepKind::Repository(_) | StepKind::Packages { .. } => continue,
+            StepKind::Unknown => unreachable!("compose refuses unknown step kinds on arrival"),
             StepKind::KernelModules {
                 modules,
                 persist_file,
@@ -374,7 +402,7 @@ pub fn compose(
         };
         planned.push(PlannedStep {
             phase: m.step.phase,
-            plugin: m.plugins.join(", "),
+            plugins: m.plugins.clone(),
             summary: m.step.summary.clone(),
             why: m.step.why.clone(),
             kind: StepTag::of(&m.step.kind),
@@ -386,7 +414,7 @@ pub fn compose(
     planned.sort_by_key(|s| s.phase);
     // One last look at every action, whoever made it: this is what will run.
     for step in &planned {
-        let from = format!("plugin `{}` (step \"{}\")", step.plugin, step.summary);
+        let from = format!("plugin `{}` (step \"{}\")", step.asked_by(), step.summary);
         for action in &step.actions {
             check_action(action, &from, options)?;
         }
@@ -432,12 +460,7 @@ fn check_set_keys(
             ));
         };
         if !documented.contains_key(prefix) {
-            let kind = if plugin.kind == "runtime" {
-                PluginKind::Runtime
-            } else {
-                PluginKind::PackageManager
-            };
-            let docs = match registry.find(kind, prefix) {
+            let docs = match registry.find(plugin.kind, prefix) {
                 Some(candidate) => loader::call_optional(candidate, methods::OPTIONS, &())?,
                 None => None,
             };

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use plugin_api::{Action, Expect, FileContent, Phase, Probe, TomlEdit};
+use plugin_api::{Action, Expect, FileContent, Phase, Probe, RestartTrigger, TomlEdit};
 
 use crate::compose::{Plan, PlannedStep};
 
@@ -81,7 +81,7 @@ pub fn text_with_diffs(plan: &Plan, target: &crate::target::Target) -> String {
         let _ = writeln!(out, "\n== {}", phase.as_str());
         for step in steps {
             n += 1;
-            let _ = writeln!(out, "{n:>2}. {}  [{}]", step.summary, step.plugin);
+            let _ = writeln!(out, "{n:>2}. {}  [{}]", step.summary, step.asked_by());
             if !step.why.is_empty() {
                 let _ = writeln!(out, "    why: {}", step.why);
             }
@@ -307,7 +307,11 @@ pub fn describe(action: &Action) -> String {
             if !restart_when_changed.is_empty() {
                 parts.push(format!(
                     "restart {unit} only if {} changed in this run",
-                    restart_when_changed.join(" or ")
+                    restart_when_changed
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 ));
             }
             format!(
@@ -321,6 +325,7 @@ pub fn describe(action: &Action) -> String {
             probe_text(&guard.probe),
             guard.warning
         ),
+        Action::Unknown => unreachable!("compose refuses unknown action kinds"),
     }
 }
 
@@ -468,7 +473,7 @@ pub fn sh(plan: &Plan) -> String {
                 out,
                 "\n# {n}. {} [{}]",
                 one_line(&step.summary),
-                one_line(&step.plugin)
+                one_line(&step.asked_by())
             );
             if !step.why.is_empty() {
                 let _ = writeln!(out, "#    why: {}", one_line(&step.why));
@@ -874,12 +879,9 @@ fn sh_action(action: &Action, overrides: &[String]) -> String {
             if !restart_when_changed.is_empty() {
                 let conds: Vec<String> = restart_when_changed
                     .iter()
-                    .map(|c| {
-                        if c.starts_with("package:") {
-                            "was_changed packages".to_owned()
-                        } else {
-                            format!("was_changed {}", sh_quote(c))
-                        }
+                    .map(|c| match c {
+                        RestartTrigger::Package(_) => "was_changed packages".to_owned(),
+                        RestartTrigger::File(path) => format!("was_changed {}", sh_quote(path)),
                     })
                     .collect();
                 let _ = writeln!(
@@ -905,6 +907,7 @@ fn sh_action(action: &Action, overrides: &[String]) -> String {
         }
         // Rendered by the step loop, which wraps the rest of the step.
         Action::SkipIf(_) => String::new(),
+        Action::Unknown => unreachable!("compose refuses unknown action kinds"),
         Action::Check(c) => format!(
             "if ! {}; then say {}; exit 1; fi\n",
             sh_probe(&c.probe),

@@ -59,8 +59,8 @@ pub use request::{
 pub use sdk::{PackageManagerPlugin, RuntimePlugin};
 pub use steps::{
     Action, Audit, Check, DownloadStep, Expect, FileContent, FileStep, Package, Phase, Probe,
-    Repository, ResolveVersion, ServiceStep, SigningKey, SkipWhen, Step, StepKind, TomlEdit,
-    VersionListing, VersionMatch, Vulnerability,
+    Repository, ResolveVersion, RestartTrigger, ServiceStep, SigningKey, SkipWhen, Step, StepKind,
+    TomlEdit, VersionListing, VersionMatch, Vulnerability,
 };
 
 /// The protocol version this crate speaks: the version of the documents, not of the ABI.

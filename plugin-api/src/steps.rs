@@ -83,8 +83,8 @@ impl Step {
 /// What a step does. Abstract kinds are turned into [`Action`]s by the host (files, services,
 /// modules, sysctls, checks) or by the package-manager plugin (repositories, packages).
 ///
-/// A host refuses a step kind it does not know, naming the plugin and the kind: a step cannot
-/// be skipped safely.
+/// A host refuses a step kind it does not know ([`StepKind::Unknown`]), naming the plugin and
+/// the step: a step cannot be skipped safely.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StepKind {
@@ -123,6 +123,10 @@ pub enum StepKind {
         /// The actions, in order.
         actions: Vec<Action>,
     },
+    /// A kind from a newer protocol minor than this crate's: decoded so that the host can
+    /// refuse it by name of the plugin and the step. Never send it.
+    #[serde(other)]
+    Unknown,
 }
 
 impl StepKind {
@@ -138,6 +142,7 @@ impl StepKind {
             StepKind::Service(_) => "service",
             StepKind::Check(_) => "check",
             StepKind::Actions { .. } => "actions",
+            StepKind::Unknown => "unknown",
         }
     }
 }
@@ -567,13 +572,59 @@ pub enum Action {
         start: bool,
         /// Restart it only when one of these files or packages changed in this run.
         #[serde(default)]
-        restart_when_changed: Vec<String>,
+        restart_when_changed: Vec<RestartTrigger>,
     },
     /// Check something; changes nothing. Fails the run (or `verify`) when the probe says no.
     Check(Check),
     /// When the probe says yes, skip the rest of this step's actions and show the warning
     /// (with the probe's output); the host emits this for [`FileStep::skip_when`].
     SkipIf(SkipWhen),
+    /// An action from a newer protocol minor than this crate's: decoded so that the host can
+    /// refuse it by name of the plugin and the step. Never send it.
+    #[serde(other)]
+    Unknown,
+}
+
+/// What restarts a service when it changed in a run: a file the plan writes, or a package
+/// the plan installs.
+///
+/// In JSON a string, as it has been since protocol 1.0: the file's absolute path, or
+/// `package:` and the package's name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum RestartTrigger {
+    /// A file, by its absolute path on the target.
+    File(String),
+    /// A package, by name.
+    Package(String),
+}
+
+impl RestartTrigger {
+    const PACKAGE: &'static str = "package:";
+}
+
+impl From<RestartTrigger> for String {
+    fn from(trigger: RestartTrigger) -> String {
+        trigger.to_string()
+    }
+}
+
+impl From<String> for RestartTrigger {
+    fn from(text: String) -> RestartTrigger {
+        match text.strip_prefix(RestartTrigger::PACKAGE) {
+            Some(name) => RestartTrigger::Package(name.to_owned()),
+            None => RestartTrigger::File(text),
+        }
+    }
+}
+
+impl std::fmt::Display for RestartTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestartTrigger::File(path) => f.write_str(path),
+            RestartTrigger::Package(name) => write!(f, "{}{name}", RestartTrigger::PACKAGE),
+        }
+    }
 }
 
 /// A partial version pin ([`VersionMatch::Prefix`]) that only the target can resolve, because
@@ -610,4 +661,26 @@ pub struct VersionListing {
     pub names: Vec<String>,
     /// The index (from 0) of the field holding the version.
     pub version_field: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed trigger keeps the wire form older hosts and plugins read: a path, or
+    /// `package:` and a name.
+    #[test]
+    fn restart_triggers_read_and_write_the_protocol_1_0_strings() {
+        let triggers = vec![
+            RestartTrigger::File("/etc/containerd/config.toml".into()),
+            RestartTrigger::Package("containerd.io".into()),
+        ];
+        let json = serde_json::to_string(&triggers).unwrap();
+        assert_eq!(
+            json,
+            r#"["/etc/containerd/config.toml","package:containerd.io"]"#
+        );
+        let back: Vec<RestartTrigger> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, triggers);
+    }
 }

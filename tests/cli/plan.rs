@@ -319,7 +319,7 @@ fn a_step_kind_this_host_does_not_know_is_refused_not_skipped() {
     )
     .code(3);
     assert!(
-        out.stderr.contains("plugin `tomorrow`") && out.stderr.contains("`firmware`"),
+        out.stderr.contains("plugin `tomorrow`") && out.stderr.contains("\"flash the NIC\""),
         "{}",
         out.stderr
     );

@@ -109,7 +109,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
                 "{:>2}. {status:<9} {}  [{}]",
                 i + 1,
                 step.summary,
-                step.plugin
+                step.plugins.join(", ")
             );
             for note in &step.notes {
                 let _ = writeln!(out, "    {note}");

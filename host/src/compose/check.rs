@@ -13,6 +13,7 @@ pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
         step.summary
     );
     match &step.kind {
+        StepKind::Unknown => unreachable!("compose refuses unknown step kinds on arrival"),
         StepKind::KernelModules {
             modules,
             persist_file,
@@ -230,5 +231,9 @@ pub(super) fn check_action(action: &Action, from: &str, options: &Options) -> Re
         }
         Action::Check(c) => check_probe(&c.probe, from),
         Action::SkipIf(guard) => check_probe(&guard.probe, from),
+        Action::Unknown => Err(Error::plugin_bug(format!(
+            "{from}: an action of a kind this host does not know (host protocol {}); the plugin speaks a newer protocol: upgrade installer to a version that knows it",
+            plugin_api::PROTOCOL_VERSION
+        ))),
     }
 }

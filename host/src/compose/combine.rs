@@ -20,7 +20,7 @@ pub(super) fn identity(kind: &StepKind) -> Option<String> {
         StepKind::KernelModules { persist_file, .. } => format!("modules:{persist_file}"),
         StepKind::Sysctls { persist_file, .. } => format!("sysctls:{persist_file}"),
         StepKind::Packages { .. } => "packages".to_owned(),
-        StepKind::Check(_) | StepKind::Actions { .. } => return None,
+        StepKind::Check(_) | StepKind::Actions { .. } | StepKind::Unknown => return None,
     })
 }
 
@@ -378,8 +378,8 @@ pub(super) fn json_merge_strict(
 }
 
 /// For each unit: the files and packages whose change restarts it.
-pub(super) fn restart_triggers(merged: &[Merged]) -> BTreeMap<String, Vec<String>> {
-    let mut triggers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+pub(super) fn restart_triggers(merged: &[Merged]) -> BTreeMap<String, Vec<RestartTrigger>> {
+    let mut triggers: BTreeMap<String, Vec<RestartTrigger>> = BTreeMap::new();
     let services: Vec<(&str, &[String])> = merged
         .iter()
         .filter_map(|m| match &m.step.kind {
@@ -396,7 +396,7 @@ pub(super) fn restart_triggers(merged: &[Merged]) -> BTreeMap<String, Vec<String
                     triggers
                         .entry(unit.clone())
                         .or_default()
-                        .push(f.path.clone());
+                        .push(RestartTrigger::File(f.path.clone()));
                 }
             }
             StepKind::Download(d) => {
@@ -404,7 +404,7 @@ pub(super) fn restart_triggers(merged: &[Merged]) -> BTreeMap<String, Vec<String
                     triggers
                         .entry(unit.clone())
                         .or_default()
-                        .push(d.path.clone());
+                        .push(RestartTrigger::File(d.path.clone()));
                 }
             }
             StepKind::Packages { packages } => {
@@ -416,7 +416,7 @@ pub(super) fn restart_triggers(merged: &[Merged]) -> BTreeMap<String, Vec<String
                         triggers
                             .entry((*unit).to_owned())
                             .or_default()
-                            .push(format!("package:{}", p.name));
+                            .push(RestartTrigger::Package(p.name.clone()));
                     }
                 }
             }

@@ -76,7 +76,10 @@ pub(super) fn file_action(file: &FileStep) -> Action {
     }
 }
 
-pub(super) fn service_action(service: &ServiceStep, triggers: Option<&Vec<String>>) -> Action {
+pub(super) fn service_action(
+    service: &ServiceStep,
+    triggers: Option<&Vec<RestartTrigger>>,
+) -> Action {
     Action::Service {
         unit: service.unit.clone(),
         daemon_reload: service.daemon_reload,

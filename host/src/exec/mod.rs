@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use plugin_api::{Action, Expect, Probe};
+use plugin_api::{Action, Expect, Probe, RestartTrigger};
 use serde::Serialize;
 
 use journal::Journal;
@@ -129,7 +129,7 @@ pub fn run(
         .iter()
         .map(|s| StepReport {
             phase: s.phase,
-            plugin: s.plugin.clone(),
+            plugins: s.plugins.clone(),
             summary: s.summary.clone(),
             status: StepStatus::NotRun,
             notes: Vec::new(),
@@ -412,6 +412,7 @@ impl<'t> Executor<'t> {
             Action::Service { .. } => self.apply_service(action),
             Action::SkipIf(_) => self.apply_skip_if(action),
             Action::Check(_) => self.apply_check(action),
+            Action::Unknown => unreachable!("compose refuses unknown action kinds"),
         }
     }
 
@@ -691,12 +692,9 @@ impl<'t> Executor<'t> {
             self.must(&sys(&["enable", unit]))?;
             did.push(format!("enabled {unit}"));
         }
-        let changed = restart_when_changed.iter().any(|t| {
-            if t.starts_with("package:") {
-                self.packages_changed
-            } else {
-                self.changed.contains(t)
-            }
+        let changed = restart_when_changed.iter().any(|t| match t {
+            RestartTrigger::Package(_) => self.packages_changed,
+            RestartTrigger::File(path) => self.changed.contains(path),
         });
         let active = self.probe(&Probe {
             argv: sys(&["is-active", "--quiet", unit]),

@@ -35,8 +35,9 @@ pub enum StepStatus {
 pub struct StepReport {
     /// Its phase.
     pub phase: plugin_api::Phase,
-    /// The plugin(s) that asked for it.
-    pub plugin: String,
+    /// The plugins that asked for it; in JSON one string, `plugin`, joined by ", ".
+    #[serde(rename = "plugin", serialize_with = "crate::compose::comma_joined")]
+    pub plugins: Vec<String>,
     /// What it does.
     pub summary: String,
     /// What happened.
