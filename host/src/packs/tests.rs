@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 fn facts(text: &str) -> Facts {
     Facts::from_os_release(&crate::detect::parse(text), "x86_64").unwrap()
