@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 use plugin_api::{CgroupDriver, Options, Source};
 use serde::Deserialize;
 
-use crate::cli::Selection;
 use crate::target::Target;
 use crate::Error;
+
+mod selection;
+
+pub use selection::Selection;
 
 /// The `--config` file: the selection's flags as TOML keys.
 #[derive(Debug, Default, Deserialize)]

@@ -340,13 +340,13 @@ fn the_design_cards_command_plans_and_renders_with_no_other_flag() {
 
 #[test]
 fn the_scripts_shell_functions_pass_shellcheck_on_their_own() {
-    // The files render.rs puts into every script, read as they stand in the repository.
+    // The files render/sh.rs puts into every script, read as they stand in the repository.
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for (file, excluded) in [
-        ("render_prelude.sh", ""),
-        ("render_edits.sh", ""),
+        ("render/prelude.sh", ""),
+        ("render/edits.sh", ""),
         // `$downloads` is assigned by the script's preflight, not in this file.
-        ("render_downloads.sh", "SC2154"),
+        ("render/downloads.sh", "SC2154"),
     ] {
         let mut cmd = Command::new("shellcheck");
         cmd.arg("--shell=sh");

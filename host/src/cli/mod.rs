@@ -15,7 +15,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, DistrosCommand, GlobalArgs, OutputFormat, PluginsCommand, Selection};
+pub use crate::options::Selection;
+pub use args::{Cli, Command, DistrosCommand, GlobalArgs, OutputFormat, PluginsCommand};
 
 use crate::loader::{self, Registry, Trust};
 use crate::render::printable;

@@ -89,7 +89,10 @@ pub fn run(ctx: &Context, selection: &Selection) -> Result<ExitCode, Error> {
     if ctx.json() {
         print_json(&plan);
     } else {
-        super::print_text(&render::text_with_diffs(&plan, &target));
+        super::print_text(&render::text(
+            &plan,
+            &crate::exec::preflight(&plan, &target),
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

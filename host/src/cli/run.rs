@@ -21,21 +21,24 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             eprintln!("warning: {}", render::printable(warning));
         }
     }
+    let seen = exec::preflight(&built, &target);
     if args.dry_run {
         if ctx.json() {
             print_json(&built);
         } else {
-            super::print_text(&render::text_with_diffs(&built, &target));
+            super::print_text(&render::text(&built, &seen));
             println!("\n(dry run: nothing was changed)");
         }
         return Ok(ExitCode::SUCCESS);
     }
     // A file we merge into that does not parse, an owner the target lacks: bad input, refused
     // before anything changes rather than half-way with packages installed.
-    let problems = exec::merge_problems(&built, &target);
-    if !problems.is_empty() {
+    if !seen.problems.is_empty() {
         return Err(Error::input(
-            format!("the target is not ready for this plan: {}", problems.join("; ")),
+            format!(
+                "the target is not ready for this plan: {}",
+                seen.problems.join("; ")
+            ),
             "fix what is named (a file that must parse, a user the target must have), then run again; nothing was changed",
         ));
     }
@@ -47,10 +50,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
                 "pass --yes to apply without a prompt (or --dry-run to see the plan)",
             ));
         }
-        eprint!(
-            "{}",
-            render::printable(&render::text_with_diffs(&built, &target))
-        );
+        eprint!("{}", render::printable(&render::text(&built, &seen)));
         eprint!("\nApply this plan to {}? [y/N] ", target.dir().display());
         let _ = std::io::stderr().flush();
         let mut answer = String::new();

@@ -19,7 +19,7 @@ mod locks;
 mod preflight;
 mod report;
 
-pub use preflight::{managed_elsewhere, merge_problems, preview};
+pub use preflight::{managed_elsewhere, merge_problems, preflight, Preflight};
 pub use report::{
     Failure, LeftBehind, RollbackReport, RunReport, RunStatus, StepReport, StepStatus,
 };

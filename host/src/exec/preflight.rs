@@ -4,6 +4,45 @@
 
 use super::*;
 
+/// What `plan` shows of the target, read once and handed to the renderer, which never reads
+/// the target itself.
+#[derive(Debug, Default)]
+pub struct Preflight {
+    /// What makes the plan impossible here ([`merge_problems`]); `run` refuses on any.
+    pub problems: Vec<String>,
+    /// For each file the plan would change on the target, by path: the unified diff.
+    pub diffs: BTreeMap<String, String>,
+}
+
+impl Preflight {
+    /// The diff of the file `action` writes or merges, if it changes one that exists.
+    pub fn diff(&self, action: &Action) -> Option<&str> {
+        match action {
+            Action::WriteFile { path, .. } | Action::MergeFile { path, .. } => {
+                self.diffs.get(path).map(String::as_str)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Reads the target for what the plan would meet there: its problems, and the diff of each
+/// file it would change. Changes nothing.
+pub fn preflight(plan: &Plan, target: &Target) -> Preflight {
+    let mut diffs = BTreeMap::new();
+    for action in plan.steps.iter().flat_map(|s| &s.actions) {
+        if let Some(diff) = preview(action, target, &plan.overrides) {
+            if let Action::WriteFile { path, .. } | Action::MergeFile { path, .. } = action {
+                diffs.insert(path.clone(), diff);
+            }
+        }
+    }
+    Preflight {
+        problems: merge_problems(plan, target),
+        diffs,
+    }
+}
+
 /// What the target's current state makes impossible, found before anything changes: a file
 /// we merge into that does not parse (a daemon.json that is not JSON, say), an owner the
 /// target's /etc/passwd does not know. Each problem names the file and the reason.
@@ -114,7 +153,7 @@ pub fn managed_elsewhere(plan: &Plan, target: &Target) -> Vec<String> {
 }
 
 /// A diff of what a merge or write would change in the file under `root`, for the plan.
-pub fn preview(action: &Action, target: &Target, overrides: &[String]) -> Option<String> {
+fn preview(action: &Action, target: &Target, overrides: &[String]) -> Option<String> {
     let (path, new) = match action {
         Action::MergeFile { path, merge, .. } => {
             let existing = target.read(path, FILE_LIMIT).ok()??;

@@ -269,20 +269,12 @@ pub fn call<Req: Serialize, Resp: DeserializeOwned>(
         .finish()
         .map_err(|e| failure(FailureKind::Spawn(e.to_string())))?;
     match answer {
+        // A step or action kind from a newer protocol decodes as `Unknown`, which compose
+        // refuses naming the step: never skipped, as a plan without it is not the plugin's.
         Answer::Ok(value) => serde_json::from_value(value).map_err(|e| {
-            let text = e.to_string();
-            // A newer plugin using a step or action kind this host does not know: refuse,
-            // never skip — a plan without that step is not the plan the plugin made.
-            let detail = match text.strip_prefix("unknown variant ") {
-                Some(rest) => format!(
-                    "the `{method}` answer uses the kind {} that this host does not know (plugin protocol {}, host protocol {}); upgrade installer to a version that knows it",
-                    rest.split(',').next().unwrap_or(rest),
-                    candidate.manifest.as_ref().map_or("?", |m| m.protocol.as_str()),
-                    plugin_api::PROTOCOL_VERSION
-                ),
-                None => format!("the `{method}` answer does not decode: {text}"),
-            };
-            failure(FailureKind::BadAnswer(detail))
+            failure(FailureKind::BadAnswer(format!(
+                "the `{method}` answer does not decode: {e}"
+            )))
         }),
         Answer::OpenError(reason) => Err(failure(FailureKind::Open(reason))),
         Answer::Failed(kind) => Err(failure(kind)),

@@ -1,4 +1,4 @@
-# Helpers for downloads (installer's host/src/render_downloads.sh, which its tests also check
+# Helpers for downloads (installer's host/src/render/downloads.sh, which its tests also check
 # with shellcheck on its own); `$downloads` is the directory the preflight makes for them.
 # archive_entry ARCHIVE MEMBER: print the name of MEMBER in the gzip'd tar ARCHIVE as the
 # archive spells it (with or without ./), failing unless there is exactly one such entry and

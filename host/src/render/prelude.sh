@@ -1,4 +1,4 @@
-# Helpers every rendered script starts with (installer's host/src/render_prelude.sh, which
+# Helpers every rendered script starts with (installer's host/src/render/prelude.sh, which
 # its tests also check with shellcheck on its own).
 set -eu
 
