@@ -37,7 +37,7 @@ pub struct Facts {
     /// `PRETTY_NAME` (`Debian GNU/Linux 10 (buster)`).
     pub pretty_name: Option<String>,
     /// The machine architecture in `uname -m` spelling (`x86_64`, `aarch64`, `arm`); each
-    /// package manager's spelling comes from [`crate::packs::DistroPack::to_distro`].
+    /// package manager's spelling comes from the distro pack (`DistroPack::to_distro` in `packs`, which depends on this module, not the other way).
     pub arch: String,
 }
 

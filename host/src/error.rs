@@ -73,7 +73,8 @@ impl Error {
         match self {
             Error::Detect(_) | Error::Pack(_) | Error::Input { .. } => Exit::Input,
             Error::PluginBug(_) => Exit::Plugin,
-            Error::Plugin(failure) => failure.exit(),
+            Error::Plugin(failure) if failure.refused_the_input() => Exit::Input,
+            Error::Plugin(_) => Exit::Plugin,
         }
     }
 

@@ -10,4 +10,5 @@ mod plugins;
 mod render;
 mod run;
 mod runtimes;
+mod shape;
 mod util;

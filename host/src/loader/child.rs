@@ -79,18 +79,16 @@ impl FailureKind {
 }
 
 impl PluginFailure {
-    /// Input when the plugin refused the user's input or selection, Plugin when it misbehaved.
-    pub fn exit(&self) -> crate::error::Exit {
-        use crate::error::Exit;
-        match &self.kind {
-            FailureKind::Refused(e) => match e.kind {
-                ErrorKind::Unsupported | ErrorKind::InvalidInput | ErrorKind::MissingVariable => {
-                    Exit::Input
-                }
-                _ => Exit::Plugin,
-            },
-            _ => Exit::Plugin,
-        }
+    /// Whether the plugin refused the user's input or selection (a correct plugin's answer),
+    /// rather than misbehaving.
+    pub fn refused_the_input(&self) -> bool {
+        matches!(
+            &self.kind,
+            FailureKind::Refused(e) if matches!(
+                e.kind,
+                ErrorKind::Unsupported | ErrorKind::InvalidInput | ErrorKind::MissingVariable
+            )
+        )
     }
 
     /// The plugin's own hint, or ours.

@@ -1,0 +1,294 @@
+//! What the actions are made of: file writes through the journal, owners from the target's
+//! own databases, commands (chrooted under `--root`) and probes.
+
+use super::*;
+
+impl Executor<'_> {
+    /// The uid and gid named by a file action, looked up in the target's own account files.
+    pub(super) fn ids(
+        &self,
+        path: &str,
+        owner: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<(Option<u32>, Option<u32>), Failure> {
+        let lookup = |name: &str, file: &str| -> Result<u32, Failure> {
+            let table = self
+                .target
+                .read(file, FILE_LIMIT)
+                .map_err(|e| Failure::plain(format!("{e}; nothing was written for {path}")))?
+                .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
+                .unwrap_or_default();
+            table
+                .lines()
+                .find_map(|line| {
+                    let mut fields = line.split(':');
+                    (fields.next() == Some(name)).then(|| fields.nth(1).and_then(|id| id.parse().ok())).flatten()
+                })
+                .ok_or_else(|| Failure::plain(format!("{path} should belong to `{name}`, which is not in {file} under {}; nothing was written for it", self.target.dir().display())))
+        };
+        Ok((
+            owner.map(|o| lookup(o, "/etc/passwd")).transpose()?,
+            group.map(|g| lookup(g, "/etc/group")).transpose()?,
+        ))
+    }
+
+    /// Writes a text file when its content, mode or asked-for owner differ, recording the
+    /// old one first.
+    pub(super) fn write(
+        &mut self,
+        path: &str,
+        mode: u32,
+        bytes: &[u8],
+        ids: (Option<u32>, Option<u32>),
+    ) -> Result<Outcome, Failure> {
+        self.write_file(path, mode, bytes, ids, false)
+    }
+
+    /// As [`Executor::write`]; a `binary` file (a program) may be as large as a download and
+    /// gets no diff.
+    pub(super) fn write_file(
+        &mut self,
+        path: &str,
+        mode: u32,
+        bytes: &[u8],
+        ids: (Option<u32>, Option<u32>),
+        binary: bool,
+    ) -> Result<Outcome, Failure> {
+        let limit = if binary { DOWNLOAD_LIMIT } else { FILE_LIMIT };
+        let before = self
+            .target
+            .read(path, limit)
+            .map_err(|e| Failure::plain(format!("{e}; nothing was changed for it")))?;
+        if let Some(old) = &before {
+            let owned = ids.0.is_none_or(|u| u == old.uid) && ids.1.is_none_or(|g| g == old.gid);
+            if old.bytes == bytes && old.mode == mode && owned {
+                return Ok(Outcome::Unchanged);
+            }
+        }
+        let journal = self.journal()?;
+        journal.record(path).map_err(|e| io_failure(path, e))?;
+        let created = self
+            .target
+            .write_atomic(path, bytes, mode, ids)
+            .map_err(|e| io_failure(path, e))?;
+        self.journal()?
+            .created(created)
+            .map_err(|e| io_failure(path, e))?;
+        self.changed.push(path.to_owned());
+        let diff = before.filter(|_| !binary).map(|old| {
+            files::diff(
+                path,
+                &String::from_utf8_lossy(&old.bytes),
+                &String::from_utf8_lossy(bytes),
+            )
+        });
+        let backup = self.journal.as_ref().and_then(|j| j.backup_of(path));
+        let note = match backup {
+            Some(b) => format!(
+                "wrote {path} (the previous version is kept at {})",
+                b.display()
+            ),
+            None => format!("wrote {path}"),
+        };
+        Ok(Outcome::Changed {
+            note: Some(note),
+            diff: diff.filter(|d| !d.is_empty()),
+        })
+    }
+
+    /// The copies package managers leave beside the configuration files this plan writes,
+    /// as they are now: when a package ships a file the site already has, dpkg (with
+    /// `--force-confold`) keeps the site's and leaves the package's as `.dpkg-dist`; rpm
+    /// does the same with `.rpmnew` for `%config(noreplace)`, but for plain `%config` moves
+    /// the site's aside as `.rpmorig` and installs its own (rpm-spec(5), `%config`;
+    /// rpm lib/transaction.cc, FA_ALTNAME and FA_BACKUP).
+    pub(super) fn set_aside(&self) -> BTreeSet<String> {
+        self.plan_files
+            .iter()
+            .flat_map(|p| SET_ASIDE.iter().map(move |suffix| format!("{p}{suffix}")))
+            .filter(|p| self.target.exists(p))
+            .collect()
+    }
+
+    /// What a package transaction's set-aside copy means for the site's file, put right
+    /// where rpm replaced it: the site's file goes back (journaled), the package's version
+    /// is kept as `.rpmnew`, and the plan then edits the site's file as it would have.
+    pub(super) fn keep_site_file(&mut self, aside: &str) -> Result<String, Failure> {
+        let Some(path) = aside.strip_suffix(".rpmorig") else {
+            let path = SET_ASIDE
+                .iter()
+                .find_map(|s| aside.strip_suffix(s))
+                .unwrap_or(aside);
+            return Ok(format!(
+                "the package manager kept {path} as it was; the package's version is at {aside}"
+            ));
+        };
+        let site = self
+            .current(aside)?
+            .ok_or_else(|| Failure::plain(format!("{aside} went away while it was read")))?;
+        if let Some(package) = self.current(path)? {
+            self.write(
+                &format!("{path}.rpmnew"),
+                package.mode,
+                &package.bytes,
+                (None, None),
+            )?;
+        }
+        self.write(
+            path,
+            site.mode,
+            &site.bytes,
+            (Some(site.uid), Some(site.gid)),
+        )?;
+        Ok(format!(
+            "rpm set the site's {path} aside as {aside} and installed the package's; the site's file was put back (the package's version is at {path}.rpmnew)"
+        ))
+    }
+
+    /// What a failed transaction left, as the package manager tells it.
+    pub(super) fn audit(&self, audit: &plugin_api::Audit) -> LeftBehind {
+        let state = match self.command(&audit.argv, &BTreeMap::new()) {
+            Ok(out) => String::from_utf8_lossy(&out.stdout).trim_end().to_owned(),
+            Err(f) => f.message,
+        };
+        LeftBehind {
+            state,
+            query: audit.argv.clone(),
+            fix: audit.hint.clone(),
+        }
+    }
+
+    /// The regular file at `path` on the target, if there is one; anything else there (a
+    /// FIFO, a device, a file too large to be ours) is refused.
+    pub(super) fn current(&self, path: &str) -> Result<Option<FileState>, Failure> {
+        self.target
+            .read(path, FILE_LIMIT)
+            .map_err(|e| Failure::plain(format!("{e}; nothing was changed for it")))
+    }
+
+    /// Runs a command on the target (chrooted unless the root is `/`), logging its output.
+    pub(super) fn command(
+        &self,
+        argv: &[String],
+        env: &BTreeMap<String, String>,
+    ) -> Result<std::process::Output, Failure> {
+        let mut cmd = if self.live {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        } else {
+            let mut c = Command::new("chroot");
+            c.arg(self.target.dir()).args(argv);
+            c
+        };
+        cmd.env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("LC_ALL", "C")
+        .envs(env);
+        cmd.stdin(std::process::Stdio::null());
+        let started = std::time::Instant::now();
+        let out = cmd.output().map_err(|e| Failure {
+            message: format!("cannot run `{}`: {e}", argv.join(" ")),
+            command: Some(argv.to_vec()),
+            exit_status: None,
+            output_tail: None,
+            left_behind: None,
+        })?;
+        let entry = format!(
+            "$ {}\n{}{}[exit {}, {:.2} s]\n",
+            argv.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            out.status
+                .code()
+                .map_or("signal".to_owned(), |c| c.to_string()),
+            started.elapsed().as_secs_f64()
+        );
+        tracing::debug!("{}", entry.trim_end());
+        self.log.borrow_mut().push_str(&entry);
+        Ok(out)
+    }
+
+    /// Runs a command that must succeed.
+    pub(super) fn must(&self, argv: &[String]) -> Result<(), Failure> {
+        let out = self.command(argv, &BTreeMap::new())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Failure {
+                message: format!("`{}` failed", argv.join(" ")),
+                command: Some(argv.to_vec()),
+                exit_status: out.status.code(),
+                output_tail: Some(tail(&out.stdout, &out.stderr)),
+                left_behind: None,
+            })
+        }
+    }
+
+    /// Whether a probe says "yes". A probe that cannot even start says "no".
+    pub(super) fn probe(&self, probe: &Probe) -> bool {
+        self.probe_run(probe).yes
+    }
+
+    /// Whether a probe says "yes", and what it printed.
+    pub(super) fn probe_with_output(&self, probe: &Probe) -> (bool, String) {
+        let run = self.probe_run(probe);
+        (run.yes, run.stdout)
+    }
+
+    /// Runs a probe and reads its answer.
+    pub(super) fn probe_run(&self, probe: &Probe) -> ProbeRun {
+        let out = match self.command(&probe.argv, &BTreeMap::new()) {
+            Ok(out) => out,
+            Err(failure) => {
+                return ProbeRun {
+                    yes: false,
+                    stdout: String::new(),
+                    status: None,
+                    tail: String::new(),
+                    unavailable: Some(failure.message),
+                }
+            }
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let yes = out.status.success()
+            && match &probe.expect {
+                Expect::Success => true,
+                Expect::StdoutContains(t) => stdout.contains(t.as_str()),
+                Expect::StdoutLacks(t) => !stdout.contains(t.as_str()),
+                Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
+                Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
+            };
+        // chroot and the shell say 127 when the command is not there.
+        let unavailable = (out.status.code() == Some(127)).then(|| {
+            format!(
+                "`{}` is not installed in {}",
+                probe.argv[0],
+                self.target.dir().display()
+            )
+        });
+        ProbeRun {
+            yes,
+            status: out.status.code(),
+            tail: tail(&out.stdout, &out.stderr),
+            stdout,
+            unavailable,
+        }
+    }
+}
+
+pub(super) fn tail(stdout: &[u8], stderr: &[u8]) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(stdout),
+        String::from_utf8_lossy(stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+pub(super) fn io_failure(path: &str, e: std::io::Error) -> Failure {
+    Failure::plain(format!("cannot write {path}: {e}"))
+}
