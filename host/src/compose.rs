@@ -22,7 +22,7 @@ use plugin_api::{
 use serde::Serialize;
 
 use crate::loader::{self, Candidate, Registry};
-use crate::options::{check_target_path, check_url, check_value};
+use crate::options::check_url;
 use crate::Error;
 
 mod check;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use plugin_api::{CgroupDriver, Options, Source};
+use plugin_api::{validate, CgroupDriver, Options, Source};
 use serde::Deserialize;
 
 use crate::target::Target;
@@ -84,7 +84,7 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
 
     let distro = pick(&selection.distro, &config.distro, "distro");
     if let Some((id, from)) = &distro {
-        check_token(id, from, "a distro pack id such as debian-12")?;
+        check_token(id, from, &validate::DISTRO_ID)?;
     }
     let runtime = pick(&selection.runtime, &config.runtime, "runtime").ok_or_else(|| {
         Error::input(
@@ -92,11 +92,11 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
             "pass --runtime docker|containerd|cri-o|mcr (or any runtime plugin shown by `installer plugins list`), or set `runtime` in the --config file",
         )
     })?;
-    check_token(&runtime.0, &runtime.1, "a plugin name such as containerd")?;
+    check_token(&runtime.0, &runtime.1, &validate::PLUGIN_NAME)?;
 
     let version = pick(&selection.version, &config.version, "version");
     if let Some((v, from)) = &version {
-        check_token(v, from, "a version such as 1.7.27 or 19.03.8")?;
+        check_token(v, from, &validate::VERSION)?;
     }
     let kubernetes_version = pick(
         &selection.kubernetes_version,
@@ -186,7 +186,7 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
     let mut with = config.with.clone();
     with.extend(selection.with.iter().cloned());
     for name in &with {
-        check_token(name, "--with", "a plugin name")?;
+        check_token(name, "--with", &validate::PLUGIN_NAME)?;
     }
     let mut allow_vulnerable = config.allow_vulnerable.clone();
     allow_vulnerable.extend(selection.allow_vulnerable.iter().cloned());
@@ -272,47 +272,23 @@ pub fn auto_cgroup_driver(target: &Target, cgroup_v2_marker: &Path) -> (CgroupDr
     }
 }
 
-/// Characters no value we accept ever needs, and which could start a command, a
-/// substitution, a redirection or a new line in some consumer.
-const FORBIDDEN: &[char] = &[
-    ';', '|', '&', '$', '`', '<', '>', '\\', '"', '\'', '(', ')', '{', '}', '*', '?', '!',
-];
-
-/// Refuses a value carrying control characters or shell metacharacters.
-pub fn check_value(value: &str, from: &str) -> Result<(), Error> {
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(Error::input(
-            format!("{from}: the value {value:?} contains the control character {c:?}"),
-            "values are one line of text; remove the line break or control character",
-        ));
+/// The user gave a value the shared checks refuse: bad input (exit 2), with their hint.
+fn user(e: plugin_api::PluginError) -> Error {
+    Error::Input {
+        message: e.message,
+        hint: e.hint,
     }
-    if let Some(c) = value.chars().find(|c| FORBIDDEN.contains(c)) {
-        return Err(Error::input(
-            format!("{from}: the value {value:?} contains `{c}`, which no installer value needs and which could inject a command"),
-            "remove it; versions, names, URLs and image references never contain it",
-        ));
-    }
-    Ok(())
 }
 
-/// A name or version: letters, digits and `. + : ~ _ -`, starting with a letter or digit.
-pub fn check_token(value: &str, from: &str, example: &str) -> Result<(), Error> {
-    let ok = value
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && value.len() <= 128
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".+:~_-".contains(c));
-    if ok {
-        return Ok(());
-    }
-    check_value(value, from)?;
-    Err(Error::input(
-        format!("{from}: {value:?} is not a valid value here"),
-        format!("expected {example}: letters, digits and . + : ~ _ -"),
-    ))
+/// Refuses a free-form value carrying control characters or shell metacharacters
+/// ([`validate::value`]).
+pub fn check_value(value: &str, from: &str) -> Result<(), Error> {
+    validate::value(value, from).map_err(user)
+}
+
+/// A name or version of `kind` ([`validate::check`]).
+pub fn check_token(value: &str, from: &str, kind: &validate::Kind) -> Result<(), Error> {
+    validate::check(value, kind, from).map_err(user)
 }
 
 fn check_set_key(key: &str, from: &str) -> Result<(), Error> {
@@ -369,54 +345,35 @@ fn check_cve(value: &str) -> Result<(), Error> {
 
 /// Whether the URL's host is a loopback address or name: plain http to it crosses no network.
 pub(crate) fn is_loopback(url: &url::Url) -> bool {
-    url.host_str()
-        .is_some_and(plugin_api::validate::is_loopback)
+    url.host_str().is_some_and(validate::is_loopback)
 }
 
-/// A repository or key URL: https, or http on loopback (a local mirror), or http anywhere
+/// A repository or key URL: what [`validate::url`] accepts (with the rpm variables a
+/// package manager expands), https, or http on loopback (a local mirror), or http anywhere
 /// with `--allow-insecure-repo`.
 pub fn check_url(value: &str, from: &str, allow_insecure: bool) -> Result<(), Error> {
-    check_value(value, from)?;
-    let url = url::Url::parse(value).map_err(|e| {
+    let safe = validate::url(value, validate::RPM_URL_VARIABLES, "the URL", from).map_err(|e| {
         Error::input(
-            format!("{from}: {value:?} is not a URL ({e})"),
-            "write a full URL such as https://mirror.example.com/docker",
+            e.message,
+            e.hint.unwrap_or_else(|| {
+                "write a full http(s) URL such as https://mirror.example.com/docker".to_owned()
+            }),
         )
     })?;
-    // Credentials in a repository URL end up in a sources file every user can read, in the
-    // plan's text and in the journal.
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::input(
-            format!("{from}: the URL carries credentials (user:password@host); they would be written into a world-readable repository file and shown in the plan"),
-            "give the URL without them and store them where the package manager keeps secrets: a file in /etc/apt/auth.conf.d/ with mode 0600 (apt_auth.conf(5)), or username/password in the .repo file's own section for dnf and zypper",
-        ));
-    }
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(&url) || allow_insecure => Ok(()),
-        "http" => Err(Error::input(
+    if safe || allow_insecure {
+        Ok(())
+    } else {
+        Err(Error::input(
             format!("{from}: {value} is plain http; a repository fetched that way can be altered on the way"),
             "use https, or accept the risk by name with --allow-insecure-repo",
-        )),
-        other => Err(Error::input(format!("{from}: {value}: the scheme {other:?} is not supported"), "use an https URL")),
+        ))
     }
 }
 
-/// A path a plugin asked us to write: absolute, no `..`, no control characters.
+/// A path on the target ([`validate::target_path`]).
 pub fn check_target_path(path: &str, from: &str) -> Result<PathBuf, Error> {
-    check_value(path, from)?;
-    let p = Path::new(path);
-    if !p.is_absolute()
-        || p.components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
-        || path.contains("//")
-    {
-        return Err(Error::input(
-            format!("{from}: the path {path:?} must be absolute, without `..` or `//`"),
-            "paths name a place on the target system, such as /etc/containerd/config.toml",
-        ));
-    }
-    Ok(p.to_path_buf())
+    validate::target_path(path, from).map_err(user)?;
+    Ok(PathBuf::from(path))
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! Input checks for package-manager plugins: every repository and package value that ends up
-//! in a file or an argv is refused unless it is plainly what it claims to be.
+//! The value checks of the project, one allowlist per kind of value ([`Kind`]), shared by
+//! the host (for the user's flags and for what runtime plugins return) and by the plugins
+//! (for what reaches their files and commands): every value that ends up in a file or an
+//! argv is refused unless it is plainly what it claims to be.
 //!
 //! The host checks the user's options for shape; the repositories and packages a render
 //! request carries come from runtime plugins (and, through them, from `--mirror`, `--version`
@@ -10,15 +12,147 @@
 
 use crate::{Options, Package, PluginError, Repository};
 
-/// Characters a version may hold besides ASCII letters and digits (Debian and rpm spellings,
-/// `~` and `^` included).
-const VERSION_EXTRA: &str = "._:~+^-";
-/// Characters a package name may hold besides ASCII letters and digits (`:` for apt's
-/// `name:arch`).
-const PACKAGE_EXTRA: &str = "._+-:";
-/// Characters a repository id may hold besides ASCII letters and digits. It becomes a file
-/// name and a section name, so no `/`.
-const ID_EXTRA: &str = "._+-:";
+/// A kind of name or version: what it is called in messages, the characters it may hold
+/// besides ASCII letters and digits, and an example for the hint. Every such value starts
+/// with a letter or digit, holds no `..` and is at most [`Kind::MAX_LEN`] bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    /// What the value is, for messages: "package name".
+    pub what: &'static str,
+    /// The characters it may hold besides ASCII letters and digits.
+    pub extra: &'static str,
+    /// A value of this kind, for the hint.
+    pub example: &'static str,
+}
+
+impl Kind {
+    /// The longest value of any kind: no real name or version comes near it.
+    pub const MAX_LEN: usize = 128;
+}
+
+/// A package version, in Debian's and rpm's spellings (`~` and `^` included, `:` for epochs).
+pub const VERSION: Kind = Kind {
+    what: "version",
+    extra: "._:~+^-",
+    example: "1.7.27, 5:28.3.3-1~debian.12~bookworm or 3:28.3.3-1.el9",
+};
+/// A package name (`:` for apt's `name:arch`).
+pub const PACKAGE: Kind = Kind {
+    what: "package name",
+    extra: "._+-:",
+    example: "containerd.io",
+};
+/// A repository id: it becomes a file name and a section name, so no `/`.
+pub const REPOSITORY_ID: Kind = Kind {
+    what: "repository id",
+    extra: "._+-:",
+    example: "docker-ce-stable",
+};
+/// A kernel module name.
+pub const KERNEL_MODULE: Kind = Kind {
+    what: "kernel module name",
+    extra: "_-",
+    example: "br_netfilter",
+};
+/// A sysctl key, dotted or slashed.
+pub const SYSCTL_KEY: Kind = Kind {
+    what: "sysctl key",
+    extra: "._-/",
+    example: "net.ipv4.ip_forward",
+};
+/// A systemd unit name (templates' `@` included; no escapes).
+pub const UNIT: Kind = Kind {
+    what: "systemd unit name",
+    extra: "@._-:",
+    example: "containerd.service",
+};
+/// A user or group name on the target.
+pub const ACCOUNT: Kind = Kind {
+    what: "user or group name",
+    extra: "._-",
+    example: "root",
+};
+/// A plugin's name.
+pub const PLUGIN_NAME: Kind = Kind {
+    what: "plugin name",
+    extra: "._-",
+    example: "containerd",
+};
+/// A distro pack id.
+pub const DISTRO_ID: Kind = Kind {
+    what: "distro pack id",
+    extra: "._-",
+    example: "debian-12",
+};
+
+/// Refuses `value` unless it is a well-formed value of `kind`; `origin` says where it came
+/// from (`--version`, `plugin \`docker\``).
+pub fn check(value: &str, kind: &Kind, origin: &str) -> Result<(), PluginError> {
+    token(value, kind.extra, kind.what, origin).map_err(|e| {
+        let hint = format!("expected a {} such as {}", kind.what, kind.example);
+        PluginError {
+            hint: Some(match e.hint {
+                Some(h) => format!("{hint}; {h}"),
+                None => hint,
+            }),
+            ..e
+        }
+    })?;
+    if value.len() > Kind::MAX_LEN {
+        return Err(PluginError::invalid_input(format!(
+            "{} `{}…` of {origin} is longer than {} bytes",
+            kind.what,
+            &value[..value.floor_char_boundary(32)],
+            Kind::MAX_LEN
+        )));
+    }
+    Ok(())
+}
+
+/// Characters no free-form value (an image reference, a sysctl value, a plugin setting) ever
+/// needs, and which could start a command, a substitution, a redirection or a quote in some
+/// consumer.
+pub const FORBIDDEN: &[char] = &[
+    ';', '|', '&', '$', '`', '<', '>', '\\', '"', '\'', '(', ')', '{', '}', '*', '?', '!',
+];
+
+/// Refuses a free-form value holding a control character or one of [`FORBIDDEN`].
+pub fn value(value: &str, origin: &str) -> Result<(), PluginError> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(PluginError::invalid_input(format!(
+            "{origin}: the value {value:?} contains {}",
+            describe(c)
+        ))
+        .with_hint("values are one line of text; remove the line break or control character"));
+    }
+    if let Some(c) = value.chars().find(|c| FORBIDDEN.contains(c)) {
+        return Err(PluginError::invalid_input(format!(
+            "{origin}: the value {value:?} contains `{c}`, which no installer value needs and which could inject a command"
+        ))
+        .with_hint("remove it; versions, names, URLs and image references never contain it"));
+    }
+    Ok(())
+}
+
+/// Refuses a path on the target that is not absolute, has a `..` segment or `//`, or holds
+/// what [`value`] refuses.
+pub fn target_path(path: &str, origin: &str) -> Result<(), PluginError> {
+    value(path, origin)?;
+    let p = std::path::Path::new(path);
+    if !p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        || path.contains("//")
+    {
+        return Err(PluginError::invalid_input(format!(
+            "{origin}: the path {path:?} must be absolute, without `..` or `//`"
+        ))
+        .with_hint(
+            "paths name a place on the target system, such as /etc/containerd/config.toml",
+        ));
+    }
+    Ok(())
+}
 /// Characters a URL may hold besides ASCII letters and digits: no quotes, no `;&|()<>!*?`,
 /// no backslash, no whitespace. `$` is allowed only before a variable the caller names.
 const URL_EXTRA: &str = "-._~:/+,=%@";
@@ -117,8 +251,33 @@ pub fn url(value: &str, variables: &[&str], what: &str, origin: &str) -> Result<
     if host.is_empty() {
         return refuse("has no host".to_owned());
     }
+    // Credentials would be written into a world-readable repository file, the plan's text
+    // and the journal.
+    if host.contains('@') {
+        return Err(PluginError::invalid_input(format!(
+            "{what} of {origin} carries credentials (user:password@host); they would be written into a world-readable repository file and shown in the plan"
+        ))
+        .with_hint("give the URL without them and store them where the package manager keeps secrets: a file in /etc/apt/auth.conf.d/ with mode 0600 (apt_auth.conf(5)), or username/password in the .repo file's own section for dnf and zypper"));
+    }
+    // An IPv6 literal's brackets, where URLs have them: around the host, at its start.
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.split_once(']'))
+        .filter(|(address, port)| {
+            address
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+                && (port.is_empty()
+                    || port
+                        .strip_prefix(':')
+                        .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit())))
+        })
+        .map(|_| value.len() - rest.len()..value.len() - rest.len() + host.len());
     let mut chars = value.char_indices();
     while let Some((at, c)) = chars.next() {
+        if literal.as_ref().is_some_and(|r| r.contains(&at)) && (c == '[' || c == ']') {
+            continue;
+        }
         if c == '$' {
             let name: String = value[at + 1..]
                 .chars()
@@ -222,9 +381,9 @@ pub fn package(package: &Package) -> Result<(), PluginError> {
         package.name.escape_debug(),
         requested_by(&package.requested_by)
     );
-    token(&package.name, PACKAGE_EXTRA, "name", &origin)?;
+    check(&package.name, &PACKAGE, &origin)?;
     if let Some(version) = &package.version {
-        token(version, VERSION_EXTRA, "version", &origin)?;
+        check(version, &VERSION, &origin)?;
     }
     Ok(())
 }
@@ -256,7 +415,7 @@ pub fn repository(
         repo.id.escape_debug(),
         requested_by(&repo.requested_by)
     );
-    token(&repo.id, ID_EXTRA, "id", &origin)?;
+    check(&repo.id, &REPOSITORY_ID, &origin)?;
     text_line(&repo.name, "name", &origin)?;
     let https = url(&repo.url, variables, "URL", &origin)?;
     if repo.vendor && !https && !options.allow_insecure_repo {
@@ -524,5 +683,47 @@ mod tests {
             let err = archive_member(bad, "plugin `p`").unwrap_err().to_string();
             assert!(err.contains("plugin `p`"), "{err}");
         }
+    }
+
+    #[test]
+    fn each_kind_has_its_own_allowlist_and_a_hint_with_an_example() {
+        assert!(check("getty@tty1.service", &UNIT, "x").is_ok());
+        assert!(check("getty@tty1.service", &PACKAGE, "x").is_err());
+        assert!(check("net/ipv4/ip_forward", &SYSCTL_KEY, "x").is_ok());
+        assert!(check("net/ipv4/ip_forward", &REPOSITORY_ID, "x").is_err());
+        assert!(check("5:28.3.3-1~debian.12~bookworm", &VERSION, "x").is_ok());
+        assert!(check("br_netfilter", &KERNEL_MODULE, "x").is_ok());
+        assert!(check("br.netfilter", &KERNEL_MODULE, "x").is_err());
+        let err = check("1.7;reboot", &VERSION, "--version").unwrap_err();
+        assert!(
+            err.message.contains("--version") && err.message.contains("`;`"),
+            "{err}"
+        );
+        assert!(err.hint.unwrap().contains("1.7.27"));
+        let long = "a".repeat(Kind::MAX_LEN + 1);
+        assert!(check(&long, &PACKAGE, "x").is_err());
+        assert!(check(&long[1..], &PACKAGE, "x").is_ok());
+    }
+
+    #[test]
+    fn free_values_and_target_paths_refuse_what_could_inject_or_escape() {
+        assert!(value("registry.k8s.io/pause:3.10", "x").is_ok());
+        for bad in ["a;b", "$(reboot)", "a\nb", "`id`", "a'b"] {
+            assert!(value(bad, "--sandbox-image").is_err(), "{bad}");
+        }
+        assert!(target_path("/etc/containerd/config.toml", "x").is_ok());
+        for bad in ["etc/x", "/etc/../x", "/etc//x", "/etc/x\n", "/etc/$(x)"] {
+            assert!(target_path(bad, "x").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_take_ipv6_literals_but_no_brackets_or_credentials_elsewhere() {
+        assert_eq!(url("http://[::1]:8080/debian", &[], "URL", "x"), Ok(true));
+        assert_eq!(url("https://[2001:db8::1]/x", &[], "URL", "x"), Ok(true));
+        assert!(url("https://example.com/[x]", &[], "URL", "x").is_err());
+        assert!(url("https://[evil$(id)]/x", &[], "URL", "x").is_err());
+        let err = url("https://user:pw@example.com/x", &[], "URL", "--mirror").unwrap_err();
+        assert!(err.message.contains("credentials"), "{err}");
     }
 }

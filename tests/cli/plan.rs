@@ -390,3 +390,30 @@ fn a_set_key_no_plugin_of_the_plan_takes_is_refused_with_the_ones_it_does() {
     )
     .code(0);
 }
+
+#[test]
+fn a_value_a_plugin_made_that_the_shared_checks_refuse_is_its_bug_exit_3() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    // The user's `--set` value passes as free text; as the owner of a file the plugin writes,
+    // it is not a user name, and the plugin passed it on without checking.
+    let out = plan(
+        &dir,
+        &[
+            "--runtime",
+            "test-runtime",
+            "--set",
+            "test-runtime.owner=ops..x",
+        ],
+    )
+    .code(3);
+    assert!(
+        out.stderr.contains("plugin `test-runtime`")
+            && out.stderr.contains("user or group name `ops..x`")
+            && out.stderr.contains("bug in the plugin"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}

@@ -3,6 +3,29 @@
 
 use super::*;
 
+use plugin_api::validate;
+
+/// A value a plugin made up that the shared checks refuse: the plugin's bug (exit 3), not
+/// the user's input. (Values from the user were checked as input before they reached it.)
+fn bug(e: plugin_api::PluginError) -> Error {
+    Error::plugin_bug(e.to_string())
+}
+
+/// A name or version of `kind` from a plugin.
+fn token(value: &str, from: &str, kind: &validate::Kind) -> Result<(), Error> {
+    validate::check(value, kind, from).map_err(bug)
+}
+
+/// A path on the target from a plugin.
+fn target_path(path: &str, from: &str) -> Result<(), Error> {
+    validate::target_path(path, from).map_err(bug)
+}
+
+/// A free-form value from a plugin.
+fn value(value: &str, from: &str) -> Result<(), Error> {
+    validate::value(value, from).map_err(bug)
+}
+
 /// Shape checks on what a runtime plugin returned: plugins are trusted to be correct, not to
 /// be safe, so values that reach a file system or a command line are checked here too.
 pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
@@ -18,23 +41,23 @@ pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
             modules,
             persist_file,
         } => {
-            check_target_path(persist_file, &from)?;
+            target_path(persist_file, &from)?;
             modules
                 .iter()
-                .try_for_each(|m| crate::options::check_token(m, &from, "a kernel module name"))
+                .try_for_each(|m| token(m, &from, &validate::KERNEL_MODULE))
         }
         StepKind::Sysctls {
             settings,
             persist_file,
         } => {
-            check_target_path(persist_file, &from)?;
+            target_path(persist_file, &from)?;
             settings.iter().try_for_each(|(k, v)| {
-                crate::options::check_token(k, &from, "a sysctl key")?;
-                check_value(v, &from)
+                token(k, &from, &validate::SYSCTL_KEY)?;
+                value(v, &from)
             })
         }
         StepKind::Repository(r) => {
-            crate::options::check_token(&r.id, &from, "a repository id")?;
+            token(&r.id, &from, &validate::REPOSITORY_ID)?;
             // yum and zypper expand these variables in a baseurl themselves; they are the
             // only `$` a repository URL may carry.
             let url = ["$releasever", "$basearch", "$arch"]
@@ -47,7 +70,7 @@ pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
                     options.allow_insecure_repo,
                 )?;
             } else {
-                check_value(&url, &from)?;
+                value(&url, &from)?;
             }
             if let Some(key) = &r.key {
                 check_url(
@@ -64,15 +87,15 @@ pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
             Ok(())
         }
         StepKind::Packages { packages } => packages.iter().try_for_each(|p| {
-            crate::options::check_token(&p.name, &from, "a package name")?;
-            p.version.as_deref().map_or(Ok(()), |v| {
-                crate::options::check_token(v, &from, "a package version")
-            })
+            token(&p.name, &from, &validate::PACKAGE)?;
+            p.version
+                .as_deref()
+                .map_or(Ok(()), |v| token(v, &from, &validate::VERSION))
         }),
         StepKind::File(f) => {
-            check_target_path(&f.path, &from)?;
+            target_path(&f.path, &from)?;
             if let Some(owner) = f.owner.as_deref().or(f.group.as_deref()) {
-                crate::options::check_token(owner, &from, "a user or group name")?;
+                token(owner, &from, &validate::ACCOUNT)?;
             }
             if let FileContent::TomlEdit { edits, .. } = &f.content {
                 for edit in edits {
@@ -119,9 +142,9 @@ pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
             )?;
             d.restarts
                 .iter()
-                .try_for_each(|u| crate::options::check_token(u, &from, "a systemd unit name"))
+                .try_for_each(|u| token(u, &from, &validate::UNIT))
         }
-        StepKind::Service(s) => crate::options::check_token(&s.unit, &from, "a systemd unit name"),
+        StepKind::Service(s) => token(&s.unit, &from, &validate::UNIT),
         StepKind::Check(Check { probe, .. }) => check_probe(probe, &from),
         StepKind::Actions { actions } => actions
             .iter()
@@ -139,7 +162,6 @@ pub(super) fn check_download(
     options: &Options,
 ) -> Result<(), Error> {
     check_url(url, from, options.allow_insecure_repo)?;
-    let bug = |e: plugin_api::PluginError| Error::plugin_bug(e.to_string());
     // The host writes no setuid, setgid or sticky bit (`Target::write_atomic`); a mode that
     // asks for one would never match what is written, and each run would install again.
     if mode > 0o777 {
@@ -151,7 +173,7 @@ pub(super) fn check_download(
     if let Some(member) = member {
         plugin_api::validate::archive_member(member, from).map_err(bug)?;
     }
-    check_target_path(path, from).map(drop)
+    target_path(path, from)
 }
 
 pub(super) fn check_probe(probe: &Probe, from: &str) -> Result<(), Error> {
@@ -177,10 +199,10 @@ pub(super) fn check_action(action: &Action, from: &str, options: &Options) -> Re
     match action {
         Action::WriteFile { path, .. }
         | Action::MergeFile { path, .. }
-        | Action::RemoveFile { path } => check_target_path(path, from).map(drop),
+        | Action::RemoveFile { path } => target_path(path, from),
         Action::FetchKey { url, dest, .. } => {
             check_url(url, from, options.allow_insecure_repo)?;
-            check_target_path(dest, from).map(drop)
+            target_path(dest, from)
         }
         Action::Download {
             url,
@@ -227,7 +249,7 @@ pub(super) fn check_action(action: &Action, from: &str, options: &Options) -> Re
             unless.as_ref().map_or(Ok(()), |p| check_probe(p, from))
         }
         Action::Service { unit, .. } => {
-            crate::options::check_token(unit, from, "a systemd unit name")
+            token(unit, from, &validate::UNIT)
         }
         Action::Check(c) => check_probe(&c.probe, from),
         Action::SkipIf(guard) => check_probe(&guard.probe, from),

@@ -139,10 +139,9 @@ pub fn containerd_override(value: &str) -> Result<ContainerdPin, PluginError> {
     } else {
         Pin::prefix(value)
     };
-    plugin_api::validate::token(
+    plugin_api::validate::check(
         value,
-        ".+:~_-",
-        "package version",
+        &plugin_api::validate::VERSION,
         "--set docker.containerd-version",
     )?;
     Ok(ContainerdPin { pin, judged_as })
