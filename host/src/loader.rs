@@ -15,7 +15,7 @@ use serde::Serialize;
 
 mod child;
 
-pub use child::{call, call_optional, child_main, FailureKind, PluginFailure};
+pub use child::{call, call_optional, child_main, FailureKind, PluginFailure, CHILD_COMMAND};
 use child::{Answer, Pending};
 
 /// The directories searched for plugins, in order: `--plugin-dir`, `INSTALLER_PLUGIN_PATH`,

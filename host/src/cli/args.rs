@@ -131,7 +131,7 @@ pub enum Command {
     /// Put back what an interrupted run changed (or, named, any run), from its journal.
     Rollback(RollbackArgs),
     /// Internal: run one plugin call in this child process and print the answer.
-    #[command(name = "__plugin-call", hide = true)]
+    #[command(name = crate::loader::CHILD_COMMAND, hide = true)]
     PluginCall(PluginCallArgs),
 }
 

@@ -1,28 +1,14 @@
 //! `installer detect`: the os-release facts under `--root` and the distro pack they match.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-use serde::Serialize;
 
 use std::fmt::Write as _;
 
-use super::{print_json, Context};
+use super::json::{print_json, DetectReport as Report};
+use super::Context;
 use crate::detect::{self, Facts};
 use crate::packs::{MatchedBy, PackSet};
 use crate::Error;
-
-/// The `--output json` document of CLI.md.
-#[derive(Serialize)]
-struct Report<'a> {
-    /// The os-release file read.
-    source: PathBuf,
-    facts: &'a Facts,
-    /// The pack id, or null when nothing matches.
-    pack: Option<&'a str>,
-    matched_by: Option<MatchedBy>,
-    note: Option<String>,
-}
 
 /// Runs `installer detect`. An unknown distro exits 2; with `--output json` the document is
 /// still printed (with `"pack": null`) so scripts get the facts.

@@ -2,33 +2,10 @@
 
 use std::process::ExitCode;
 
-use serde::Serialize;
-
-use super::{print_json, Context};
-use crate::packs::{DistroPack, Family, LoadedPack, PackSet, PackSource, PackageManager};
+use super::json::{print_json, DistroRow as Row, DistroShown as Shown};
+use super::Context;
+use crate::packs::{LoadedPack, PackSet, PackSource};
 use crate::Error;
-
-/// One row of `distros list --output json`.
-#[derive(Serialize)]
-struct Row<'a> {
-    id: &'a str,
-    name: &'a str,
-    family: Family,
-    package_manager: PackageManager,
-    /// `built-in` or the file path.
-    source: String,
-    /// Whether this file replaces the built-in pack with the same id.
-    overrides: bool,
-}
-
-/// `distros show --output json`: the pack's own fields, then where it came from.
-#[derive(Serialize)]
-struct Shown<'a> {
-    #[serde(flatten)]
-    pack: &'a DistroPack,
-    source: String,
-    overrides: bool,
-}
 
 /// Runs `installer distros list`.
 pub fn list(ctx: &Context) -> Result<ExitCode, Error> {

@@ -6,6 +6,7 @@
 mod args;
 mod detect;
 mod distros;
+pub mod json;
 mod plan;
 mod plugins;
 mod run;
@@ -164,12 +165,4 @@ impl Context<'_> {
 /// Prints text for people on stdout, with anything that could drive the terminal escaped.
 pub(crate) fn print_text(text: &str) {
     print!("{}", printable(text));
-}
-
-/// Prints one JSON document on stdout.
-pub(crate) fn print_json<T: serde::Serialize>(value: &T) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("our documents always encode")
-    );
 }

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use plugin_api::Distro;
 
-use super::{print_json, Context, Selection};
+use super::json::print_json;
+use super::{Context, Selection};
 use crate::compose::{self, Plan};
 use crate::detect;
 use crate::packs::PackSet;

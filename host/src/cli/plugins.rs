@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use super::{print_json, Context};
+use super::json::print_json;
+use super::Context;
 use crate::loader::{CandidateRow, Status};
 use crate::Error;
 

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::args::{RollbackArgs, RunArgs};
-use super::{plan, print_json, Context};
+use super::json::print_json;
+use super::{plan, Context};
 use crate::error::Exit;
 use crate::exec::{self, RunOptions, StepStatus};
 use crate::{render, Error};

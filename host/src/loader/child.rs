@@ -8,6 +8,10 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+/// The hidden subcommand that runs one plugin call in a child of this same binary: the name
+/// the CLI defines and the parent starts.
+pub const CHILD_COMMAND: &str = "__plugin-call";
+
 use plugin_api::{ErrorKind, PluginError};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use wait_timeout::ChildExt;
@@ -140,7 +144,7 @@ impl Pending {
             .and_then(|_| std::env::current_exe().map_err(|e| e.to_string()))
             .and_then(|exe| {
                 Command::new(exe)
-                    .arg("__plugin-call")
+                    .arg(CHILD_COMMAND)
                     .arg(&fd_path)
                     .arg(method)
                     .stdin(Stdio::piped())

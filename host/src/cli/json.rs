@@ -1,0 +1,76 @@
+//! Every `--output json` document of CLI.md, in one place: the ones the CLI assembles are
+//! defined here, the others are the types they are the serde form of.
+//!
+//! | command | document |
+//! |---|---|
+//! | `detect` | [`DetectReport`] |
+//! | `distros list` | a list of [`DistroRow`] |
+//! | `distros show` | [`DistroShown`] |
+//! | `plugins list` | a list of [`CandidateRow`] |
+//! | `plan`, `render --format json`, `run --dry-run` | [`Plan`] |
+//! | `run` | [`RunReport`] |
+//! | `rollback` | [`RollbackReport`] |
+//!
+//! A change of any of these shapes is a change of the CLI contract: tests/cli pins them.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use crate::compose::Plan;
+use crate::detect::Facts;
+pub use crate::exec::{RollbackReport, RunReport};
+pub use crate::loader::CandidateRow;
+use crate::packs::{DistroPack, Family, MatchedBy, PackageManager};
+
+/// Prints one JSON document on stdout.
+pub(crate) fn print_json<T: Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("our documents always encode")
+    );
+}
+
+/// `detect`: the os-release facts under `--root` and the pack they match.
+#[derive(Serialize)]
+pub struct DetectReport<'a> {
+    /// The os-release file read.
+    pub source: PathBuf,
+    /// What it says.
+    pub facts: &'a Facts,
+    /// The pack id, or null when nothing matches.
+    pub pack: Option<&'a str>,
+    /// How the pack matched.
+    pub matched_by: Option<MatchedBy>,
+    /// The match in words.
+    pub note: Option<String>,
+}
+
+/// One row of `distros list --output json`.
+#[derive(Serialize)]
+pub struct DistroRow<'a> {
+    /// The pack id.
+    pub id: &'a str,
+    /// The distro's name.
+    pub name: &'a str,
+    /// Its family.
+    pub family: Family,
+    /// Its package manager.
+    pub package_manager: PackageManager,
+    /// `built-in` or the file path.
+    pub source: String,
+    /// Whether this file replaces the built-in pack with the same id.
+    pub overrides: bool,
+}
+
+/// `distros show --output json`: the pack's own fields, then where it came from.
+#[derive(Serialize)]
+pub struct DistroShown<'a> {
+    /// The pack, field by field.
+    #[serde(flatten)]
+    pub pack: &'a DistroPack,
+    /// `built-in` or the file path.
+    pub source: String,
+    /// Whether this file replaces the built-in pack with the same id.
+    pub overrides: bool,
+}
