@@ -1,4 +1,6 @@
 //! The command line, as clap definitions. The doc comments are the `--help` text.
+// The doc comments are `--help` text, where <placeholders> are plain words, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 

@@ -1,5 +1,7 @@
 //! The SELECTION of CLI.md: what to install, as the flags (and `--config` file) give it.
 //! `options::resolve` turns it into the plugins' [`plugin_api::Options`].
+// The doc comments are `--help` text, where <placeholders> are plain words, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 
