@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod compose;
+pub mod cri;
 pub mod detect;
 pub mod error;
 pub mod exec;

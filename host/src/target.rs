@@ -424,6 +424,24 @@ impl Target {
         Ok(())
     }
 
+    /// Opens the unix socket at `path` (links followed inside the root) as an `O_PATH`
+    /// handle, to connect to through `/proc/self/fd`: a link in an image root cannot point
+    /// the host at a socket of its own. `None` when there is no such file.
+    pub fn open_socket(&self, path: &str) -> std::io::Result<Option<OwnedFd>> {
+        let Some(at) = self.locate(Path::new(path))? else {
+            return Ok(None);
+        };
+        let socket = |st: &FileStat| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFSOCK.bits();
+        match open_looked_at(&at, OFlag::O_PATH, &socket) {
+            Ok(found) => Ok(found.map(|(fd, _)| fd)),
+            Err(Refused::Look(_)) => Err(std::io::Error::other(format!(
+                "{} is not a socket",
+                self.display(Path::new(path)).display()
+            ))),
+            Err(Refused::Io(e)) => Err(e),
+        }
+    }
+
     /// Opens an existing regular file for reading, for asking about its locks (F_GETLK needs
     /// no more). `None` when it is missing or not a regular file.
     pub fn open_existing(&self, path: &str) -> Option<File> {

@@ -12,3 +12,4 @@ mod run;
 mod runtimes;
 mod shape;
 mod util;
+mod verify;

@@ -132,6 +132,10 @@ pub enum Command {
     Render(RenderArgs),
     /// Put back what an interrupted run changed (or, named, any run), from its journal.
     Rollback(RollbackArgs),
+    /// Check the node (or --root) against the plan for the selection: files, packages,
+    /// the runtime's own parse of its config, services, CRI over the runtime's socket, the
+    /// kubelet's cgroup driver, runc's version. Changes nothing; exits 1 when a check fails.
+    Verify(Selection),
     /// Internal: run one plugin call in this child process and print the answer.
     #[command(name = crate::loader::CHILD_COMMAND, hide = true)]
     PluginCall(PluginCallArgs),

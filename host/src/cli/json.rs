@@ -10,6 +10,7 @@
 //! | `plan`, `render --format json`, `run --dry-run` | [`Plan`] |
 //! | `run` | [`RunReport`] |
 //! | `rollback` | [`RollbackReport`] |
+//! | `verify` | [`VerifyReport`] |
 //!
 //! A change of any of these shapes is a change of the CLI contract: tests/cli pins them.
 
@@ -19,7 +20,7 @@ use serde::Serialize;
 
 pub use crate::compose::Plan;
 use crate::detect::Facts;
-pub use crate::exec::{RollbackReport, RunReport};
+pub use crate::exec::{RollbackReport, RunReport, VerifyReport};
 pub use crate::loader::CandidateRow;
 use crate::packs::{DistroPack, Family, MatchedBy, PackageManager};
 

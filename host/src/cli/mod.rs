@@ -10,6 +10,7 @@ pub mod json;
 mod plan;
 mod plugins;
 mod run;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,6 +94,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Run(args) => run::run(&ctx, args),
         Command::Render(args) => plan::render(&ctx, &args.selection, args.format),
         Command::Rollback(args) => run::rollback(&ctx, args),
+        Command::Verify(selection) => verify::run(&ctx, selection),
         Command::PluginCall(_) => unreachable!("handled before logging is set up"),
     }
 }

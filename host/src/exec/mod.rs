@@ -22,11 +22,13 @@ mod keys;
 mod locks;
 mod preflight;
 mod report;
+mod verify;
 
 pub use preflight::{managed_elsewhere, merge_problems, preflight, Preflight};
 pub use report::{
     Failure, LeftBehind, RollbackReport, RunReport, RunStatus, StepReport, StepStatus,
 };
+pub use verify::{verify, CheckReport, Verdict, VerifyReport};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -1,0 +1,230 @@
+//! What only the node can say: the runtime answering CRI on its socket, the kubelet's cgroup
+//! driver, and the runc binary's version.
+
+use super::*;
+
+/// The node's own checks, after the plan's.
+pub(super) fn checks(plan: &Plan, node: &Executor<'_>) -> Vec<CheckReport> {
+    vec![cri(plan, node), kubelet_driver(plan, node), runc(node)]
+}
+
+/// The runtime answers CRI `Version` and `Status` (RuntimeReady) on the socket the plan
+/// names.
+fn cri(plan: &Plan, node: &Executor<'_>) -> CheckReport {
+    let Some(endpoint) = plan.facts.get("cri_socket") else {
+        return CheckReport::skip(
+            "the runtime answers CRI",
+            format!("plugin `{}` names no CRI socket", plan.runtime),
+        );
+    };
+    let check = format!("the runtime answers CRI Version and Status on {endpoint}");
+    let Some(path) = endpoint.strip_prefix("unix://") else {
+        return CheckReport::skip(check, "not a unix socket");
+    };
+    let socket = match node.target.open_socket(path) {
+        Ok(Some(socket)) => socket,
+        Ok(None) if !node.live && !node.systemd => {
+            return CheckReport::skip(
+                check,
+                format!(
+                    "nothing listens at {path} in {}: no runtime runs in this root (an image root?); start it there to check CRI",
+                    node.target.dir().display()
+                ),
+            )
+        }
+        Ok(None) => {
+            return CheckReport::fail(
+                check,
+                format!("there is no socket at {path}: the runtime is not running"),
+                "start the runtime (`systemctl enable --now` its unit); `journalctl -u` it says why it stopped",
+            )
+        }
+        Err(e) => {
+            return CheckReport::fail(
+                check,
+                e.to_string(),
+                "the path must be the runtime's socket",
+            )
+        }
+    };
+    match crate::cri::ask(&socket) {
+        Ok(answer) if answer.runtime_ready() => CheckReport::pass(
+            check,
+            format!(
+                "{} {} (CRI {}); {}",
+                answer.runtime_name,
+                answer.runtime_version,
+                answer.api_version,
+                conditions(&answer)
+            ),
+        ),
+        Ok(answer) => CheckReport::fail(
+            check,
+            format!(
+                "{} {} answers but is not ready: {}",
+                answer.runtime_name,
+                answer.runtime_version,
+                conditions(&answer)
+            ),
+            "read the runtime's log for why RuntimeReady is false",
+        ),
+        Err(e) => CheckReport::fail(
+            check,
+            e,
+            "make sure the runtime runs and its CRI plugin is enabled (containerd: no \"cri\" in disabled_plugins), then check again",
+        ),
+    }
+}
+
+fn conditions(answer: &crate::cri::Answer) -> String {
+    answer
+        .conditions
+        .iter()
+        .map(|c| {
+            if c.holds || c.reason.is_empty() {
+                format!("{}={}", c.kind, c.holds)
+            } else {
+                format!("{}={} ({})", c.kind, c.holds, c.reason)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The kubelet's configuration file, as kubeadm writes it (Kubernetes docs, "Configuring a
+/// cgroup driver": kubeadm writes the KubeletConfiguration to /var/lib/kubelet/config.yaml).
+const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
+/// The kubelet flags kubeadm writes, `KUBELET_KUBEADM_ARGS="..."` (seed 004).
+const KUBEADM_FLAGS: &str = "/var/lib/kubelet/kubeadm-flags.env";
+
+/// The fields of a KubeletConfiguration read here.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KubeletConfiguration {
+    cgroup_driver: Option<String>,
+}
+
+/// The kubelet uses the cgroup driver the runtime was given.
+fn kubelet_driver(plan: &Plan, node: &Executor<'_>) -> CheckReport {
+    let want = plan.cgroup_driver.driver.to_string();
+    let check = format!("the kubelet's cgroup driver is the runtime's ({want})");
+    let read = |path: &str| match node.current(path) {
+        Ok(file) => Ok(file.map(|f| String::from_utf8_lossy(&f.bytes).into_owned())),
+        Err(e) => Err(e.message),
+    };
+    let (config, flags) = match (read(KUBELET_CONFIG), read(KUBEADM_FLAGS)) {
+        (Ok(config), Ok(flags)) => (config, flags),
+        (Err(e), _) | (_, Err(e)) => {
+            return CheckReport::fail(check, e, "make the kubelet's files readable")
+        }
+    };
+    // A flag wins over the configuration file (kubelet reads flags last).
+    let from_flag = flags.as_deref().and_then(flag_driver);
+    let (driver, source) = match (from_flag, &config) {
+        (Some(d), _) => (d, format!("--cgroup-driver in {KUBEADM_FLAGS}")),
+        (None, Some(text)) => match serde_yaml_ng::from_str::<KubeletConfiguration>(text) {
+            Ok(c) => match c.cgroup_driver {
+                Some(d) => (d, format!("cgroupDriver in {KUBELET_CONFIG}")),
+                // The kubelet's own default, for a configuration that does not say
+                // (Kubernetes docs, "Configuring a cgroup driver": "the kubelet's default
+                // cgroupfs driver").
+                None => (
+                    "cgroupfs".to_owned(),
+                    format!("the kubelet's default: {KUBELET_CONFIG} sets no cgroupDriver"),
+                ),
+            },
+            Err(e) => {
+                return CheckReport::fail(
+                    check,
+                    format!("{KUBELET_CONFIG} is not YAML the kubelet reads: {e}"),
+                    "fix the file",
+                )
+            }
+        },
+        (None, None) => {
+            return CheckReport::skip(
+                check,
+                format!("no kubelet configuration here ({KUBELET_CONFIG}, {KUBEADM_FLAGS})"),
+            )
+        }
+    };
+    if driver == want {
+        CheckReport::pass(check, source)
+    } else {
+        CheckReport::fail(
+            check,
+            format!("the kubelet uses {driver} ({source}) and the runtime {want}: pods fail to start or are killed under pressure (kubernetes#43805)"),
+            format!("set cgroupDriver: {want} in {KUBELET_CONFIG} (and no other --cgroup-driver in {KUBEADM_FLAGS}), then restart the kubelet; or give `installer run` --cgroup-driver {driver}"),
+        )
+    }
+}
+
+/// The value of `--cgroup-driver` in a kubeadm-flags.env.
+pub(super) fn flag_driver(text: &str) -> Option<String> {
+    let words: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '"' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.iter().enumerate().find_map(|(i, w)| {
+        let w = w.strip_prefix("KUBELET_KUBEADM_ARGS=").unwrap_or(w);
+        match w.strip_prefix("--cgroup-driver") {
+            Some(rest) if rest.starts_with('=') => Some(rest[1..].to_owned()),
+            Some("") => words.get(i + 1).map(|v| (*v).to_owned()),
+            _ => None,
+        }
+    })
+}
+
+/// The runc on the node is not in a range of a known container escape.
+fn runc(node: &Executor<'_>) -> CheckReport {
+    let check = "runc is not a release with a known container escape".to_owned();
+    let argv = ["runc", "--version"].map(str::to_owned).to_vec();
+    let run = node.probe_run(&Probe {
+        argv: argv.clone(),
+        expect: Expect::Success,
+    });
+    if let Some(why) = run.unavailable {
+        return CheckReport::fail(
+            check,
+            why,
+            "every runtime here runs containers through runc: reinstall the runtime's packages",
+        );
+    }
+    let first = run.stdout.lines().next().unwrap_or_default();
+    let Some(version) = runc::Version::parse(first) else {
+        return CheckReport::fail(
+            check,
+            format!("`runc --version` said {first:?}, not a version this check reads"),
+            "check which runc this is",
+        );
+    };
+    let hits = runc::affecting(&version);
+    if hits.is_empty() {
+        return CheckReport::pass(check, format!("runc {}", version.text));
+    }
+    let ids: Vec<String> = hits
+        .iter()
+        .map(|c| format!("{} ({})", c.id, c.what))
+        .collect();
+    if version.distro_build {
+        // Distros fix runc without changing the upstream version: Debian 12's
+        // 1.1.5+ds1-1+deb12u1 carries the fix for CVE-2024-21626 (DSA-5615-1).
+        return CheckReport::skip(
+            check,
+            format!(
+                "runc {} is a distribution's build: by its upstream version it would be affected by {}, but distributions backport fixes; check your distribution's security tracker for it",
+                version.text,
+                ids.join("; ")
+            ),
+        );
+    }
+    CheckReport::fail(
+        check,
+        format!("runc {} is affected by {}", version.text, ids.join("; ")),
+        "install a fixed runtime release (`installer run` with a fixed --version), or accept the risk knowingly",
+    )
+}
+
+mod runc;
