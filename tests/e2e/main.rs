@@ -23,3 +23,4 @@ mod faults;
 mod idempotence;
 mod render;
 mod rpm;
+mod verify;

@@ -96,6 +96,19 @@ impl Mounts {
         );
     }
 
+    /// Sends `sig` (`TERM`, `KILL`) to the daemon `name` started here and waits for it to
+    /// exit; a daemon killed this way leaves what it had not cleaned up (its socket file).
+    pub fn signal_and_wait(&mut self, name: &str, sig: &str) {
+        let at = self
+            .daemons
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no daemon {name} was started here"));
+        let (_, mut child) = self.daemons.remove(at);
+        signal(child.id(), sig);
+        let _ = child.wait();
+    }
+
     fn stop(&mut self) {
         for (name, mut child) in self.daemons.drain(..).rev() {
             if let Ok(None) = child.try_wait() {
