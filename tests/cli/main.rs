@@ -7,6 +7,7 @@ mod download;
 mod hostile;
 mod plan;
 mod plugins;
+mod preflight;
 mod render;
 mod run;
 mod runtimes;

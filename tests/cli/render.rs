@@ -233,6 +233,8 @@ fn help_is_reviewed_like_code() {
         ("help", &["--help"][..]),
         ("help-plan", &["plan", "--help"][..]),
         ("help-run", &["run", "--help"][..]),
+        ("help-verify", &["verify", "--help"][..]),
+        ("help-preflight", &["preflight", "--help"][..]),
     ] {
         let out = Installer::with_defaults()
             .without_env("INSTALLER_NO_DEFAULT_PLUGIN_DIRS")

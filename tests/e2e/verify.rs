@@ -91,6 +91,21 @@ fn verify_passes_on_the_installed_node_then_names_each_thing_that_breaks() {
         "containerd's own answer over CRI: {detail}"
     );
 
+    // A CRI-O plan on this node: containerd already serves CRI, so preflight (and run)
+    // refuse before anything changes.
+    let out = Installer::with_defaults()
+        .args(["preflight", "--output", "json", "--root"])
+        .arg_list([root.path().as_os_str()])
+        .args(["--runtime", "cri-o", "--cgroup-driver", "systemd"])
+        .run();
+    let pre: Value = serde_json::from_str(&out.stdout).unwrap();
+    let other = failed_about(&pre, "containerd at");
+    assert!(
+        other["detail"].as_str().unwrap().contains("answers CRI"),
+        "{other:#}"
+    );
+    assert_eq!(out.code, 2, "{pre:#}");
+
     // The pin: the plan for another series is not what is installed.
     let other: Vec<String> = selection
         .iter()

@@ -132,9 +132,17 @@ pub enum Command {
     Render(RenderArgs),
     /// Put back what an interrupted run changed (or, named, any run), from its journal.
     Rollback(RollbackArgs),
-    /// Check the node (or --root) against the plan for the selection: files, packages,
-    /// the runtime's own parse of its config, services, CRI over the runtime's socket, the
-    /// kubelet's cgroup driver, runc's version. Changes nothing; exits 1 when a check fails.
+    /// What would make `run` fail or harm the node; changes nothing.
+    ///
+    /// `run` asks the same first: files it cannot merge, the plugins' prerequisites, another
+    /// runtime serving CRI, the kubelet's cgroup driver, running pods whose driver would
+    /// change, swap, node tools, disk. Exits 2 when run would refuse.
+    Preflight(Selection),
+    /// Check the node against the plan; changes nothing.
+    ///
+    /// Files, packages, the runtime's own parse of its config, services, CRI over the
+    /// runtime's socket, the kubelet's cgroup driver, runc's version. Exits 1 when a check
+    /// fails.
     Verify(Selection),
     /// Internal: run one plugin call in this child process and print the answer.
     #[command(name = crate::loader::CHILD_COMMAND, hide = true)]
@@ -173,6 +181,12 @@ pub struct RunArgs {
     /// Seconds to wait for another apt/dnf/zypper holding the package database.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub lock_timeout: u64,
+
+    /// Run even when preflight finds the node not ready (another runtime serving CRI, the
+    /// kubelet on another cgroup driver, running pods whose driver would change, swap on,
+    /// missing node tools, a nearly full /var/lib). Each is still printed.
+    #[arg(long)]
+    pub force: bool,
 
     #[command(flatten)]
     pub selection: Selection,

@@ -95,6 +95,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Render(args) => plan::render(&ctx, &args.selection, args.format),
         Command::Rollback(args) => run::rollback(&ctx, args),
         Command::Verify(selection) => verify::run(&ctx, selection),
+        Command::Preflight(selection) => verify::preflight(&ctx, selection),
         Command::PluginCall(_) => unreachable!("handled before logging is set up"),
     }
 }

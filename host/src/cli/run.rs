@@ -22,7 +22,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             eprintln!("warning: {}", render::printable(warning));
         }
     }
-    let seen = exec::preflight(&built, &target);
+    let seen = exec::preflight_with_node(&built, &target);
     if args.dry_run {
         if ctx.json() {
             print_json(&built);
@@ -42,6 +42,40 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             ),
             "fix what is named (a file that must parse, a user the target must have), then run again; nothing was changed",
         ));
+    }
+    // The node's readiness (another runtime serving CRI, the kubelet on another driver, pods
+    // whose driver would change, swap, missing tools, a full disk): refused before any change.
+    let refusals: Vec<String> = seen
+        .refusals()
+        .map(|c| {
+            format!(
+                "{} (fix: {})",
+                c.detail.as_deref().unwrap_or(&c.check),
+                c.fix.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    if !refusals.is_empty() && !args.force {
+        return Err(Error::input(
+            format!(
+                "preflight: the node is not ready for this plan: {}",
+                refusals.join("; ")
+            ),
+            "fix what is named, or pass --force to run anyway; nothing was changed (`installer preflight` lists every check)",
+        ));
+    }
+    for c in seen.node.iter().filter(|c| c.status == exec::Verdict::Warn) {
+        eprintln!(
+            "warning: {}: {}",
+            render::printable(&c.check),
+            render::printable(c.detail.as_deref().unwrap_or(""))
+        );
+    }
+    for refused in refusals.iter().filter(|_| args.force) {
+        eprintln!(
+            "warning: --force: running despite {}",
+            render::printable(refused)
+        );
     }
     if !args.yes {
         // As apt-get does: with nobody at a terminal to answer, asking is not consent.

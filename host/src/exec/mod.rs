@@ -21,14 +21,16 @@ mod journal;
 mod keys;
 mod locks;
 mod preflight;
+mod readiness;
 mod report;
 mod verify;
 
-pub use preflight::{managed_elsewhere, merge_problems, preflight, Preflight};
+pub use preflight::{managed_elsewhere, merge_problems, preflight, preflight_with_node, Preflight};
+pub use readiness::readiness;
 pub use report::{
     Failure, LeftBehind, RollbackReport, RunReport, RunStatus, StepReport, StepStatus,
 };
-pub use verify::{verify, CheckReport, Verdict, VerifyReport};
+pub use verify::{prerequisites, verify, CheckReport, Verdict, VerifyReport};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

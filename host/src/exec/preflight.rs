@@ -12,6 +12,9 @@ pub struct Preflight {
     pub problems: Vec<String>,
     /// For each file the plan would change on the target, by path: the unified diff.
     pub diffs: BTreeMap<String, String>,
+    /// The node's readiness ([`super::readiness`]), when asked for: a failure makes `run`
+    /// refuse unless `--force`.
+    pub node: Vec<super::CheckReport>,
 }
 
 impl Preflight {
@@ -40,6 +43,24 @@ pub fn preflight(plan: &Plan, target: &Target) -> Preflight {
     Preflight {
         problems: merge_problems(plan, target),
         diffs,
+        node: Vec::new(),
+    }
+}
+
+/// [`preflight`], and the node's readiness for the plan ([`super::readiness`]): what `run`
+/// and `installer preflight` ask. (`plan` shows the plan, not the node.)
+pub fn preflight_with_node(plan: &Plan, target: &Target) -> Preflight {
+    let mut seen = preflight(plan, target);
+    seen.node = super::readiness(plan, target, &seen);
+    seen
+}
+
+impl Preflight {
+    /// The node checks that make `run` refuse.
+    pub fn refusals(&self) -> impl Iterator<Item = &super::CheckReport> {
+        self.node
+            .iter()
+            .filter(|c| c.status == super::Verdict::Fail)
     }
 }
 

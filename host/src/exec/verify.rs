@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::*;
 use crate::compose::PlannedStep;
 
-mod node;
+pub(super) mod node;
 
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +24,8 @@ pub enum Verdict {
     Fail,
     /// It cannot be asked here; the detail says why.
     Skip,
+    /// (preflight) Not a reason to refuse, but something to know before running.
+    Warn,
 }
 
 /// One line of `verify`.
@@ -45,7 +47,7 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    fn pass(check: impl Into<String>, detail: impl Into<String>) -> CheckReport {
+    pub(super) fn pass(check: impl Into<String>, detail: impl Into<String>) -> CheckReport {
         CheckReport {
             check: check.into(),
             status: Verdict::Pass,
@@ -55,7 +57,7 @@ impl CheckReport {
         }
     }
 
-    fn fail(
+    pub(super) fn fail(
         check: impl Into<String>,
         detail: impl Into<String>,
         fix: impl Into<String>,
@@ -69,7 +71,7 @@ impl CheckReport {
         }
     }
 
-    fn skip(check: impl Into<String>, why: impl Into<String>) -> CheckReport {
+    pub(super) fn skip(check: impl Into<String>, why: impl Into<String>) -> CheckReport {
         CheckReport {
             check: check.into(),
             status: Verdict::Skip,
@@ -142,6 +144,29 @@ pub fn verify(plan: &Plan, target: &Target) -> VerifyReport {
         distro: plan.distro.id.clone(),
         checks,
     }
+}
+
+/// The plan's prerequisites-phase checks asked on the target (what `run` asks first, before
+/// it changes anything).
+pub fn prerequisites(plan: &Plan, target: &Target) -> Vec<CheckReport> {
+    let probe = Executor::new(
+        target,
+        &RunOptions {
+            lock_timeout: Duration::ZERO,
+            allow_insecure_repo: false,
+        },
+    );
+    plan.steps
+        .iter()
+        .filter(|s| s.phase == plugin_api::Phase::Prerequisites)
+        .flat_map(|step| {
+            step.actions
+                .iter()
+                .filter(|a| matches!(a, Action::Check(_)))
+                .map(|a| probe.is_done(a, step, &plan.overrides))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// An action as a check, in a few words.
@@ -276,7 +301,7 @@ impl Executor<'_> {
                     (false, Some(why)) => CheckReport::fail(
                         check,
                         format!("could not ask: {why}"),
-                        "install what the check runs, or run verify where the runtime is installed",
+                        "install what the check runs in the target, then ask again",
                     ),
                     (false, None) => CheckReport::fail(
                         check,

@@ -7,7 +7,7 @@ use plugin_api::{Action, Expect, FileContent, Probe, TomlEdit};
 
 use super::{by_phase, plugin_files, sh_quote};
 use crate::compose::Plan;
-use crate::exec::Preflight;
+use crate::exec::{Preflight, Verdict};
 
 /// The plan as readable text, grouped by phase; each step says who asked for it and why.
 /// Under each file write or merge that would change a file that exists on the target, the
@@ -39,6 +39,22 @@ pub fn text(plan: &Plan, seen: &Preflight) -> String {
             out,
             "warning: {problem}; `run` will refuse to start until it is fixed"
         );
+    }
+    for check in &seen.node {
+        let detail = check.detail.as_deref().unwrap_or("");
+        match check.status {
+            Verdict::Fail => {
+                let _ = writeln!(
+                    out,
+                    "warning: {detail}; `run` will refuse (fix: {})",
+                    check.fix.as_deref().unwrap_or("")
+                );
+            }
+            Verdict::Warn => {
+                let _ = writeln!(out, "warning: {}: {detail}", check.check);
+            }
+            Verdict::Pass | Verdict::Skip => {}
+        }
     }
     let mut n = 0;
     for (phase, steps) in by_phase(plan) {

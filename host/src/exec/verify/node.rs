@@ -93,60 +93,64 @@ fn conditions(answer: &crate::cri::Answer) -> String {
 
 /// The kubelet's configuration file, as kubeadm writes it (Kubernetes docs, "Configuring a
 /// cgroup driver": kubeadm writes the KubeletConfiguration to /var/lib/kubelet/config.yaml).
-const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
+pub(in crate::exec) const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
 /// The kubelet flags kubeadm writes, `KUBELET_KUBEADM_ARGS="..."` (seed 004).
-const KUBEADM_FLAGS: &str = "/var/lib/kubelet/kubeadm-flags.env";
+pub(in crate::exec) const KUBEADM_FLAGS: &str = "/var/lib/kubelet/kubeadm-flags.env";
 
 /// The fields of a KubeletConfiguration read here.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct KubeletConfiguration {
-    cgroup_driver: Option<String>,
+pub(in crate::exec) struct KubeletConfiguration {
+    /// `systemd` or `cgroupfs`.
+    pub cgroup_driver: Option<String>,
+    /// Whether the kubelet refuses to start with swap on (its default: true).
+    pub fail_swap_on: Option<bool>,
+}
+
+/// The kubelet's cgroup driver as its files on the node say, and which file says it;
+/// `None` when there is no kubelet configuration.
+pub(in crate::exec) fn kubelet_driver_of(
+    node: &Executor<'_>,
+) -> Result<Option<(String, String)>, String> {
+    let read = |path: &str| match node.current(path) {
+        Ok(file) => Ok(file.map(|f| String::from_utf8_lossy(&f.bytes).into_owned())),
+        Err(e) => Err(e.message),
+    };
+    let config = read(KUBELET_CONFIG)?;
+    let flags = read(KUBEADM_FLAGS)?;
+    // A flag wins over the configuration file (kubelet reads flags last).
+    if let Some(d) = flags.as_deref().and_then(flag_driver) {
+        return Ok(Some((d, format!("--cgroup-driver in {KUBEADM_FLAGS}"))));
+    }
+    let Some(text) = config else {
+        return Ok(None);
+    };
+    let parsed = serde_yaml_ng::from_str::<KubeletConfiguration>(&text)
+        .map_err(|e| format!("{KUBELET_CONFIG} is not YAML the kubelet reads: {e}"))?;
+    Ok(Some(match parsed.cgroup_driver {
+        Some(d) => (d, format!("cgroupDriver in {KUBELET_CONFIG}")),
+        // The kubelet's own default, for a configuration that does not say (Kubernetes
+        // docs, "Configuring a cgroup driver": "the kubelet's default cgroupfs driver").
+        None => (
+            "cgroupfs".to_owned(),
+            format!("the kubelet's default: {KUBELET_CONFIG} sets no cgroupDriver"),
+        ),
+    }))
 }
 
 /// The kubelet uses the cgroup driver the runtime was given.
 fn kubelet_driver(plan: &Plan, node: &Executor<'_>) -> CheckReport {
     let want = plan.cgroup_driver.driver.to_string();
     let check = format!("the kubelet's cgroup driver is the runtime's ({want})");
-    let read = |path: &str| match node.current(path) {
-        Ok(file) => Ok(file.map(|f| String::from_utf8_lossy(&f.bytes).into_owned())),
-        Err(e) => Err(e.message),
-    };
-    let (config, flags) = match (read(KUBELET_CONFIG), read(KUBEADM_FLAGS)) {
-        (Ok(config), Ok(flags)) => (config, flags),
-        (Err(e), _) | (_, Err(e)) => {
-            return CheckReport::fail(check, e, "make the kubelet's files readable")
-        }
-    };
-    // A flag wins over the configuration file (kubelet reads flags last).
-    let from_flag = flags.as_deref().and_then(flag_driver);
-    let (driver, source) = match (from_flag, &config) {
-        (Some(d), _) => (d, format!("--cgroup-driver in {KUBEADM_FLAGS}")),
-        (None, Some(text)) => match serde_yaml_ng::from_str::<KubeletConfiguration>(text) {
-            Ok(c) => match c.cgroup_driver {
-                Some(d) => (d, format!("cgroupDriver in {KUBELET_CONFIG}")),
-                // The kubelet's own default, for a configuration that does not say
-                // (Kubernetes docs, "Configuring a cgroup driver": "the kubelet's default
-                // cgroupfs driver").
-                None => (
-                    "cgroupfs".to_owned(),
-                    format!("the kubelet's default: {KUBELET_CONFIG} sets no cgroupDriver"),
-                ),
-            },
-            Err(e) => {
-                return CheckReport::fail(
-                    check,
-                    format!("{KUBELET_CONFIG} is not YAML the kubelet reads: {e}"),
-                    "fix the file",
-                )
-            }
-        },
-        (None, None) => {
+    let (driver, source) = match kubelet_driver_of(node) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
             return CheckReport::skip(
                 check,
                 format!("no kubelet configuration here ({KUBELET_CONFIG}, {KUBEADM_FLAGS})"),
             )
         }
+        Err(e) => return CheckReport::fail(check, e, "fix the kubelet's files"),
     };
     if driver == want {
         CheckReport::pass(check, source)
