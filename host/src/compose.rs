@@ -27,6 +27,7 @@ use crate::Error;
 
 mod check;
 mod combine;
+pub mod kubelet;
 mod lower;
 
 use check::*;
@@ -56,6 +57,9 @@ pub struct Plan {
     /// Keys whose value in an existing config file the plan's replaces (`--override`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
+    /// Whether the plan also aligns the kubelet (`--configure-kubelet`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub configures_kubelet: bool,
 }
 
 /// A plugin that contributed to a plan.
@@ -436,6 +440,7 @@ pub fn compose(
             allowed: options.allow_vulnerable.clone(),
         },
         overrides: Vec::new(),
+        configures_kubelet: false,
     })
 }
 

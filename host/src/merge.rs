@@ -1,6 +1,9 @@
-//! Merging our keys into configuration files we do not own: daemon.json (JSON merge) and
+//! Merging our keys into configuration files we do not own: daemon.json (JSON merge),
 //! containerd's config.toml (edited in place with toml_edit, so every other setting and every
-//! comment survives). Used by `plan` (to show the result), `render` and `run`.
+//! comment survives) and the kubelet's config.yaml (`yaml`, with yaml-edit). Used by `plan`
+//! (to show the result), `render` and `run`.
+
+mod yaml;
 
 use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstRootNode};
 use plugin_api::{FileContent, TomlEdit};
@@ -45,6 +48,14 @@ pub enum MergeError {
         path: String,
         /// Each key set both ways.
         conflicts: Vec<Conflict>,
+    },
+    /// A YAML document to edit that is not there (the host never writes one from scratch).
+    #[error("{path} does not exist: there is no YAML document to edit ({why})")]
+    Missing {
+        /// The file.
+        path: String,
+        /// Who writes it.
+        why: String,
     },
     /// A JSON value cannot be represented in TOML (null, say).
     #[error("{path}: `{key}`: {detail}")]
@@ -165,6 +176,7 @@ fn apply_with(
         FileContent::TomlEdit { initial, edits } => {
             toml_edit_file(path, existing, initial.as_deref(), edits, overrides)
         }
+        FileContent::YamlSet { values } => yaml::set(path, existing, values),
     }
 }
 

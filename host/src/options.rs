@@ -40,6 +40,8 @@ struct ConfigFile {
     allow_insecure_repo: bool,
     #[serde(default, rename = "override")]
     overrides: Vec<String>,
+    #[serde(default)]
+    configure_kubelet: bool,
 }
 
 /// A resolved selection.
@@ -53,6 +55,8 @@ pub struct Resolved {
     pub options: Options,
     /// Keys whose value in an existing config file the plan's replaces (`--override`).
     pub overrides: Vec<String>,
+    /// `--configure-kubelet`: the plan also aligns the kubelet's configuration.
+    pub configure_kubelet: bool,
 }
 
 /// Where a value came from, for messages: `--version`, `--set cri-o.key-url`, or
@@ -216,6 +220,7 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
             allow_insecure_repo,
         },
         overrides,
+        configure_kubelet: selection.configure_kubelet || config.configure_kubelet,
     })
 }
 

@@ -327,6 +327,14 @@ pub enum FileContent {
         /// The edits, in order.
         edits: Vec<TomlEdit>,
     },
+    /// Set top-level scalar keys of an existing YAML document (a KubeletConfiguration),
+    /// keeping every other key, its order and the comments (since protocol 1.4). These
+    /// values replace the file's: a plan that sets a key owns it. A missing file is an
+    /// error: the host never writes a YAML document from scratch.
+    YamlSet {
+        /// Key → value, written as plain scalars.
+        values: BTreeMap<String, String>,
+    },
 }
 
 /// One in-place edit of a TOML document.

@@ -5,6 +5,7 @@ mod detect;
 mod distros;
 mod download;
 mod hostile;
+mod kubelet;
 mod plan;
 mod plugins;
 mod preflight;

@@ -71,6 +71,13 @@ pub fn build_with_options(
     }
     let mut plan = compose::compose(&registry, &distro, &resolved.options, &resolved.with)?;
     plan.overrides = resolved.overrides.clone();
+    if resolved.configure_kubelet {
+        let step = compose::kubelet::align(&plan, resolved.options.kubernetes_version.as_deref());
+        plan.steps.push(step);
+        // Stable: the kubelet after the runtime's own service step.
+        plan.steps.sort_by_key(|s| s.phase);
+        plan.configures_kubelet = true;
+    }
     let managed = crate::exec::managed_elsewhere(&plan, target);
     plan.warnings.extend(managed);
     if let Some(day) = end_of_life {

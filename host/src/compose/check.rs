@@ -97,6 +97,9 @@ pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
             if let Some(owner) = f.owner.as_deref().or(f.group.as_deref()) {
                 token(owner, &from, &validate::ACCOUNT)?;
             }
+            if let FileContent::YamlSet { values } = &f.content {
+                yaml_values(values, &from)?;
+            }
             if let FileContent::TomlEdit { edits, .. } = &f.content {
                 for edit in edits {
                     if let TomlEdit::SetWhere {
@@ -258,4 +261,30 @@ pub(super) fn check_action(action: &Action, from: &str, options: &Options) -> Re
             plugin_api::PROTOCOL_VERSION
         ))),
     }
+}
+
+/// Keys and values of a YAML edit: names and plain scalars the script can write as `run`
+/// does (no quotes, no `: ` or ` #` that YAML would read otherwise, no leading indicator).
+pub(super) fn yaml_values(
+    values: &std::collections::BTreeMap<String, String>,
+    from: &str,
+) -> Result<(), Error> {
+    for (key, value) in values {
+        let key_ok = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let value_ok = value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._/:@".contains(c))
+            && !value.contains(": ");
+        if !key_ok || !value_ok {
+            return Err(Error::plugin_bug(format!(
+                "{from}: YAML key {key:?} = {value:?} is not a plain name and scalar"
+            )));
+        }
+    }
+    Ok(())
 }

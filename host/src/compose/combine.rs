@@ -255,6 +255,23 @@ pub(super) fn combine_files(x: &FileStep, y: &FileStep) -> Result<FileStep, Stri
         (a, b) => a.clone().or_else(|| b.clone()),
     };
     let content = match (&x.content, &y.content) {
+        (FileContent::YamlSet { values: a }, FileContent::YamlSet { values: b }) => {
+            let mut values = a.clone();
+            for (k, v) in b {
+                match values.get(k) {
+                    Some(w) if w != v => {
+                        return Err(format!(
+                            "file {}: key `{k}` set to different values",
+                            x.path
+                        ))
+                    }
+                    _ => {
+                        values.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            FileContent::YamlSet { values }
+        }
         (FileContent::JsonMerge { value: a }, FileContent::JsonMerge { value: b }) => {
             let mut merged = a.clone();
             json_merge_strict(&mut merged, b, "")

@@ -32,6 +32,11 @@ impl Executor<'_> {
         };
         let ids = self.ids(path, owner.as_deref(), group.as_deref())?;
         let existing = self.current(path)?;
+        if existing.is_none() {
+            if let Some(why) = yaml_document_missing(path, merge) {
+                return Ok(Outcome::Skipped(why));
+            }
+        }
         let bytes = existing.as_ref().map(|f| f.bytes.as_slice());
         // A file the site had before this run is the site's: a value it sets otherwise
         // is a conflict unless overridden. One a package installed during the run
@@ -409,4 +414,14 @@ pub(super) fn wanted(action: &Action) -> Option<download::Wanted<'_>> {
         }),
         _ => None,
     }
+}
+
+/// Why an edit of a YAML document is skipped when the document is not there: such an edit
+/// sets keys of a file another tool writes (kubeadm's KubeletConfiguration), never the file.
+pub(super) fn yaml_document_missing(path: &str, merge: &plugin_api::FileContent) -> Option<String> {
+    matches!(merge, plugin_api::FileContent::YamlSet { .. }).then(|| {
+        format!(
+            "{path} does not exist yet, so it was not edited: kubeadm writes it at `kubeadm init` or `join` (give kubeadm a KubeletConfiguration with these values)"
+        )
+    })
 }

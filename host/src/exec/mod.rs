@@ -42,7 +42,7 @@ use serde::Serialize;
 
 use journal::Journal;
 
-use actions::wanted;
+use actions::{wanted, yaml_document_missing};
 use commands::{io_failure, tail};
 
 use crate::compose::Plan;

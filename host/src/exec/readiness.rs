@@ -100,6 +100,13 @@ fn kubelet_driver(plan: &Plan, node: &Executor<'_>) -> CheckReport {
     match kubelet_driver_of(node) {
         Ok(None) => CheckReport::pass(check, "no kubelet configuration yet"),
         Ok(Some((driver, source))) if driver == want => CheckReport::pass(check, source),
+        // --configure-kubelet sets the file's value; a flag would still win over it.
+        Ok(Some((driver, source))) if plan.configures_kubelet && !source.contains("--cgroup-driver") => {
+            CheckReport::pass(
+                check,
+                format!("the kubelet uses {driver} ({source}); this plan sets it to {want}"),
+            )
+        }
         Ok(Some((driver, source))) => CheckReport::fail(
             check,
             format!("the kubelet uses {driver} ({source}); the plan gives the runtime {want}, and a mismatch breaks pods (kubernetes#43805)"),

@@ -188,7 +188,17 @@ fn short(action: &Action, step: &PlannedStep) -> String {
             format!("{}: `{}` is done", step.summary, argv.join(" "))
         }
         Action::Run { .. } => format!("{}: done", step.summary),
-        Action::Service { unit, .. } => format!("{unit} is enabled and active"),
+        Action::Service {
+            unit,
+            enable,
+            start,
+            ..
+        } => match (enable, start) {
+            (true, true) => format!("{unit} is enabled and active"),
+            (true, false) => format!("{unit} is enabled"),
+            (false, true) => format!("{unit} is active"),
+            (false, false) => format!("{unit} restarts when what it reads changes"),
+        },
         Action::Check(_) => step.summary.clone(),
         Action::SkipIf(g) => g.warning.clone(),
         Action::Unknown => unreachable!("compose refuses unknown action kinds"),
@@ -202,6 +212,15 @@ impl Executor<'_> {
         match action {
             Action::WriteFile { path, content, .. } => {
                 self.file_holds(check, path, |_| Ok(content.clone()))
+            }
+            Action::MergeFile { path, merge, .. }
+                if matches!(self.current(path), Ok(None))
+                    && yaml_document_missing(path, merge).is_some() =>
+            {
+                CheckReport::skip(
+                    check,
+                    yaml_document_missing(path, merge).unwrap_or_default(),
+                )
             }
             Action::MergeFile { path, merge, .. } => self.file_holds(check, path, |bytes| {
                 crate::merge::apply_to_bytes(path, bytes, merge, Overrides::Keys(overrides))
@@ -260,6 +279,12 @@ impl Executor<'_> {
                 start,
                 ..
             } => {
+                if !enable && !start {
+                    return CheckReport::skip(
+                        check,
+                        "a restart belongs to the run that changed it; nothing to ask now",
+                    );
+                }
                 if !self.systemd {
                     return CheckReport::skip(
                         check,

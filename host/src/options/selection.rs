@@ -70,6 +70,13 @@ pub struct Selection {
     #[arg(long = "override", value_name = "KEY")]
     pub overrides: Vec<String>,
 
+    /// Also align the kubelet with the runtime: set cgroupDriver and containerRuntimeEndpoint
+    /// in /var/lib/kubelet/config.yaml in place (other settings and comments kept), and
+    /// restart the kubelet if it runs. A node kubeadm has not joined yet is left alone, with a
+    /// warning.
+    #[arg(long)]
+    pub configure_kubelet: bool,
+
     /// TOML file holding any of the above (same names, `set` as a table); flags win.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

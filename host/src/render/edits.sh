@@ -325,3 +325,45 @@ json_file() {
   write_file "$file" "$mode" "$merged
 "
 }
+
+# yaml_set FILE KEY VALUE...: print the YAML document FILE with each top-level KEY set to the
+# plain scalar VALUE, as `installer run` sets it: the key's line replaced where it stands
+# (with any block value indented below it), a key the file lacks appended, every other line
+# and comment kept; a key already holding VALUE is left exactly as written.
+yaml_set() {
+  file=$1; shift
+  [ -f "$file" ] || { say "$file does not exist: there is no YAML document to edit"; exit 1; }
+  awk '
+    BEGIN {
+      for (i = 1; i + 1 < ARGC; i += 2) { key[++n] = ARGV[i]; val[ARGV[i]] = ARGV[i + 1]; ARGV[i] = ""; ARGV[i + 1] = "" }
+    }
+    skipping && /^[ \t]/ { next }
+    { skipping = 0 }
+    {
+      for (j = 1; j <= n; j++) {
+        k = key[j]
+        if (index($0, k ":") == 1 && (length($0) == length(k) + 1 || substr($0, length(k) + 2, 1) ~ /[ \t]/)) {
+          rest = substr($0, length(k) + 2); sub(/^[ \t]+/, "", rest); sub(/[ \t]+(#.*)?$/, "", rest)
+          seen[k] = 1
+          if (rest == val[k]) { print; next }
+          print k ": " val[k]; skipping = 1; next
+        }
+      }
+      print
+    }
+    END { for (j = 1; j <= n; j++) if (!(key[j] in seen)) print key[j] ": " val[key[j]] }
+  ' "$@" "$file"
+}
+
+# yaml_file FILE MODE KEY VALUE...: yaml_set, written back in place; a document that is not
+# there is left unwritten, with a warning, as `installer run` leaves it.
+yaml_file() {
+  file=$1; mode=$2; shift 2
+  if [ ! -f "$file" ]; then
+    say "warning: $file does not exist yet, so it was not edited: kubeadm writes it at kubeadm init or join"
+    return 0
+  fi
+  edited=$(yaml_set "$file" "$@")
+  write_file "$file" "$mode" "$edited
+"
+}

@@ -266,7 +266,16 @@ fn sh_merge(path: &str, mode: u32, merge: &FileContent, overrides: &[String]) ->
             Err(e) => format!("say {}; exit 2\n", sh_quote(&e.to_string())),
         },
         FileContent::Full { text } => format!("write_file {p} {m} {}\n", sh_quote(text)),
+        FileContent::YamlSet { values } => format!("yaml_file {p} {m}{}\n", yaml_args(values)),
     }
+}
+
+/// `KEY VALUE ...` for `yaml_set`, quoted.
+fn yaml_args(values: &std::collections::BTreeMap<String, String>) -> String {
+    values
+        .iter()
+        .map(|(k, v)| format!(" {} {}", sh_quote(k), sh_quote(v)))
+        .collect()
 }
 
 fn overrides_args(overrides: &[String]) -> String {
@@ -280,6 +289,9 @@ fn overrides_args(overrides: &[String]) -> String {
 /// naming the file, when the merge cannot be done).
 fn sh_merge_call(path: &str, merge: &FileContent, overrides: &[String], strict: bool) -> String {
     match merge {
+        FileContent::YamlSet { values } => {
+            format!("yaml_set {}{}", sh_quote(path), yaml_args(values))
+        }
         FileContent::JsonMerge { value } => format!(
             "json_merge_or_stop {} {}{}",
             sh_quote(path),

@@ -137,6 +137,14 @@ pub fn describe(action: &Action) -> String {
             indent(content)
         ),
         Action::MergeFile { path, merge, .. } => match merge {
+            FileContent::YamlSet { values } => {
+                let mut s =
+                    format!("set in {path} (an existing YAML document; other keys and comments kept):\n");
+                for (k, v) in values {
+                    let _ = writeln!(s, "  {k}: {v}");
+                }
+                s.trim_end().to_owned()
+            }
             FileContent::JsonMerge { value } => format!(
                 "merge into {path} (other keys kept):\n{}",
                 indent(&serde_json::to_string_pretty(value).unwrap_or_default())

@@ -515,3 +515,41 @@ fn the_script_edits_every_real_config_of_the_corpus_as_run_does() {
     }
     assert!(compared >= 20, "only {compared} edits compared");
 }
+
+/// The kubelet's configuration as the script and `run` align it: the same text, comments,
+/// order and other keys kept, for the shapes kubeadm and operators write.
+#[test]
+fn the_script_sets_kubelet_keys_as_run_does() {
+    let merge = FileContent::YamlSet {
+        values: [
+            ("cgroupDriver", "systemd"),
+            (
+                "containerRuntimeEndpoint",
+                "unix:///run/containerd/containerd.sock",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    };
+    for text in [
+        // kubeadm's, with the other driver.
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nauthentication:\n  anonymous:\n    enabled: false\ncgroupDriver: cgroupfs\nclusterDNS:\n- 10.96.0.10\nkind: KubeletConfiguration\n",
+        // No driver at all, a comment on top, a nested key of the same name left alone.
+        "# managed by hand\nkind: KubeletConfiguration\nevictionHard:\n  cgroupDriver: untouched\n",
+        // Already aligned, with comments on the lines: nothing changes.
+        "cgroupDriver: systemd  # ours\ncontainerRuntimeEndpoint: unix:///run/containerd/containerd.sock\nkind: KubeletConfiguration\n",
+        // The endpoint as a block value below its key.
+        "kind: KubeletConfiguration\ncontainerRuntimeEndpoint:\n  unix:///var/run/crio/crio.sock\ncgroupDriver: cgroupfs\n",
+    ] {
+        let run = crate::merge::apply_to_bytes(
+            "/var/lib/kubelet/config.yaml",
+            Some(text.as_bytes()),
+            &merge,
+            crate::merge::Overrides::default(),
+        )
+        .unwrap();
+        let script = script_merge("config.yaml", text, &merge, &[]).unwrap();
+        assert_eq!(script, run, "for:\n{text}");
+    }
+}
