@@ -3,6 +3,7 @@
 //! comment survives) and the kubelet's config.yaml (`yaml`, with yaml-edit). Used by `plan`
 //! (to show the result), `render` and `run`.
 
+mod flags;
 mod yaml;
 
 use jsonc_parser::cst::{CstArray, CstInputValue, CstNode, CstObject, CstRootNode};
@@ -177,6 +178,11 @@ fn apply_with(
             toml_edit_file(path, existing, initial.as_deref(), edits, overrides)
         }
         FileContent::YamlSet { values } => yaml::set(path, existing, values),
+        FileContent::EnvFlags {
+            variable,
+            set,
+            remove,
+        } => flags::edit(path, existing, variable, set, remove),
     }
 }
 

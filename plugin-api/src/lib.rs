@@ -82,8 +82,10 @@ pub use steps::{
 ///   fetched and checked by the host before a run changes anything); the `set_default` TOML
 ///   edit (a key set only where the file has none) and `set_where` (a key set in every table
 ///   of a table of tables that a key selects); probes that expect stdout to lack a text.
-/// * 1.4: the `yaml_set` file content (top-level scalar keys of an existing YAML document
-///   set in place, comments kept), which the host uses to align the kubelet.
+/// * 1.4: the `yaml_set` and `env_flags` file contents (top-level scalar keys of an existing
+///   YAML document set in place, comments kept; the flags an environment file's variable
+///   holds), which the host uses to align and migrate the kubelet; `stop` and `disable` on
+///   the service action.
 pub const PROTOCOL_VERSION: &str = "1.4.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].

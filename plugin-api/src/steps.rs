@@ -335,6 +335,21 @@ pub enum FileContent {
         /// Key → value, written as plain scalars.
         values: BTreeMap<String, String>,
     },
+    /// Edit the command-line flags one variable of an environment file holds, such as
+    /// kubeadm's `KUBELET_KUBEADM_ARGS="--flag=value ..."` (since protocol 1.4): flags in
+    /// `set` are given their value (replacing `--flag=x` or `--flag x`, else appended), flags
+    /// in `remove` are dropped, every other flag and line is kept in its order. A missing
+    /// file is an error, as for `yaml_set`.
+    EnvFlags {
+        /// The variable holding the flags.
+        variable: String,
+        /// Flag (with its dashes) → value.
+        #[serde(default)]
+        set: BTreeMap<String, String>,
+        /// Flags (with their dashes) to drop.
+        #[serde(default)]
+        remove: Vec<String>,
+    },
 }
 
 /// One in-place edit of a TOML document.
@@ -581,6 +596,13 @@ pub enum Action {
         /// Restart it only when one of these files or packages changed in this run.
         #[serde(default)]
         restart_when_changed: Vec<RestartTrigger>,
+        /// Stop it when it is active (since protocol 1.4; a migration stops the old runtime
+        /// and the kubelet before it changes their configuration).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stop: bool,
+        /// Disable it when it is enabled (since protocol 1.4).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        disable: bool,
     },
     /// Check something; changes nothing. Fails the run (or `verify`) when the probe says no.
     Check(Check),

@@ -69,6 +69,8 @@ pub fn align(plan: &Plan, kubernetes_version: Option<&str>) -> PlannedStep {
                 enable: false,
                 start: false,
                 restart_when_changed: vec![RestartTrigger::File(KUBELET_CONFIG.to_owned())],
+                stop: false,
+                disable: false,
             },
         ],
     }

@@ -90,5 +90,7 @@ pub(super) fn service_action(
         } else {
             Vec::new()
         },
+        stop: false,
+        disable: false,
     }
 }

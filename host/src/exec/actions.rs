@@ -259,6 +259,8 @@ impl Executor<'_> {
             enable,
             start,
             restart_when_changed,
+            stop,
+            disable,
         } = action
         else {
             unreachable!("apply dispatches by kind")
@@ -276,6 +278,24 @@ impl Executor<'_> {
                 .map(str::to_owned)
                 .collect()
         };
+        if *stop
+            && self.probe(&Probe {
+                argv: sys(&["is-active", "--quiet", unit]),
+                expect: Expect::Success,
+            })
+        {
+            self.must(&sys(&["stop", unit]))?;
+            did.push(format!("stopped {unit}"));
+        }
+        if *disable
+            && self.probe(&Probe {
+                argv: sys(&["is-enabled", "--quiet", unit]),
+                expect: Expect::Success,
+            })
+        {
+            self.must(&sys(&["disable", unit]))?;
+            did.push(format!("disabled {unit}"));
+        }
         if *daemon_reload && self.changed.iter().any(|p| p.starts_with("/etc/systemd/")) {
             self.must(&sys(&["daemon-reload"]))?;
             did.push("daemon-reload".to_owned());
@@ -416,10 +436,15 @@ pub(super) fn wanted(action: &Action) -> Option<download::Wanted<'_>> {
     }
 }
 
-/// Why an edit of a YAML document is skipped when the document is not there: such an edit
-/// sets keys of a file another tool writes (kubeadm's KubeletConfiguration), never the file.
+/// Why an edit of a YAML document or of an environment file's flags is skipped when the file
+/// is not there: such an edit sets values in a file another tool writes (kubeadm's
+/// KubeletConfiguration and kubeadm-flags.env), never the file.
 pub(super) fn yaml_document_missing(path: &str, merge: &plugin_api::FileContent) -> Option<String> {
-    matches!(merge, plugin_api::FileContent::YamlSet { .. }).then(|| {
+    matches!(
+        merge,
+        plugin_api::FileContent::YamlSet { .. } | plugin_api::FileContent::EnvFlags { .. }
+    )
+    .then(|| {
         format!(
             "{path} does not exist yet, so it was not edited: kubeadm writes it at `kubeadm init` or `join` (give kubeadm a KubeletConfiguration with these values)"
         )

@@ -367,3 +367,56 @@ yaml_file() {
   write_file "$file" "$mode" "$edited
 "
 }
+
+# env_flags FILE VARIABLE [set FLAG VALUE | drop FLAG]...: print FILE with the flags its
+# VARIABLE holds edited as `installer run` edits them: a set FLAG takes VALUE where it stands
+# (`--flag=x` or `--flag x`) or is appended, a dropped FLAG goes, every other flag and line
+# stays as written.
+env_flags() {
+  file=$1; var=$2; shift 2
+  [ -f "$file" ] || { say "$file does not exist: there are no flags to edit"; exit 1; }
+  awk -v var="$var" '
+    BEGIN {
+      for (i = 1; i < ARGC - 1; ) {
+        if (ARGV[i] == "set") { setv[ARGV[i + 1]] = ARGV[i + 2]; order[++n] = ARGV[i + 1]; ARGV[i] = ""; ARGV[i + 1] = ""; ARGV[i + 2] = ""; i += 3 }
+        else { drop[ARGV[i + 1]] = 1; ARGV[i] = ""; ARGV[i + 1] = ""; i += 2 }
+      }
+    }
+    function join(out, word) { return out == "" ? word : out " " word }
+    function edit(value,    toks, m, i, t, name, eq, ours, out, done, j) {
+      m = split(value, toks, /[ \t]+/); out = ""
+      for (i = 1; i <= m; i++) {
+        t = toks[i]; if (t == "") continue
+        eq = index(t, "="); name = eq ? substr(t, 1, eq - 1) : t
+        ours = (name in setv) || (name in drop)
+        if (ours && !eq && i < m && substr(toks[i + 1], 1, 1) != "-") i++
+        if (name in setv) { if (!(name in done)) { out = join(out, name "=" setv[name]); done[name] = 1 } }
+        else if (!ours) out = join(out, t)
+      }
+      for (j = 1; j <= n; j++) if (!(order[j] in done)) out = join(out, order[j] "=" setv[order[j]])
+      return out
+    }
+    !found && index($0, var "=") == 1 {
+      found = 1; value = substr($0, length(var) + 2); q = ""
+      if (value ~ /^".*"$/) { q = "\""; value = substr(value, 2, length(value) - 2) }
+      new = edit(value); norm = value; gsub(/[ \t]+/, " ", norm); sub(/^ /, "", norm); sub(/ $/, "", norm)
+      if (new == norm) print; else print var "=" q new q
+      next
+    }
+    { print }
+    END { if (!found) print var "=\"" edit("") "\"" }
+  ' "$@" "$file"
+}
+
+# env_file FILE MODE VARIABLE ARGS...: env_flags, written back in place; a file that is not
+# there is left unwritten, with a warning, as `installer run` leaves it.
+env_file() {
+  file=$1; mode=$2; shift 2
+  if [ ! -f "$file" ]; then
+    say "warning: $file does not exist yet, so it was not edited: kubeadm writes it at kubeadm init or join"
+    return 0
+  fi
+  edited=$(env_flags "$file" "$@")
+  write_file "$file" "$mode" "$edited
+"
+}

@@ -267,7 +267,24 @@ fn sh_merge(path: &str, mode: u32, merge: &FileContent, overrides: &[String]) ->
         },
         FileContent::Full { text } => format!("write_file {p} {m} {}\n", sh_quote(text)),
         FileContent::YamlSet { values } => format!("yaml_file {p} {m}{}\n", yaml_args(values)),
+        FileContent::EnvFlags {
+            variable,
+            set,
+            remove,
+        } => format!(
+            "env_file {p} {m} {}{}\n",
+            sh_quote(variable),
+            flag_args(set, remove)
+        ),
     }
+}
+
+/// `set FLAG VALUE ... drop FLAG ...` for `env_flags`, quoted.
+fn flag_args(set: &std::collections::BTreeMap<String, String>, remove: &[String]) -> String {
+    set.iter()
+        .map(|(k, v)| format!(" set {} {}", sh_quote(k), sh_quote(v)))
+        .chain(remove.iter().map(|k| format!(" drop {}", sh_quote(k))))
+        .collect()
 }
 
 /// `KEY VALUE ...` for `yaml_set`, quoted.
@@ -292,6 +309,16 @@ fn sh_merge_call(path: &str, merge: &FileContent, overrides: &[String], strict: 
         FileContent::YamlSet { values } => {
             format!("yaml_set {}{}", sh_quote(path), yaml_args(values))
         }
+        FileContent::EnvFlags {
+            variable,
+            set,
+            remove,
+        } => format!(
+            "env_flags {} {}{}",
+            sh_quote(path),
+            sh_quote(variable),
+            flag_args(set, remove)
+        ),
         FileContent::JsonMerge { value } => format!(
             "json_merge_or_stop {} {}{}",
             sh_quote(path),
@@ -538,9 +565,23 @@ fn sh_action(action: &Action, overrides: &[String]) -> String {
             enable,
             start,
             restart_when_changed,
+            stop,
+            disable,
         } => {
             let u = sh_quote(unit);
             let mut s = String::from("if [ -d /run/systemd/system ]; then\n");
+            if *stop {
+                let _ = writeln!(
+                    s,
+                    "  ! systemctl is-active --quiet {u} || systemctl stop {u}"
+                );
+            }
+            if *disable {
+                let _ = writeln!(
+                    s,
+                    "  ! systemctl is-enabled --quiet {u} || systemctl disable {u}"
+                );
+            }
             if *daemon_reload {
                 s.push_str("  systemctl daemon-reload\n");
             }

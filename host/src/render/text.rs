@@ -137,6 +137,22 @@ pub fn describe(action: &Action) -> String {
             indent(content)
         ),
         Action::MergeFile { path, merge, .. } => match merge {
+            FileContent::EnvFlags {
+                variable,
+                set,
+                remove,
+            } => {
+                let mut s = format!(
+                    "edit the flags {variable} holds in {path} (other flags and lines kept):\n"
+                );
+                for (k, v) in set {
+                    let _ = writeln!(s, "  set {k}={v}");
+                }
+                for k in remove {
+                    let _ = writeln!(s, "  drop {k}");
+                }
+                s.trim_end().to_owned()
+            }
             FileContent::YamlSet { values } => {
                 let mut s =
                     format!("set in {path} (an existing YAML document; other keys and comments kept):\n");
@@ -264,8 +280,16 @@ pub fn describe(action: &Action) -> String {
             enable,
             start,
             restart_when_changed,
+            stop,
+            disable,
         } => {
             let mut parts = Vec::new();
+            if *stop {
+                parts.push(format!("stop {unit} if active"));
+            }
+            if *disable {
+                parts.push(format!("disable {unit}"));
+            }
             if *daemon_reload {
                 parts.push("daemon-reload".to_owned());
             }

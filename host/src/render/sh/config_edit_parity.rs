@@ -553,3 +553,42 @@ fn the_script_sets_kubelet_keys_as_run_does() {
         assert_eq!(script, run, "for:\n{text}");
     }
 }
+
+/// kubeadm-flags.env as the script and `run` migrate it: the same text.
+#[test]
+fn the_script_edits_kubelet_flags_as_run_does() {
+    let merge = FileContent::EnvFlags {
+        variable: "KUBELET_KUBEADM_ARGS".to_owned(),
+        set: [
+            (
+                "--container-runtime-endpoint",
+                "unix:///run/containerd/containerd.sock",
+            ),
+            ("--cgroup-driver", "systemd"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+        remove: vec!["--container-runtime".to_owned()],
+    };
+    for text in [
+        // Seed 004's node.
+        "KUBELET_KUBEADM_ARGS=\"--network-plugin=cni --pod-infra-container-image=k8s.gcr.io/pause:3.2\"\n",
+        // Flags in both spellings, ours among them, a comment line kept.
+        "# from kubeadm\nKUBELET_KUBEADM_ARGS=\"--container-runtime remote --cgroup-driver cgroupfs --node-ip=10.0.0.4\"\n",
+        // Already migrated: unchanged.
+        "KUBELET_KUBEADM_ARGS=\"--cgroup-driver=systemd --container-runtime-endpoint=unix:///run/containerd/containerd.sock\"\n",
+        // No variable at all.
+        "OTHER=1\n",
+    ] {
+        let run = crate::merge::apply_to_bytes(
+            "/var/lib/kubelet/kubeadm-flags.env",
+            Some(text.as_bytes()),
+            &merge,
+            crate::merge::Overrides::default(),
+        )
+        .unwrap();
+        let script = script_merge("kubeadm-flags.env", text, &merge, &[]).unwrap();
+        assert_eq!(script, run, "for:\n{text}");
+    }
+}
