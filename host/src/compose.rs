@@ -29,6 +29,7 @@ mod check;
 mod combine;
 pub mod kubelet;
 mod lower;
+pub mod migrate;
 
 use check::*;
 use combine::*;
@@ -60,6 +61,9 @@ pub struct Plan {
     /// Whether the plan also aligns the kubelet (`--configure-kubelet`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub configures_kubelet: bool,
+    /// The migration this plan carries out (`installer migrate`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<migrate::Migration>,
 }
 
 /// A plugin that contributed to a plan.
@@ -441,6 +445,7 @@ pub fn compose(
         },
         overrides: Vec::new(),
         configures_kubelet: false,
+        migration: None,
     })
 }
 

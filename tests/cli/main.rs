@@ -6,6 +6,7 @@ mod distros;
 mod download;
 mod hostile;
 mod kubelet;
+mod migrate;
 mod plan;
 mod plugins;
 mod preflight;

@@ -235,6 +235,7 @@ fn help_is_reviewed_like_code() {
         ("help-run", &["run", "--help"][..]),
         ("help-verify", &["verify", "--help"][..]),
         ("help-preflight", &["preflight", "--help"][..]),
+        ("help-migrate", &["migrate", "--help"][..]),
     ] {
         let out = Installer::with_defaults()
             .without_env("INSTALLER_NO_DEFAULT_PLUGIN_DIRS")

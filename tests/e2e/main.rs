@@ -21,6 +21,7 @@ mod corpus;
 mod docker;
 mod faults;
 mod idempotence;
+mod migrate;
 mod render;
 mod rpm;
 mod verify;

@@ -132,6 +132,14 @@ pub enum Command {
     Render(RenderArgs),
     /// Put back what an interrupted run changed (or, named, any run), from its journal.
     Rollback(RollbackArgs),
+    /// Move a node off Docker to containerd or CRI-O (seed 004), as a plan like any other.
+    ///
+    /// Cordon and drain (with kubectl and /etc/kubernetes/admin.conf on the node; otherwise
+    /// drain it yourself and pass --drained), stop the kubelet and Docker, install and
+    /// configure the new runtime, point the kubelet's flags and configuration at it, start
+    /// the kubelet, uncordon. --dry-run shows the plan; a failure rolls the files back.
+    /// --kubernetes-version X.Y (the kubelet's) is required: its flags differ by version.
+    Migrate(MigrateArgs),
     /// What would make `run` fail or harm the node; changes nothing.
     ///
     /// `run` asks the same first: files it cannot merge, the plugins' prerequisites, another
@@ -190,6 +198,30 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub selection: Selection,
+}
+
+/// `installer migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The runtime the node runs now.
+    #[arg(long, value_name = "RUNTIME", value_parser = ["docker"])]
+    pub from: String,
+
+    /// The runtime to move it to.
+    #[arg(long, value_name = "RUNTIME", value_parser = ["containerd", "cri-o"])]
+    pub to: String,
+
+    /// The node was cordoned and drained by hand (`kubectl cordon` and `kubectl drain
+    /// --ignore-daemonsets`); needed where the node has no kubectl and admin kubeconfig.
+    #[arg(long)]
+    pub drained: bool,
+
+    /// The node's name in the cluster; default: the root's /etc/hostname.
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `installer rollback`.

@@ -7,6 +7,7 @@ mod args;
 mod detect;
 mod distros;
 pub mod json;
+mod migrate;
 mod plan;
 mod plugins;
 mod run;
@@ -96,6 +97,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Rollback(args) => run::rollback(&ctx, args),
         Command::Verify(selection) => verify::run(&ctx, selection),
         Command::Preflight(selection) => verify::preflight(&ctx, selection),
+        Command::Migrate(args) => migrate::run(&ctx, args),
         Command::PluginCall(_) => unreachable!("handled before logging is set up"),
     }
 }

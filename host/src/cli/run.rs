@@ -16,18 +16,30 @@ use crate::{render, Error};
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
     let target = ctx.target()?;
     let (built, resolved) = plan::build_with_options(ctx, &target, &args.selection)?;
+    apply(ctx, &target, &built, &resolved, args)
+}
+
+/// What `run` does with a plan once it is built (and `migrate` with its own): preflight,
+/// the prompt, the run, the report.
+pub fn apply(
+    ctx: &Context,
+    target: &crate::target::Target,
+    built: &crate::compose::Plan,
+    resolved: &crate::options::Resolved,
+    args: &RunArgs,
+) -> Result<ExitCode, Error> {
     // The plan's warnings (an end of life, a file another tool manages) are said on a run too.
     if !args.dry_run {
         for warning in &built.warnings {
             eprintln!("warning: {}", render::printable(warning));
         }
     }
-    let seen = exec::preflight_with_node(&built, &target);
+    let seen = exec::preflight_with_node(built, target);
     if args.dry_run {
         if ctx.json() {
-            print_json(&built);
+            print_json(built);
         } else {
-            super::print_text(&render::text(&built, &seen));
+            super::print_text(&render::text(built, &seen));
             println!("\n(dry run: nothing was changed)");
         }
         return Ok(ExitCode::SUCCESS);
@@ -85,7 +97,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
                 "pass --yes to apply without a prompt (or --dry-run to see the plan)",
             ));
         }
-        eprint!("{}", render::printable(&render::text(&built, &seen)));
+        eprint!("{}", render::printable(&render::text(built, &seen)));
         eprint!("\nApply this plan to {}? [y/N] ", target.dir().display());
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
@@ -125,7 +137,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<ExitCode, Error> {
             None => eprintln!("[{n}/{total}] {status:<9} {}", step.summary),
         }
     };
-    let report = exec::run(&built, &target, &opts, &mut progress);
+    let report = exec::run(built, target, &opts, &mut progress);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -144,6 +144,12 @@ fn running_pods(plan: &Plan, node: &Executor<'_>, seen: &super::Preflight) -> Ch
         })
         .map(|(path, _)| path)
         .collect();
+    if plan.migration.is_some() {
+        return CheckReport::pass(
+            check,
+            "a migration drains the node first (its DaemonSet pods are restarted with the kubelet)",
+        );
+    }
     match (pods, changes.is_empty()) {
         (0, _) => CheckReport::pass(check, "no pods on this node (/var/lib/kubelet/pods)"),
         (_, true) => CheckReport::pass(check, "the plan keeps the runtime's cgroup driver"),

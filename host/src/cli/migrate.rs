@@ -1,0 +1,130 @@
+//! `installer migrate --from docker --to containerd|cri-o`: the new runtime's plan with the
+//! migration's own steps around it, run like any other plan.
+
+use std::process::ExitCode;
+
+use super::args::MigrateArgs;
+use super::{plan, run as apply_run, Context};
+use crate::compose::migrate::{self, Drain, Migration, KUBEADM_FLAGS};
+use crate::target::{Target, FILE_LIMIT};
+use crate::Error;
+
+/// The admin kubeconfig kubeadm leaves on control-plane nodes: what cordon and drain need
+/// (a node's own kubelet.conf may not cordon or drain, the node authorizer forbids it).
+const ADMIN_KUBECONFIG: &str = "/etc/kubernetes/admin.conf";
+
+/// Builds and runs the migration's plan.
+pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
+    let mut selection = args.run.selection.clone();
+    match &selection.runtime {
+        Some(runtime) if runtime != &args.to => {
+            return Err(Error::input(
+                format!(
+                    "--runtime {runtime} and --to {} name different runtimes",
+                    args.to
+                ),
+                "leave --runtime out: migrate installs the runtime --to names",
+            ))
+        }
+        _ => selection.runtime = Some(args.to.clone()),
+    }
+    selection.configure_kubelet = true;
+    let kubelet = selection
+        .kubernetes_version
+        .as_deref()
+        .and_then(minor)
+        .ok_or_else(|| {
+            Error::input(
+                "migrate needs the kubelet's version: its flags differ by version (1.24 removed the dockershim flags, 1.27 --container-runtime)",
+                "pass --kubernetes-version X.Y, the kubelet's (`kubelet --version` on the node)",
+            )
+        })?;
+    let target = ctx.target()?;
+    let node = match &args.node {
+        Some(node) => node.clone(),
+        None => hostname(&target)?,
+    };
+    crate::options::check_token(&node, "--node", &plugin_api::validate::PLUGIN_NAME)?;
+    let [cordon, drain_cmd] = migrate::drain_commands(&node);
+    let undrained = format!(
+        "node {node} must be drained before its runtime changes, and this node has no kubectl with {ADMIN_KUBECONFIG} to do it"
+    );
+    let drain_hint = format!(
+        "from a machine with cluster access run `{cordon}` and `{drain_cmd}`, then run migrate again with --drained"
+    );
+    let mut warnings = Vec::new();
+    let drain = if args.drained {
+        Drain::ByHand
+    } else if target.exists(ADMIN_KUBECONFIG) && has_kubectl(&target) {
+        Drain::Kubectl {
+            kubeconfig: ADMIN_KUBECONFIG.to_owned(),
+        }
+    } else if args.run.dry_run {
+        // The plan is still worth seeing; the run itself will ask for --drained.
+        warnings.push(format!("{undrained}: the run will refuse; {drain_hint}"));
+        Drain::ByHand
+    } else {
+        return Err(Error::input(
+            format!("{undrained}; nothing was changed"),
+            drain_hint,
+        ));
+    };
+    let (mut built, resolved) = plan::build_with_options(ctx, &target, &selection)?;
+    let flags_now = target
+        .read(KUBEADM_FLAGS, FILE_LIMIT)
+        .ok()
+        .flatten()
+        .map(|f| String::from_utf8_lossy(&f.bytes).into_owned());
+    let migration = Migration {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        node,
+        kubelet,
+        drain,
+    };
+    migrate::extend(&mut built, &migration, flags_now.as_deref());
+    built.warnings.extend(warnings);
+    built.migration = Some(migration);
+    apply_run::apply(ctx, &target, &built, &resolved, &args.run)
+}
+
+/// `1.23` or `v1.23.17` as (1, 23).
+fn minor(version: &str) -> Option<(u64, u64)> {
+    let mut parts = version.trim_start_matches('v').split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// The node's name as the kubelet registers it by default: its hostname, in lower case.
+fn hostname(target: &Target) -> Result<String, Error> {
+    let text = target
+        .read("/etc/hostname", 4096)
+        .ok()
+        .flatten()
+        .map(|f| {
+            String::from_utf8_lossy(&f.bytes)
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|h| !h.is_empty());
+    text.ok_or_else(|| {
+        Error::input(
+            format!(
+                "cannot tell the node's name: {} has no /etc/hostname",
+                target.dir().display()
+            ),
+            "name it with --node NAME (as `kubectl get nodes` lists it)",
+        )
+    })
+}
+
+fn has_kubectl(target: &Target) -> bool {
+    [
+        "/usr/local/bin",
+        "/usr/bin",
+        "/bin",
+        "/usr/local/sbin",
+        "/usr/sbin",
+    ]
+    .iter()
+    .any(|d| target.exists(&format!("{d}/kubectl")))
+}

@@ -1,0 +1,143 @@
+//! `installer migrate` as a plan: the flags it sets and drops by kubelet version, and the
+//! selections it refuses before anything changes.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::run::scratch_root;
+use crate::util::{Installer, PluginDir};
+
+fn migrate(root: &Path, extra: &[&str]) -> crate::util::Output {
+    Installer::isolated(PluginDir::new().with_workspace_plugins().path())
+        .args([
+            "migrate",
+            "--from",
+            "docker",
+            "--to",
+            "containerd",
+            "--root",
+        ])
+        .arg_list([root])
+        .args(["--source", "distro", "--cgroup-driver", "systemd"])
+        .args(extra)
+        .run()
+}
+
+/// The `env_flags` edit the plan makes of kubeadm-flags.env.
+fn flags_edit(plan: &Value) -> Value {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .find(|a| a["merge"]["how"] == "env_flags")
+        .unwrap_or_else(|| panic!("no kubeadm-flags.env edit in {plan:#}"))["merge"]
+        .clone()
+}
+
+#[test]
+fn the_kubelets_flags_follow_its_version() {
+    let root = scratch_root();
+    let plan = |version: &str| {
+        migrate(
+            root.path(),
+            &[
+                "--drained",
+                "--node",
+                "worker-1",
+                "--kubernetes-version",
+                version,
+                "--dry-run",
+                "--output",
+                "json",
+            ],
+        )
+        .code(0)
+        .json()
+    };
+    let old = flags_edit(&plan("1.23"));
+    assert_eq!(old["set"]["--container-runtime"], "remote");
+    assert_eq!(
+        old["set"]["--container-runtime-endpoint"],
+        "unix:///run/containerd/containerd.sock"
+    );
+    assert!(!old["remove"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "--network-plugin"));
+
+    let new = flags_edit(&plan("1.27"));
+    assert!(new["set"].get("--container-runtime").is_none(), "{new:#}");
+    let removed: Vec<&str> = new["remove"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(removed.contains(&"--container-runtime"), "{removed:?}");
+    assert!(
+        removed.contains(&"--network-plugin"),
+        "1.24 removed dockershim's flags"
+    );
+    // The kubelet's configuration takes the endpoint from 1.27 on.
+    let plan = plan("1.27");
+    assert_eq!(plan["migration"]["to"], "containerd");
+    assert!(plan.to_string().contains("containerRuntimeEndpoint"));
+}
+
+#[test]
+fn what_migrate_cannot_do_safely_is_refused_with_the_fix() {
+    let root = scratch_root();
+    let out = migrate(root.path(), &["--drained", "--node", "w"]).code(2);
+    assert!(
+        out.stderr.contains("--kubernetes-version"),
+        "{}",
+        out.stderr
+    );
+
+    let out = migrate(root.path(), &["--drained", "--kubernetes-version", "1.23"]).code(2);
+    assert!(
+        out.stderr.contains("--node NAME"),
+        "no hostname: {}",
+        out.stderr
+    );
+
+    let out = migrate(
+        root.path(),
+        &[
+            "--node",
+            "w",
+            "--kubernetes-version",
+            "1.23",
+            "--runtime",
+            "cri-o",
+        ],
+    )
+    .code(2);
+    assert!(out.stderr.contains("--to containerd"), "{}", out.stderr);
+
+    let out = migrate(
+        root.path(),
+        &["--node", "w", "--kubernetes-version", "1.23"],
+    )
+    .code(2);
+    assert!(
+        out.stderr.contains("kubectl cordon w") && out.stderr.contains("--drained"),
+        "{}",
+        out.stderr
+    );
+    // A dry run still shows the plan, with what the run will ask for.
+    let out = migrate(
+        root.path(),
+        &["--node", "w", "--kubernetes-version", "1.23", "--dry-run"],
+    )
+    .code(0);
+    assert!(
+        out.stdout.contains("the run will refuse")
+            && out.stdout.contains("stop the kubelet and docker"),
+        "{}",
+        out.stdout
+    );
+}
