@@ -66,6 +66,12 @@ pub struct Plan {
     pub migration: Option<migrate::Migration>,
 }
 
+/// Whether a protocol version `major.minor[.patch]` is at least `want`.
+fn speaks_at_least(protocol: &str, want: (u64, u64)) -> bool {
+    let mut parts = protocol.split('.').map(|p| p.parse::<u64>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= want
+}
+
 /// A plugin that contributed to a plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginRef {
@@ -248,6 +254,7 @@ pub fn compose(
     distro: &Distro,
     options: &Options,
     with: &[String],
+    remove: &[String],
 ) -> Result<Plan, Error> {
     let mut plugins = Vec::new();
     let mut steps: Vec<Step> = Vec::new();
@@ -322,7 +329,7 @@ pub fn compose(
             acc
         });
     let mut planned = Vec::new();
-    if !repositories.is_empty() || !packages.is_empty() {
+    if !repositories.is_empty() || !packages.is_empty() || !remove.is_empty() {
         let pm = registry.package_manager_for(&distro.package_manager).ok_or_else(|| {
             Error::input(
                 format!(
@@ -340,6 +347,17 @@ pub fn compose(
             .manifest
             .as_ref()
             .expect("loaded plugins have a manifest");
+        if !remove.is_empty() && !speaks_at_least(&manifest.protocol, (1, 4)) {
+            return Err(Error::input(
+                format!(
+                    "package-manager plugin `{}` speaks protocol {}, which cannot remove packages ({} asked for)",
+                    manifest.name,
+                    manifest.protocol,
+                    remove.join(", ")
+                ),
+                "install a plugin of protocol 1.4 or later for it, or remove the packages yourself",
+            ));
+        }
         let render: RenderResponse = loader::call(
             pm,
             methods::RENDER,
@@ -348,6 +366,7 @@ pub fn compose(
                 options: options.clone(),
                 repositories,
                 packages,
+                remove: remove.to_vec(),
             },
         )?;
         plugins.push(PluginRef::new(registry, pm, PluginKind::PackageManager));

@@ -85,7 +85,7 @@ pub use steps::{
 /// * 1.4: the `yaml_set` and `env_flags` file contents (top-level scalar keys of an existing
 ///   YAML document set in place, comments kept; the flags an environment file's variable
 ///   holds), which the host uses to align and migrate the kubelet; `stop` and `disable` on
-///   the service action.
+///   the service action; `remove` in a render request (packages to remove).
 pub const PROTOCOL_VERSION: &str = "1.4.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].

@@ -106,6 +106,10 @@ pub struct RenderRequest {
     /// Packages to install in one transaction.
     #[serde(default)]
     pub packages: Vec<Package>,
+    /// Packages to remove where they are installed, held or not (since protocol 1.4; a host
+    /// sends none to a plugin of an older protocol, which would ignore them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
 }
 
 /// A package-manager plugin's answer: concrete steps (each a

@@ -72,8 +72,13 @@ fn a_node_on_docker_moves_to_containerd_and_verifies() {
     );
     assert_eq!(root.read("/var/lib/kubelet/kubeadm-flags.env"), FLAGS);
 
-    let (code, stdout, stderr) = migrate(root.path(), &["--drained"]);
+    let (code, stdout, stderr) = migrate(root.path(), &["--drained", "--remove-docker"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(root.installed_version("docker.io"), None, "Docker is gone");
+    assert!(
+        root.installed_version("containerd").is_some(),
+        "containerd stays: the kubelet's runtime now"
+    );
     assert_eq!(
         root.read("/var/lib/kubelet/kubeadm-flags.env"),
         "KUBELET_KUBEADM_ARGS=\"--network-plugin=cni --pod-infra-container-image=k8s.gcr.io/pause:3.6 --container-runtime=remote --container-runtime-endpoint=unix:///run/containerd/containerd.sock\"\n",
@@ -128,7 +133,7 @@ fn a_node_on_docker_moves_to_containerd_and_verifies() {
 
     // A second migration changes nothing.
     let before = crate::support::snapshot(&root.join("/var/lib/kubelet"));
-    let (code, stdout, stderr) = migrate(root.path(), &["--drained"]);
+    let (code, stdout, stderr) = migrate(root.path(), &["--drained", "--remove-docker"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(
         crate::support::snapshot(&root.join("/var/lib/kubelet")),

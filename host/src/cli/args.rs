@@ -220,6 +220,11 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
 
+    /// Also remove Docker's packages where installed (docker-ce and docker-ce-cli, or
+    /// Debian's docker.io); containerd stays, the new runtime needs it.
+    #[arg(long)]
+    pub remove_docker: bool,
+
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -9,6 +9,12 @@ use crate::compose::migrate::{self, Drain, Migration, KUBEADM_FLAGS};
 use crate::target::{Target, FILE_LIMIT};
 use crate::Error;
 
+/// Docker's packages: docker-ce and docker-ce-cli from Docker's repositories (seed 004
+/// removes those two and keeps containerd.io), docker.io from Debian's and Ubuntu's archives
+/// (which depends on their separate containerd package). Each is removed only where
+/// installed.
+const DOCKER_PACKAGES: &[&str] = &["docker-ce", "docker-ce-cli", "docker.io"];
+
 /// The admin kubeconfig kubeadm leaves on control-plane nodes: what cordon and drain need
 /// (a node's own kubelet.conf may not cordon or drain, the node authorizer forbids it).
 const ADMIN_KUBECONFIG: &str = "/etc/kubernetes/admin.conf";
@@ -29,6 +35,9 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
         _ => selection.runtime = Some(args.to.clone()),
     }
     selection.configure_kubelet = true;
+    if args.remove_docker {
+        selection.remove_packages = DOCKER_PACKAGES.iter().map(|p| (*p).to_owned()).collect();
+    }
     let kubelet = selection
         .kubernetes_version
         .as_deref()

@@ -69,7 +69,13 @@ pub fn build_with_options(
             bad.reason.as_deref().unwrap_or("")
         );
     }
-    let mut plan = compose::compose(&registry, &distro, &resolved.options, &resolved.with)?;
+    let mut plan = compose::compose(
+        &registry,
+        &distro,
+        &resolved.options,
+        &resolved.with,
+        &selection.remove_packages,
+    )?;
     plan.overrides = resolved.overrides.clone();
     if resolved.configure_kubelet {
         let step = compose::kubelet::align(&plan, resolved.options.kubernetes_version.as_deref());

@@ -77,6 +77,10 @@ pub struct Selection {
     #[arg(long)]
     pub configure_kubelet: bool,
 
+    /// Packages the plan removes where installed (set by `migrate --remove-docker`).
+    #[arg(skip)]
+    pub remove_packages: Vec<String>,
+
     /// TOML file holding any of the above (same names, `set` as a table); flags win.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

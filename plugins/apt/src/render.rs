@@ -21,9 +21,26 @@ const MAX_LOCK_TIMEOUT: u32 = 86_400;
 const KEYRINGS: &str = "/etc/apt/keyrings";
 const SOURCES: &str = "/etc/apt/sources.list.d";
 
-/// Renders every repository and package of `request` as apt steps, in the order they run.
+/// Renders every repository and package of `request` as apt steps, in the order they run:
+/// the installs, then the removals.
 pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
     let lock = lock_option(&request.options.set)?;
+    let mut response = installs(request, &lock)?;
+    // dpkg's own view: `installed`, not `config-files` (removed, its configuration kept).
+    let removals = package_kit::remove::removal_steps(&request.remove, |name| {
+        package_kit::remove::Remover {
+            installed: "dpkg-query --show --showformat='${db:Status-Status}' \"$1\" 2>/dev/null | grep -qx installed",
+            unlock: Some(strings(&["apt-mark", "unhold", name])),
+            remove: strings(&["apt-get", "-o", &lock, "remove", "-y", name]),
+            env: BTreeMap::from([("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())]),
+        }
+    })?;
+    response.steps.extend(removals);
+    Ok(response)
+}
+
+fn installs(request: &RenderRequest, lock: &str) -> Result<RenderResponse, PluginError> {
+    let lock = lock.to_owned();
     for package in &request.packages {
         validate::package(package)?;
     }

@@ -85,6 +85,7 @@ fn docker_on_focal() -> RenderRequest {
     RenderRequest {
         distro: ubuntu_20_04(),
         options: Options::default(),
+        remove: Vec::new(),
         repositories: vec![docker_repo()],
         packages: vec![
             package("containerd.io", Some("1.2.13-2"), VersionMatch::Exact, true),
@@ -309,6 +310,7 @@ fn cri_o_on_debian_10_adds_every_flat_repository_before_one_refresh() {
     let mut request = RenderRequest {
         distro: debian_10(),
         options: Options::default(),
+        remove: Vec::new(),
         repositories: vec![
             kubic_repo(
                 "devel-kubic-libcontainers-stable",
@@ -683,4 +685,28 @@ fn an_archived_release_gets_a_check_of_its_sources_before_anything_else() {
     // Other releases get no such check.
     let plain = render(&docker_on_focal());
     assert!(plain.steps.iter().all(|s| s.phase != Phase::Prerequisites));
+}
+
+#[test]
+fn removals_come_after_the_installs_unheld_first_and_skipped_where_not_installed() {
+    let mut request = docker_on_focal();
+    request.remove = vec!["docker-ce".to_owned(), "docker.io".to_owned()];
+    let response = render(&request);
+    let last = &response.steps[response.steps.len() - 2..];
+    for (step, name) in last.iter().zip(["docker-ce", "docker.io"]) {
+        assert_eq!(step.phase, Phase::Packages);
+        let acts = actions(step);
+        let (unhold, unless, _) = fixtures::run_action(&acts[0]);
+        assert_eq!(unhold, &strings(&["apt-mark", "unhold", name]));
+        let probe = unless.as_ref().expect("skipped where not installed");
+        assert_eq!(probe.argv.last().map(String::as_str), Some(name));
+        assert!(probe.argv[2].contains("dpkg-query"), "{probe:?}");
+        let (remove, _, _) = fixtures::run_action(&acts[1]);
+        assert_eq!(remove.last().map(String::as_str), Some(name));
+        assert!(remove.contains(&"remove".to_owned()) && remove.contains(&"-y".to_owned()));
+    }
+    // A name that is not a package name is refused, naming it.
+    request.remove = vec!["docker;reboot".to_owned()];
+    let err = Apt.render(&request).unwrap_err();
+    assert!(err.message.contains("docker;reboot"), "{err}");
 }

@@ -11,6 +11,7 @@
 
 pub mod action;
 pub mod pin;
+pub mod remove;
 pub mod rpm;
 pub mod why;
 

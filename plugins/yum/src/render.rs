@@ -21,6 +21,21 @@ const REPOS: &str = "/etc/yum.repos.d";
 /// run.
 pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
     let pm = package_manager(&request.distro)?;
+    let mut response = installs(request, pm)?;
+    // A versionlock keeps other versions out; it does not stop a removal.
+    response.steps.extend(package_kit::remove::removal_steps(
+        &request.remove,
+        |name| package_kit::remove::Remover {
+            installed: "rpm -q --quiet \"$1\"",
+            unlock: None,
+            remove: strings(&[pm, "remove", "-y", name]),
+            env: Default::default(),
+        },
+    )?);
+    Ok(response)
+}
+
+fn installs(request: &RenderRequest, pm: &'static str) -> Result<RenderResponse, PluginError> {
     for package in &request.packages {
         validate::package(package)?;
     }

@@ -79,6 +79,7 @@ fn docker_on_centos_7() -> RenderRequest {
     RenderRequest {
         distro: centos_7(),
         options: Options::default(),
+        remove: Vec::new(),
         repositories: vec![docker_repo()],
         packages: vec![
             package("containerd.io", Some("1.2.13"), VersionMatch::Exact, true),
@@ -92,6 +93,7 @@ fn cri_o_on_rocky_9() -> RenderRequest {
     RenderRequest {
         distro: rocky_9(),
         options: Options::default(),
+        remove: Vec::new(),
         repositories: vec![cri_o_repo()],
         packages: vec![
             package("container-selinux", None, VersionMatch::Exact, false),
@@ -443,4 +445,17 @@ fn zypper_distros_are_not_ours() {
     let err = Yum.render(&request).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unsupported);
     assert!(err.message.contains("centos-7"), "{}", err.message);
+}
+
+#[test]
+fn removals_use_the_distros_package_manager_and_skip_what_is_not_installed() {
+    let mut request = docker_on_centos_7();
+    request.remove = vec!["docker-ce".to_owned()];
+    let response = Yum.render(&request).expect("render succeeds");
+    let step = response.steps.last().unwrap();
+    let acts = package_kit::fixtures::actions(step);
+    assert_eq!(acts.len(), 1, "a versionlock does not stop a removal");
+    let (argv, unless, _) = package_kit::fixtures::run_action(&acts[0]);
+    assert_eq!(argv, &strings(&["yum", "remove", "-y", "docker-ce"]));
+    assert!(unless.as_ref().unwrap().argv[2].contains("rpm -q --quiet"));
 }

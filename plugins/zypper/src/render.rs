@@ -22,6 +22,26 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
             request.distro.id, request.distro.package_manager
         )));
     }
+    let mut response = installs(request)?;
+    // zypper's locks (addlock) stop a removal: released first.
+    response.steps.extend(package_kit::remove::removal_steps(
+        &request.remove,
+        |name| package_kit::remove::Remover {
+            installed: "rpm -q --quiet \"$1\"",
+            unlock: Some(strings(&[
+                "zypper",
+                "--non-interactive",
+                "removelock",
+                name,
+            ])),
+            remove: strings(&["zypper", "--non-interactive", "remove", name]),
+            env: Default::default(),
+        },
+    )?);
+    Ok(response)
+}
+
+fn installs(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
     for package in &request.packages {
         validate::package(package)?;
     }

@@ -53,6 +53,7 @@ fn cri_o_on_leap() -> RenderRequest {
     RenderRequest {
         distro: leap_15(),
         options: Options::default(),
+        remove: Vec::new(),
         repositories: vec![
             kubic_repo("kubic-stable", "devel:/kubic:/libcontainers:/stable"),
             kubic_repo(
@@ -77,6 +78,7 @@ fn docker_on_leap() -> RenderRequest {
     RenderRequest {
         distro: leap_15(),
         options: Options::default(),
+        remove: Vec::new(),
         repositories: Vec::new(),
         packages: vec![package("docker", Some("24.0"), VersionMatch::Prefix, true)],
     }
@@ -384,4 +386,23 @@ fn other_package_managers_are_not_ours() {
         Zypper.render(&request).unwrap_err().kind,
         ErrorKind::Unsupported
     );
+}
+
+#[test]
+fn removals_release_zyppers_lock_first() {
+    let mut request = docker_on_leap();
+    request.remove = vec!["docker".to_owned()];
+    let response = Zypper.render(&request).expect("render succeeds");
+    let acts = package_kit::fixtures::actions(response.steps.last().unwrap());
+    let (unlock, _, _) = package_kit::fixtures::run_action(&acts[0]);
+    assert_eq!(
+        unlock,
+        &strings(&["zypper", "--non-interactive", "removelock", "docker"])
+    );
+    let (remove, unless, _) = package_kit::fixtures::run_action(&acts[1]);
+    assert_eq!(
+        remove,
+        &strings(&["zypper", "--non-interactive", "remove", "docker"])
+    );
+    assert!(unless.is_some());
 }
