@@ -364,3 +364,42 @@ fn the_scripts_shell_functions_pass_shellcheck_on_their_own() {
         );
     }
 }
+
+#[test]
+fn a_migration_renders_as_a_script_that_passes_shellcheck() {
+    let root = crate::run::scratch_root();
+    let script = Installer::isolated(PluginDir::new().with_workspace_plugins().path())
+        .args([
+            "migrate",
+            "--from",
+            "docker",
+            "--to",
+            "containerd",
+            "--drained",
+            "--remove-docker",
+        ])
+        .args([
+            "--node",
+            "worker-1",
+            "--kubernetes-version",
+            "1.23",
+            "--render",
+            "sh",
+            "--root",
+        ])
+        .arg_list([root.path()])
+        .run()
+        .code(0)
+        .stdout;
+    for part in [
+        "systemctl stop 'kubelet.service'",
+        "systemctl disable 'docker.service'",
+        "env_file '/var/lib/kubelet/kubeadm-flags.env'",
+        "set '--container-runtime-endpoint' 'unix:///run/containerd/containerd.sock'",
+        "yaml_file '/var/lib/kubelet/config.yaml'",
+        "'apt-get' '-o' 'DPkg::Lock::Timeout=120' 'remove' '-y' 'docker.io'",
+    ] {
+        assert!(script.contains(part), "{part} missing from:\n{script}");
+    }
+    shellcheck(&script, "migrate docker to containerd");
+}

@@ -225,6 +225,11 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub remove_docker: bool,
 
+    /// Print the migration as a script to review and run elsewhere (sh), or as JSON, instead
+    /// of running it.
+    #[arg(long, value_name = "FORMAT")]
+    pub render: Option<RenderFormat>,
+
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::args::MigrateArgs;
+use super::args::{MigrateArgs, RenderFormat};
 use super::{plan, run as apply_run, Context};
 use crate::compose::migrate::{self, Drain, Migration, KUBEADM_FLAGS};
 use crate::target::{Target, FILE_LIMIT};
@@ -94,6 +94,17 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
     migrate::extend(&mut built, &migration, flags_now.as_deref());
     built.warnings.extend(warnings);
     built.migration = Some(migration);
+    match args.render {
+        Some(RenderFormat::Sh) => {
+            print!("{}", crate::render::sh(&built));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(RenderFormat::Json) => {
+            super::json::print_json(&built);
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
+    }
     apply_run::apply(ctx, &target, &built, &resolved, &args.run)
 }
 
