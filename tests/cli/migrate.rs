@@ -141,3 +141,34 @@ fn what_migrate_cannot_do_safely_is_refused_with_the_fix() {
         out.stdout
     );
 }
+
+#[test]
+fn a_migration_to_cri_o_points_the_kubelet_at_cri_os_socket() {
+    let root = scratch_root();
+    let plan = Installer::isolated(PluginDir::new().with_workspace_plugins().path())
+        .args([
+            "migrate",
+            "--from",
+            "docker",
+            "--to",
+            "cri-o",
+            "--drained",
+            "--node",
+            "w",
+        ])
+        .args(["--kubernetes-version", "1.30", "--cgroup-driver", "systemd"])
+        .args(["--dry-run", "--output", "json", "--root"])
+        .arg_list([root.path()])
+        .run()
+        .code(0)
+        .json();
+    assert_eq!(plan["runtime"], "cri-o");
+    let flags = flags_edit(&plan);
+    assert_eq!(
+        flags["set"]["--container-runtime-endpoint"],
+        "unix:///var/run/crio/crio.sock"
+    );
+    // CRI-O's own plan is in it: its packages and its cgroup manager drop-in.
+    let text = plan.to_string();
+    assert!(text.contains("crio.conf.d"), "{plan:#}");
+}
