@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use plugin_api::{
-    methods, Action, Check, Distro, Expect, FileContent, FileStep, Options, Package, Phase,
-    PlanRequest, PluginKind, Probe, RenderRequest, RenderResponse, Repository, RestartTrigger,
-    RuntimePlan, ServiceStep, Step, StepKind, TomlEdit, Vulnerability,
+    methods, validate, Action, Check, Distro, Expect, FileContent, FileStep, Options, Package,
+    Phase, PlanRequest, PluginKind, Probe, RenderRequest, RenderResponse, Repository,
+    RestartTrigger, RuntimePlan, ServiceStep, Step, StepKind, TomlEdit, Vulnerability,
 };
 use serde::Serialize;
 
@@ -292,6 +292,21 @@ pub fn compose(
             check_step(&step, options)?;
             steps.push(step);
         }
+        if let Some(socket) = answer.facts.get("cri_socket") {
+            // It goes into the kubelet's flags and configuration: a unix socket path, no more.
+            let path = socket.strip_prefix("unix://").ok_or_else(|| {
+                Error::plugin_bug(format!(
+                    "plugin `{name}`: the fact cri_socket {socket:?} is not a unix:// socket"
+                ))
+            })?;
+            validate::target_path(path, &format!("plugin `{name}`, fact cri_socket"))
+                .map_err(|e| Error::plugin_bug(e.to_string()))?;
+            if path.contains(char::is_whitespace) || path.contains('=') {
+                return Err(Error::plugin_bug(format!(
+                    "plugin `{name}`: the fact cri_socket {socket:?} is not a plain path"
+                )));
+            }
+        }
         if i == 0 {
             facts = answer.facts;
         } else {
@@ -437,8 +452,17 @@ pub fn compose(
         });
     }
     check_set_keys(registry, options, &plugins)?;
-    // Stable: within a phase, the package manager's steps first, then the plugins' order.
-    planned.sort_by_key(|s| s.phase);
+    // Stable: within a phase, the package manager's steps first, then the plugins' order;
+    // but its steps in the verification phase (removals) last, after every check passed.
+    let pm_name = plugins
+        .iter()
+        .find(|p| p.kind == PluginKind::PackageManager)
+        .map(|p| p.name.clone());
+    planned.sort_by_key(|s| {
+        let pm_late = s.phase == Phase::Verification
+            && pm_name.as_ref().is_some_and(|n| s.plugins.contains(n));
+        (s.phase, pm_late)
+    });
     // One last look at every action, whoever made it: this is what will run.
     for step in &planned {
         let from = format!("plugin `{}` (step \"{}\")", step.asked_by(), step.summary);

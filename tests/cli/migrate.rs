@@ -8,6 +8,19 @@ use serde_json::Value;
 use crate::run::scratch_root;
 use crate::util::{Installer, PluginDir};
 
+/// A scratch root kubeadm set up, as far as migrate reads it.
+fn kubeadm_root() -> tempfile::TempDir {
+    let root = scratch_root();
+    let kubelet = root.path().join("var/lib/kubelet");
+    std::fs::create_dir_all(&kubelet).unwrap();
+    std::fs::write(
+        kubelet.join("kubeadm-flags.env"),
+        "KUBELET_KUBEADM_ARGS=\"--network-plugin=cni\"\n",
+    )
+    .unwrap();
+    root
+}
+
 fn migrate(root: &Path, extra: &[&str]) -> crate::util::Output {
     Installer::isolated(PluginDir::new().with_workspace_plugins().path())
         .args([
@@ -38,7 +51,7 @@ fn flags_edit(plan: &Value) -> Value {
 
 #[test]
 fn the_kubelets_flags_follow_its_version() {
-    let root = scratch_root();
+    let root = kubeadm_root();
     let plan = |version: &str| {
         migrate(
             root.path(),
@@ -81,15 +94,60 @@ fn the_kubelets_flags_follow_its_version() {
         removed.contains(&"--network-plugin"),
         "1.24 removed dockershim's flags"
     );
-    // The kubelet's configuration takes the endpoint from 1.27 on.
-    let plan = plan("1.27");
-    assert_eq!(plan["migration"]["to"], "containerd");
-    assert!(plan.to_string().contains("containerRuntimeEndpoint"));
+    // The kubelet's configuration takes the endpoint from 1.27 on, not before.
+    let endpoint_in_config = |plan: &Value| {
+        plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["actions"].as_array().unwrap())
+            .any(|a| {
+                a["merge"]["how"] == "yaml_set"
+                    && a["merge"]["values"]
+                        .get("containerRuntimeEndpoint")
+                        .is_some()
+            })
+    };
+    let new_plan = plan("1.27");
+    assert_eq!(new_plan["migration"]["to"], "containerd");
+    assert!(endpoint_in_config(&new_plan));
+    assert!(!endpoint_in_config(&plan("1.23")));
 }
 
 #[test]
 fn what_migrate_cannot_do_safely_is_refused_with_the_fix() {
-    let root = scratch_root();
+    // Not a kubeadm node: nothing would point the kubelet anywhere.
+    let bare = scratch_root();
+    let out = migrate(
+        bare.path(),
+        &["--drained", "--node", "w", "--kubernetes-version", "1.23"],
+    )
+    .code(2);
+    assert!(
+        out.stderr.contains("kubeadm-flags.env does not exist"),
+        "{}",
+        out.stderr
+    );
+    // Flags in KUBELET_EXTRA_ARGS would win over the ones migrate edits.
+    let root = kubeadm_root();
+    std::fs::create_dir_all(root.path().join("etc/default")).unwrap();
+    std::fs::write(
+        root.path().join("etc/default/kubelet"),
+        "KUBELET_EXTRA_ARGS=--container-runtime-endpoint=unix:///var/run/dockershim.sock\n",
+    )
+    .unwrap();
+    let out = migrate(
+        root.path(),
+        &["--drained", "--node", "w", "--kubernetes-version", "1.23"],
+    )
+    .code(2);
+    assert!(
+        out.stderr.contains("/etc/default/kubelet"),
+        "{}",
+        out.stderr
+    );
+    std::fs::remove_file(root.path().join("etc/default/kubelet")).unwrap();
+
     let out = migrate(root.path(), &["--drained", "--node", "w"]).code(2);
     assert!(
         out.stderr.contains("--kubernetes-version"),
@@ -144,7 +202,7 @@ fn what_migrate_cannot_do_safely_is_refused_with_the_fix() {
 
 #[test]
 fn a_migration_to_cri_o_points_the_kubelet_at_cri_os_socket() {
-    let root = scratch_root();
+    let root = kubeadm_root();
     let plan = Installer::isolated(PluginDir::new().with_workspace_plugins().path())
         .args([
             "migrate",

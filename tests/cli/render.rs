@@ -368,6 +368,12 @@ fn the_scripts_shell_functions_pass_shellcheck_on_their_own() {
 #[test]
 fn a_migration_renders_as_a_script_that_passes_shellcheck() {
     let root = crate::run::scratch_root();
+    std::fs::create_dir_all(root.path().join("var/lib/kubelet")).unwrap();
+    std::fs::write(
+        root.path().join("var/lib/kubelet/kubeadm-flags.env"),
+        "KUBELET_KUBEADM_ARGS=\"--network-plugin=cni\"\n",
+    )
+    .unwrap();
     let script = Installer::isolated(PluginDir::new().with_workspace_plugins().path())
         .args([
             "migrate",

@@ -149,7 +149,7 @@ fn a_migration_containerd_rejects_puts_every_file_back() {
     // and containerd's own parse (the plan's last check) fails the run.
     let site = "version = 2\noom_score = \"high\"\n";
     root.write("/etc/containerd/config.toml", site);
-    let (code, stdout, stderr) = migrate(root.path(), &["--drained"]);
+    let (code, stdout, stderr) = migrate(root.path(), &["--drained", "--remove-docker"]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(
         format!("{stdout}{stderr}").contains("containerd config dump"),
@@ -158,4 +158,8 @@ fn a_migration_containerd_rejects_puts_every_file_back() {
     assert_eq!(root.read("/var/lib/kubelet/kubeadm-flags.env"), FLAGS);
     assert_eq!(root.read("/var/lib/kubelet/config.yaml"), KUBELET);
     assert_eq!(root.read("/etc/containerd/config.toml"), site);
+    assert!(
+        root.installed_version("docker.io").is_some(),
+        "Docker is removed only after the new runtime's checks pass"
+    );
 }

@@ -15,6 +15,10 @@ use crate::Error;
 /// installed.
 const DOCKER_PACKAGES: &[&str] = &["docker-ce", "docker-ce-cli", "docker.io"];
 
+/// Where kubeadm's kubelet unit reads KUBELET_EXTRA_ARGS (Debian family, RHEL family),
+/// given after kubeadm-flags.env's flags, so winning over them.
+const KUBELET_EXTRA_ARGS: &[&str] = &["/etc/default/kubelet", "/etc/sysconfig/kubelet"];
+
 /// The admin kubeconfig kubeadm leaves on control-plane nodes: what cordon and drain need
 /// (a node's own kubelet.conf may not cordon or drain, the node authorizer forbids it).
 const ADMIN_KUBECONFIG: &str = "/etc/kubernetes/admin.conf";
@@ -84,6 +88,32 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
         .ok()
         .flatten()
         .map(|f| String::from_utf8_lossy(&f.bytes).into_owned());
+    let Some(flags) = flags_now.as_deref() else {
+        return Err(Error::input(
+            format!("{KUBEADM_FLAGS} does not exist in {}: this is not a node kubeadm set up, and nothing would point its kubelet at {}; nothing was changed", target.dir().display(), args.to),
+            "migrate moves kubeadm nodes; point another kubelet at the new runtime's socket yourself (its --container-runtime-endpoint)",
+        ));
+    };
+    // Flags the kubelet reads after kubeadm's, which would keep it on the old runtime.
+    for extra in KUBELET_EXTRA_ARGS {
+        if let Some(file) = target.read(extra, FILE_LIMIT).ok().flatten() {
+            let text = String::from_utf8_lossy(&file.bytes);
+            if let Some(flag) = [
+                "--container-runtime-endpoint",
+                "--container-runtime",
+                "--cgroup-driver",
+            ]
+            .into_iter()
+            .find(|f| text.contains(f))
+            {
+                return Err(Error::input(
+                    format!("{extra} sets {flag} for the kubelet, after the flags migrate edits, so it would keep the kubelet as it is; nothing was changed"),
+                    format!("remove {flag} from KUBELET_EXTRA_ARGS in {extra}, then run migrate again"),
+                ));
+            }
+        }
+    }
+    let flags_now = Some(flags.to_owned());
     let migration = Migration {
         from: args.from.clone(),
         to: args.to.clone(),

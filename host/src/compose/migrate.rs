@@ -113,7 +113,19 @@ fn service(unit: &str, stop: bool, disable: bool, start: bool) -> Action {
 /// kubeadm-flags.env the node has, to keep a `--cgroup-driver` it sets in line.
 pub fn extend(plan: &mut Plan, m: &Migration, flags_now: Option<&str>) {
     let node = &m.node;
-    if let Drain::Kubectl { kubeconfig } = &m.drain {
+    let endpoint = plan.facts.get("cri_socket").cloned().unwrap_or_default();
+    // A node whose kubelet already talks to the new runtime was migrated: draining it again
+    // and stopping its kubelet would only disturb it.
+    let migrated = flags_now.is_some_and(|text| {
+        text.split(|c: char| c.is_whitespace() || c == '"')
+            .any(|w| w == format!("--container-runtime-endpoint={endpoint}"))
+    });
+    if migrated {
+        plan.warnings.push(format!(
+            "the kubelet already uses {endpoint}: the node is not drained and nothing is stopped; the rest of the plan only puts back what drifted"
+        ));
+    }
+    if let (Drain::Kubectl { kubeconfig }, false) = (&m.drain, migrated) {
         plan.steps.push(step(
             Phase::Prerequisites,
             format!("cordon and drain node {node}"),
@@ -125,18 +137,9 @@ pub fn extend(plan: &mut Plan, m: &Migration, flags_now: Option<&str>) {
             ],
         ));
     }
-    plan.steps.push(step(
-        Phase::Prerequisites,
-        format!("stop the kubelet and {}", m.from),
-        "the kubelet must not start pods while its runtime changes; Docker is stopped and disabled so that it does not come back at boot beside the new runtime (if the run fails after this, start them again: systemctl start docker kubelet)",
-        StepTag::Service,
-        vec![
-            service("kubelet.service", true, false, false),
-            service("docker.service", true, true, false),
-            service("docker.socket", true, true, false),
-        ],
-    ));
-    let endpoint = plan.facts.get("cri_socket").cloned().unwrap_or_default();
+    if !migrated {
+        plan.steps.push(stop_step(m));
+    }
     let mut set = BTreeMap::from([("--container-runtime-endpoint".to_owned(), endpoint.clone())]);
     let mut remove: Vec<String> = Vec::new();
     // kubelet 1.27 removed --container-runtime (kubernetes.io blog 2023-03-17, "Upcoming
@@ -196,4 +199,22 @@ pub fn extend(plan: &mut Plan, m: &Migration, flags_now: Option<&str>) {
     }
     // Stable: each phase keeps the plugins' steps first, then these.
     plan.steps.sort_by_key(|s| s.phase);
+}
+
+/// Stopping the kubelet and the runtime the node leaves.
+fn stop_step(m: &Migration) -> PlannedStep {
+    step(
+        Phase::Prerequisites,
+        format!("stop the kubelet and {}", m.from),
+        "the kubelet must not start pods while its runtime changes; Docker (and cri-dockerd) are stopped and disabled so that they do not come back at boot beside the new runtime; if the run fails after this, its report says how to start them again",
+        StepTag::Service,
+        vec![
+            service("kubelet.service", true, false, false),
+            // cri-dockerd, where the kubelet (1.24 and later) reached Docker through it.
+            service("cri-docker.socket", true, true, false),
+            service("cri-docker.service", true, true, false),
+            service("docker.socket", true, true, false),
+            service("docker.service", true, true, false),
+        ],
+    )
 }

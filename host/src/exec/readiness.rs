@@ -60,7 +60,11 @@ fn other_cri(plan: &Plan, node: &Executor<'_>) -> Vec<CheckReport> {
         .filter(|(runtime, path)| {
             let part_of_ours =
                 *runtime == "containerd" && ON_CONTAINERD.contains(&plan.runtime.as_str());
-            !same_socket(path, ours) && !part_of_ours
+            // A migration leaves Docker, which serves CRI through cri-dockerd (1.24 and
+            // later) and runs on containerd: those sockets are the runtime it replaces.
+            let leaving = plan.migration.as_ref().is_some_and(|m| m.from == "docker")
+                && matches!(*runtime, "cri-dockerd" | "containerd");
+            !same_socket(path, ours) && !part_of_ours && !leaving
         })
         .map(|(runtime, path)| {
             let check = format!("no other runtime serves CRI ({runtime} at {path})");
@@ -101,7 +105,11 @@ fn kubelet_driver(plan: &Plan, node: &Executor<'_>) -> CheckReport {
         Ok(None) => CheckReport::pass(check, "no kubelet configuration yet"),
         Ok(Some((driver, source))) if driver == want => CheckReport::pass(check, source),
         // --configure-kubelet sets the file's value; a flag would still win over it.
-        Ok(Some((driver, source))) if plan.configures_kubelet && !source.contains("--cgroup-driver") => {
+        // (A migration rewrites a --cgroup-driver flag as well.)
+        Ok(Some((driver, source)))
+            if plan.configures_kubelet
+                && (plan.migration.is_some() || !source.contains("--cgroup-driver")) =>
+        {
             CheckReport::pass(
                 check,
                 format!("the kubelet uses {driver} ({source}); this plan sets it to {want}"),

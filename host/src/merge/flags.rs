@@ -19,12 +19,28 @@ pub(super) fn edit(
             why: "kubeadm writes the kubelet's flags at `kubeadm init` or `join`".to_owned(),
         });
     };
+    if text.contains('\r') {
+        return Err(MergeError::Unparsable {
+            path: path.to_owned(),
+            format: "environment file",
+            detail: "it has CRLF line endings; edit it by hand (the script could not keep them)"
+                .to_owned(),
+        });
+    }
     let prefix = format!("{variable}=");
+    // systemd takes the last assignment of a variable (systemd.exec, EnvironmentFile=):
+    // that is the one edited.
+    let last = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with(&prefix))
+        .map(|(n, _)| n)
+        .last();
     let mut found = false;
     let mut lines: Vec<String> = Vec::new();
-    for line in text.lines() {
+    for (n, line) in text.lines().enumerate() {
         match line.strip_prefix(&prefix) {
-            Some(value) if !found => {
+            Some(value) if Some(n) == last => {
                 found = true;
                 let (quote, inner) = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"'))
                 {

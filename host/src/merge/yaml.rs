@@ -24,7 +24,13 @@ pub(super) fn set(
                 .to_owned(),
         });
     };
-    // The site's document must already be one a YAML reader accepts, as a mapping.
+    if text.contains('\r') {
+        return Err(unparsable(
+            "it has CRLF line endings; edit it by hand (the script could not keep them)".to_owned(),
+        ));
+    }
+    // The site's document must already be one a YAML reader accepts, as a mapping (one
+    // document: a stream of several is refused by the reader).
     let before: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(text).map_err(|e| unparsable(e.to_string()))?;
     if !before.is_mapping() {
@@ -49,7 +55,8 @@ pub(super) fn set(
             return Err(unparsable(format!("cannot set `{key}`")));
         }
     }
-    let mut out = doc.to_string();
+    // The file, not the document: comments and a `---` before the document are the file's.
+    let mut out = file.to_string();
     if !out.ends_with('\n') {
         out.push('\n');
     }

@@ -333,10 +333,15 @@ json_file() {
 yaml_set() {
   file=$1; shift
   [ -f "$file" ] || { say "$file does not exist: there is no YAML document to edit"; exit 1; }
+  if grep -q "$(printf '\r')" "$file"; then
+    say "$file has CRLF line endings; edit it by hand"; exit 1
+  fi
   awk '
     BEGIN {
       for (i = 1; i + 1 < ARGC; i += 2) { key[++n] = ARGV[i]; val[ARGV[i]] = ARGV[i + 1]; ARGV[i] = ""; ARGV[i + 1] = "" }
     }
+    /^---/ && content { print FILENAME " holds more than one YAML document" > "/dev/stderr"; bad = 1; exit 1 }
+    /^[^#]/ && !/^---/ { content = 1 }
     skipping && /^[ \t]/ { next }
     { skipping = 0 }
     {
@@ -344,6 +349,7 @@ yaml_set() {
         k = key[j]
         if (index($0, k ":") == 1 && (length($0) == length(k) + 1 || substr($0, length(k) + 2, 1) ~ /[ \t]/)) {
           rest = substr($0, length(k) + 2); sub(/^[ \t]+/, "", rest); sub(/[ \t]+(#.*)?$/, "", rest)
+          if (rest ~ /^".*"$/ || rest ~ /^\047.*\047$/) rest = substr(rest, 2, length(rest) - 2)
           seen[k] = 1
           if (rest == val[k]) { print; next }
           print k ": " val[k]; skipping = 1; next
@@ -351,7 +357,7 @@ yaml_set() {
       }
       print
     }
-    END { for (j = 1; j <= n; j++) if (!(key[j] in seen)) print key[j] ": " val[key[j]] }
+    END { if (bad) exit 1; for (j = 1; j <= n; j++) if (!(key[j] in seen)) print key[j] ": " val[key[j]] }
   ' "$@" "$file"
 }
 
@@ -363,7 +369,9 @@ yaml_file() {
     say "warning: $file does not exist yet, so it was not edited: kubeadm writes it at kubeadm init or join"
     return 0
   fi
-  edited=$(yaml_set "$file" "$@")
+  edited=$(yaml_set "$file" "$@") || exit 1
+  # Unchanged (however its last line ends): left as it is, as `installer run` leaves it.
+  [ "$edited" = "$(cat "$file")" ] && return 0
   write_file "$file" "$mode" "$edited
 "
 }
@@ -375,9 +383,13 @@ yaml_file() {
 env_flags() {
   file=$1; var=$2; shift 2
   [ -f "$file" ] || { say "$file does not exist: there are no flags to edit"; exit 1; }
+  if grep -q "$(printf '\r')" "$file"; then
+    say "$file has CRLF line endings; edit it by hand"; exit 1
+  fi
+  # systemd takes the last assignment of a variable: that one is edited (two passes).
   awk -v var="$var" '
     BEGIN {
-      for (i = 1; i < ARGC - 1; ) {
+      for (i = 1; i < ARGC - 2; ) {
         if (ARGV[i] == "set") { setv[ARGV[i + 1]] = ARGV[i + 2]; order[++n] = ARGV[i + 1]; ARGV[i] = ""; ARGV[i + 1] = ""; ARGV[i + 2] = ""; i += 3 }
         else { drop[ARGV[i + 1]] = 1; ARGV[i] = ""; ARGV[i + 1] = ""; i += 2 }
       }
@@ -396,7 +408,8 @@ env_flags() {
       for (j = 1; j <= n; j++) if (!(order[j] in done)) out = join(out, order[j] "=" setv[order[j]])
       return out
     }
-    !found && index($0, var "=") == 1 {
+    FNR == NR { if (index($0, var "=") == 1) last = FNR; next }
+    FNR == last {
       found = 1; value = substr($0, length(var) + 2); q = ""
       if (value ~ /^".*"$/) { q = "\""; value = substr(value, 2, length(value) - 2) }
       new = edit(value); norm = value; gsub(/[ \t]+/, " ", norm); sub(/^ /, "", norm); sub(/ $/, "", norm)
@@ -405,7 +418,7 @@ env_flags() {
     }
     { print }
     END { if (!found) print var "=\"" edit("") "\"" }
-  ' "$@" "$file"
+  ' "$@" "$file" "$file"
 }
 
 # env_file FILE MODE VARIABLE ARGS...: env_flags, written back in place; a file that is not
@@ -416,7 +429,9 @@ env_file() {
     say "warning: $file does not exist yet, so it was not edited: kubeadm writes it at kubeadm init or join"
     return 0
   fi
-  edited=$(env_flags "$file" "$@")
+  edited=$(env_flags "$file" "$@") || exit 1
+  # Unchanged (however its last line ends): left as it is, as `installer run` leaves it.
+  [ "$edited" = "$(cat "$file")" ] && return 0
   write_file "$file" "$mode" "$edited
 "
 }

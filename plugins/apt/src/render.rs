@@ -35,6 +35,29 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
             env: BTreeMap::from([("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())]),
         }
     })?;
+    if !removals.is_empty() && !request.packages.is_empty() {
+        // What the plan installs may have come in as a dependency of what goes (containerd
+        // of docker.io): marked as installed by hand, a later `apt autoremove` keeps it.
+        let names: Vec<&str> = request.packages.iter().map(|p| p.name.as_str()).collect();
+        let mut argv = strings(&["apt-mark", "manual"]);
+        argv.extend(names.iter().map(|n| (*n).to_owned()));
+        let mut probe = strings(&["apt-mark", "showmanual"]);
+        probe.extend(names.iter().map(|n| (*n).to_owned()));
+        response.steps.push(Step::new(
+            Phase::Verification,
+            format!("Mark {} as installed by hand", names.join(", ")),
+            "a package that came as a dependency of one this plan removes would otherwise go at the next `apt autoremove`",
+            StepKind::Actions {
+                actions: vec![run(
+                    argv,
+                    Some(Probe {
+                        argv: probe,
+                        expect: Expect::StdoutLines(names.iter().map(|n| (*n).to_owned()).collect()),
+                    }),
+                )],
+            },
+        ));
+    }
     response.steps.extend(removals);
     Ok(response)
 }

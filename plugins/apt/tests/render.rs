@@ -694,7 +694,7 @@ fn removals_come_after_the_installs_unheld_first_and_skipped_where_not_installed
     let response = render(&request);
     let last = &response.steps[response.steps.len() - 2..];
     for (step, name) in last.iter().zip(["docker-ce", "docker.io"]) {
-        assert_eq!(step.phase, Phase::Packages);
+        assert_eq!(step.phase, Phase::Verification, "after the plan's checks");
         let acts = actions(step);
         let (unhold, unless, _) = fixtures::run_action(&acts[0]);
         assert_eq!(unhold, &strings(&["apt-mark", "unhold", name]));

@@ -1,7 +1,8 @@
 //! Removing packages where they are installed (protocol 1.4's `remove` in a render request):
 //! one step per package, its lock or hold released first, both skipped where it is not
 //! installed, so that a name no repository knows (Docker's package on a node that ran
-//! Debian's) is no error.
+//! Debian's) is no error. The steps come last (the verification phase): the plan's checks
+//! pass before anything is removed.
 
 use std::collections::BTreeMap;
 
@@ -49,8 +50,10 @@ pub fn removal_steps(
                 actions.push(run(unlock, BTreeMap::new()));
             }
             actions.push(run(r.remove, r.env));
+            // Last of all, after the plan's checks passed: a failed run then never leaves a
+            // node without the runtime it had.
             Ok(Step::new(
-                Phase::Packages,
+                Phase::Verification,
                 format!("Remove {name} where it is installed"),
                 "the selection asks for it to go (a migration's old runtime); a hold or lock on it is released first, since it would stop the removal",
                 StepKind::Actions { actions },

@@ -28,7 +28,13 @@ pub fn render(request: &RenderRequest) -> Result<RenderResponse, PluginError> {
         |name| package_kit::remove::Remover {
             installed: "rpm -q --quiet \"$1\"",
             unlock: None,
-            remove: strings(&[pm, "remove", "-y", name]),
+            // dnf removes dependencies no longer needed by default
+            // (clean_requirements_on_remove): containerd.io must stay.
+            remove: if pm == "dnf" {
+                strings(&[pm, "remove", "-y", "--noautoremove", name])
+            } else {
+                strings(&[pm, "remove", "-y", name])
+            },
             env: Default::default(),
         },
     )?);

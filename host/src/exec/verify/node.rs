@@ -5,7 +5,11 @@ use super::*;
 
 /// The node's own checks, after the plan's.
 pub(super) fn checks(plan: &Plan, node: &Executor<'_>) -> Vec<CheckReport> {
-    vec![cri(plan, node), kubelet_driver(plan, node), runc(node)]
+    vec![
+        cri(plan, node),
+        kubelet_driver(plan, node),
+        runc(plan, node),
+    ]
 }
 
 /// The runtime answers CRI `Version` and `Status` (RuntimeReady) on the socket the plan
@@ -171,7 +175,8 @@ pub(super) fn flag_driver(text: &str) -> Option<String> {
         .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == '"' || c == '\''))
         .filter(|w| !w.is_empty())
         .collect();
-    words.iter().enumerate().find_map(|(i, w)| {
+    // The kubelet takes the last of a repeated flag.
+    words.iter().enumerate().rev().find_map(|(i, w)| {
         let w = w.strip_prefix("KUBELET_KUBEADM_ARGS=").unwrap_or(w);
         match w.strip_prefix("--cgroup-driver") {
             Some(rest) if rest.starts_with('=') => Some(rest[1..].to_owned()),
@@ -182,7 +187,7 @@ pub(super) fn flag_driver(text: &str) -> Option<String> {
 }
 
 /// The runc on the node is not in a range of a known container escape.
-fn runc(node: &Executor<'_>) -> CheckReport {
+fn runc(plan: &Plan, node: &Executor<'_>) -> CheckReport {
     let check = "runc is not a release with a known container escape".to_owned();
     let argv = ["runc", "--version"].map(str::to_owned).to_vec();
     let run = node.probe_run(&Probe {
@@ -190,10 +195,14 @@ fn runc(node: &Executor<'_>) -> CheckReport {
         expect: Expect::Success,
     });
     if let Some(why) = run.unavailable {
+        // CRI-O may run containers with crun (Fedora's default) and no runc at all.
+        if plan.runtime == "cri-o" {
+            return CheckReport::skip(check, format!("{why} (CRI-O may use crun instead)"));
+        }
         return CheckReport::fail(
             check,
             why,
-            "every runtime here runs containers through runc: reinstall the runtime's packages",
+            "containerd and Docker run containers through runc: reinstall the runtime's packages",
         );
     }
     let first = run.stdout.lines().next().unwrap_or_default();

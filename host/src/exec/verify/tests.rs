@@ -54,4 +54,9 @@ fn the_kubelet_flag_is_read_from_kubeadm_flags_in_either_spelling() {
         flag_driver("# --cgroup-driver=systemd\nKUBELET_KUBEADM_ARGS=\"\"\n"),
         None
     );
+    // Given twice, the kubelet takes the last.
+    assert_eq!(
+        flag_driver("KUBELET_KUBEADM_ARGS=\"--cgroup-driver=cgroupfs --cgroup-driver=systemd\"\n"),
+        Some("systemd".to_owned())
+    );
 }

@@ -541,6 +541,10 @@ fn the_script_sets_kubelet_keys_as_run_does() {
         "cgroupDriver: systemd  # ours\ncontainerRuntimeEndpoint: unix:///run/containerd/containerd.sock\nkind: KubeletConfiguration\n",
         // The endpoint as a block value below its key.
         "kind: KubeletConfiguration\ncontainerRuntimeEndpoint:\n  unix:///var/run/crio/crio.sock\ncgroupDriver: cgroupfs\n",
+        // Quoted values already right, with comments: nothing changes.
+        "cgroupDriver: \"systemd\"  # pinned\ncontainerRuntimeEndpoint: 'unix:///run/containerd/containerd.sock'\n",
+        // A comment and a document marker before the document.
+        "# note\n---\nkind: KubeletConfiguration\ncgroupDriver: cgroupfs\n",
     ] {
         let run = crate::merge::apply_to_bytes(
             "/var/lib/kubelet/config.yaml",
@@ -551,6 +555,26 @@ fn the_script_sets_kubelet_keys_as_run_does() {
         .unwrap();
         let script = script_merge("config.yaml", text, &merge, &[]).unwrap();
         assert_eq!(script, run, "for:\n{text}");
+    }
+    // What neither can edit faithfully, both refuse.
+    for text in [
+        "kind: KubeletConfiguration\n---\nkind: Other\n",
+        "kind: KubeletConfiguration\r\ncgroupDriver: cgroupfs\r\n",
+    ] {
+        assert!(
+            crate::merge::apply_to_bytes(
+                "/var/lib/kubelet/config.yaml",
+                Some(text.as_bytes()),
+                &merge,
+                crate::merge::Overrides::default(),
+            )
+            .is_err(),
+            "run refuses {text:?}"
+        );
+        assert!(
+            script_merge("config.yaml", text, &merge, &[]).is_err(),
+            "the script refuses {text:?}"
+        );
     }
 }
 
@@ -580,6 +604,10 @@ fn the_script_edits_kubelet_flags_as_run_does() {
         "KUBELET_KUBEADM_ARGS=\"--cgroup-driver=systemd --container-runtime-endpoint=unix:///run/containerd/containerd.sock\"\n",
         // No variable at all.
         "OTHER=1\n",
+        // Set twice: systemd reads the last, which is the one edited.
+        "KUBELET_KUBEADM_ARGS=\"--v=1\"\nKUBELET_KUBEADM_ARGS=\"--v=2 --cgroup-driver=cgroupfs\"\n",
+        // A value holding `=`, tabs between flags.
+        "KUBELET_KUBEADM_ARGS=\"--node-labels=a=b,c=d\t--v=2\"\n",
     ] {
         let run = crate::merge::apply_to_bytes(
             "/var/lib/kubelet/kubeadm-flags.env",
