@@ -191,3 +191,35 @@ fn a_socket_that_exists_but_does_not_speak_cri_fails() {
     assert!(cri["fix"].as_str().unwrap().contains("CRI"), "{cri:#}");
     assert_eq!(code, 1);
 }
+
+#[test]
+fn a_kubelet_pointed_at_another_runtime_fails_naming_both() {
+    let dir = plugins();
+    let root = scratch_root();
+    run(&dir, root.path(), &[]).code(0);
+    let kubelet = root.path().join("var/lib/kubelet");
+    std::fs::create_dir_all(&kubelet).unwrap();
+    std::fs::write(
+        kubelet.join("kubeadm-flags.env"),
+        "KUBELET_KUBEADM_ARGS=\"--container-runtime=remote --container-runtime-endpoint=unix:///var/run/dockershim.sock\"\n",
+    )
+    .unwrap();
+    let (code, report) = verify(&dir, root.path());
+    let c = check(&report, "the kubelet uses the runtime's socket");
+    assert_eq!(c["status"], "fail", "{report:#}");
+    assert!(c["detail"].as_str().unwrap().contains("dockershim.sock"), "{c:#}");
+    assert_eq!(code, 1);
+
+    // `/var/run/...` and `/run/...` are one socket.
+    std::fs::write(
+        kubelet.join("kubeadm-flags.env"),
+        "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///var/run/test-engine.sock\"\n",
+    )
+    .unwrap();
+    let (_, report) = verify(&dir, root.path());
+    assert_eq!(
+        check(&report, "the kubelet uses the runtime's socket")["status"],
+        "pass",
+        "{report:#}"
+    );
+}

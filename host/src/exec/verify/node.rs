@@ -8,6 +8,7 @@ pub(super) fn checks(plan: &Plan, node: &Executor<'_>) -> Vec<CheckReport> {
     vec![
         cri(plan, node),
         kubelet_driver(plan, node),
+        kubelet_endpoint(plan, node),
         runc(plan, node),
     ]
 }
@@ -107,6 +108,8 @@ pub(in crate::exec) const KUBEADM_FLAGS: &str = "/var/lib/kubelet/kubeadm-flags.
 pub(in crate::exec) struct KubeletConfiguration {
     /// `systemd` or `cgroupfs`.
     pub cgroup_driver: Option<String>,
+    /// The CRI endpoint (from 1.27).
+    pub container_runtime_endpoint: Option<String>,
     /// Whether the kubelet refuses to start with swap on (its default: true).
     pub fail_swap_on: Option<bool>,
 }
@@ -167,8 +170,65 @@ fn kubelet_driver(plan: &Plan, node: &Executor<'_>) -> CheckReport {
     }
 }
 
+/// The kubelet talks to the runtime the plan installs: `--container-runtime-endpoint` in
+/// kubeadm's flags (which win), else `containerRuntimeEndpoint` in its configuration.
+fn kubelet_endpoint(plan: &Plan, node: &Executor<'_>) -> CheckReport {
+    let Some(want) = plan.facts.get("cri_socket") else {
+        return CheckReport::skip(
+            "the kubelet uses the runtime's socket",
+            "no CRI socket in the plan",
+        );
+    };
+    let check = format!("the kubelet uses the runtime's socket ({want})");
+    let read = |path: &str| {
+        node.current(path)
+            .ok()
+            .flatten()
+            .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
+    };
+    let from_flag = read(KUBEADM_FLAGS)
+        .and_then(|t| flag_value(&t, "--container-runtime-endpoint"))
+        .map(|e| {
+            (
+                e,
+                format!("--container-runtime-endpoint in {KUBEADM_FLAGS}"),
+            )
+        });
+    let from_config = || {
+        read(KUBELET_CONFIG)
+            .and_then(|t| serde_yaml_ng::from_str::<KubeletConfiguration>(&t).ok())
+            .and_then(|c| c.container_runtime_endpoint)
+            .map(|e| (e, format!("containerRuntimeEndpoint in {KUBELET_CONFIG}")))
+    };
+    let Some((endpoint, source)) = from_flag.or_else(from_config) else {
+        return CheckReport::skip(
+            check,
+            "the kubelet's files name no endpoint (no kubelet here, or its built-in default)",
+        );
+    };
+    // `/var/run` is a link to `/run` on every distro we pack.
+    let norm = |e: &str| e.replacen("unix:///var/run/", "unix:///run/", 1);
+    if norm(&endpoint) == norm(want) {
+        CheckReport::pass(check, source)
+    } else {
+        CheckReport::fail(
+            check,
+            format!(
+                "the kubelet talks to {endpoint} ({source}), not to {}",
+                plan.runtime
+            ),
+            format!("`installer migrate` moves a kubeadm node's kubelet; or set --container-runtime-endpoint={want} in {KUBEADM_FLAGS} and restart the kubelet"),
+        )
+    }
+}
+
 /// The value of `--cgroup-driver` in a kubeadm-flags.env.
 pub(super) fn flag_driver(text: &str) -> Option<String> {
+    flag_value(text, "--cgroup-driver")
+}
+
+/// The value of `flag` in a kubeadm-flags.env.
+fn flag_value(text: &str, flag: &str) -> Option<String> {
     let words: Vec<&str> = text
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -178,7 +238,7 @@ pub(super) fn flag_driver(text: &str) -> Option<String> {
     // The kubelet takes the last of a repeated flag.
     words.iter().enumerate().rev().find_map(|(i, w)| {
         let w = w.strip_prefix("KUBELET_KUBEADM_ARGS=").unwrap_or(w);
-        match w.strip_prefix("--cgroup-driver") {
+        match w.strip_prefix(flag) {
             Some(rest) if rest.starts_with('=') => Some(rest[1..].to_owned()),
             Some("") => words.get(i + 1).map(|v| (*v).to_owned()),
             _ => None,
