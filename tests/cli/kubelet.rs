@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::run::{run, scratch_root, tree};
-use crate::util::{Installer, PluginDir};
+use crate::util::{node_report, PluginDir};
 
 fn plugins() -> PluginDir {
     PluginDir::new()
@@ -59,23 +59,13 @@ fn the_kubelets_driver_and_endpoint_are_set_in_place_once() {
     assert_eq!(before, after);
 
     // And verify agrees.
-    let out = Installer::isolated(dir.path())
-        .args([
-            "verify",
-            "--output",
-            "json",
-            "--runtime",
-            "test-runtime",
-            "--cgroup-driver",
-            "systemd",
-            "--set",
-            "test-runtime.files-only=true",
-            "--configure-kubelet",
-            "--root",
-        ])
-        .arg_list([root.path()])
-        .run();
-    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let (_, report) = node_report(
+        &dir,
+        "verify",
+        root.path(),
+        "systemd",
+        &["--configure-kubelet"],
+    );
     let kubelet: Vec<&serde_json::Value> = report["checks"]
         .as_array()
         .unwrap()

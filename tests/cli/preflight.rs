@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::run::{run, scratch_root, tree};
-use crate::util::{Installer, PluginDir};
+use crate::util::{check_named, node_report, Installer, PluginDir};
 
 fn plugins() -> PluginDir {
     PluginDir::new()
@@ -15,35 +15,11 @@ fn plugins() -> PluginDir {
 }
 
 fn preflight(dir: &PluginDir, root: &Path, driver: &str) -> (i32, Value) {
-    let out = Installer::isolated(dir.path())
-        .args([
-            "preflight",
-            "--output",
-            "json",
-            "--runtime",
-            "test-runtime",
-            "--set",
-            "test-runtime.files-only=true",
-            "--cgroup-driver",
-            driver,
-            "--root",
-        ])
-        .arg_list([root])
-        .run();
-    let json = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", out.stdout, out.stderr));
-    (out.code, json)
+    node_report(dir, "preflight", root, driver, &[])
 }
 
 fn status_of<'a>(report: &'a Value, part: &str) -> &'a str {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"].as_str().unwrap().contains(part))
-        .unwrap_or_else(|| panic!("no check about {part:?}: {report:#}"))["status"]
-        .as_str()
-        .unwrap()
+    check_named(report, part)["status"].as_str().unwrap()
 }
 
 fn write(root: &Path, path: &str, text: &str) {

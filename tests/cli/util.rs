@@ -306,3 +306,39 @@ pub fn toml_leaves(table: &toml::Table) -> std::collections::BTreeMap<String, to
     }
     out
 }
+
+/// `installer <command> --output json` (verify or preflight) with test-runtime's file-only
+/// plan on `root` and the cgroup driver `driver`, then `extra`: the exit code and the report.
+pub fn node_report(
+    dir: &PluginDir,
+    command: &str,
+    root: &Path,
+    driver: &str,
+    extra: &[&str],
+) -> (i32, serde_json::Value) {
+    let out = Installer::isolated(dir.path())
+        .args([command, "--output", "json", "--runtime", "test-runtime"])
+        .args([
+            "--set",
+            "test-runtime.files-only=true",
+            "--cgroup-driver",
+            driver,
+        ])
+        .args(extra)
+        .args(["--root"])
+        .arg_list([root])
+        .run();
+    let json = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", out.stdout, out.stderr));
+    (out.code, json)
+}
+
+/// The check of a verify or preflight report whose name contains `part`.
+pub fn check_named<'a>(report: &'a serde_json::Value, part: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"].as_str().unwrap().contains(part))
+        .unwrap_or_else(|| panic!("no check about {part:?} in {report:#}"))
+}

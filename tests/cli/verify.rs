@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::run::{run, scratch_root};
-use crate::util::{Installer, PluginDir};
+use crate::util::{check_named, node_report, Installer, PluginDir};
 
 fn plugins() -> PluginDir {
     PluginDir::new()
@@ -18,34 +18,12 @@ fn plugins() -> PluginDir {
 
 /// `verify` with the selection `run` used, as JSON.
 fn verify(dir: &PluginDir, root: &Path) -> (i32, Value) {
-    let out = Installer::isolated(dir.path())
-        .args([
-            "verify",
-            "--output",
-            "json",
-            "--runtime",
-            "test-runtime",
-            "--cgroup-driver",
-            "systemd",
-            "--set",
-            "test-runtime.files-only=true",
-            "--root",
-        ])
-        .arg_list([root])
-        .run();
-    let json = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", out.stdout, out.stderr));
-    (out.code, json)
+    node_report(dir, "verify", root, "systemd", &[])
 }
 
 /// The check whose name contains `part`.
 fn check<'a>(report: &'a Value, part: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"].as_str().unwrap().contains(part))
-        .unwrap_or_else(|| panic!("no check about {part:?} in {report:#}"))
+    check_named(report, part)
 }
 
 #[test]
@@ -207,7 +185,10 @@ fn a_kubelet_pointed_at_another_runtime_fails_naming_both() {
     let (code, report) = verify(&dir, root.path());
     let c = check(&report, "the kubelet uses the runtime's socket");
     assert_eq!(c["status"], "fail", "{report:#}");
-    assert!(c["detail"].as_str().unwrap().contains("dockershim.sock"), "{c:#}");
+    assert!(
+        c["detail"].as_str().unwrap().contains("dockershim.sock"),
+        "{c:#}"
+    );
     assert_eq!(code, 1);
 
     // `/var/run/...` and `/run/...` are one socket.
