@@ -278,23 +278,21 @@ impl Executor<'_> {
                 .map(str::to_owned)
                 .collect()
         };
-        if *stop
-            && self.probe(&Probe {
-                argv: sys(&["is-active", "--quiet", unit]),
-                expect: Expect::Success,
-            })
-        {
-            self.must(&sys(&["stop", unit]))?;
-            did.push(format!("stopped {unit}"));
-        }
-        if *disable
-            && self.probe(&Probe {
-                argv: sys(&["is-enabled", "--quiet", unit]),
-                expect: Expect::Success,
-            })
-        {
-            self.must(&sys(&["disable", unit]))?;
-            did.push(format!("disabled {unit}"));
+        // Stopped where active, disabled where enabled.
+        for (wanted, state, verb, done) in [
+            (*stop, "is-active", "stop", "stopped"),
+            (*disable, "is-enabled", "disable", "disabled"),
+        ] {
+            let now = |me: &Self| {
+                me.probe(&Probe {
+                    argv: sys(&[state, "--quiet", unit]),
+                    expect: Expect::Success,
+                })
+            };
+            if wanted && now(self) {
+                self.must(&sys(&[verb, unit]))?;
+                did.push(format!("{done} {unit}"));
+            }
         }
         if *daemon_reload && self.changed.iter().any(|p| p.starts_with("/etc/systemd/")) {
             self.must(&sys(&["daemon-reload"]))?;

@@ -546,15 +546,7 @@ fn the_script_sets_kubelet_keys_as_run_does() {
         // A comment and a document marker before the document.
         "# note\n---\nkind: KubeletConfiguration\ncgroupDriver: cgroupfs\n",
     ] {
-        let run = crate::merge::apply_to_bytes(
-            "/var/lib/kubelet/config.yaml",
-            Some(text.as_bytes()),
-            &merge,
-            crate::merge::Overrides::default(),
-        )
-        .unwrap();
-        let script = script_merge("config.yaml", text, &merge, &[]).unwrap();
-        assert_eq!(script, run, "for:\n{text}");
+        assert_same_edit("/var/lib/kubelet/config.yaml", text, &merge);
     }
     // What neither can edit faithfully, both refuse.
     for text in [
@@ -609,14 +601,21 @@ fn the_script_edits_kubelet_flags_as_run_does() {
         // A value holding `=`, tabs between flags.
         "KUBELET_KUBEADM_ARGS=\"--node-labels=a=b,c=d\t--v=2\"\n",
     ] {
-        let run = crate::merge::apply_to_bytes(
-            "/var/lib/kubelet/kubeadm-flags.env",
-            Some(text.as_bytes()),
-            &merge,
-            crate::merge::Overrides::default(),
-        )
-        .unwrap();
-        let script = script_merge("kubeadm-flags.env", text, &merge, &[]).unwrap();
-        assert_eq!(script, run, "for:\n{text}");
+        assert_same_edit("/var/lib/kubelet/kubeadm-flags.env", text, &merge);
     }
+}
+
+/// `run`'s edit of `text` at `path` and the script's are the same text.
+#[track_caller]
+fn assert_same_edit(path: &str, text: &str, merge: &FileContent) {
+    let run = crate::merge::apply_to_bytes(
+        path,
+        Some(text.as_bytes()),
+        merge,
+        crate::merge::Overrides::default(),
+    )
+    .unwrap();
+    let name = path.rsplit('/').next().unwrap();
+    let script = script_merge(name, text, merge, &[]).unwrap();
+    assert_eq!(script, run, "for:\n{text}");
 }
