@@ -10,7 +10,8 @@
 //! | `plan`, `render --format json`, `run --dry-run` | [`Plan`] |
 //! | `run` | [`RunReport`] |
 //! | `rollback` | [`RollbackReport`] |
-//! | `verify` | [`VerifyReport`] |
+//! | `verify`, `preflight` | [`VerifyReport`] |
+//! | `migrate --render json` | [`Plan`] |
 //!
 //! A change of any of these shapes is a change of the CLI contract: tests/cli pins them.
 
