@@ -68,8 +68,10 @@ pub fn sh_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+mod cloud_init;
 mod sh;
 mod text;
 
+pub use cloud_init::cloud_init;
 pub use sh::sh;
 pub use text::{describe, text};

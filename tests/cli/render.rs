@@ -409,3 +409,68 @@ fn a_migration_renders_as_a_script_that_passes_shellcheck() {
     }
     shellcheck(&script, "migrate docker to containerd");
 }
+
+/// Asks cloud-init's own validator about `user_data`.
+fn cloud_init_schema(user_data: &str, what: &str) {
+    assert!(
+        Command::new("cloud-init").arg("--version").output().is_ok(),
+        "this test needs cloud-init: apt-get install cloud-init (scripts/test-all does)"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), user_data).unwrap();
+    let out = Command::new("cloud-init")
+        .args(["schema", "--config-file"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cloud-init schema refuses the user-data for {what}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_builtin_pack_and_runtime_renders_user_data_cloud_init_accepts() {
+    let dir = PluginDir::new().with_workspace_plugins();
+    let mut rendered = 0;
+    for distro in builtin_distros() {
+        for runtime in ["containerd", "docker", "cri-o", "mcr"] {
+            let args = [
+                "--distro",
+                distro.as_str(),
+                "--runtime",
+                runtime,
+                "--kubernetes-version",
+                "1.30",
+            ];
+            let out = Installer::isolated(dir.path())
+                .args(["render", "--format", "cloud-init"])
+                .args(args)
+                .run();
+            if out.code == 2 {
+                continue; // a combination the matrix refuses (tests/cli/runtimes.rs)
+            }
+            assert_eq!(out.code, 0, "{distro} {runtime}: {}", out.stderr);
+            assert!(out.stdout.starts_with("#cloud-config\n"), "{}", out.stdout);
+            cloud_init_schema(&out.stdout, &format!("{distro} {runtime}"));
+            // The script inside is exactly what `render --format sh` prints.
+            let data: serde_json::Value = serde_yaml_ng::from_str(&out.stdout).unwrap();
+            let script = Installer::isolated(dir.path())
+                .args(["render", "--format", "sh"])
+                .args(args)
+                .run()
+                .code(0)
+                .stdout;
+            assert_eq!(data["write_files"][0]["content"], script.as_str());
+            assert_eq!(data["write_files"][0]["permissions"], "0700");
+            assert_eq!(
+                data["runcmd"][0],
+                serde_json::json!(["sh", data["write_files"][0]["path"]])
+            );
+            rendered += 1;
+        }
+    }
+    assert!(rendered >= 40, "only {rendered} combinations rendered");
+}

@@ -265,6 +265,8 @@ pub enum RenderFormat {
     Sh,
     /// The plan as one JSON document.
     Json,
+    /// `#cloud-config` user-data that runs the sh script on the node's first boot.
+    CloudInit,
 }
 
 /// Arguments of the hidden child-process command.

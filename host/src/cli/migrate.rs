@@ -133,6 +133,10 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
             super::json::print_json(&built);
             return Ok(ExitCode::SUCCESS);
         }
+        Some(RenderFormat::CloudInit) => {
+            print!("{}", crate::render::cloud_init(&built));
+            return Ok(ExitCode::SUCCESS);
+        }
         None => {}
     }
     apply_run::apply(ctx, &target, &built, &resolved, &args.run)

@@ -121,6 +121,7 @@ pub fn render(
     match format {
         super::args::RenderFormat::Sh => print!("{}", render::sh(&plan)),
         super::args::RenderFormat::Json => print_json(&plan),
+        super::args::RenderFormat::CloudInit => print!("{}", render::cloud_init(&plan)),
     }
     Ok(ExitCode::SUCCESS)
 }
