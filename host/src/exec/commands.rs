@@ -172,6 +172,17 @@ impl Executor<'_> {
         argv: &[String],
         env: &BTreeMap<String, String>,
     ) -> Result<std::process::Output, Failure> {
+        self.command_within(argv, env, None)
+    }
+
+    /// [`Self::command`], stopped (its whole process group) when it runs longer than
+    /// `limit`: a probe only asks, and one that hangs must not hang `verify` or a run.
+    pub(super) fn command_within(
+        &self,
+        argv: &[String],
+        env: &BTreeMap<String, String>,
+        limit: Option<Duration>,
+    ) -> Result<std::process::Output, Failure> {
         let mut cmd = if self.live {
             let mut c = Command::new(&argv[0]);
             c.args(&argv[1..]);
@@ -189,12 +200,24 @@ impl Executor<'_> {
         .envs(env);
         cmd.stdin(std::process::Stdio::null());
         let started = std::time::Instant::now();
-        let out = cmd.output().map_err(|e| Failure {
-            message: format!("cannot run `{}`: {e}", argv.join(" ")),
+        let failed = |message: String| Failure {
+            message,
             command: Some(argv.to_vec()),
             exit_status: None,
             output_tail: None,
             left_behind: None,
+        };
+        let out = match limit {
+            None => cmd.output().map(Some),
+            Some(limit) => output_within(cmd, limit),
+        }
+        .map_err(|e| failed(format!("cannot run `{}`: {e}", argv.join(" "))))?
+        .ok_or_else(|| {
+            failed(format!(
+                "`{}` did not finish within {} s and was stopped",
+                argv.join(" "),
+                limit.unwrap_or_default().as_secs()
+            ))
         })?;
         let entry = format!(
             "$ {}\n{}{}[exit {}, {:.2} s]\n",
@@ -240,7 +263,7 @@ impl Executor<'_> {
 
     /// Runs a probe and reads its answer.
     pub(super) fn probe_run(&self, probe: &Probe) -> ProbeRun {
-        let out = match self.command(&probe.argv, &BTreeMap::new()) {
+        let out = match self.command_within(&probe.argv, &BTreeMap::new(), Some(PROBE_LIMIT)) {
             Ok(out) => out,
             Err(failure) => {
                 return ProbeRun {
@@ -291,4 +314,74 @@ pub(super) fn tail(stdout: &[u8], stderr: &[u8]) -> String {
 
 pub(super) fn io_failure(path: &str, e: std::io::Error) -> Failure {
     Failure::plain(format!("cannot write {path}: {e}"))
+}
+
+/// How long a probe may run: they read state (`dpkg-query`, `containerd config dump`), and
+/// one that takes longer is stuck.
+const PROBE_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `cmd` in its own process group, collecting its output; `None` when it ran longer
+/// than `limit` (the group is killed, so that a child holding the pipes cannot keep us).
+fn output_within(
+    mut cmd: Command,
+    limit: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read as _;
+    use std::os::unix::process::CommandExt as _;
+    use wait_timeout::ChildExt as _;
+    cmd.process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let status = match child.wait_timeout(limit)? {
+        Some(status) => status,
+        None => {
+            let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+            let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+            return Ok(None);
+        }
+    };
+    Ok(Some(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_past_its_limit_is_stopped_with_the_children_holding_its_pipes() {
+        let started = std::time::Instant::now();
+        let mut cmd = Command::new("sh");
+        // The background child keeps stdout open: killing `sh` alone would leave us waiting.
+        cmd.args(["-c", "sleep 30 & sleep 30"]);
+        let out = output_within(cmd, Duration::from_millis(300)).unwrap();
+        assert!(out.is_none());
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not stuck on the pipes"
+        );
+
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo yes; echo no >&2; exit 3"]);
+        let out = output_within(cmd, Duration::from_secs(30))
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.stdout, b"yes\n");
+        assert_eq!(out.stderr, b"no\n");
+        assert_eq!(out.status.code(), Some(3));
+    }
 }
