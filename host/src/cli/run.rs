@@ -228,22 +228,6 @@ pub fn apply(
                     "note: packages installed before the failure stay installed (`{t}`)"
                 );
             }
-            // A rollback puts files back, not services: say which this run stopped.
-            let stopped: Vec<&str> = report
-                .steps
-                .iter()
-                .flat_map(|s| &s.notes)
-                .flat_map(|n| n.split("; "))
-                .filter_map(|n| n.strip_prefix("stopped "))
-                .collect();
-            if !stopped.is_empty() {
-                let _ = writeln!(
-                    err,
-                    "note: this run stopped {}, which the rollback does not start again: `systemctl enable --now {}` once the files are as they were",
-                    stopped.join(", "),
-                    stopped.join(" ")
-                );
-            }
             eprint!("{}", render::printable(&err));
             // Refused before any change: the target is in a state this plan cannot handle.
             Ok(if report.status == exec::RunStatus::Refused {

@@ -206,7 +206,7 @@ fn stop_step(m: &Migration) -> PlannedStep {
     step(
         Phase::Prerequisites,
         format!("stop the kubelet and {}", m.from),
-        "the kubelet must not start pods while its runtime changes; Docker (and cri-dockerd) are stopped and disabled so that they do not come back at boot beside the new runtime; if the run fails after this, its report says how to start them again",
+        "the kubelet must not start pods while its runtime changes; Docker (and cri-dockerd) are stopped and disabled so that they do not come back at boot beside the new runtime; a run that fails after this starts and enables them again",
         StepTag::Service,
         vec![
             service("kubelet.service", true, false, false),

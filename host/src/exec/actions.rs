@@ -279,9 +279,9 @@ impl Executor<'_> {
                 .collect()
         };
         // Stopped where active, disabled where enabled.
-        for (wanted, state, verb, done) in [
-            (*stop, "is-active", "stop", "stopped"),
-            (*disable, "is-enabled", "disable", "disabled"),
+        for (wanted, state, verb, done, undo) in [
+            (*stop, "is-active", "stop", "stopped", "start"),
+            (*disable, "is-enabled", "disable", "disabled", "enable"),
         ] {
             let now = |me: &Self| {
                 me.probe(&Probe {
@@ -291,6 +291,7 @@ impl Executor<'_> {
             };
             if wanted && now(self) {
                 self.must(&sys(&[verb, unit]))?;
+                self.undo_services.push((unit.clone(), undo));
                 did.push(format!("{done} {unit}"));
             }
         }

@@ -341,6 +341,9 @@ struct Executor<'t> {
     packages_changed: bool,
     transactions: usize,
     installed: Vec<String>,
+    /// What puts back the services this run stopped or disabled, in the order they were
+    /// changed (undone in reverse when the run fails).
+    undo_services: Vec<(String, &'static str)>,
 }
 
 impl<'t> Executor<'t> {
@@ -363,6 +366,7 @@ impl<'t> Executor<'t> {
             packages_changed: false,
             transactions: 0,
             installed: Vec::new(),
+            undo_services: Vec::new(),
         }
     }
 
@@ -376,6 +380,23 @@ impl<'t> Executor<'t> {
                 restored = ok;
                 for b in bad {
                     tracing::error!("could not restore {b}");
+                }
+                // Files first, then the services that read them, as they were.
+                for (unit, verb) in self.undo_services.iter().rev() {
+                    let argv: Vec<String> = ["systemctl", verb, unit.as_str()]
+                        .map(str::to_owned)
+                        .to_vec();
+                    match self.command(&argv, &BTreeMap::new()) {
+                        Ok(out) if out.status.success() => restored.push(format!(
+                            "{unit} ({} again)",
+                            if *verb == "start" {
+                                "started"
+                            } else {
+                                "enabled"
+                            }
+                        )),
+                        _ => tracing::error!("could not {verb} {unit} again: `{}`", argv.join(" ")),
+                    }
                 }
             } else if let Err(e) = journal.finish() {
                 tracing::error!("could not mark the journal finished: {e}");
