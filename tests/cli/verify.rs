@@ -26,6 +26,16 @@ fn check<'a>(report: &'a Value, part: &str) -> &'a Value {
     check_named(report, part)
 }
 
+/// test-runtime's file-only plan run into a scratch root, and its kubelet directory made.
+fn installed_with_kubelet_dir() -> (PluginDir, tempfile::TempDir, std::path::PathBuf) {
+    let dir = plugins();
+    let root = scratch_root();
+    run(&dir, root.path(), &[]).code(0);
+    let kubelet = root.path().join("var/lib/kubelet");
+    std::fs::create_dir_all(&kubelet).unwrap();
+    (dir, root, kubelet)
+}
+
 #[test]
 fn files_the_plan_wrote_pass_and_a_drifted_one_fails_with_its_diff() {
     let dir = plugins();
@@ -72,11 +82,7 @@ fn files_the_plan_wrote_pass_and_a_drifted_one_fails_with_its_diff() {
 
 #[test]
 fn the_kubelets_cgroup_driver_must_be_the_runtimes() {
-    let dir = plugins();
-    let root = scratch_root();
-    run(&dir, root.path(), &[]).code(0);
-    let kubelet = root.path().join("var/lib/kubelet");
-    std::fs::create_dir_all(&kubelet).unwrap();
+    let (dir, root, kubelet) = installed_with_kubelet_dir();
 
     std::fs::write(
         kubelet.join("config.yaml"),
@@ -172,11 +178,7 @@ fn a_socket_that_exists_but_does_not_speak_cri_fails() {
 
 #[test]
 fn a_kubelet_pointed_at_another_runtime_fails_naming_both() {
-    let dir = plugins();
-    let root = scratch_root();
-    run(&dir, root.path(), &[]).code(0);
-    let kubelet = root.path().join("var/lib/kubelet");
-    std::fs::create_dir_all(&kubelet).unwrap();
+    let (dir, root, kubelet) = installed_with_kubelet_dir();
     std::fs::write(
         kubelet.join("kubeadm-flags.env"),
         "KUBELET_KUBEADM_ARGS=\"--container-runtime=remote --container-runtime-endpoint=unix:///var/run/dockershim.sock\"\n",
