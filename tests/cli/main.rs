@@ -1,5 +1,6 @@
 //! End-to-end tests of the `installer` binary: real plugin `.so` files, real distro packs.
 
+mod ansible;
 mod corpus;
 mod detect;
 mod distros;

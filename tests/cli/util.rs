@@ -26,7 +26,7 @@ pub fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("host/ is in the workspace")

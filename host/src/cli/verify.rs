@@ -44,10 +44,15 @@ pub fn preflight(ctx: &Context, selection: &Selection) -> Result<ExitCode, Error
             detail: Some(p.clone()),
             fix: Some("fix what is named, then run again".to_owned()),
             diff: None,
+            node: false,
         })
         .collect();
     checks.extend(exec::prerequisites(&built, &target));
-    checks.extend(seen.node);
+    checks.extend(
+        seen.node
+            .into_iter()
+            .map(|c| exec::CheckReport { node: true, ..c }),
+    );
     let report = VerifyReport {
         status: if checks.iter().any(|c| c.status == Verdict::Fail) {
             Verdict::Fail

@@ -44,6 +44,10 @@ pub struct CheckReport {
     /// For a file that drifted: the unified diff from what is there to what the plan wants.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// Whether it is a check of the node itself (CRI, the kubelet, runc, preflight's), which
+    /// running the plan again would not put right, rather than of one of the plan's actions.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub node: bool,
 }
 
 impl CheckReport {
@@ -54,6 +58,7 @@ impl CheckReport {
             detail: Some(detail.into()).filter(|d: &String| !d.is_empty()),
             fix: None,
             diff: None,
+            node: false,
         }
     }
 
@@ -68,6 +73,7 @@ impl CheckReport {
             detail: Some(detail.into()),
             fix: Some(fix.into()),
             diff: None,
+            node: false,
         }
     }
 
@@ -78,6 +84,7 @@ impl CheckReport {
             detail: Some(why.into()),
             fix: None,
             diff: None,
+            node: false,
         }
     }
 }
@@ -131,7 +138,11 @@ pub fn verify(plan: &Plan, target: &Target) -> VerifyReport {
             checks.push(probe.is_done(action, step, &plan.overrides));
         }
     }
-    checks.extend(node::checks(plan, &probe));
+    checks.extend(
+        node::checks(plan, &probe)
+            .into_iter()
+            .map(|c| CheckReport { node: true, ..c }),
+    );
     let status = if checks.iter().any(|c| c.status == Verdict::Fail) {
         Verdict::Fail
     } else {

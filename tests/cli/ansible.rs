@@ -1,0 +1,112 @@
+//! The Ansible collection's module (ansible/plugins/modules/installer.py) driven by real
+//! ansible-core against a scratch root: changed from the run's report, check mode through
+//! verify, a second run unchanged, a failure with installer's message and exit code.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::run::scratch_root;
+use crate::util::{bin, workspace_root, PluginDir};
+
+/// `ansible localhost -m installer.runtime.installer -a ARGS -o` (and `flags`): the status
+/// word (`CHANGED`, `SUCCESS`, `FAILED!`) and the module's result.
+fn module(collections: &Path, args: &Value, flags: &[&str]) -> (String, Value) {
+    assert!(
+        Command::new("ansible").arg("--version").output().is_ok(),
+        "this test needs ansible-core: apt-get install ansible-core (scripts/test-all does)"
+    );
+    let out = Command::new("ansible")
+        .args([
+            "localhost",
+            "-c",
+            "local",
+            "-o",
+            "-m",
+            "installer.runtime.installer",
+            "-a",
+        ])
+        .arg(args.to_string())
+        .args(flags)
+        .env("ANSIBLE_COLLECTIONS_PATH", collections)
+        .env("ANSIBLE_LOCALHOST_WARNING", "false")
+        .env("ANSIBLE_INVENTORY_UNPARSED_WARNING", "false")
+        .env("INSTALLER_NO_DEFAULT_PLUGIN_DIRS", "1")
+        .env_remove("INSTALLER_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("localhost | "))
+        .unwrap_or_else(|| {
+            panic!(
+                "no result line:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let (head, json) = line.split_once(" => ").unwrap();
+    let status = head.trim_start_matches("localhost | ").trim().to_owned();
+    (status, serde_json::from_str(json).unwrap())
+}
+
+#[test]
+fn the_module_runs_installer_idempotently_with_check_mode_and_failures_as_ansible_expects() {
+    // The collection as Ansible finds it: ansible_collections/<namespace>/<name>.
+    let collections = tempfile::tempdir().unwrap();
+    let ns = collections.path().join("ansible_collections/installer");
+    std::fs::create_dir_all(&ns).unwrap();
+    std::os::unix::fs::symlink(workspace_root().join("ansible"), ns.join("runtime")).unwrap();
+    let plugins = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    let args = serde_json::json!({
+        "runtime": "test-runtime",
+        "root": root.path(),
+        "cgroup_driver": "systemd",
+        "set": {"test-runtime.files-only": "true"},
+        "binary": bin(),
+        "plugin_dirs": [plugins.path()],
+    });
+    let daemon = root.path().join("etc/test-engine/daemon.json");
+
+    // Check mode changes nothing and says what would change.
+    let (status, result) = module(collections.path(), &args, &["--check"]);
+    assert_eq!(status, "CHANGED", "{result:#}");
+    assert!(!daemon.exists());
+
+    let (status, result) = module(collections.path(), &args, &[]);
+    assert_eq!(status, "CHANGED", "{result:#}");
+    assert_eq!(result["report"]["status"], "ok");
+    assert!(daemon.exists());
+
+    // A second run, and check mode now: nothing to change (the node's own checks, such as
+    // runc missing from a scratch root, are not the plan's to change).
+    let (status, result) = module(collections.path(), &args, &[]);
+    assert_eq!(status, "SUCCESS", "{result:#}");
+    assert_eq!(result["changed"], false);
+    let (status, _) = module(collections.path(), &args, &["--check"]);
+    assert_eq!(status, "SUCCESS");
+
+    // Drift: check mode with diff shows it.
+    std::fs::write(&daemon, "{\"cgroup-driver\": \"systemd\"}\n").unwrap();
+    let (status, result) = module(collections.path(), &args, &["--check", "--diff"]);
+    assert_eq!(status, "CHANGED", "{result:#}");
+    assert!(
+        result.to_string().contains("max-size"),
+        "the diff: {result:#}"
+    );
+
+    // A selection installer refuses: failed, with its message and exit code.
+    let mut bad = args.clone();
+    bad["runtime"] = "nope".into();
+    let (status, result) = module(collections.path(), &bad, &[]);
+    assert_eq!(status, "FAILED!", "{result:#}");
+    assert_eq!(result["rc"], 2);
+    assert!(
+        result["msg"].as_str().unwrap().contains("nope"),
+        "{result:#}"
+    );
+}
