@@ -110,3 +110,78 @@ fn the_module_runs_installer_idempotently_with_check_mode_and_failures_as_ansibl
         "{result:#}"
     );
 }
+
+/// `ansible-playbook` on `playbook`; the PLAY RECAP's counts for localhost.
+fn playbook(collections: &Path, playbook: &Path) -> (i32, String) {
+    let out = Command::new("ansible-playbook")
+        .args(["-i", "localhost,", "-c", "local"])
+        .arg(playbook)
+        .env("ANSIBLE_COLLECTIONS_PATH", collections)
+        .env("ANSIBLE_LOCALHOST_WARNING", "false")
+        .env_remove("INSTALLER_PLUGIN_PATH")
+        .env_remove("INSTALLER_NO_DEFAULT_PLUGIN_DIRS")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out.status.code().unwrap_or(-1), stdout)
+}
+
+#[test]
+fn the_role_puts_installer_and_its_plugins_on_the_node_then_installs_once() {
+    let collections = tempfile::tempdir().unwrap();
+    let ns = collections.path().join("ansible_collections/installer");
+    std::fs::create_dir_all(&ns).unwrap();
+    std::os::unix::fs::symlink(workspace_root().join("ansible"), ns.join("runtime")).unwrap();
+    let plugins = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let root = scratch_root();
+    // The node's /usr, a directory of the test's own.
+    let node = tempfile::tempdir().unwrap();
+    let prefix = node.path().join("usr");
+    let play = serde_json::json!([{
+        "hosts": "localhost",
+        "gather_facts": false,
+        "roles": [{
+            "role": "installer.runtime.node",
+            "installer_binary_src": bin(),
+            "installer_plugins_src": plugins.path(),
+            "installer_prefix": prefix,
+            "installer_runtime": "test-runtime",
+            "installer_root": root.path(),
+            "installer_selection": {
+                "cgroup_driver": "systemd",
+                "set": {"test-runtime.files-only": "true"},
+            },
+        }],
+    }]);
+    // JSON is YAML: the playbook as ansible-playbook reads it.
+    let file = node.path().join("site.yml");
+    std::fs::write(&file, play.to_string()).unwrap();
+
+    let (code, out) = playbook(collections.path(), &file);
+    assert_eq!(code, 0, "{out}");
+    assert!(prefix.join("bin/installer").is_file());
+    assert!(
+        prefix
+            .join("lib/installer/plugins/libtest-runtime.so")
+            .is_file(),
+        "{out}"
+    );
+    assert!(
+        root.path().join("etc/test-engine/daemon.json").is_file(),
+        "{out}"
+    );
+
+    let (code, out) = playbook(collections.path(), &file);
+    assert_eq!(code, 0, "{out}");
+    let recap = out
+        .lines()
+        .skip_while(|l| !l.starts_with("PLAY RECAP"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        recap.contains("changed=0"),
+        "a second play changes nothing:\n{out}"
+    );
+}
