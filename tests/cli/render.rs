@@ -400,9 +400,9 @@ fn a_migration_renders_as_a_script_that_passes_shellcheck() {
     for part in [
         "systemctl stop 'kubelet.service'",
         "systemctl disable 'docker.service'",
-        "env_file '/var/lib/kubelet/kubeadm-flags.env'",
+        "kubeadm_file env_flags '/var/lib/kubelet/kubeadm-flags.env'",
         "set '--container-runtime-endpoint' 'unix:///run/containerd/containerd.sock'",
-        "yaml_file '/var/lib/kubelet/config.yaml'",
+        "kubeadm_file yaml_set '/var/lib/kubelet/config.yaml'",
         "'apt-get' '-o' 'DPkg::Lock::Timeout=120' 'remove' '-y' 'docker.io'",
     ] {
         assert!(script.contains(part), "{part} missing from:\n{script}");

@@ -361,16 +361,17 @@ yaml_set() {
   ' "$@" "$file"
 }
 
-# yaml_file FILE MODE KEY VALUE...: yaml_set, written back in place; a document that is not
-# there is left unwritten, with a warning, as `installer run` leaves it.
-yaml_file() {
-  file=$1; mode=$2; shift 2
+# kubeadm_file EDIT FILE MODE ARGS...: the file kubeadm wrote, edited in place by the function
+# EDIT (yaml_set or env_flags) with ARGS, as `installer run` edits it: a file that is not there
+# is left unwritten, with a warning; an unchanged one (however its last line ends) is left as
+# it is.
+kubeadm_file() {
+  edit=$1; file=$2; mode=$3; shift 3
   if [ ! -f "$file" ]; then
     say "warning: $file does not exist yet, so it was not edited: kubeadm writes it at kubeadm init or join"
     return 0
   fi
-  edited=$(yaml_set "$file" "$@") || exit 1
-  # Unchanged (however its last line ends): left as it is, as `installer run` leaves it.
+  edited=$("$edit" "$file" "$@") || exit 1
   [ "$edited" = "$(cat "$file")" ] && return 0
   write_file "$file" "$mode" "$edited
 "
@@ -419,19 +420,4 @@ env_flags() {
     { print }
     END { if (!found) print var "=\"" edit("") "\"" }
   ' "$@" "$file" "$file"
-}
-
-# env_file FILE MODE VARIABLE ARGS...: env_flags, written back in place; a file that is not
-# there is left unwritten, with a warning, as `installer run` leaves it.
-env_file() {
-  file=$1; mode=$2; shift 2
-  if [ ! -f "$file" ]; then
-    say "warning: $file does not exist yet, so it was not edited: kubeadm writes it at kubeadm init or join"
-    return 0
-  fi
-  edited=$(env_flags "$file" "$@") || exit 1
-  # Unchanged (however its last line ends): left as it is, as `installer run` leaves it.
-  [ "$edited" = "$(cat "$file")" ] && return 0
-  write_file "$file" "$mode" "$edited
-"
 }

@@ -266,13 +266,13 @@ fn sh_merge(path: &str, mode: u32, merge: &FileContent, overrides: &[String]) ->
             Err(e) => format!("say {}; exit 2\n", sh_quote(&e.to_string())),
         },
         FileContent::Full { text } => format!("write_file {p} {m} {}\n", sh_quote(text)),
-        FileContent::YamlSet { values } => format!("yaml_file {p} {m}{}\n", yaml_args(values)),
+        FileContent::YamlSet { values } => format!("kubeadm_file yaml_set {p} {m}{}\n", yaml_args(values)),
         FileContent::EnvFlags {
             variable,
             set,
             remove,
         } => format!(
-            "env_file {p} {m} {}{}\n",
+            "kubeadm_file env_flags {p} {m} {}{}\n",
             sh_quote(variable),
             flag_args(set, remove)
         ),

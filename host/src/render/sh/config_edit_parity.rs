@@ -619,3 +619,51 @@ fn assert_same_edit(path: &str, text: &str, merge: &FileContent) {
     let script = script_merge(name, text, merge, &[]).unwrap();
     assert_eq!(script, run, "for:\n{text}");
 }
+
+/// What the script writes back to the kubelet's files, as `run` writes them: an edit in
+/// place, an unchanged file left exactly as it was (even without a final newline), a missing
+/// one left missing.
+#[test]
+fn the_script_writes_kubeadms_files_back_only_when_run_would_change_them() {
+    let merge = FileContent::YamlSet {
+        values: [("cgroupDriver".to_owned(), "systemd".to_owned())].into(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "changed.yaml",
+            Some("kind: KubeletConfiguration\ncgroupDriver: cgroupfs\n"),
+        ),
+        (
+            "unchanged.yaml",
+            Some("kind: KubeletConfiguration\ncgroupDriver: systemd"),
+        ),
+        ("missing.yaml", None),
+    ];
+    let mut script = format!("set -eu\n{PRELUDE}\n{CONFIG_EDITS}\n");
+    for (name, text) in &cases {
+        let path = dir.path().join(name);
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+        }
+        script.push_str(&sh_merge(path.to_str().unwrap(), 0o644, &merge, &[]));
+    }
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (name, text) in &cases {
+        let path = dir.path().join(name);
+        let run = text.map(|t| {
+            crate::merge::apply_to_bytes(name, Some(t.as_bytes()), &merge, Default::default())
+                .unwrap()
+        });
+        assert_eq!(std::fs::read_to_string(&path).ok(), run, "{name}");
+    }
+}
