@@ -78,6 +78,14 @@ pub const PLUGIN_NAME: Kind = Kind {
     extra: "._-",
     example: "containerd",
 };
+/// A Kubernetes node's name (a DNS subdomain: lower-case letters, digits, `-` and `.`;
+/// Kubernetes "Object Names and IDs"). Upper case is refused here; the kubelet registers a
+/// hostname in lower case.
+pub const NODE_NAME: Kind = Kind {
+    what: "node name",
+    extra: ".-",
+    example: "worker-1",
+};
 /// A distro pack id.
 pub const DISTRO_ID: Kind = Kind {
     what: "distro pack id",

@@ -128,6 +128,19 @@ fn what_migrate_cannot_do_safely_is_refused_with_the_fix() {
         "{}",
         out.stderr
     );
+    // A node name Kubernetes would not have.
+    for node in ["Worker-1", "worker_1"] {
+        let out = migrate(
+            bare.path(),
+            &["--drained", "--node", node, "--kubernetes-version", "1.23"],
+        )
+        .code(2);
+        assert!(
+            out.stderr.contains("--node") && out.stderr.contains(node),
+            "{}",
+            out.stderr
+        );
+    }
     // Flags in KUBELET_EXTRA_ARGS would win over the ones migrate edits.
     let root = kubeadm_root();
     std::fs::create_dir_all(root.path().join("etc/default")).unwrap();

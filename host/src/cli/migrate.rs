@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
     let kubelet = selection
         .kubernetes_version
         .as_deref()
-        .and_then(minor)
+        .and_then(crate::compose::kubelet::minor)
         .ok_or_else(|| {
             Error::input(
                 "migrate needs the kubelet's version: its flags differ by version (1.24 removed the dockershim flags, 1.27 --container-runtime)",
@@ -57,7 +57,13 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
         Some(node) => node.clone(),
         None => hostname(&target)?,
     };
-    crate::options::check_token(&node, "--node", &plugin_api::validate::PLUGIN_NAME)?;
+    if node.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(Error::input(
+            format!("--node {node}: a Kubernetes node's name is in lower case"),
+            "name it as `kubectl get nodes` lists it",
+        ));
+    }
+    crate::options::check_token(&node, "--node", &plugin_api::validate::NODE_NAME)?;
     let [cordon, drain_cmd] = migrate::drain_commands(&node);
     let undrained = format!(
         "node {node} must be drained before its runtime changes, and this node has no kubectl with {ADMIN_KUBECONFIG} to do it"
@@ -140,12 +146,6 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
         None => {}
     }
     apply_run::apply(ctx, &target, &built, &resolved, &args.run)
-}
-
-/// `1.23` or `v1.23.17` as (1, 23).
-fn minor(version: &str) -> Option<(u64, u64)> {
-    let mut parts = version.trim_start_matches('v').split('.');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 /// The node's name as the kubelet registers it by default: its hostname, in lower case.

@@ -77,7 +77,7 @@ pub fn align(plan: &Plan, kubernetes_version: Option<&str>) -> PlannedStep {
 }
 
 /// `1.30` or `v1.30.2` as (1, 30).
-fn minor(version: &str) -> Option<(u64, u64)> {
+pub fn minor(version: &str) -> Option<(u64, u64)> {
     let mut parts = version.trim_start_matches('v').split('.');
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }

@@ -347,6 +347,17 @@ struct Executor<'t> {
 }
 
 impl<'t> Executor<'t> {
+    /// An executor that only asks (probes, reads): what preflight and verify use.
+    fn asking(target: &'t Target) -> Executor<'t> {
+        Executor::new(
+            target,
+            &RunOptions {
+                lock_timeout: Duration::ZERO,
+                allow_insecure_repo: false,
+            },
+        )
+    }
+
     fn new(target: &'t Target, opts: &RunOptions) -> Executor<'t> {
         let live = target.is_host();
         Executor {

@@ -69,13 +69,7 @@ impl Preflight {
 /// target's /etc/passwd does not know. Each problem names the file and the reason.
 /// `run` refuses to start on any (exit 2), before anything changes; `plan` shows them.
 pub fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
-    let probe = Executor::new(
-        target,
-        &RunOptions {
-            lock_timeout: Duration::ZERO,
-            allow_insecure_repo: false,
-        },
-    );
+    let probe = Executor::asking(target);
     let owners = plan
         .steps
         .iter()

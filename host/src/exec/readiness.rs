@@ -32,13 +32,7 @@ const DISK_WARN: u64 = 5 << 30;
 /// The node checks of a preflight. `seen` is what [`super::preflight`] found of the plan's
 /// files (a cgroup driver changing in one of them matters when pods run).
 pub fn readiness(plan: &Plan, target: &Target, seen: &super::Preflight) -> Vec<CheckReport> {
-    let node = Executor::new(
-        target,
-        &RunOptions {
-            lock_timeout: Duration::ZERO,
-            allow_insecure_repo: false,
-        },
-    );
+    let node = Executor::asking(target);
     let mut checks = other_cri(plan, &node);
     checks.push(kubelet_driver(plan, &node));
     checks.push(running_pods(plan, &node, seen));

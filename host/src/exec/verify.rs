@@ -109,13 +109,7 @@ const RERUN: &str = "run `installer run` with the same selection: it redoes only
 
 /// Checks the target against the plan. Changes nothing.
 pub fn verify(plan: &Plan, target: &Target) -> VerifyReport {
-    let probe = Executor::new(
-        target,
-        &RunOptions {
-            lock_timeout: Duration::ZERO,
-            allow_insecure_repo: false,
-        },
-    );
+    let probe = Executor::asking(target);
     let mut checks = Vec::new();
     for step in &plan.steps {
         let mut skipping: Option<String> = None;
@@ -160,13 +154,7 @@ pub fn verify(plan: &Plan, target: &Target) -> VerifyReport {
 /// The plan's prerequisites-phase checks asked on the target (what `run` asks first, before
 /// it changes anything).
 pub fn prerequisites(plan: &Plan, target: &Target) -> Vec<CheckReport> {
-    let probe = Executor::new(
-        target,
-        &RunOptions {
-            lock_timeout: Duration::ZERO,
-            allow_insecure_repo: false,
-        },
-    );
+    let probe = Executor::asking(target);
     plan.steps
         .iter()
         .filter(|s| s.phase == plugin_api::Phase::Prerequisites)
@@ -224,18 +212,15 @@ impl Executor<'_> {
             Action::WriteFile { path, content, .. } => {
                 self.file_holds(check, path, |_| Ok(content.clone()))
             }
-            Action::MergeFile { path, merge, .. }
-                if matches!(self.current(path), Ok(None))
-                    && yaml_document_missing(path, merge).is_some() =>
-            {
-                CheckReport::skip(
-                    check,
-                    yaml_document_missing(path, merge).unwrap_or_default(),
-                )
-            }
             Action::MergeFile { path, merge, .. } => self.file_holds(check, path, |bytes| {
+                // Another tool's file not written yet: `run` skips it too.
+                if bytes.is_none() {
+                    if let Some(why) = yaml_document_missing(path, merge) {
+                        return Err(Skipped(why));
+                    }
+                }
                 crate::merge::apply_to_bytes(path, bytes, merge, Overrides::Keys(overrides))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| Problem(e.to_string()))
             }),
             Action::RemoveFile { path } => match self.current(path) {
                 Ok(None) => CheckReport::pass(check, ""),
@@ -357,7 +342,7 @@ impl Executor<'_> {
         &self,
         check: String,
         path: &str,
-        wanted: impl Fn(Option<&[u8]>) -> Result<String, String>,
+        wanted: impl Fn(Option<&[u8]>) -> Result<String, Unwanted>,
     ) -> CheckReport {
         let current = match self.current(path) {
             Ok(current) => current,
@@ -366,7 +351,8 @@ impl Executor<'_> {
         let bytes = current.as_ref().map(|f| f.bytes.as_slice());
         let want = match wanted(bytes) {
             Ok(want) => want,
-            Err(why) => {
+            Err(Skipped(why)) => return CheckReport::skip(check, why),
+            Err(Problem(why)) => {
                 return CheckReport::fail(
                     check,
                     why,
@@ -464,6 +450,15 @@ impl Executor<'_> {
         }
     }
 }
+
+/// Why a file has no content the plan wants: nothing to ask (another tool's file not written
+/// yet), or a merge that cannot be made.
+enum Unwanted {
+    Skipped(String),
+    Problem(String),
+}
+
+use Unwanted::{Problem, Skipped};
 
 /// Whether `line` is `want`, where a placeholder for a pin in `want` stands for any version
 /// that matches the pin (whole components, as `run` resolves it).
