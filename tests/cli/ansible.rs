@@ -51,9 +51,9 @@ fn module(collections: &Path, args: &Value, flags: &[&str]) -> (String, Value) {
     (status, serde_json::from_str(json).unwrap())
 }
 
-#[test]
-fn the_module_runs_installer_idempotently_with_check_mode_and_failures_as_ansible_expects() {
-    // The collection as Ansible finds it: ansible_collections/<namespace>/<name>.
+/// The repository's collection as Ansible finds it (ansible_collections/<namespace>/<name>
+/// on ANSIBLE_COLLECTIONS_PATH), and the plugins with test-runtime among them.
+fn collection_and_plugins() -> (tempfile::TempDir, PluginDir) {
     let collections = tempfile::tempdir().unwrap();
     let ns = collections.path().join("ansible_collections/installer");
     std::fs::create_dir_all(&ns).unwrap();
@@ -61,6 +61,12 @@ fn the_module_runs_installer_idempotently_with_check_mode_and_failures_as_ansibl
     let plugins = PluginDir::new()
         .with_workspace_plugins()
         .with_fixture("test-runtime");
+    (collections, plugins)
+}
+
+#[test]
+fn the_module_runs_installer_idempotently_with_check_mode_and_failures_as_ansible_expects() {
+    let (collections, plugins) = collection_and_plugins();
     let root = scratch_root();
     let args = serde_json::json!({
         "runtime": "test-runtime",
@@ -128,13 +134,7 @@ fn playbook(collections: &Path, playbook: &Path) -> (i32, String) {
 
 #[test]
 fn the_role_puts_installer_and_its_plugins_on_the_node_then_installs_once() {
-    let collections = tempfile::tempdir().unwrap();
-    let ns = collections.path().join("ansible_collections/installer");
-    std::fs::create_dir_all(&ns).unwrap();
-    std::os::unix::fs::symlink(workspace_root().join("ansible"), ns.join("runtime")).unwrap();
-    let plugins = PluginDir::new()
-        .with_workspace_plugins()
-        .with_fixture("test-runtime");
+    let (collections, plugins) = collection_and_plugins();
     let root = scratch_root();
     // The node's /usr, a directory of the test's own.
     let node = tempfile::tempdir().unwrap();
