@@ -74,4 +74,4 @@ mod text;
 
 pub use cloud_init::cloud_init;
 pub use sh::sh;
-pub use text::{describe, text};
+pub use text::text;

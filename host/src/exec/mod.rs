@@ -25,7 +25,7 @@ mod readiness;
 mod report;
 mod verify;
 
-pub use preflight::{managed_elsewhere, merge_problems, preflight, preflight_with_node, Preflight};
+pub use preflight::{managed_elsewhere, preflight, preflight_with_node, Preflight};
 pub use readiness::readiness;
 pub use report::{
     Failure, LeftBehind, RollbackReport, RunReport, RunStatus, StepReport, StepStatus,

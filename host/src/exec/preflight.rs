@@ -8,7 +8,7 @@ use super::*;
 /// the target itself.
 #[derive(Debug, Default)]
 pub struct Preflight {
-    /// What makes the plan impossible here ([`merge_problems`]); `run` refuses on any.
+    /// What makes the plan impossible here (a file to merge that does not parse, an owner the target lacks); `run` refuses on any.
     pub problems: Vec<String>,
     /// For each file the plan would change on the target, by path: the unified diff.
     pub diffs: BTreeMap<String, String>,
@@ -68,7 +68,7 @@ impl Preflight {
 /// we merge into that does not parse (a daemon.json that is not JSON, say), an owner the
 /// target's /etc/passwd does not know. Each problem names the file and the reason.
 /// `run` refuses to start on any (exit 2), before anything changes; `plan` shows them.
-pub fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
+fn merge_problems(plan: &Plan, target: &Target) -> Vec<String> {
     let probe = Executor::asking(target);
     let owners = plan
         .steps

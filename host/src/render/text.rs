@@ -123,7 +123,7 @@ fn indent(text: &str) -> String {
 }
 
 /// One action in words.
-pub fn describe(action: &Action) -> String {
+pub(super) fn describe(action: &Action) -> String {
     match action {
         Action::WriteFile {
             path,
