@@ -648,15 +648,26 @@ fn the_script_writes_kubeadms_files_back_only_when_run_would_change_them() {
         }
         script.push_str(&sh_merge(path.to_str().unwrap(), 0o644, &merge, &[]));
     }
+    // Backups of what the script replaces go to the test's directory, never the host's
+    // /var/lib/installer.
+    let backups = dir.path().join("backups");
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(&script)
+        .env("INSTALLER_BACKUPS", &backups)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        backups
+            .join(dir.path().strip_prefix("/").unwrap())
+            .join("changed.yaml")
+            .is_file(),
+        "the replaced file is backed up there"
     );
     for (name, text) in &cases {
         let path = dir.path().join(name);
