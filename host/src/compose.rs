@@ -287,9 +287,10 @@ pub fn compose(
                     step.summary,
                     manifest.protocol,
                     plugin_api::PROTOCOL_VERSION
-                )));
+                ))
+                .of_plugin(name, &candidate.path));
             }
-            check_step(&step, options)?;
+            check_step(&step, options).map_err(|e| e.of_plugin(&step.plugin, &candidate.path))?;
             steps.push(step);
         }
         if let Some(socket) = answer.facts.get("cri_socket") {
@@ -298,13 +299,15 @@ pub fn compose(
                 Error::plugin_bug(format!(
                     "plugin `{name}`: the fact cri_socket {socket:?} is not a unix:// socket"
                 ))
+                .of_plugin(name, &candidate.path)
             })?;
             validate::target_path(path, &format!("plugin `{name}`, fact cri_socket"))
-                .map_err(|e| Error::plugin_bug(e.to_string()))?;
+                .map_err(|e| Error::plugin_bug(e.to_string()).of_plugin(name, &candidate.path))?;
             if path.contains(char::is_whitespace) || path.contains('=') {
                 return Err(Error::plugin_bug(format!(
                     "plugin `{name}`: the fact cri_socket {socket:?} is not a plain path"
-                )));
+                ))
+                .of_plugin(name, &candidate.path));
             }
         }
         if i == 0 {
@@ -397,7 +400,8 @@ pub fn compose(
                     "package-manager plugin `{}` returned a `{}` step; it must return concrete actions",
                     manifest.name,
                     step.kind.type_name()
-                )));
+                ))
+                .of_plugin(&manifest.name, &pm.path));
             };
             planned.push(PlannedStep {
                 phase: step.phase,
@@ -467,7 +471,15 @@ pub fn compose(
     for step in &planned {
         let from = format!("plugin `{}` (step \"{}\")", step.asked_by(), step.summary);
         for action in &step.actions {
-            check_action(action, &from, options)?;
+            check_action(action, &from, options).map_err(|e| {
+                match plugins
+                    .iter()
+                    .find(|p| step.plugins.first() == Some(&p.name))
+                {
+                    Some(p) => e.of_plugin(&p.name, &p.path),
+                    None => e,
+                }
+            })?;
         }
     }
 

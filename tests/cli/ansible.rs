@@ -111,10 +111,13 @@ fn the_module_runs_installer_idempotently_with_check_mode_and_failures_as_ansibl
     let (status, result) = module(collections.path(), &bad, &[]);
     assert_eq!(status, "FAILED!", "{result:#}");
     assert_eq!(result["rc"], 2);
+    // The words come from installer's error document, its hint included.
+    let msg = result["msg"].as_str().unwrap();
     assert!(
-        result["msg"].as_str().unwrap().contains("nope"),
+        msg.contains("--runtime nope") && msg.contains("hint: loaded runtime plugins"),
         "{result:#}"
     );
+    assert_eq!(result["report"]["error"]["kind"], "input", "{result:#}");
 }
 
 /// `ansible-playbook` on `playbook`; the PLAY RECAP's counts for localhost.

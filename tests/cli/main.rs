@@ -5,6 +5,7 @@ mod corpus;
 mod detect;
 mod distros;
 mod download;
+mod errors;
 mod hostile;
 mod kubelet;
 mod migrate;

@@ -152,7 +152,9 @@ def main():
         # one fails, which here means "changed", not an error.
         rc, doc, err = run_json(module, [params["binary"], "verify", "--output", "json"] + selection)
         if rc not in (0, 1):
-            module.fail_json(msg=(err or "installer verify failed").strip(), rc=rc, report=doc)
+            error = doc.get("error") or {}
+            message = error.get("message") if isinstance(error, dict) else None
+            module.fail_json(msg=(message or err or "installer verify failed").strip(), rc=rc, report=doc)
         # Only what running the plan would put right: not the node's own checks (CRI
         # answering, the kubelet, runc), which a run does not change.
         failing = [
@@ -171,8 +173,13 @@ def main():
     steps = doc.get("steps", [])
     changed = any(step.get("status") == "changed" for step in steps)
     if rc != 0:
+        # A failed run's report, or installer's error document: {"error": {"message", "hint",
+        # "kind", ...}}. Either way the words come from the JSON, not from stderr.
         error = doc.get("error") or {}
         message = error.get("message") if isinstance(error, dict) else None
+        hint = error.get("hint") if isinstance(error, dict) else None
+        if message and hint:
+            message = "%s (hint: %s)" % (message, hint)
         module.fail_json(
             msg=(message or err or "installer run failed").strip(),
             rc=rc,

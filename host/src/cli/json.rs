@@ -12,6 +12,7 @@
 //! | `rollback` | [`RollbackReport`] |
 //! | `verify`, `preflight` | [`VerifyReport`] |
 //! | `migrate --render json` | [`Plan`] |
+//! | any command that fails before it has a document of its own | [`ErrorDocument`] |
 //!
 //! A change of any of these shapes is a change of the CLI contract: tests/cli pins them.
 
@@ -24,6 +25,15 @@ use crate::detect::Facts;
 pub use crate::exec::{RollbackReport, RunReport, VerifyReport};
 pub use crate::loader::CandidateRow;
 use crate::packs::{DistroPack, Family, MatchedBy, PackageManager};
+
+/// What a command prints with `--output json` when it fails before it has a document of its
+/// own (bad input, a pack, os-release, a plugin): `{"error": {...}}`. A failed `run` prints
+/// its [`RunReport`], whose `error` says what failed.
+#[derive(Serialize)]
+pub struct ErrorDocument {
+    /// The failure.
+    pub error: crate::error::ErrorReport,
+}
 
 /// Prints one JSON document on stdout.
 pub(crate) fn print_json<T: Serialize>(value: &T) {

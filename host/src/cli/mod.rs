@@ -40,6 +40,13 @@ pub fn main() -> ExitCode {
     match run(&cli) {
         Ok(code) => code,
         Err(error) => {
+            if cli.global.output == OutputFormat::Json {
+                // Data on stdout for tools; the same words on stderr for the person reading
+                // the log.
+                json::print_json(&json::ErrorDocument {
+                    error: error.report(),
+                });
+            }
             eprintln!("error: {}", printable(&error.to_string()));
             if let Some(hint) = error.hint() {
                 eprintln!("hint: {}", printable(&hint));
