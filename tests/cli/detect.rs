@@ -276,6 +276,16 @@ fn unknown_distro_exits_2_with_the_facts_and_both_fixes() {
     let json = run.json();
     assert_eq!(json["pack"], Value::Null);
     assert_eq!(json["facts"]["id"], "alpine");
+    // Why, as data, in the same document: the error every other failure prints.
+    assert_eq!(json["error"]["kind"], "os_release");
+    assert_eq!(json["error"]["exit_code"], 2);
+    assert!(
+        json["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--distro-dir"),
+        "{json:#}"
+    );
     assert!(run.stderr.contains("ID=alpine"), "{}", run.stderr);
 }
 
@@ -324,7 +334,8 @@ fn no_os_release_exits_2_naming_both_paths() {
         &[],
     );
     assert_eq!(run.code, 2);
-    assert_eq!(run.stdout, "");
+    // stdout holds the failure as data, stderr the same in words.
+    assert_eq!(run.json()["error"]["kind"], "os_release");
     assert!(run.stderr.contains("etc/os-release"), "{}", run.stderr);
     assert!(run.stderr.contains("usr/lib/os-release"), "{}", run.stderr);
     assert!(run.stderr.contains("--distro ID"), "{}", run.stderr);

@@ -348,7 +348,11 @@ fn a_config_file_that_does_not_parse_is_refused_before_anything_changes() {
         "{}",
         out.stderr
     );
-    assert!(out.stdout.is_empty());
+    let error = &out.json()["error"];
+    assert_eq!(
+        (&error["kind"], &error["exit_code"]),
+        (&"input".into(), &2.into())
+    );
     assert_eq!(tree(root.path()), before);
     let plan = Installer::isolated(dir.path())
         .args([

@@ -11,31 +11,48 @@ use crate::packs::{MatchedBy, PackSet};
 use crate::Error;
 
 /// Runs `installer detect`. An unknown distro exits 2; with `--output json` the document is
-/// still printed (with `"pack": null`) so scripts get the facts.
+/// still printed (with `"pack": null` and the `error`) so scripts get the facts.
 pub fn run(ctx: &Context) -> Result<ExitCode, Error> {
     let (source, facts) = detect::read(&ctx.target()?)?;
     let packs = PackSet::load(&ctx.distro_dirs())?;
     let matched = packs.match_facts(&facts);
 
     if ctx.json() {
-        let report = match &matched {
-            Ok(m) => Report {
-                source,
-                facts: &facts,
-                pack: Some(&m.pack.id),
-                matched_by: Some(m.matched_by),
-                note: Some(m.note.clone()),
-            },
-            Err(_) => Report {
-                source,
-                facts: &facts,
-                pack: None,
-                matched_by: None,
-                note: Some("no distro pack matches these facts".to_owned()),
-            },
+        let (report, failure) = match matched {
+            Ok(m) => (
+                Report {
+                    source,
+                    facts: &facts,
+                    pack: Some(&m.pack.id),
+                    matched_by: Some(m.matched_by),
+                    note: Some(m.note.clone()),
+                    error: None,
+                },
+                None,
+            ),
+            Err(e) => {
+                let error = Error::from(e);
+                let report = Report {
+                    source,
+                    facts: &facts,
+                    pack: None,
+                    matched_by: None,
+                    note: Some("no distro pack matches these facts".to_owned()),
+                    error: Some(error.report()),
+                };
+                (report, Some(error))
+            }
         };
         print_json(&report);
-    } else if let Ok(m) = &matched {
+        return Ok(match failure {
+            Some(error) => {
+                super::print_error(&error);
+                error.exit().into()
+            }
+            None => ExitCode::SUCCESS,
+        });
+    }
+    if let Ok(m) = &matched {
         let mut out = facts_text(&source, &facts);
         let origin = packs
             .entry(&m.pack.id)

@@ -56,6 +56,10 @@ pub struct DetectReport<'a> {
     pub matched_by: Option<MatchedBy>,
     /// The match in words.
     pub note: Option<String>,
+    /// Why nothing matched (the process exits with its `exit_code`): the same document as
+    /// every other failure's, inside this one so that stdout stays one document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::error::ErrorReport>,
 }
 
 /// One row of `distros list --output json`.

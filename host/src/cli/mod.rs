@@ -47,12 +47,17 @@ pub fn main() -> ExitCode {
                     error: error.report(),
                 });
             }
-            eprintln!("error: {}", printable(&error.to_string()));
-            if let Some(hint) = error.hint() {
-                eprintln!("hint: {}", printable(&hint));
-            }
+            print_error(&error);
             error.exit().into()
         }
+    }
+}
+
+/// The `error:` and `hint:` lines on stderr.
+fn print_error(error: &Error) {
+    eprintln!("error: {}", printable(&error.to_string()));
+    if let Some(hint) = error.hint() {
+        eprintln!("hint: {}", printable(&hint));
     }
 }
 
