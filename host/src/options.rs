@@ -27,6 +27,7 @@ struct ConfigFile {
     version: Option<String>,
     kubernetes_version: Option<String>,
     cgroup_driver: Option<String>,
+    arch: Option<String>,
     sandbox_image: Option<String>,
     source: Option<String>,
     mirror: Option<String>,
@@ -57,6 +58,11 @@ pub struct Resolved {
     pub overrides: Vec<String>,
     /// `--configure-kubelet`: the plan also aligns the kubelet's configuration.
     pub configure_kubelet: bool,
+    /// `--arch`, in `uname -m` spelling; otherwise the architecture is this machine's (or, for
+    /// `render`, decided on the node).
+    pub arch: Option<String>,
+    /// Whether the user fixed the cgroup driver (`systemd` or `cgroupfs`, not `auto`).
+    pub cgroup_driver_fixed: bool,
 }
 
 /// Where a value came from, for messages: `--version`, `--set cri-o.key-url`, or
@@ -150,8 +156,18 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
         .as_ref()
         .map(|(d, f)| (d.as_str(), f.as_str()))
     {
-        Some(("systemd", from)) => (CgroupDriver::Systemd, format!("systemd, as {from} says")),
-        Some(("cgroupfs", from)) => (CgroupDriver::Cgroupfs, format!("cgroupfs, as {from} says")),
+        Some(("systemd", _)) if selection.for_node => (
+            CgroupDriver::Systemd,
+            "systemd (decided on the node: systemd is init there, or its cgroups are v2)"
+                .to_owned(),
+        ),
+        Some(("cgroupfs", _)) if selection.for_node => (
+            CgroupDriver::Cgroupfs,
+            "cgroupfs (decided on the node: systemd is not init there, and its cgroups are v1)"
+                .to_owned(),
+        ),
+        Some(("systemd", from)) => (CgroupDriver::Systemd, format!("systemd (as {from} says)")),
+        Some(("cgroupfs", from)) => (CgroupDriver::Cgroupfs, format!("cgroupfs (as {from} says)")),
         None | Some(("auto", _)) => {
             auto_cgroup_driver(target, Path::new("/sys/fs/cgroup/cgroup.controllers"))
         }
@@ -161,6 +177,16 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
                 "use systemd, cgroupfs or auto",
             ))
         }
+    };
+
+    let arch = match pick(&selection.arch, &config.arch, "arch") {
+        None => None,
+        Some((a, from)) => Some(uname_arch(&a).ok_or_else(|| {
+            Error::input(
+                format!("{from}: unknown architecture {a:?}"),
+                format!("use one of {} (or dpkg's and rpm's names for them: amd64, arm64, armhf, ppc64el, armv7hl)", KNOWN_ARCHES.join(", ")),
+            )
+        })?),
     };
 
     let mut set = BTreeMap::new();
@@ -221,7 +247,30 @@ pub fn resolve(selection: &Selection, target: &Target) -> Result<Resolved, Error
         },
         overrides,
         configure_kubelet: selection.configure_kubelet || config.configure_kubelet,
+        arch,
+        cgroup_driver_fixed: matches!(
+            driver.as_ref().map(|(d, _)| d.as_str()),
+            Some("systemd" | "cgroupfs")
+        ),
     })
+}
+
+/// Machine architectures `--arch` takes, in `uname -m` spelling.
+pub const KNOWN_ARCHES: &[&str] = &["x86_64", "aarch64", "armv7l", "ppc64le", "s390x", "i686"];
+
+/// `--arch` in `uname -m` spelling, whichever spelling it came in; `None` for a name we do
+/// not know.
+pub fn uname_arch(arch: &str) -> Option<String> {
+    let name = match arch {
+        "x86_64" | "amd64" => "x86_64",
+        "aarch64" | "arm64" => "aarch64",
+        "armv7l" | "armhf" | "armv7hl" => "armv7l",
+        "ppc64le" | "ppc64el" => "ppc64le",
+        "s390x" => "s390x",
+        "i686" | "i386" => "i686",
+        _ => return None,
+    };
+    Some(name.to_owned())
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile, Error> {

@@ -69,9 +69,11 @@ pub fn sh_quote(value: &str) -> String {
 }
 
 mod cloud_init;
+mod node;
 mod sh;
 mod text;
 
 pub use cloud_init::cloud_init;
+pub use node::{sh_for_node, Variant};
 pub use sh::sh;
 pub use text::text;

@@ -9,6 +9,7 @@ mod errors;
 mod hostile;
 mod kubelet;
 mod migrate;
+mod node_facts;
 mod plan;
 mod plugins;
 mod preflight;

@@ -31,6 +31,9 @@ fn render(dir: &PluginDir, distro: &str, extra: &[&str]) -> String {
             "test-runtime",
             "--cgroup-driver",
             "systemd",
+            // Both node facts fixed: one plan, not one per kind of node.
+            "--arch",
+            "x86_64",
         ])
         .args(extra)
         .run()
@@ -39,7 +42,7 @@ fn render(dir: &PluginDir, distro: &str, extra: &[&str]) -> String {
 }
 
 /// Runs shellcheck (scripts/test-all installs it; missing, the test fails saying so).
-fn shellcheck(script: &str, what: &str) {
+pub(crate) fn shellcheck(script: &str, what: &str) {
     assert!(
         Command::new("shellcheck").arg("--version").output().is_ok(),
         "this test needs shellcheck: apt-get install shellcheck (scripts/test-all does)"
@@ -207,6 +210,8 @@ fn snapshots_of_plan_text_and_script_per_package_manager() {
             "systemd",
             "--version",
             "1.6",
+            "--arch",
+            "x86_64",
         ];
         let text = Installer::isolated(dir.path())
             .arg_list(["plan"])

@@ -140,7 +140,10 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(RenderFormat::CloudInit) => {
-            print!("{}", crate::render::cloud_init(&built));
+            print!(
+                "{}",
+                crate::render::cloud_init(&built, &crate::render::sh(&built))
+            );
             return Ok(ExitCode::SUCCESS);
         }
         None => {}

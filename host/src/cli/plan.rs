@@ -18,13 +18,14 @@ pub fn resolve_distro(
     ctx: &Context,
     target: &Target,
     id: Option<&str>,
+    arch: Option<&str>,
 ) -> Result<(Distro, String, Option<String>), Error> {
     let packs = PackSet::load(&ctx.distro_dirs())?;
     match id {
         Some(id) => {
             let pack = packs.get(id)?;
             Ok((
-                pack.to_distro(&detect::host_arch()),
+                pack.to_distro(arch.unwrap_or(&detect::host_arch())),
                 format!("distro pack {id}, as --distro says"),
                 pack.end_of_life.clone(),
             ))
@@ -39,7 +40,7 @@ pub fn resolve_distro(
                 matched.note
             );
             Ok((
-                matched.pack.to_distro(&facts.arch),
+                matched.pack.to_distro(arch.unwrap_or(&facts.arch)),
                 how,
                 matched.pack.end_of_life.clone(),
             ))
@@ -59,7 +60,12 @@ pub fn build_with_options(
     selection: &Selection,
 ) -> Result<(Plan, options::Resolved), Error> {
     let resolved = options::resolve(selection, target)?;
-    let (distro, how, end_of_life) = resolve_distro(ctx, target, resolved.distro.as_deref())?;
+    let (distro, how, end_of_life) = resolve_distro(
+        ctx,
+        target,
+        resolved.distro.as_deref(),
+        resolved.arch.as_deref(),
+    )?;
     tracing::info!("{how}");
     let registry = ctx.registry()?;
     for bad in registry.misbehaving() {
@@ -111,17 +117,93 @@ pub fn run(ctx: &Context, selection: &Selection) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `installer render --format sh|json`.
+/// `installer render --format sh|json|cloud-init`.
 pub fn render(
     ctx: &Context,
     selection: &Selection,
     format: super::args::RenderFormat,
 ) -> Result<ExitCode, Error> {
-    let plan = build(ctx, &ctx.target()?, selection)?;
+    use super::args::RenderFormat;
+    let target = ctx.target()?;
     match format {
-        super::args::RenderFormat::Sh => print!("{}", render::sh(&plan)),
-        super::args::RenderFormat::Json => print_json(&plan),
-        super::args::RenderFormat::CloudInit => print!("{}", render::cloud_init(&plan)),
+        // The plan as data is this machine's plan, as `plan --output json` shows it.
+        RenderFormat::Json => print_json(&build(ctx, &target, selection)?),
+        RenderFormat::Sh => print!(
+            "{}",
+            render::sh_for_node(&variants(ctx, &target, selection)?)
+        ),
+        RenderFormat::CloudInit => {
+            let variants = variants(ctx, &target, selection)?;
+            let script = render::sh_for_node(&variants);
+            let plan = variants
+                .iter()
+                .find_map(|v| v.plan.as_ref().ok())
+                .expect("variants() returns an error when no plan composes");
+            print!("{}", render::cloud_init(plan, &script));
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Architectures a rendered script carries a plan for when `--arch` does not fix one: the
+/// two Kubernetes node architectures that matter in practice. Others take `--arch`.
+const NODE_ARCHES: [&str; 2] = ["x86_64", "aarch64"];
+
+/// The plan once per value of each node fact the user left `auto` (architecture, cgroup
+/// driver), for a script that decides on the node. A plugin refusing one kind of node (no
+/// packages for that architecture, say) makes that variant a refusal in the script; when
+/// every variant fails, the first error is the command's.
+pub fn variants(
+    ctx: &Context,
+    target: &Target,
+    selection: &Selection,
+) -> Result<Vec<render::Variant>, Error> {
+    let resolved = options::resolve(selection, target)?;
+    let arches: Vec<Option<&str>> = match resolved.arch {
+        Some(_) => vec![None],
+        None => NODE_ARCHES.iter().map(|a| Some(*a)).collect(),
+    };
+    let drivers: Vec<Option<plugin_api::CgroupDriver>> = if resolved.cgroup_driver_fixed {
+        vec![None]
+    } else {
+        vec![
+            Some(plugin_api::CgroupDriver::Systemd),
+            Some(plugin_api::CgroupDriver::Cgroupfs),
+        ]
+    };
+    let mut out = Vec::new();
+    let mut first_error = None;
+    for arch in &arches {
+        for driver in &drivers {
+            let mut s = selection.clone();
+            if let Some(a) = arch {
+                s.arch = Some((*a).to_owned());
+            }
+            if let Some(d) = driver {
+                s.cgroup_driver = Some(d.as_str().to_owned());
+                s.for_node = true;
+            }
+            let plan = match build(ctx, target, &s) {
+                Ok(plan) => Ok(plan),
+                // The user's own mistakes are the same for every node: stop at once.
+                Err(e @ (Error::Input { .. } | Error::Pack(_) | Error::Detect(_))) => {
+                    return Err(e)
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    first_error.get_or_insert(e);
+                    Err(why)
+                }
+            };
+            out.push(render::Variant {
+                arch: arch.map(str::to_owned),
+                driver: *driver,
+                plan,
+            });
+        }
+    }
+    match first_error {
+        Some(e) if out.iter().all(|v| v.plan.is_err()) => Err(e),
+        _ => Ok(out),
+    }
 }

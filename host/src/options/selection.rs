@@ -32,6 +32,12 @@ pub struct Selection {
     #[arg(long, value_name = "DRIVER", value_parser = ["systemd", "cgroupfs", "auto"])]
     pub cgroup_driver: Option<String>,
 
+    /// Machine architecture of the target (x86_64, aarch64, ... or dpkg's amd64, arm64);
+    /// default: this machine's. `render` without it decides on the node, when the script or
+    /// playbook runs.
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+
     /// Pause (sandbox) image for the runtime.
     #[arg(long, value_name = "REF")]
     pub sandbox_image: Option<String>,
@@ -80,6 +86,12 @@ pub struct Selection {
     /// Packages the plan removes where installed (set by `migrate --remove-docker`).
     #[arg(skip)]
     pub remove_packages: Vec<String>,
+
+    /// Set by `render` composing one plan per kind of node: the cgroup driver given here is
+    /// the one the rendered script or playbook finds on the node, not the user's flag (the
+    /// plan's reasons say so).
+    #[arg(skip)]
+    pub for_node: bool,
 
     /// TOML file holding any of the above (same names, `set` as a table); flags win.
     #[arg(long, value_name = "FILE")]

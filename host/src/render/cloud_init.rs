@@ -1,6 +1,7 @@
 //! The plan as cloud-init user-data: the reviewed script (`render --format sh`) written by
 //! `write_files` and run once by `runcmd` on the node's first boot, so that facts left `auto`
-//! (the cgroup driver, the versions a pin resolves to) are decided on the node itself.
+//! (the architecture, the cgroup driver, the versions a pin resolves to) are decided on the
+//! node itself.
 //!
 //! Keys from cloud-init's own schema (`cloud-init schema`; cc_write_files, cc_runcmd):
 //! `write_files` entries take `path`, `owner`, `permissions` and `content`; `runcmd` takes
@@ -14,9 +15,8 @@ use crate::compose::Plan;
 /// Where the script is written on the node.
 pub const SCRIPT_PATH: &str = "/var/lib/installer/cloud-init/install.sh";
 
-/// `#cloud-config` user-data running the plan's script on first boot.
-pub fn cloud_init(plan: &Plan) -> String {
-    let script = super::sh(plan);
+/// `#cloud-config` user-data running `script`, rendered from `plan`, on first boot.
+pub fn cloud_init(plan: &Plan, script: &str) -> String {
     let mut out = format!(
         "#cloud-config\n# installer's plan for runtime {} on {}: the script is what `installer render --format sh` prints.\nwrite_files:\n- path: {SCRIPT_PATH}\n  owner: root:root\n  permissions: '0700'\n  content: |\n",
         plan.runtime, plan.distro.id

@@ -25,6 +25,20 @@ const DOWNLOADS: &str = include_str!("downloads.sh");
 /// The plan as a POSIX shell script: run by `sh` as root on the target, it does what `run`
 /// does, less the rollback. Every value is single-quoted.
 pub fn sh(plan: &Plan) -> String {
+    let mut out = head(plan);
+    // Every comment is one line, whatever a path or plugin put in the text.
+    let _ = writeln!(
+        out,
+        "# cgroup driver: {}",
+        one_line(&plan.cgroup_driver.reason)
+    );
+    out.push_str(&libraries(&[plan]));
+    out.push_str(&body(plan));
+    out
+}
+
+/// The first lines: what rendered the script, for what, and how to use it.
+pub(super) fn head(plan: &Plan) -> String {
     let mut out = String::new();
     out.push_str("#!/bin/sh\n");
     out.push_str("# Values are single-quoted on purpose, so that nothing in them expands:\n");
@@ -38,32 +52,34 @@ pub fn sh(plan: &Plan) -> String {
     );
     out.push_str("# Review it, then run it as root on the target. Each step checks first and skips what is\n");
     out.push_str("# already done, so running it twice changes nothing the second time.\n");
-    // Every comment is one line, whatever a path or plugin put in the text.
-    let _ = writeln!(
-        out,
-        "# cgroup driver: {}",
-        one_line(&plan.cgroup_driver.reason)
-    );
-    out.push_str(PRELUDE);
-    if plan
-        .steps
-        .iter()
-        .flat_map(|s| &s.actions)
-        .any(|a| matches!(a, Action::MergeFile { .. }))
-    {
+    out
+}
+
+/// The shell functions the plans' steps call: the prelude, and the config-edit and download
+/// helpers when any of them needs them.
+pub(super) fn libraries(plans: &[&Plan]) -> String {
+    let any = |pick: &dyn Fn(&Action) -> bool| {
+        plans
+            .iter()
+            .flat_map(|p| &p.steps)
+            .flat_map(|s| &s.actions)
+            .any(pick)
+    };
+    let mut out = String::from(PRELUDE);
+    if any(&|a| matches!(a, Action::MergeFile { .. })) {
         out.push('\n');
         out.push_str(CONFIG_EDITS);
     }
-
-    if plan
-        .steps
-        .iter()
-        .flat_map(|s| &s.actions)
-        .any(|a| matches!(a, Action::Download { .. }))
-    {
+    if any(&|a| matches!(a, Action::Download { .. })) {
         out.push_str(DOWNLOADS);
     }
+    out
+}
 
+/// What the plan does: the preflight (tools, downloads, config files checked before any
+/// change), then every step in order.
+pub(super) fn body(plan: &Plan) -> String {
+    let mut out = String::new();
     // Preflight: tools the script needs, and merges it cannot do, checked before any change.
     out.push_str("\n# Preflight: nothing has changed yet.\n");
     let mut tools = vec!["awk", "grep", "mktemp", "sort"];
