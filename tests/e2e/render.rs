@@ -177,3 +177,44 @@ fn the_script_merges_a_sites_daemon_json_and_installs_cri_dockerd_as_run_does() 
         },
     );
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn the_script_decides_the_cgroup_driver_on_the_node_it_runs_on() {
+    // Rendered here, where neither systemd is init nor the cgroups are v2 (a build container),
+    // with the driver left `auto`: the script must not bake in this machine's cgroupfs. The
+    // node it runs on has cgroup v2 (cgroup.controllers, as the kernel shows it at
+    // /sys/fs/cgroup), so runc must get the systemd driver there.
+    require(&[]);
+    plugins_built();
+    let selection = strings(&[
+        "--runtime",
+        "containerd",
+        "--source",
+        "distro",
+        "--sandbox-image",
+        SANDBOX_IMAGE,
+    ]);
+    let script = Installer::with_defaults()
+        .args(["render", "--format", "sh", "--distro", "debian-12"])
+        .arg_list(&selection)
+        .run()
+        .code(0)
+        .stdout;
+    let node = DebianRoot::fresh("render-node-driver");
+    node.seed_apt_cache();
+    node.write(
+        "/sys/fs/cgroup/cgroup.controllers",
+        "cpuset cpu io memory pids\n",
+    );
+    node.write("/root/install.sh", &script);
+    let out = node.chroot(&["sh", "/root/install.sh"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "the script failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // containerd itself reads SystemdCgroup = true from what the script wrote.
+    assert_containerd_reads_our_config(&node);
+}
