@@ -26,6 +26,7 @@ use crate::options::check_url;
 use crate::Error;
 
 mod check;
+pub use check::check_edit;
 mod combine;
 pub mod kubelet;
 mod lower;

@@ -68,11 +68,14 @@ pub fn sh_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+mod ansible;
 mod cloud_init;
 mod node;
 mod sh;
 mod text;
+mod yaml;
 
+pub use ansible::ansible;
 pub use cloud_init::cloud_init;
 pub use node::{sh_for_node, Variant};
 pub use sh::sh;

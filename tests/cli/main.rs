@@ -11,6 +11,7 @@ mod kubelet;
 mod migrate;
 mod node_facts;
 mod plan;
+mod playbook;
 mod plugins;
 mod preflight;
 mod render;

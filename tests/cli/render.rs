@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::util::{Installer, PluginDir};
 
-fn builtin_distros() -> Vec<String> {
+pub(crate) fn builtin_distros() -> Vec<String> {
     let out = Installer::with_defaults()
         .args(["distros", "list", "--output", "json"])
         .run()

@@ -152,6 +152,13 @@ pub enum Command {
     /// runtime's socket, the kubelet's cgroup driver, runc's version. Exits 1 when a check
     /// fails.
     Verify(Selection),
+    /// Apply one config edit of a plan to one file, as `run` does (in place, backed up,
+    /// atomic); what the Ansible collection's `config_edit` module calls on the node.
+    ///
+    /// The edit is the `merge` of a `merge_file` action in `plan --output json` (or in a
+    /// rendered playbook): a TOML edit, a JSON merge, a YAML or env-file setting. --dry-run
+    /// prints the diff and changes nothing.
+    EditFile(EditFileArgs),
     /// Internal: run one plugin call in this child process and print the answer.
     #[command(name = crate::loader::CHILD_COMMAND, hide = true)]
     PluginCall(PluginCallArgs),
@@ -250,12 +257,51 @@ pub struct RollbackArgs {
 /// `installer render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// The output: a POSIX shell script or the plan as JSON.
+    /// The output: a POSIX shell script, the plan as JSON, cloud-init user-data, or an
+    /// Ansible playbook.
     #[arg(long, value_enum)]
     pub format: RenderFormat,
 
     #[command(flatten)]
     pub selection: Selection,
+}
+
+/// `installer edit-file`.
+#[derive(Debug, Args)]
+pub struct EditFileArgs {
+    /// The file on the target (absolute; under --root).
+    #[arg(long, value_name = "PATH")]
+    pub path: String,
+
+    /// The edit, as JSON: a `merge` object of a plan's `merge_file` action, e.g.
+    /// '{"how":"json_merge","value":{"log-driver":"json-file"}}'.
+    #[arg(long, value_name = "JSON")]
+    pub merge: String,
+
+    /// Permission bits for a new file, octal.
+    #[arg(long, value_name = "MODE", default_value = "0644")]
+    pub mode: String,
+
+    /// Owner of a new file (a user name in the target's /etc/passwd); default root.
+    #[arg(long, value_name = "USER")]
+    pub owner: Option<String>,
+
+    /// Group of a new file (a group name in the target's /etc/group); default root.
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+
+    /// Where the file already sets KEY to another value, the edit's wins (repeatable), as
+    /// for `run --override`.
+    #[arg(long = "override", value_name = "KEY")]
+    pub overrides: Vec<String>,
+
+    /// Print what would change (the diff); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Seconds to wait for another run holding the root.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub lock_timeout: u64,
 }
 
 /// `render --format`.
@@ -267,6 +313,9 @@ pub enum RenderFormat {
     Json,
     /// `#cloud-config` user-data that runs the sh script on the node's first boot.
     CloudInit,
+    /// An Ansible playbook doing what run does with Ansible's own modules (config edits
+    /// through the installer.runtime collection).
+    Ansible,
 }
 
 /// Arguments of the hidden child-process command.

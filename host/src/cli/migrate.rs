@@ -146,6 +146,12 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
             );
             return Ok(ExitCode::SUCCESS);
         }
+        Some(RenderFormat::Ansible) => {
+            return Err(Error::input(
+                "migrate --render ansible: a migration is planned from what this node's kubelet and Docker show, so it is not rendered as a playbook for other nodes",
+                "render it per node with --render sh (or cloud-init), or have Ansible run `installer migrate` on each node",
+            ));
+        }
         None => {}
     }
     apply_run::apply(ctx, &target, &built, &resolved, &args.run)

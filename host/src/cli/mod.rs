@@ -6,6 +6,7 @@
 mod args;
 mod detect;
 mod distros;
+mod edit;
 pub mod json;
 mod migrate;
 mod plan;
@@ -110,6 +111,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Verify(selection) => verify::run(&ctx, selection),
         Command::Preflight(selection) => verify::preflight(&ctx, selection),
         Command::Migrate(args) => migrate::run(&ctx, args),
+        Command::EditFile(args) => edit::run(&ctx, args),
         Command::PluginCall(_) => unreachable!("handled before logging is set up"),
     }
 }

@@ -117,7 +117,7 @@ pub fn run(ctx: &Context, selection: &Selection) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `installer render --format sh|json|cloud-init`.
+/// `installer render --format sh|json|cloud-init|ansible`.
 pub fn render(
     ctx: &Context,
     selection: &Selection,
@@ -132,6 +132,7 @@ pub fn render(
             "{}",
             render::sh_for_node(&variants(ctx, &target, selection)?)
         ),
+        RenderFormat::Ansible => print!("{}", render::ansible(&variants(ctx, &target, selection)?)),
         RenderFormat::CloudInit => {
             let variants = variants(ctx, &target, selection)?;
             let script = render::sh_for_node(&variants);

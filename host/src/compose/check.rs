@@ -26,6 +26,18 @@ fn value(value: &str, from: &str) -> Result<(), Error> {
     validate::value(value, from).map_err(bug)
 }
 
+/// The shape checks of a plugin's `merge_file` action, on one given by the user
+/// (`installer edit-file`): a path inside the target, keys and values that are plain.
+pub fn check_edit(action: &Action) -> Result<(), Error> {
+    check_action(action, "--merge", &Options::default()).map_err(|e| Error::Input {
+        message: e.to_string(),
+        hint: Some(
+            "give the `merge` object of a `merge_file` action as `plan --output json` prints it"
+                .to_owned(),
+        ),
+    })
+}
+
 /// Shape checks on what a runtime plugin returned: plugins are trusted to be correct, not to
 /// be safe, so values that reach a file system or a command line are checked here too.
 pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {

@@ -39,7 +39,7 @@ impl Variant {
     }
 
     /// The node facts in words, for comments and messages.
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         let arch = self
             .arch
             .as_deref()
