@@ -149,9 +149,20 @@ impl Target {
         &self.dir
     }
 
-    /// Whether the target is this running system.
+    /// Whether the target is the running system whose kernel and services a plan may touch:
+    /// `--root /`, and `/` is the root of PID 1 (not a chroot, such as an image build's or
+    /// Ansible's chroot connection, where a modprobe or a sysctl would reach the host's
+    /// kernel). Without /proc (or the right to look at PID 1's root) it is not: the kernel
+    /// settings and services are then skipped and reported, as for an image root.
     pub fn is_host(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let same =
+            |a: &std::fs::Metadata, b: &std::fs::Metadata| (a.dev(), a.ino()) == (b.dev(), b.ino());
         self.dir == Path::new("/")
+            && matches!(
+                (std::fs::metadata("/proc/1/root/"), std::fs::metadata("/")),
+                (Ok(init), Ok(ours)) if same(&init, &ours)
+            )
     }
 
     /// Another handle on the same root.

@@ -15,6 +15,7 @@ mod util;
 
 mod support;
 
+mod ansible;
 mod bench;
 mod containerd;
 mod corpus;

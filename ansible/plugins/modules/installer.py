@@ -54,6 +54,13 @@ options:
     description: Also align the kubelet's cgroup driver and runtime endpoint.
     type: bool
     default: false
+  allow_vulnerable:
+    description:
+      - CVE ids to accept in the version a pin resolves to (run's --allow-vulnerable); by
+        default a version with a known container escape is refused.
+    type: list
+    elements: str
+    default: []
   root:
     description: The system to act on (an image root); the node itself by default.
     type: path
@@ -111,6 +118,8 @@ def selection_args(params):
         args += ["--set", "%s=%s" % (key, value)]
     if params["configure_kubelet"]:
         args.append("--configure-kubelet")
+    for cve in params["allow_vulnerable"]:
+        args += ["--allow-vulnerable", cve]
     for directory in params["plugin_dirs"]:
         args += ["--plugin-dir", directory]
     return args
@@ -138,6 +147,7 @@ def main():
             mirror=dict(type="str"),
             set=dict(type="dict", default={}),
             configure_kubelet=dict(type="bool", default=False),
+            allow_vulnerable=dict(type="list", elements="str", default=[]),
             root=dict(type="path", default="/"),
             binary=dict(type="path", default="installer"),
             plugin_dirs=dict(type="list", elements="path", default=[]),

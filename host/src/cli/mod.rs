@@ -144,6 +144,14 @@ impl Context<'_> {
     /// The target's root (`--root`), held open; every file inside it is reached through it.
     /// A root that does not exist is bad input, and nothing is created for it.
     pub fn target(&self) -> Result<Target, Error> {
+        // Every path inside the root is resolved through the kernel's procfs (pathrs): without
+        // /proc (a bare chroot) that would fail deep inside; say so here.
+        if !std::path::Path::new("/proc/self/fd").is_dir() {
+            return Err(Error::input(
+                "/proc is not mounted here, and installer resolves every path inside --root through it",
+                "mount it first (`mount -t proc proc /proc`, or bind-mount /proc into the chroot); nothing was changed",
+            ));
+        }
         Target::open(&self.global.root).map_err(|e| {
             Error::input(
                 format!("--root {}: {e}", self.global.root.display()),

@@ -274,6 +274,8 @@ struct Ctx<'a> {
     next: usize,
     /// unit → the files and packages whose change restarts it.
     restarts: BTreeMap<String, Vec<RestartTrigger>>,
+    /// Directories a task already made sure of.
+    dirs: std::collections::BTreeSet<String>,
 }
 
 impl Ctx<'_> {
@@ -304,6 +306,7 @@ fn tasks(plan: &Plan, handlers: &mut BTreeMap<String, Y>) -> (Vec<Y>, Vec<Y>) {
         plan,
         next: 0,
         restarts: BTreeMap::new(),
+        dirs: Default::default(),
     };
     for action in plan.steps.iter().flat_map(|s| &s.actions) {
         if let Action::Service {

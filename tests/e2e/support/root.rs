@@ -20,7 +20,18 @@ pub fn debian_mirror() -> String {
 }
 
 /// The packages whose `.deb` files (with dependencies) the cache holds.
-pub const CACHED_PACKAGES: &[&str] = &["containerd", "runc", "docker.io", "jq", "curl"];
+/// (python3, python3-apt and gpg: what Ansible's modules and a rendered playbook's key check
+/// need on a node.)
+pub const CACHED_PACKAGES: &[&str] = &[
+    "containerd",
+    "runc",
+    "docker.io",
+    "jq",
+    "curl",
+    "python3",
+    "python3-apt",
+    "gpg",
+];
 
 /// The cached root tarball and `.deb` directory, built when absent.
 pub struct Bookworm {
@@ -30,7 +41,8 @@ pub struct Bookworm {
 
 impl Bookworm {
     pub fn get() -> Bookworm {
-        let dir = cached("bookworm", |tmp| {
+        // Named for what it holds: a new list of packages is a new cache.
+        let dir = cached("bookworm-2", |tmp| {
             let root = tmp.join("root");
             fs::create_dir_all(tmp).unwrap();
             check(

@@ -84,6 +84,38 @@ pub(super) fn mode(m: u32) -> Y {
     Y::text(format!("{m:04o}"))
 }
 
+/// Tasks creating the directory `path` goes in (and its parents, 0755) as run does, only
+/// when it is missing, once per plan: `copy` and `get_url` need it, and an existing
+/// directory's mode is the site's to keep, which `file` with a mode would change.
+pub(super) fn parent_dir(path: &str, ctx: &mut Ctx) -> Vec<Y> {
+    let Some(dir) = std::path::Path::new(path).parent() else {
+        return Vec::new();
+    };
+    let dir = dir.to_string_lossy().into_owned();
+    if dir == "/" || !ctx.dirs.insert(dir.clone()) {
+        return Vec::new();
+    }
+    let register = ctx.var("dir");
+    vec![
+        task(
+            &format!("Is {dir} there"),
+            "ansible.builtin.stat",
+            map([("path", Y::text(dir.clone()))]),
+            vec![("register", Y::text(register.clone()))],
+        ),
+        task(
+            &format!("Make {dir}"),
+            "ansible.builtin.file",
+            map([
+                ("path", Y::text(dir.clone())),
+                ("state", Y::text("directory")),
+                ("mode", Y::text("0755")),
+            ]),
+            vec![("when", Y::jinja(format!("not {register}.stat.exists")))],
+        ),
+    ]
+}
+
 /// Whether a file sits in a drop-in directory, where a backup beside it would be read (or
 /// warned about) as one more drop-in.
 pub(super) fn in_drop_in_dir(path: &str) -> bool {
@@ -144,6 +176,7 @@ pub(super) fn action_tasks(
             if let Some(n) = ctx.notify(&[RestartTrigger::File(path.clone())]) {
                 extra.push(("notify", n));
             }
+            out.extend(parent_dir(path, ctx));
             out.push(task(summary, "ansible.builtin.copy", Y::Map(args), extra));
         }
         Action::MergeFile {
@@ -205,6 +238,7 @@ pub(super) fn action_tasks(
                     if let Some(n) = notify {
                         extra.push(("notify", n));
                     }
+                    out.extend(parent_dir(path, ctx));
                     out.push(task(
                         summary,
                         "ansible.builtin.get_url",
@@ -220,17 +254,8 @@ pub(super) fn action_tasks(
                 Some(member) => {
                     let archive = format!("{SCRATCH}/downloads/{sha}.tar.gz");
                     let dir = format!("{SCRATCH}/downloads/{sha}");
-                    out.push(task(
-                        &format!("{summary}: fetch the archive, checked by its sha256"),
-                        "ansible.builtin.get_url",
-                        map([
-                            ("url", Y::text(url.clone())),
-                            ("dest", Y::text(archive.clone())),
-                            ("checksum", Y::text(format!("sha256:{sha}"))),
-                            ("mode", Y::text("0600")),
-                        ]),
-                        vec![],
-                    ));
+                    // The scratch directories first (their parents too): get_url needs its
+                    // destination's directory. In check mode nothing is fetched or unpacked.
                     out.push(task(
                         &format!("{summary}: a directory to unpack it in"),
                         "ansible.builtin.file",
@@ -240,6 +265,17 @@ pub(super) fn action_tasks(
                             ("mode", Y::text("0700")),
                         ]),
                         vec![],
+                    ));
+                    out.push(task(
+                        &format!("{summary}: fetch the archive, checked by its sha256"),
+                        "ansible.builtin.get_url",
+                        map([
+                            ("url", Y::text(url.clone())),
+                            ("dest", Y::text(archive.clone())),
+                            ("checksum", Y::text(format!("sha256:{sha}"))),
+                            ("mode", Y::text("0600")),
+                        ]),
+                        vec![("when", Y::jinja("not ansible_check_mode"))],
                     ));
                     out.push(task(
                         &format!("{summary}: unpack {member}"),
@@ -256,6 +292,7 @@ pub(super) fn action_tasks(
                     if let Some(n) = notify {
                         extra.push(("notify", n));
                     }
+                    out.extend(parent_dir(path, ctx));
                     out.push(task(
                         &format!("{summary}: install {member}"),
                         "ansible.builtin.copy",
@@ -438,7 +475,19 @@ pub(super) fn key_tasks(
     if let Some(n) = ctx.notify(&[RestartTrigger::File(dest.to_owned())]) {
         store_extra.push(("notify", n));
     }
-    vec![
+    let dest_dir = parent_dir(dest, ctx);
+    let mut tasks = vec![
+        task(
+            &format!("{summary}: a directory for the fetched key"),
+            "ansible.builtin.file",
+            map([
+                ("path", Y::text(format!("{SCRATCH}/keys"))),
+                ("state", Y::text("directory")),
+                ("mode", Y::text("0700")),
+            ]),
+            vec![],
+        ),
+        // In check mode nothing is fetched (the directory may not be there yet).
         task(
             &format!("{summary}: fetch the signing key"),
             "ansible.builtin.get_url",
@@ -447,7 +496,7 @@ pub(super) fn key_tasks(
                 ("dest", Y::text(fetched.clone())),
                 ("mode", Y::text("0644")),
             ]),
-            vec![],
+            vec![("when", not_check.clone())],
         ),
         task(
             &format!("{summary}: read the key's fingerprints"),
@@ -499,7 +548,10 @@ pub(super) fn key_tasks(
             ]),
             store_extra,
         ),
-    ]
+    ];
+    let at = tasks.len() - 1;
+    tasks.splice(at..at, dest_dir);
+    tasks
 }
 
 /// The register name of a probe task list (its first task).
