@@ -136,3 +136,24 @@ fn without_output_json_a_failure_prints_nothing_on_stdout() {
         out.stderr
     );
 }
+
+#[test]
+fn a_migration_is_not_rendered_as_a_playbook() {
+    let plugins = PluginDir::new().with_workspace_plugins();
+    let e = error_of(
+        Installer::isolated(plugins.path()).args([
+            "migrate",
+            "--from",
+            "docker",
+            "--to",
+            "containerd",
+            "--kubernetes-version",
+            "1.30",
+            "--render",
+            "ansible",
+        ]),
+        2,
+    );
+    assert_eq!(e["kind"], "input");
+    assert!(e["hint"].as_str().unwrap().contains("--render sh"), "{e:#}");
+}

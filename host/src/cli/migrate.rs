@@ -25,6 +25,12 @@ const ADMIN_KUBECONFIG: &str = "/etc/kubernetes/admin.conf";
 
 /// Builds and runs the migration's plan.
 pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
+    if args.render == Some(RenderFormat::Ansible) {
+        return Err(Error::input(
+            "migrate --render ansible: a migration is planned from what this node's kubelet and Docker show, so it is not rendered as a playbook for other nodes",
+            "render it per node with --render sh (or cloud-init), or have Ansible run `installer migrate` on each node",
+        ));
+    }
     let mut selection = args.run.selection.clone();
     match &selection.runtime {
         Some(runtime) if runtime != &args.to => {
@@ -146,12 +152,7 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<ExitCode, Error> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        Some(RenderFormat::Ansible) => {
-            return Err(Error::input(
-                "migrate --render ansible: a migration is planned from what this node's kubelet and Docker show, so it is not rendered as a playbook for other nodes",
-                "render it per node with --render sh (or cloud-init), or have Ansible run `installer migrate` on each node",
-            ));
-        }
+        Some(RenderFormat::Ansible) => unreachable!("refused before anything is read"),
         None => {}
     }
     apply_run::apply(ctx, &target, &built, &resolved, &args.run)
