@@ -77,6 +77,16 @@ fn with_module<'a>(tasks: &'a [Value], module: &str) -> Vec<&'a Value> {
 /// The playbook holds what the plan does, action by action.
 fn holds_the_plan(plan: &Value, playbook: &Value, what: &str) {
     let tasks = all_tasks(&playbook[0]);
+    // The systemd module refuses a task that asks nothing of the unit.
+    for t in with_module(&tasks, "ansible.builtin.systemd") {
+        let args = &t["ansible.builtin.systemd"];
+        assert!(
+            ["state", "enabled", "daemon_reload"]
+                .iter()
+                .any(|k| !args[*k].is_null()),
+            "{what}: a systemd task with nothing to do: {t:#}"
+        );
+    }
     let notified = |path: &str| -> Vec<String> {
         tasks
             .iter()
@@ -166,15 +176,19 @@ fn holds_the_plan(plan: &Value, playbook: &Value, what: &str) {
                     (_, Some(true)) => json!(false),
                     _ => Value::Null,
                 };
-                assert!(
-                    systemd
-                        .iter()
-                        .any(|t| t["ansible.builtin.systemd"]["name"] == unit
-                            && t["ansible.builtin.systemd"]["state"] == state
-                            && t["ansible.builtin.systemd"]["enabled"] == enabled
-                            && t["when"] == "installer_systemd"),
-                    "{what}: {unit} not managed as the plan says"
-                );
+                // A unit the plan only restarts on change has no task of its own.
+                let reload = action["daemon_reload"].as_bool() == Some(true);
+                if !state.is_null() || !enabled.is_null() || reload {
+                    assert!(
+                        systemd
+                            .iter()
+                            .any(|t| t["ansible.builtin.systemd"]["name"] == unit
+                                && t["ansible.builtin.systemd"]["state"] == state
+                                && t["ansible.builtin.systemd"]["enabled"] == enabled
+                                && t["when"] == "installer_systemd"),
+                        "{what}: {unit} not managed as the plan says"
+                    );
+                }
                 let handler = format!("Restart {unit}");
                 for trigger in action["restart_when_changed"].as_array().unwrap() {
                     let trigger = trigger.as_str().unwrap();
@@ -190,9 +204,13 @@ fn holds_the_plan(plan: &Value, playbook: &Value, what: &str) {
                     .unwrap()
                     .is_empty()
                 {
+                    // Restarted only if it runs, as run does.
                     assert!(
-                        systemd.iter().any(|t| t["name"] == handler.as_str()
-                            && t["ansible.builtin.systemd"]["state"] == "restarted"),
+                        with_module(&tasks, "ansible.builtin.command")
+                            .iter()
+                            .any(|t| t["name"] == handler.as_str()
+                                && t["ansible.builtin.command"]["argv"]
+                                    == json!(["systemctl", "try-restart", unit])),
                         "{what}: no handler {handler}"
                     );
                 }
@@ -434,4 +452,40 @@ fn the_collections_version_filters_read_versions_as_run_does() {
     );
     assert_eq!(got[2], "");
     assert_eq!(got[3], json!(["CVE-X"]));
+}
+
+#[test]
+fn a_playbook_that_aligns_the_kubelet_restarts_it_only_through_a_handler() {
+    let dir = PluginDir::new().with_workspace_plugins();
+    let args = [
+        "--distro",
+        "debian-12",
+        "--runtime",
+        "containerd",
+        "--configure-kubelet",
+        "--arch",
+        "x86_64",
+        "--cgroup-driver",
+        "systemd",
+    ];
+    let playbook = Installer::isolated(dir.path())
+        .args(["render", "--format", "ansible"])
+        .args(args)
+        .run()
+        .code(0)
+        .stdout;
+    let plan = Installer::isolated(dir.path())
+        .args(["plan", "--output", "json"])
+        .args(args)
+        .run()
+        .code(0)
+        .json();
+    let parsed = plain(serde_yaml_ng::from_str(&playbook).unwrap());
+    holds_the_plan(&plan, &parsed, "--configure-kubelet");
+    let tasks = all_tasks(&parsed[0]);
+    let edit = with_module(&tasks, "installer.runtime.config_edit")
+        .into_iter()
+        .find(|t| t["installer.runtime.config_edit"]["path"] == "/var/lib/kubelet/config.yaml")
+        .expect("the kubelet's configuration is edited");
+    assert_eq!(edit["notify"], json!(["Restart kubelet.service"]));
 }

@@ -11,6 +11,12 @@
 //!
 //! Facts the user left `auto` are decided on the node, as for the shell script: one block of
 //! tasks per kind of node (architecture × cgroup driver), chosen by facts the play reads first.
+//!
+//! Repository files are written with `copy`, byte for byte what the package-manager plugin
+//! writes for `run`, rather than through `deb822_repository` (new in ansible-core 2.15, per
+//! its documentation page; Debian 12 ships 2.14) or `yum_repository`/`zypper_repository`,
+//! which write the file in their own layout: a node then holds the same files whichever way it
+//! was installed, and `installer verify` finds them as it expects.
 
 use std::collections::BTreeMap;
 
@@ -157,6 +163,8 @@ pub fn ansible(variants: &[Variant]) -> String {
             Y::jinja("{{ installer_hosts | default('all') }}"),
         ),
         ("become".to_owned(), Y::Bool(true)),
+        // A failure after a config change still restarts what read it.
+        ("force_handlers".to_owned(), Y::Bool(true)),
         ("gather_facts".to_owned(), Y::Bool(true)),
         (
             "vars".to_owned(),
@@ -318,25 +326,38 @@ fn tasks(plan: &Plan, handlers: &mut BTreeMap<String, Y>) -> (Vec<Y>, Vec<Y>) {
             if !restart_when_changed.is_empty() {
                 ctx.restarts
                     .insert(unit.clone(), restart_when_changed.clone());
+                // As run: restarted only when it runs (a socket-activated unit not yet
+                // started, an inactive kubelet, are left as they are). The name, which
+                // tasks notify, starts with a capital already.
                 handlers.insert(
                     unit.clone(),
-                    map([
-                        ("name", Y::text(handler_name(unit))),
-                        (
-                            "ansible.builtin.systemd",
-                            map([
-                                ("name", Y::text(unit.clone())),
-                                ("state", Y::text("restarted")),
-                            ]),
-                        ),
-                        ("when", Y::jinja("installer_systemd")),
-                    ]),
+                    actions::task(
+                        &handler_name(unit),
+                        "ansible.builtin.command",
+                        map([(
+                            "argv",
+                            Y::texts(["systemctl", "try-restart", unit.as_str()]),
+                        )]),
+                        vec![
+                            ("changed_when", Y::Bool(true)),
+                            ("when", Y::jinja("installer_systemd")),
+                        ],
+                    ),
                 );
             }
         }
     }
     let (mut main, mut verify) = (Vec::new(), Vec::new());
-    for step in &plan.steps {
+    // As run: every prerequisite check is asked before anything changes.
+    let is_prerequisite_check =
+        |s: &&PlannedStep| s.phase == Phase::Prerequisites && s.kind == StepTag::Check;
+    let ordered: Vec<&PlannedStep> = plan
+        .steps
+        .iter()
+        .filter(is_prerequisite_check)
+        .chain(plan.steps.iter().filter(|s| !is_prerequisite_check(s)))
+        .collect();
+    for step in ordered {
         let out = step_tasks(step, &mut ctx);
         if step.phase == Phase::Verification {
             verify.extend(out);

@@ -141,7 +141,7 @@ fn write_pair(out: &mut String, key: &str, value: &Y, indent: usize, noqa: Optio
         for line in comment.lines() {
             let line: String = line
                 .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
+                .map(|c| if plain_char(c) && c != '\t' { c } else { ' ' })
                 .collect();
             // Long comments wrap at word boundaries.
             let mut current = String::new();
@@ -209,24 +209,29 @@ fn scalar_text(node: &Y, indent: usize) -> String {
     }
 }
 
+/// Whether `c` may stand as itself in a block or a quoted scalar: YAML's printable
+/// characters, less the ones YAML 1.1 parsers (PyYAML, libyaml: Ansible's) read as line
+/// breaks (NEL, LS, PS) and the byte-order mark. Anything else is escaped in double quotes.
+fn plain_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{2027}' | '\u{202a}'..='\u{d7ff}')
+        || (('\u{e000}'..='\u{fffd}').contains(&c) && c != '\u{feff}')
+        || c >= '\u{10000}'
+}
+
 fn string_text(s: &str, indent: usize) -> String {
-    // What a literal block cannot hold as it is: trailing blanks (which linters refuse),
-    // control characters; and a first line starting with a blank, which would set the
-    // block's indentation.
-    let awkward = |line: &str| {
-        line.ends_with(' ')
-            || line.ends_with('\t')
-            || line
-                .chars()
-                .any(|c| c.is_control() && c != '\n' && c != '\t')
-    };
+    if !s.chars().all(plain_char) {
+        return double_quoted(s, indent);
+    }
     if s.contains('\n') {
         let body = s.trim_end_matches('\n');
         let trailing = s.len() - body.len();
+        // What a literal block cannot hold as it is: trailing blanks (which linters refuse),
+        // and a first non-empty line starting with a blank, which would set the block's
+        // indentation.
+        let first = body.split('\n').find(|l| !l.is_empty()).unwrap_or("");
         if body.is_empty()
-            || body.starts_with(' ')
-            || body.starts_with('\t')
-            || body.lines().any(awkward)
+            || first.starts_with([' ', '\t'])
+            || body.split('\n').any(|l| l.ends_with([' ', '\t']))
         {
             return double_quoted(s, indent);
         }
@@ -236,7 +241,7 @@ fn string_text(s: &str, indent: usize) -> String {
             _ => "+",
         };
         let mut out = format!("|{chomp}");
-        for line in s.trim_end_matches('\n').split('\n') {
+        for line in body.split('\n') {
             out.push('\n');
             if !line.is_empty() {
                 out.push_str(&pad(indent));
@@ -248,11 +253,11 @@ fn string_text(s: &str, indent: usize) -> String {
         }
         return out;
     }
-    if s.chars().any(|c| c.is_control()) {
-        return double_quoted(s, indent);
-    }
-    if s.len() > FOLD_AT && !awkward(s) && !s.starts_with(' ') && !s.contains("  ") {
-        // Folded: each line break between two words reads back as the one space it replaced.
+    let foldable =
+        !s.starts_with(' ') && !s.ends_with(' ') && !s.contains("  ") && !s.contains('\t');
+    if s.len() > FOLD_AT && foldable {
+        // Folded: each line break between two words reads back as the one space it replaced
+        // (no word starts with a blank, which would make its line "more indented").
         let mut out = String::from(">-");
         let mut line = String::new();
         for word in s.split(' ') {
@@ -301,24 +306,52 @@ fn single_quoted(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// YAML's escape for `c` inside double quotes, when it needs one.
+fn escape_char(c: char, out: &mut String) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\u{85}' => out.push_str("\\N"),
+        '\u{2028}' => out.push_str("\\L"),
+        '\u{2029}' => out.push_str("\\P"),
+        c if (c as u32) < 0x100 && !plain_char(c) => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if !plain_char(c) => {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        }
+        c => out.push(c),
+    }
+}
+
+/// A double-quoted string on one line (a mapping key).
+pub(super) fn double_quoted_line(s: &str) -> String {
+    let mut out = String::from("\"");
+    s.chars().for_each(|c| escape_char(c, &mut out));
+    out.push('"');
+    out
+}
+
 /// A double-quoted string, long ones continued over lines with escaped line breaks (which
 /// read back as nothing); a chunk never starts with a blank, which would be dropped.
 fn double_quoted(s: &str, indent: usize) -> String {
-    // JSON's escapes are YAML's.
-    let escape = |chunk: &str| {
-        let quoted = serde_json::to_string(chunk).expect("a string encodes");
-        quoted[1..quoted.len() - 1].to_owned()
-    };
-    let mut chunks: Vec<String> = Vec::new();
-    let mut current = String::new();
+    let mut out = String::from("\"");
+    let mut run = 0;
     for c in s.chars() {
-        if current.len() >= FOLD_AT && c != ' ' && c != '\t' {
-            chunks.push(escape(&std::mem::take(&mut current)));
+        if run >= FOLD_AT && c != ' ' && c != '\t' {
+            out.push_str("\\\n");
+            out.push_str(&pad(indent));
+            run = 0;
         }
-        current.push(c);
+        let before = out.len();
+        escape_char(c, &mut out);
+        run += out.len() - before;
     }
-    chunks.push(escape(&current));
-    format!("\"{}\"", chunks.join(&format!("\\\n{}", pad(indent))))
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -356,6 +389,12 @@ mod tests {
             &format!("  lead\n{}trailing  \n", "x ".repeat(70)),
             &format!("{}\\{}\"", "a".repeat(99), " b".repeat(60)),
             "\ttab first\nline\n",
+            "overlay\u{2028}    - name: injected\u{2028}x: |\nbr_netfilter\n",
+            "nel\u{85}ls\u{2028}ps\u{2029}del\u{7f}c1\u{9b}bom\u{feff}nc\u{fffe}",
+            "a\r\nb\n",
+            "\n  indented after an empty line\n",
+            "\n    x\ny\n",
+            "tab\tinside a long line that must be folded because it is longer than one hundred characters wide",
         ];
         for s in strings {
             let node = map([("list", Y::Seq(vec![map([("value", Y::text(s))])]))]);
@@ -375,6 +414,11 @@ mod tests {
             let text = document(&node);
             assert!(text.lines().all(|l| l.len() <= 160), "{text}");
             assert!(text.lines().all(|l| !l.ends_with(' ')), "{text}");
+            // What YAML 1.1 parsers (Ansible's) read as a line break never appears raw.
+            assert!(
+                !text.contains(['\u{85}', '\u{2028}', '\u{2029}', '\r']),
+                "{text:?}"
+            );
             let tagged = matches!(value, serde_yaml_ng::Value::Tagged(_));
             assert_eq!(tagged, s.contains("{{") || s.contains("{%"), "{s:?}");
         }
@@ -384,7 +428,10 @@ mod tests {
     fn lines_stay_short_and_comments_stay_comments() {
         let long = "word ".repeat(80).trim_end().to_owned();
         let node = map([
-            ("#", Y::text("a comment\nover two lines\u{7}")),
+            (
+                "#",
+                Y::text("a comment\nover two lines\u{7}\u{2028}evil: injected"),
+            ),
             ("name", Y::text(&long)),
             (
                 "nested",
@@ -397,7 +444,8 @@ mod tests {
         ]);
         let text = document(&node);
         assert!(text.lines().all(|l| l.len() <= 160), "{text}");
-        assert!(text.contains("# a comment\n# over two lines\n"), "{text}");
+        assert!(text.contains("# a comment\n# over two lines"), "{text}");
+        assert!(round_trip(&node).get("evil").is_none(), "{text}");
         let back = round_trip(&node);
         assert_eq!(back["name"].as_str(), Some(long.as_str()));
         assert_eq!(back["nested"]["n"].as_i64(), Some(3));

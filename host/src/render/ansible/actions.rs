@@ -66,12 +66,18 @@ pub(super) fn with_when(mut t: Y, conditions: &[String]) -> Y {
         return t;
     }
     if let Y::Map(pairs) = &mut t {
-        let mut all: Vec<String> = conditions.to_vec();
+        let mut all: Vec<String> = Vec::new();
         if let Some(i) = pairs.iter().position(|(k, _)| k == "when") {
-            if let (_, Y::Jinja(existing)) = pairs.remove(i) {
-                all.insert(0, existing);
+            match pairs.remove(i).1 {
+                Y::Jinja(existing) => all.push(existing),
+                Y::Seq(existing) => all.extend(existing.into_iter().filter_map(|c| match c {
+                    Y::Jinja(c) => Some(c),
+                    _ => None,
+                })),
+                _ => unreachable!("conditions are ours"),
             }
         }
+        all.extend(conditions.iter().cloned());
         pairs.push((
             "when".to_owned(),
             Y::Seq(all.into_iter().map(Y::Jinja).collect()),
@@ -312,12 +318,14 @@ pub(super) fn action_tasks(
             env,
             unless,
             resolve,
+            transaction,
             ..
         } => out.extend(run_tasks(
             step,
             argv,
             env,
             unless.as_ref(),
+            *transaction,
             resolve,
             kernel,
             ctx,
@@ -331,6 +339,10 @@ pub(super) fn action_tasks(
             disable,
             ..
         } => {
+            if !(*enable || *disable || *start || *stop || *daemon_reload) {
+                // Only restarts when something changed: the handler does that.
+                return out;
+            }
             let mut args = vec![("name".to_owned(), Y::text(unit.clone()))];
             if *enable || *disable {
                 args.push(("enabled".to_owned(), Y::Bool(*enable)));
@@ -424,7 +436,8 @@ pub(super) fn json_to_y(v: &serde_json::Value) -> Y {
         serde_json::Value::Bool(b) => Y::Bool(*b),
         serde_json::Value::Number(n) => match n.as_i64() {
             Some(i) => Y::Int(i),
-            None => Y::Raw(n.to_string()),
+            // YAML 1.1 reads `1e20` as a string: the tag says what it is.
+            None => Y::Raw(format!("!!float {n}")),
         },
         serde_json::Value::String(s) => Y::text(s.clone()),
         serde_json::Value::Array(a) => Y::Seq(a.iter().map(json_to_y).collect()),
@@ -447,7 +460,7 @@ pub(super) fn yaml_key(k: &str) -> String {
     {
         k.to_owned()
     } else {
-        serde_json::to_string(k).expect("a key encodes")
+        super::super::yaml::double_quoted_line(k)
     }
 }
 

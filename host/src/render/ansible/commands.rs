@@ -39,7 +39,7 @@ pub(super) fn probe_tasks(
             vec![("installer_expect".to_owned(), arg(s, versions))],
         ),
         Expect::StdoutEquals(s) => (
-            format!("{ok} and {register}.stdout | trim == installer_expect"),
+            format!("{ok} and {register}.stdout | trim == installer_expect | trim"),
             vec![("installer_expect".to_owned(), arg(s, versions))],
         ),
         Expect::StdoutLines(lines) => (
@@ -108,6 +108,7 @@ pub(super) fn run_tasks(
     argv: &[String],
     env: &BTreeMap<String, String>,
     unless: Option<&Probe>,
+    transaction: bool,
     resolve: &[ResolveVersion],
     kernel: bool,
     ctx: &mut Ctx,
@@ -116,29 +117,39 @@ pub(super) fn run_tasks(
     let mut out = Vec::new();
     let mut versions: BTreeMap<String, String> = BTreeMap::new();
     let mut resolved_conditions: Vec<String> = Vec::new();
+    // Versions only the probe needs: unresolved, the probe cannot vouch (as in run).
+    let mut probe_only: Vec<String> = Vec::new();
     for r in resolve {
         let needed = argv.iter().any(|a| a.contains(&r.placeholder));
         let (tasks, var) = resolve_tasks(r, needed, ctx);
         out.extend(tasks);
         if needed {
             resolved_conditions.push(format!("{var} != ''"));
+        } else {
+            probe_only.push(format!("{var} != ''"));
         }
         versions.insert(r.placeholder.clone(), var);
     }
     let program = argv.first().map(String::as_str).unwrap_or("");
     let pm = ctx.plan.distro.package_manager.as_str();
     let words: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let packages_changed: Vec<RestartTrigger> = resolve
-        .iter()
-        .map(|r| RestartTrigger::Package(r.package.clone()))
-        .chain(
-            install_specs(argv)
-                .unwrap_or_default()
-                .into_iter()
-                .map(RestartTrigger::Package),
-        )
-        .collect();
+    // As in run: only a package transaction changes packages (a refresh does not).
+    let packages_changed: Vec<RestartTrigger> = if transaction {
+        resolve
+            .iter()
+            .map(|r| RestartTrigger::Package(r.package.clone()))
+            .chain(
+                install_specs(argv)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(RestartTrigger::Package),
+            )
+            .collect()
+    } else {
+        Vec::new()
+    };
 
+    let mut check_mode_skips = false;
     // Ansible's own module where one does what the command does.
     let native: Option<(&str, Y)> = match (program, pm) {
         ("modprobe", _) if kernel && argv.len() == 2 => Some((
@@ -166,14 +177,28 @@ pub(super) fn run_tasks(
             })
         }
         ("install", _) if words.get(1) == Some(&"-d") && argv.len() == 5 && argv[2] == "-m" => {
-            Some((
+            // As the plugin's probe (`test -d`): made when missing, an existing one left as
+            // it is.
+            let register = ctx.var("dir");
+            let dir = argv[4].clone();
+            out.push(task(
+                &format!("{summary}: is {dir} there"),
+                "ansible.builtin.stat",
+                map([("path", Y::text(dir.clone()))]),
+                vec![("register", Y::text(register.clone()))],
+            ));
+            out.push(task(
+                summary,
                 "ansible.builtin.file",
                 map([
-                    ("path", Y::text(argv[4].clone())),
+                    ("path", Y::text(dir.clone())),
                     ("state", Y::text("directory")),
                     ("mode", Y::text(argv[3].clone())),
                 ]),
-            ))
+                vec![("when", Y::jinja(format!("not {register}.stat.exists")))],
+            ));
+            ctx.dirs.insert(dir);
+            return out;
         }
         ("apt-get", "apt") if words.last() == Some(&"update") => Some((
             "ansible.builtin.apt",
@@ -213,20 +238,28 @@ pub(super) fn run_tasks(
                 )
             })
         }
-        ("dnf" | "yum", _) if words.get(1..3) == Some(&["versionlock", "add"]) => Some((
-            "community.general.yum_versionlock",
-            map([
-                ("name", Y::texts(argv[3..].iter().cloned())),
-                ("state", Y::text("present")),
-            ]),
-        )),
-        ("rpm", _) if argv.len() == 3 && argv[1] == "--import" => Some((
-            "ansible.builtin.rpm_key",
-            map([
-                ("key", Y::text(argv[2].clone())),
-                ("state", Y::text("present")),
-            ]),
-        )),
+        // Both need what check mode does not install or fetch (the versionlock plugin, the
+        // key file): they run for real only.
+        ("dnf" | "yum", _) if words.get(1..3) == Some(&["versionlock", "add"]) => {
+            check_mode_skips = true;
+            Some((
+                "community.general.yum_versionlock",
+                map([
+                    ("name", Y::texts(argv[3..].iter().cloned())),
+                    ("state", Y::text("present")),
+                ]),
+            ))
+        }
+        ("rpm", _) if argv.len() == 3 && argv[1] == "--import" => {
+            check_mode_skips = true;
+            Some((
+                "ansible.builtin.rpm_key",
+                map([
+                    ("key", Y::text(argv[2].clone())),
+                    ("state", Y::text("present")),
+                ]),
+            ))
+        }
         _ => None,
     };
     // apt-mark hold: one dpkg_selections task per package.
@@ -243,6 +276,9 @@ pub(super) fn run_tasks(
         return out;
     }
     let mut conditions = resolved_conditions;
+    if check_mode_skips {
+        conditions.push("not ansible_check_mode".to_owned());
+    }
     if kernel {
         // As run --root does: the running kernel is not an image root's.
         conditions.push("installer_live".to_owned());
@@ -268,7 +304,8 @@ pub(super) fn run_tasks(
     if let (true, Some(p)) = (guarded, unless) {
         let (probe, yes, vars) = probe_tasks(summary, p, &versions, ctx);
         out.extend(probe);
-        conditions.push(format!("not {yes}"));
+        let vouch: Vec<String> = probe_only.iter().cloned().chain([yes]).collect();
+        conditions.push(format!("not ({})", vouch.join(" and ")));
         probe_vars = Some(vars);
     }
     if let Some(vars) = probe_vars {
@@ -395,14 +432,21 @@ pub(super) fn resolve_tasks(r: &ResolveVersion, needed: bool, ctx: &mut Ctx) -> 
                 ),
                 (
                     "fail_msg",
+                    // The plugin's words stay data (task vars), out of the template.
                     Y::jinja(format!(
-                        "{} {{{{ {var} }}}}, what the pin {} resolves to here, is affected by {{{{ {var} | installer.runtime.vulnerable_to(installer_vulnerabilities) | join(', ') }}}}; nothing was installed. Pin a fixed release, or accept the risk by name (--allow-vulnerable)",
-                        r.package, r.pin
+                        "{{{{ installer_package }}}} {{{{ {var} }}}}, what the pin {{{{ installer_pin }}}} resolves to here, is affected by {{{{ {var} | installer.runtime.vulnerable_to(installer_vulnerabilities) | join(', ') }}}}; nothing was installed. Pin a fixed release, or accept the risk by name (--allow-vulnerable)"
                     )),
                 ),
             ]),
             vec![
-                ("vars", map([("installer_vulnerabilities", Y::Seq(vulns))])),
+                (
+                    "vars",
+                    map([
+                        ("installer_vulnerabilities", Y::Seq(vulns)),
+                        ("installer_package", Y::text(r.package.clone())),
+                        ("installer_pin", Y::text(r.pin.clone())),
+                    ]),
+                ),
                 ("when", Y::jinja(format!("{var} != ''"))),
             ],
         ));
