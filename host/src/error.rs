@@ -170,7 +170,6 @@ impl Error {
                     P::ReadDir { dir: path, .. } | P::ReadFile { path, .. } => {
                         Some(path.display().to_string())
                     }
-                    P::Duplicate { second, .. } => Some(second.display().to_string()),
                     P::Unknown { .. } => None,
                 },
             ),

@@ -94,61 +94,67 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
-/// A distro family: which packaging world the distro belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// Debian, Ubuntu, Raspbian: `.deb` packages.
-    Debian,
-    /// RHEL, CentOS, Rocky, AlmaLinux, Fedora: `.rpm` packages with yum or dnf.
-    Rhel,
-    /// SLES, openSUSE: `.rpm` packages with zypper.
-    Suse,
+/// A distro family: which packaging world the distro belongs to. An open name: the built-in
+/// packs use `debian`, `rhel` and `suse`; a vendor's pack may name another family, which then
+/// needs runtime plugins that declare it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Family(pub String);
+
+impl Family {
+    /// The families the built-in packs and plugins know.
+    pub const KNOWN: &'static [&'static str] = &["debian", "rhel", "suse"];
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether its packages are `.deb` files, whose architectures dpkg names.
+    pub fn is_debian(&self) -> bool {
+        self.0 == "debian"
+    }
 }
 
 impl fmt::Display for Family {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Family::Debian => "debian",
-            Family::Rhel => "rhel",
-            Family::Suse => "suse",
-        })
+        f.write_str(&self.0)
     }
 }
 
-/// The package manager a distro release uses; the name of the package-manager plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PackageManager {
-    /// apt (Debian family).
-    Apt,
-    /// yum (RHEL/CentOS 7).
-    Yum,
-    /// dnf (RHEL 8 and later, Fedora).
-    Dnf,
-    /// zypper (SUSE family).
-    Zypper,
-}
+/// The package manager a distro release uses: the name a package-manager plugin drives. An
+/// open name: `apt`, `yum`, `dnf` and `zypper` have built-in plugins; a vendor's pack may name
+/// another (`tdnf`, `apk`), which then needs a plugin of that name on the plugin path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PackageManager(pub String);
 
 impl PackageManager {
-    /// The family this package manager belongs to.
-    pub fn family(self) -> Family {
-        match self {
-            PackageManager::Apt => Family::Debian,
-            PackageManager::Yum | PackageManager::Dnf => Family::Rhel,
-            PackageManager::Zypper => Family::Suse,
-        }
+    /// The package managers of the built-in plugins, and their families.
+    pub const KNOWN: &'static [(&'static str, &'static str)] = &[
+        ("apt", "debian"),
+        ("yum", "rhel"),
+        ("dnf", "rhel"),
+        ("zypper", "suse"),
+    ];
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The family of a package manager the built-in plugins know; `None` for another.
+    pub fn known_family(&self) -> Option<&'static str> {
+        Self::KNOWN
+            .iter()
+            .find(|(name, _)| *name == self.0)
+            .map(|(_, family)| *family)
     }
 }
 
 impl fmt::Display for PackageManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PackageManager::Apt => "apt",
-            PackageManager::Yum => "yum",
-            PackageManager::Dnf => "dnf",
-            PackageManager::Zypper => "zypper",
-        })
+        f.write_str(&self.0)
     }
 }
 
@@ -287,7 +293,7 @@ impl DistroPack {
             os_id: self.os_id.clone(),
             version_id: self.version_id.clone(),
             codename: self.codename.clone(),
-            arch: package_arch(self.family, arch),
+            arch: package_arch(&self.family, arch),
             vars: self.vars.clone(),
         }
     }
@@ -296,17 +302,17 @@ impl DistroPack {
 /// A machine architecture (`uname -m` spelling) in the spelling of a family's packages:
 /// dpkg names (`amd64`, `arm64`, `armhf`) for Debian, rpm names (`x86_64`, `aarch64`) for the
 /// others. Unknown names pass through unchanged.
-pub fn package_arch(family: Family, arch: &str) -> String {
-    let mapped = match (family, arch) {
-        (Family::Debian, "x86_64" | "amd64") => "amd64",
-        (Family::Debian, "aarch64" | "arm64") => "arm64",
-        (Family::Debian, "arm" | "armv7" | "armv7l" | "armv6l" | "armhf") => "armhf",
-        (Family::Debian, "i386" | "i486" | "i586" | "i686" | "x86") => "i386",
-        (Family::Debian, "ppc64le") => "ppc64el",
-        (_, "amd64") => "x86_64",
-        (_, "arm64") => "aarch64",
-        (_, "arm" | "armv7" | "armv7l" | "armhf") => "armv7hl",
-        (_, "x86" | "i386" | "i486" | "i586") => "i686",
+pub fn package_arch(family: &Family, arch: &str) -> String {
+    let mapped = match (family.is_debian(), arch) {
+        (true, "x86_64" | "amd64") => "amd64",
+        (true, "aarch64" | "arm64") => "arm64",
+        (true, "arm" | "armv7" | "armv7l" | "armv6l" | "armhf") => "armhf",
+        (true, "i386" | "i486" | "i586" | "i686" | "x86") => "i386",
+        (true, "ppc64le") => "ppc64el",
+        (false, "amd64") => "x86_64",
+        (false, "arm64") => "aarch64",
+        (false, "arm" | "armv7" | "armv7l" | "armhf") => "armv7hl",
+        (false, "x86" | "i386" | "i486" | "i586") => "i686",
         (_, other) => other,
     };
     mapped.to_owned()
@@ -338,8 +344,11 @@ pub struct LoadedPack {
     pub pack: DistroPack,
     /// Built-in or the file it was read from.
     pub source: PackSource,
-    /// Whether this file's pack replaced the built-in pack with the same id.
+    /// Whether this file's pack replaced another with the same id (built-in, or from a
+    /// directory read before).
     pub overrides: bool,
+    /// The source of the pack it replaced, when it replaced one.
+    pub replaces: Option<PackSource>,
     /// The file's text, comments included.
     pub text: String,
 }
@@ -417,9 +426,10 @@ impl PackSet {
         PackSet::load(&[])
     }
 
-    /// The built-in packs, then every `*.toml` in each of `dirs` (in order, files sorted by
-    /// name). A directory pack whose id equals a built-in one replaces it and is marked
-    /// [`LoadedPack::overrides`]; two directory packs with one id are an error.
+    /// The built-in packs, then every `*.toml` in each of `dirs`, lowest precedence first
+    /// (files sorted by name): a pack whose id an earlier source already has replaces it and
+    /// records what it replaced ([`LoadedPack::replaces`]). (One directory cannot hold two
+    /// packs of one id: a pack's file is named by its id.)
     pub fn load(dirs: &[PathBuf]) -> Result<PackSet, PackError> {
         let mut packs: Vec<LoadedPack> = Vec::new();
         for (file, text) in BUILTIN {
@@ -428,6 +438,7 @@ impl PackSet {
                 pack,
                 source: PackSource::BuiltIn(file),
                 overrides: false,
+                replaces: None,
                 text: (*text).to_owned(),
             });
         }
@@ -444,29 +455,24 @@ impl PackSet {
                     pack,
                     source: PackSource::File(path.clone()),
                     overrides: false,
+                    replaces: None,
                     text,
                 };
                 match packs.iter_mut().find(|p| p.pack.id == loaded.pack.id) {
-                    Some(existing) => match &existing.source {
-                        PackSource::BuiltIn(_) => {
-                            tracing::info!(
-                                "distro pack `{}` from {} overrides the built-in one",
-                                loaded.pack.id,
-                                path.display()
-                            );
-                            *existing = LoadedPack {
-                                overrides: true,
-                                ..loaded
-                            };
-                        }
-                        PackSource::File(first) => {
-                            return Err(PackError::Duplicate {
-                                id: loaded.pack.id,
-                                first: first.clone(),
-                                second: path,
-                            })
-                        }
-                    },
+                    Some(existing) => {
+                        tracing::info!(
+                            "distro pack `{}` from {} overrides the one from {}",
+                            loaded.pack.id,
+                            path.display(),
+                            existing.source
+                        );
+                        let replaced = existing.source.clone();
+                        *existing = LoadedPack {
+                            overrides: true,
+                            replaces: Some(replaced),
+                            ..loaded
+                        };
+                    }
                     None => packs.push(loaded),
                 }
             }

@@ -34,6 +34,7 @@ pub(crate) fn installer(args: &[&dyn AsRef<std::ffi::OsStr>], env: &[(&str, &str
         .env_remove("INSTALLER_DISTRO_PATH")
         .env_remove("INSTALLER_PLUGIN_PATH")
         .env_remove("RUST_LOG")
+        .env("INSTALLER_NO_DEFAULT_DISTRO_DIRS", "1")
         .env("NO_COLOR", "1");
     for (key, value) in env {
         command.env(key, value);

@@ -183,7 +183,7 @@ fn a_malformed_pack_exits_2_naming_file_line_and_field() {
         let run = installer(&all, &[]);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert_eq!(run.stdout, "", "{args:?}");
-        let at = format!("{}:4:10: field `family`", file.display());
+        let at = format!("{}:4:1: field `family`", file.display());
         assert!(
             run.stderr.contains(&at),
             "{args:?}: want {at} in\n{}",
@@ -226,10 +226,33 @@ fn malformed_match_rules_and_unknown_fields_are_located() {
 }
 
 #[test]
-fn the_same_id_in_two_directories_is_an_error_naming_both() {
+fn the_same_id_in_a_later_directory_wins_and_names_what_it_overrides() {
     let first = dir_with(&[("debian-10.toml", DEBIAN_10_OVERRIDE)]);
-    let second = dir_with(&[("debian-10.toml", DEBIAN_10_OVERRIDE)]);
+    let later = DEBIAN_10_OVERRIDE.replace(
+        "https://mirror.example/docker",
+        "https://later.example/docker",
+    );
+    let second = dir_with(&[("debian-10.toml", &later)]);
+    // INSTALLER_DISTRO_PATH is read before --distro-dir, which overrides it.
     let run = installer(
+        &[
+            &"distros",
+            &"show",
+            &"debian-10",
+            &"--output",
+            &"json",
+            &"--distro-dir",
+            &second.path(),
+        ],
+        &[("INSTALLER_DISTRO_PATH", first.path().to_str().unwrap())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = run.json();
+    assert_eq!(json["vars"]["site.mirror"], "https://later.example/docker");
+    let first_file = first.path().join("debian-10.toml").display().to_string();
+    assert_eq!(json["replaces"], first_file.as_str(), "{json:#}");
+
+    let list = installer(
         &[
             &"distros",
             &"list",
@@ -240,16 +263,16 @@ fn the_same_id_in_two_directories_is_an_error_naming_both() {
         ],
         &[],
     );
-    assert_eq!(run.code, 2);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let line = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("debian-10 "))
+        .unwrap();
     assert!(
-        run.stderr.contains(&first.path().display().to_string()),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains(&second.path().display().to_string()),
-        "{}",
-        run.stderr
+        line.contains(&second.path().display().to_string())
+            && line.contains(&format!("(overrides {first_file})")),
+        "{line}"
     );
 }
 
@@ -307,4 +330,126 @@ fn show_of_an_unknown_id_lists_the_known_ones() {
     );
     assert!(run.stderr.contains("debian-10"), "{}", run.stderr);
     assert!(run.stderr.contains("--distro-dir"), "{}", run.stderr);
+}
+
+/// A vendor's pack for a distro no built-in plugin drives: Photon OS, rpm-based, with tdnf.
+const PHOTON_5: &str = r#"id = "photon-5"
+name = "Photon OS 5"
+family = "rhel"
+package_manager = "tdnf"
+os_id = "photon"
+version_id = "5.0"
+
+[match]
+version_prefix = "5"
+"#;
+
+#[test]
+fn a_pack_may_name_a_package_manager_only_a_loaded_plugin_drives() {
+    use crate::util::{Installer, PluginDir};
+    let packs = dir_with(&[("photon-5.toml", PHOTON_5)]);
+    let plan = |plugins: &PluginDir| {
+        Installer::isolated(plugins.path())
+            .args([
+                "plan",
+                "--distro",
+                "photon-5",
+                "--runtime",
+                "test-runtime",
+                "--output",
+                "json",
+            ])
+            .arg_list(["--distro-dir"])
+            .arg_list([packs.path()])
+            .run()
+    };
+    // Listed as it is: an open name, not a typo.
+    let rows = rows(&installer(
+        &[
+            &"distros",
+            &"list",
+            &"--output",
+            &"json",
+            &"--distro-dir",
+            &packs.path(),
+        ],
+        &[],
+    ));
+    let row = rows.iter().find(|r| r["id"] == "photon-5").unwrap();
+    assert_eq!(
+        (&row["family"], &row["package_manager"]),
+        (&"rhel".into(), &"tdnf".into())
+    );
+
+    // Without a tdnf plugin: a clear refusal naming it and the loaded ones.
+    let without = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let out = plan(&without).code(2);
+    let error = &out.json()["error"];
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("no loaded package-manager plugin drives `tdnf`"),
+        "{error:#}"
+    );
+    assert!(
+        error["hint"].as_str().unwrap().contains("apt, yum, zypper"),
+        "{error:#}"
+    );
+
+    // With the vendor's plugin dropped in: the plan installs with tdnf.
+    let with = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime")
+        .with_fixture("test-tdnf");
+    let doc = plan(&with).code(0).json();
+    let tdnf = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .find(|a| a["argv"][0] == "tdnf")
+        .unwrap_or_else(|| panic!("no tdnf command in {doc:#}"));
+    assert_eq!(tdnf["argv"][1], "install", "{tdnf}");
+}
+
+#[test]
+fn a_family_with_its_letters_swapped_is_a_typo_and_another_family_is_not() {
+    let typo = PHOTON_5.replace("family = \"rhel\"", "family = \"rhle\"");
+    let dir = dir_with(&[("photon-5.toml", &typo)]);
+    let run = installer(&[&"distros", &"list", &"--distro-dir", &dir.path()], &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("did you mean `rhel`?"),
+        "{}",
+        run.stderr
+    );
+
+    // A family of its own: listed; a runtime that does not declare it says so.
+    let own = PHOTON_5.replace("family = \"rhel\"", "family = \"photon\"");
+    let dir = dir_with(&[("photon-5.toml", &own)]);
+    let run = installer(&[&"distros", &"list", &"--distro-dir", &dir.path()], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = installer(
+        &[
+            &"plan",
+            &"--distro",
+            &"photon-5",
+            &"--runtime",
+            &"containerd",
+            &"--distro-dir",
+            &dir.path(),
+        ],
+        &[],
+    );
+    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    assert!(
+        plan.stderr
+            .contains("runtime plugin `containerd` supports the debian, rhel, suse families")
+            && plan.stderr.contains("`photon` family"),
+        "{}",
+        plan.stderr
+    );
 }

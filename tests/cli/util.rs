@@ -164,6 +164,7 @@ impl Installer {
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
             .env("INSTALLER_NO_DEFAULT_PLUGIN_DIRS", "1")
+            .env("INSTALLER_NO_DEFAULT_DISTRO_DIRS", "1")
             .arg("--plugin-dir")
             .arg(dir);
         Installer { cmd }

@@ -72,12 +72,19 @@ pub struct GlobalArgs {
     #[arg(long = "plugin-sha256", value_name = "FILE-NAME=HEX", global = true)]
     pub plugin_sha256: Vec<String>,
 
-    /// Add a distro-pack directory; its packs add to or override the built-in ones
-    /// (repeatable).
+    /// Add a distro-pack directory; its packs add to or override the built-in ones, those of
+    /// /usr/share/installer/distros and /etc/installer/distros, and those of an earlier
+    /// --distro-dir (repeatable).
     #[arg(long = "distro-dir", value_name = "DIR", global = true)]
     pub distro_dirs: Vec<PathBuf>,
 
-    /// Distro-pack directories, ':'-separated, read after --distro-dir.
+    /// Read only the built-in packs, INSTALLER_DISTRO_PATH and --distro-dir, not
+    /// /usr/share/installer/distros and /etc/installer/distros.
+    #[arg(long, env = "INSTALLER_NO_DEFAULT_DISTRO_DIRS", hide_env_values = true, global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_default_distro_dirs: bool,
+
+    /// Distro-pack directories, ':'-separated, read before --distro-dir (which overrides
+    /// them).
     #[arg(
         long,
         env = "INSTALLER_DISTRO_PATH",

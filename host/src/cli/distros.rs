@@ -17,10 +17,11 @@ pub fn list(ctx: &Context) -> Result<ExitCode, Error> {
             .map(|l| Row {
                 id: &l.pack.id,
                 name: &l.pack.name,
-                family: l.pack.family,
-                package_manager: l.pack.package_manager,
+                family: l.pack.family.clone(),
+                package_manager: l.pack.package_manager.clone(),
                 source: l.source.to_string(),
                 overrides: l.overrides,
+                replaces: l.replaces.as_ref().map(ToString::to_string),
             })
             .collect();
         print_json(&rows);
@@ -35,10 +36,10 @@ pub fn list(ctx: &Context) -> Result<ExitCode, Error> {
         .max(2);
     println!("{:width$}  {:6}  {:7}  SOURCE", "ID", "FAMILY", "PKG-MGR");
     for l in packs.packs() {
-        let overrides = if l.overrides {
-            " (overrides built-in)"
-        } else {
-            ""
+        let overrides = match &l.replaces {
+            Some(PackSource::BuiltIn(_)) => " (overrides built-in)".to_owned(),
+            Some(other) => format!(" (overrides {other})"),
+            None => String::new(),
         };
         println!(
             "{:width$}  {:6}  {:7}  {}{overrides}",
@@ -60,15 +61,19 @@ pub fn show(ctx: &Context, id: &str) -> Result<ExitCode, Error> {
             pack: &loaded.pack,
             source: loaded.source.to_string(),
             overrides: loaded.overrides,
+            replaces: loaded.replaces.as_ref().map(ToString::to_string),
         });
         return Ok(ExitCode::SUCCESS);
     }
     let origin = match &loaded.source {
         PackSource::BuiltIn(file) => format!("built-in (distros/{file})"),
-        PackSource::File(path) if loaded.overrides => {
-            format!("{} (overrides the built-in pack)", path.display())
-        }
-        PackSource::File(path) => path.display().to_string(),
+        PackSource::File(path) => match &loaded.replaces {
+            Some(PackSource::BuiltIn(_)) => {
+                format!("{} (overrides the built-in pack)", path.display())
+            }
+            Some(other) => format!("{} (overrides {other})", path.display()),
+            None => path.display().to_string(),
+        },
     };
     println!("# {id}: {origin}");
     print!("{}", loaded.text);

@@ -75,8 +75,11 @@ pub struct DistroRow<'a> {
     pub package_manager: PackageManager,
     /// `built-in` or the file path.
     pub source: String,
-    /// Whether this file replaces the built-in pack with the same id.
+    /// Whether this file replaces another pack with the same id.
     pub overrides: bool,
+    /// The source of the pack it replaces (`built-in`, or a file read before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 /// `distros show --output json`: the pack's own fields, then where it came from.
@@ -87,6 +90,9 @@ pub struct DistroShown<'a> {
     pub pack: &'a DistroPack,
     /// `built-in` or the file path.
     pub source: String,
-    /// Whether this file replaces the built-in pack with the same id.
+    /// Whether this file replaces another pack with the same id.
     pub overrides: bool,
+    /// The source of the pack it replaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }

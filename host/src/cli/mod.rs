@@ -27,6 +27,10 @@ use crate::render::printable;
 use crate::target::Target;
 use crate::Error;
 
+/// The system's distro-pack directories, lowest precedence first: packages of distro vendors
+/// install theirs in the first, a site's administrators put theirs in the second.
+pub const SYSTEM_DISTRO_DIRS: &[&str] = &["/usr/share/installer/distros", "/etc/installer/distros"];
+
 /// The plugin allowlist read when no --plugin-allowlist is given, if it exists.
 pub const DEFAULT_ALLOWLIST: &str = "/etc/installer/plugins.sha256";
 
@@ -132,12 +136,24 @@ impl Context<'_> {
         )
     }
 
-    /// Distro-pack directories in order: `--distro-dir`, then `INSTALLER_DISTRO_PATH`.
+    /// Distro-pack directories, lowest precedence first: the system's (a vendor's packs in
+    /// /usr/share/installer/distros, the site's in /etc/installer/distros, where they exist
+    /// and unless --no-default-distro-dirs), then `INSTALLER_DISTRO_PATH`, then each
+    /// `--distro-dir`. A later directory's pack overrides an earlier one with its id.
     pub fn distro_dirs(&self) -> Vec<PathBuf> {
-        let mut dirs = self.global.distro_dirs.clone();
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if !self.global.no_default_distro_dirs {
+            dirs.extend(
+                SYSTEM_DISTRO_DIRS
+                    .iter()
+                    .map(PathBuf::from)
+                    .filter(|d| d.is_dir()),
+            );
+        }
         if let Some(path) = &self.global.distro_path {
             dirs.extend(path.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
         }
+        dirs.extend(self.global.distro_dirs.iter().cloned());
         dirs
     }
 

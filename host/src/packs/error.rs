@@ -36,16 +36,6 @@ pub enum PackError {
         /// The cause.
         source: std::io::Error,
     },
-    /// Two pack files in distro-pack directories declare one id.
-    #[error("distro pack `{id}` is defined twice: in {} and in {}", first.display(), second.display())]
-    Duplicate {
-        /// The id.
-        id: String,
-        /// The first file.
-        first: PathBuf,
-        /// The second file.
-        second: PathBuf,
-    },
     /// No pack has this id.
     #[error("no distro pack `{id}`{}; known packs: {}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(), known.join(", "))]
     Unknown {
@@ -70,12 +60,10 @@ impl PackError {
                  directories exist and are readable"
                 .to_owned(),
             PackError::ReadFile { .. } => "check the file's permissions".to_owned(),
-            PackError::Duplicate { .. } => "keep one of the two files (a directory pack may \
-                 override a built-in one, but two directory packs may not share an id)"
-                .to_owned(),
             PackError::Unknown { id, .. } => format!(
                 "`installer distros list` shows every pack; to add `{id}`, write `{id}.toml` in \
-                 a directory passed with --distro-dir (see docs/distro-packs.md)"
+                 /etc/installer/distros or a directory passed with --distro-dir (see \
+                 docs/distro-packs.md)"
             ),
         })
     }

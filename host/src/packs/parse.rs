@@ -110,16 +110,62 @@ fn check_pack(
             ),
         );
     }
-    if pack.package_manager.family() != pack.family {
+    // Open names, resolved against the loaded plugins when a plan needs them; but a known
+    // name with its letters swapped is a typo, not a new family.
+    let family = pack.family.as_str();
+    if !valid_id(family) {
+        return fail(
+            None,
+            "family",
+            format!("`{family}` is not a family name (lower-case letters, digits, `.`, `_`, `-`)"),
+        );
+    }
+    if let Some(known) = near_miss(family, super::Family::KNOWN) {
+        return fail(
+            None,
+            "family",
+            format!(
+                "unknown family `{family}`: did you mean `{known}`? (another family is fine when \
+                 runtime plugins declare it)"
+            ),
+        );
+    }
+    let pm = pack.package_manager.as_str();
+    if !valid_id(pm) {
         return fail(
             None,
             "package_manager",
             format!(
-                "`{}` is not a package manager of the `{}` family (apt: debian; yum, dnf: \
-                 rhel; zypper: suse)",
-                pack.package_manager, pack.family
+                "`{pm}` is not a package-manager name (lower-case letters, digits, `.`, `_`, `-`)"
             ),
         );
+    }
+    let known_pms: Vec<&str> = super::PackageManager::KNOWN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    if let Some(known) = near_miss(pm, &known_pms) {
+        return fail(
+            None,
+            "package_manager",
+            format!(
+                "unknown package manager `{pm}`: did you mean `{known}`? (another is fine when a \
+                 package-manager plugin of that name is on the plugin path)"
+            ),
+        );
+    }
+    match pack.package_manager.known_family() {
+        Some(f) if super::Family::KNOWN.contains(&family) && f != family => {
+            return fail(
+                None,
+                "package_manager",
+                format!(
+                    "`{pm}` is not a package manager of the `{family}` family (apt: debian; yum, \
+                     dnf: rhel; zypper: suse)"
+                ),
+            );
+        }
+        _ => {}
     }
     let rules = &pack.rules;
     if rules.manual && rules.has_version_rule() {
@@ -248,4 +294,19 @@ fn locate_key(text: &str, table: Option<&str>, key: &str) -> (usize, usize) {
         }
     }
     (header_line.unwrap_or(1), 1)
+}
+
+/// The known name `name` has the letters of, in another order (`debain` for `debian`): a
+/// typo, not a new name. (Edit distance would refuse real names one letter from a known one:
+/// `tdnf`, `apk`.)
+fn near_miss<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let letters = |s: &str| {
+        let mut v: Vec<char> = s.chars().collect();
+        v.sort_unstable();
+        v
+    };
+    known
+        .iter()
+        .copied()
+        .find(|k| *k != name && letters(k) == letters(name))
 }

@@ -48,10 +48,10 @@ fn every_builtin_pack_parses() {
     for loaded in set.packs() {
         let pack = &loaded.pack;
         assert!(!loaded.overrides);
-        if pack.family != Family::Rhel {
+        if pack.family.as_str() != "rhel" {
             assert!(!pack.vars.contains_key("rpm.releasever"), "{}", pack.id);
         }
-        if pack.family == Family::Suse {
+        if pack.family.as_str() == "suse" {
             assert!(!pack.vars.contains_key("docker.repo_path"), "{}", pack.id);
         }
     }
@@ -61,12 +61,12 @@ fn every_builtin_pack_parses() {
 fn package_managers_follow_the_release() {
     let set = PackSet::builtin().unwrap();
     let pm = |id| set.get(id).unwrap().package_manager;
-    assert_eq!(pm("centos-7"), PackageManager::Yum);
-    assert_eq!(pm("centos-stream-9"), PackageManager::Dnf);
-    assert_eq!(pm("rhel-8"), PackageManager::Dnf);
-    assert_eq!(pm("fedora-40"), PackageManager::Dnf);
-    assert_eq!(pm("debian-10"), PackageManager::Apt);
-    assert_eq!(pm("sles-15"), PackageManager::Zypper);
+    assert_eq!(pm("centos-7"), PackageManager("yum".to_owned()));
+    assert_eq!(pm("centos-stream-9"), PackageManager("dnf".to_owned()));
+    assert_eq!(pm("rhel-8"), PackageManager("dnf".to_owned()));
+    assert_eq!(pm("fedora-40"), PackageManager("dnf".to_owned()));
+    assert_eq!(pm("debian-10"), PackageManager("apt".to_owned()));
+    assert_eq!(pm("sles-15"), PackageManager("zypper".to_owned()));
 }
 
 #[test]

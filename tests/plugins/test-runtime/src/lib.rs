@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use plugin_api::{
-    export_plugin, FileContent, FileStep, Manifest, OptionDoc, Package, Phase, PlanRequest,
+    export_plugin, FileContent, FileStep, Manifest, Package, Phase, PlanRequest,
     PluginError, Repository, RuntimePlan, RuntimePlugin, ServiceStep, SigningKey, Step, StepKind,
     VersionMatch,
 };
