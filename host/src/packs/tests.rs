@@ -60,7 +60,7 @@ fn every_builtin_pack_parses() {
 #[test]
 fn package_managers_follow_the_release() {
     let set = PackSet::builtin().unwrap();
-    let pm = |id| set.get(id).unwrap().package_manager;
+    let pm = |id| set.get(id).unwrap().package_manager.clone();
     assert_eq!(pm("centos-7"), PackageManager("yum".to_owned()));
     assert_eq!(pm("centos-stream-9"), PackageManager("dnf".to_owned()));
     assert_eq!(pm("rhel-8"), PackageManager("dnf".to_owned()));
