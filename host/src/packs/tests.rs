@@ -240,8 +240,11 @@ fn malformed_packs_name_line_and_field() {
     let (line, column, field, message) =
         malformed(&MINIMAL.replace("family = \"debian\"", "family = \"debain\""));
     assert_eq!((line, field.as_deref()), (4, Some("family")));
-    assert_eq!(column, 10);
-    assert!(message.contains("debain"), "{message}");
+    assert_eq!(column, 1, "the key's column");
+    assert!(
+        message.contains("debain") && message.contains("did you mean `debian`?"),
+        "{message}"
+    );
 
     let (line, _, field, message) = malformed(&MINIMAL.replace("os_id", "os_idd"));
     assert_eq!((line, field.as_deref()), (6, Some("os_idd")));
