@@ -453,3 +453,69 @@ fn a_family_with_its_letters_swapped_is_a_typo_and_another_family_is_not() {
         plan.stderr
     );
 }
+
+#[test]
+fn distros_check_says_what_a_pack_would_match_override_and_need() {
+    use crate::util::{Installer, PluginDir};
+    let dir = dir_with(&[("photon-5.toml", PHOTON_5)]);
+    let file = dir.path().join("photon-5.toml");
+    let plugins = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let check = |file: &Path, plugins: &PluginDir| {
+        Installer::isolated(plugins.path())
+            .args(["distros", "check", "--output", "json"])
+            .arg_list([file])
+            .run()
+    };
+    let doc = check(&file, &plugins).code(0).json();
+    assert_eq!(doc["id"], "photon-5");
+    assert_eq!(
+        doc["matches"],
+        serde_json::json!(["ID=photon with VERSION_ID 5 or 5.<anything>"])
+    );
+    assert_eq!(doc["overrides"], Value::Null, "a new pack");
+    assert_eq!(
+        doc["package_manager_plugin"],
+        Value::Null,
+        "no tdnf plugin loaded"
+    );
+    assert!(
+        doc["runtimes"]
+            .as_array()
+            .unwrap()
+            .contains(&"test-runtime".into()),
+        "{doc:#}"
+    );
+
+    // With the vendor's plugin, its file is named; a copy of a built-in pack overrides it.
+    let with = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-tdnf");
+    let doc = check(&file, &with).code(0).json();
+    assert_eq!(
+        doc["package_manager_plugin"],
+        with.path().join("libtest-tdnf.so").display().to_string()
+    );
+    let copy = dir_with(&[("debian-10.toml", DEBIAN_10_OVERRIDE)]);
+    let doc = check(&copy.path().join("debian-10.toml"), &with)
+        .code(0)
+        .json();
+    assert_eq!(doc["overrides"], "built-in");
+
+    // Not a valid pack: exit 2, the file, line and field named.
+    let bad = dir_with(&[(
+        "photon-5.toml",
+        &PHOTON_5.replace("family = \"rhel\"", "family = \"rhle\""),
+    )]);
+    let out = check(&bad.path().join("photon-5.toml"), &plugins).code(2);
+    let error = &out.json()["error"];
+    assert_eq!(error["kind"], "distro_pack");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("photon-5.toml:3:1: field `family`"),
+        "{error:#}"
+    );
+}

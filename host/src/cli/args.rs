@@ -180,6 +180,13 @@ pub enum DistrosCommand {
         /// The pack id (debian-10, ubuntu-22.04, ...).
         id: String,
     },
+    /// Check a pack file before shipping it: that it parses and follows the rules, what
+    /// systems it would match, what it would override, and whether the loaded plugins can
+    /// plan for it. Exits 2 when the file is not a valid pack.
+    Check {
+        /// The pack file (`<id>.toml`).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 //! | `detect` | [`DetectReport`] |
 //! | `distros list` | a list of [`DistroRow`] |
 //! | `distros show` | [`DistroShown`] |
+//! | `distros check` | [`DistroChecked`] |
 //! | `plugins list` | a list of [`CandidateRow`] |
 //! | `plan`, `render --format json`, `run --dry-run` | [`Plan`] |
 //! | `run` | [`RunReport`] |
@@ -80,6 +81,27 @@ pub struct DistroRow<'a> {
     /// The source of the pack it replaces (`built-in`, or a file read before).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replaces: Option<String>,
+}
+
+/// `distros check FILE --output json`: a valid pack and what it would do.
+#[derive(Serialize)]
+pub struct DistroChecked<'a> {
+    /// The file checked.
+    pub file: PathBuf,
+    /// The pack's id.
+    pub id: &'a str,
+    /// Its family.
+    pub family: &'a Family,
+    /// Its package manager.
+    pub package_manager: &'a PackageManager,
+    /// What os-release facts would choose it, in words, one rule each.
+    pub matches: Vec<String>,
+    /// The source of the pack of that id it would replace, where installed with the others.
+    pub overrides: Option<String>,
+    /// The loaded package-manager plugin that drives its package manager (its file), if any.
+    pub package_manager_plugin: Option<PathBuf>,
+    /// The loaded runtime plugins that declare its family.
+    pub runtimes: Vec<String>,
 }
 
 /// `distros show --output json`: the pack's own fields, then where it came from.

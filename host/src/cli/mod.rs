@@ -107,6 +107,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Detect => detect::run(&ctx),
         Command::Distros(DistrosCommand::List) => distros::list(&ctx),
         Command::Distros(DistrosCommand::Show { id }) => distros::show(&ctx, id),
+        Command::Distros(DistrosCommand::Check { file }) => distros::check(&ctx, file),
         Command::Plugins(PluginsCommand::List) => plugins::list(&ctx),
         Command::Plan(selection) => plan::run(&ctx, selection),
         Command::Run(args) => run::run(&ctx, args),
