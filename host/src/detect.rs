@@ -228,6 +228,59 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// The machine architecture of the system under `target`, in `uname -m` spelling: this
+/// machine's for `/`; for an image root, the architecture its `/bin/sh` (or `/usr/bin/env`)
+/// was built for, read from the ELF header, so that a root of another architecture gets
+/// packages of its own (`--arch` overrides it). This machine's when no such file says.
+pub fn target_arch(target: &Target) -> String {
+    if target.dir() == Path::new("/") {
+        return host_arch();
+    }
+    for file in ["/bin/sh", "/usr/bin/env", "/bin/busybox"] {
+        let Some(mut f) = target.open_existing(file) else {
+            continue;
+        };
+        let mut header = [0u8; 20];
+        if std::io::Read::read_exact(&mut f, &mut header).is_ok() {
+            if let Some(arch) = elf_arch(&header) {
+                return arch.to_owned();
+            }
+        }
+    }
+    tracing::debug!(
+        "no ELF program in {} says its architecture; taking this machine's",
+        target.dir().display()
+    );
+    host_arch()
+}
+
+/// The architecture (`uname -m` spelling) an ELF file's first 20 bytes name: the class and
+/// byte order (bytes 4 and 5) and `e_machine` (bytes 18 and 19), per the ELF specification's
+/// machine numbers (EM_386 3, EM_ARM 40, EM_X86_64 62, EM_AARCH64 183, EM_PPC64 21, EM_S390
+/// 22, EM_RISCV 243).
+pub fn elf_arch(header: &[u8]) -> Option<&'static str> {
+    if header.len() < 20 || &header[..4] != b"\x7fELF" {
+        return None;
+    }
+    let (class64, little) = (header[4] == 2, header[5] == 1);
+    let machine = if little {
+        u16::from_le_bytes([header[18], header[19]])
+    } else {
+        u16::from_be_bytes([header[18], header[19]])
+    };
+    Some(match (machine, class64, little) {
+        (62, true, _) => "x86_64",
+        (183, true, _) => "aarch64",
+        (40, false, _) => "armv7l",
+        (3, false, _) => "i686",
+        (21, true, true) => "ppc64le",
+        (21, true, false) => "ppc64",
+        (22, true, _) => "s390x",
+        (243, true, _) => "riscv64",
+        _ => return None,
+    })
+}
+
 /// The machine architecture this binary runs on, in `uname -m` spelling.
 pub fn host_arch() -> String {
     match std::env::consts::ARCH {
@@ -327,7 +380,7 @@ pub fn read_os_release(target: &Target) -> Result<(PathBuf, OsRelease), DetectEr
     Err(DetectError::NotFound { tried })
 }
 
-/// Reads os-release under `root` into facts, with this machine's architecture, and returns the
+/// Reads os-release under `root` into facts, with the root's architecture, and returns the
 /// path of the file read. Skipped lines are logged as warnings naming the file and line.
 pub fn read(target: &Target) -> Result<(PathBuf, Facts), DetectError> {
     let (path, os) = read_os_release(target)?;
@@ -339,7 +392,7 @@ pub fn read(target: &Target) -> Result<(PathBuf, Facts), DetectError> {
             warning.message
         );
     }
-    match Facts::from_os_release(&os, &host_arch()) {
+    match Facts::from_os_release(&os, &target_arch(target)) {
         Some(facts) => Ok((path, facts)),
         None => Err(DetectError::NoId { path }),
     }

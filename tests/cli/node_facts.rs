@@ -224,3 +224,56 @@ fn arch_takes_either_spelling_and_refuses_an_unknown_one() {
         "{error:#}"
     );
 }
+
+#[test]
+fn an_image_root_of_another_architecture_gets_packages_of_its_own() {
+    use crate::detect::root_with;
+    // A Debian 12 image root whose /bin/sh is an aarch64 program (its ELF header is enough).
+    let root = root_with("debian-12", "etc/os-release");
+    let sh = root.path().join("bin/sh");
+    std::fs::create_dir_all(sh.parent().unwrap()).unwrap();
+    std::fs::write(
+        &sh,
+        b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0\xb7\0 and the rest",
+    )
+    .unwrap();
+    let dir = PluginDir::new().with_workspace_plugins();
+    let run = |extra: &[&str]| {
+        Installer::isolated(dir.path())
+            .args([
+                "plan",
+                "--runtime",
+                "containerd",
+                "--output",
+                "json",
+                "--root",
+            ])
+            .arg_list([root.path()])
+            .arg_list(extra)
+            .run()
+            .code(0)
+            .json()
+    };
+    assert_eq!(
+        run(&[])["distro"]["arch"],
+        "arm64",
+        "detected from the root"
+    );
+    assert_eq!(
+        run(&["--distro", "debian-12"])["distro"]["arch"],
+        "arm64",
+        "named pack, same root"
+    );
+    assert_eq!(
+        run(&["--arch", "x86_64"])["distro"]["arch"],
+        "amd64",
+        "--arch wins"
+    );
+    let detect = Installer::isolated(dir.path())
+        .args(["detect", "--output", "json", "--root"])
+        .arg_list([root.path()])
+        .run()
+        .code(0)
+        .json();
+    assert_eq!(detect["facts"]["arch"], "aarch64");
+}

@@ -25,7 +25,7 @@ pub fn resolve_distro(
         Some(id) => {
             let pack = packs.get(id)?;
             Ok((
-                pack.to_distro(arch.unwrap_or(&detect::host_arch())),
+                pack.to_distro(arch.unwrap_or(&detect::target_arch(target))),
                 format!("distro pack {id}, as --distro says"),
                 pack.end_of_life.clone(),
             ))

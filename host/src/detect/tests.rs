@@ -148,3 +148,24 @@ proptest! {
         prop_assert_eq!(os.get(&key), Some(value.as_str()));
     }
 }
+
+#[test]
+fn the_architecture_of_an_elf_file_is_read_from_its_header() {
+    // This very test binary: the machine it runs on.
+    let mut header = [0u8; 20];
+    let mut me = std::fs::File::open("/proc/self/exe").unwrap();
+    std::io::Read::read_exact(&mut me, &mut header).unwrap();
+    assert_eq!(super::elf_arch(&header), Some(super::host_arch().as_str()));
+
+    // 64-bit little-endian, e_machine 183 (EM_AARCH64); 32-bit ARM (40); big-endian ppc64 (21).
+    let mut aarch64 = *b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0\xb7\0";
+    assert_eq!(super::elf_arch(&aarch64), Some("aarch64"));
+    aarch64[4] = 1;
+    assert_eq!(super::elf_arch(&aarch64), None, "EM_AARCH64 is 64-bit only");
+    let arm = *b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0\x03\0\x28\0";
+    assert_eq!(super::elf_arch(&arm), Some("armv7l"));
+    let ppc64 = *b"\x7fELF\x02\x02\x01\0\0\0\0\0\0\0\0\0\0\x03\0\x15";
+    assert_eq!(super::elf_arch(&ppc64), Some("ppc64"));
+    assert_eq!(super::elf_arch(b"#!/bin/sh\nexit 0\n\0\0\0"), None);
+    assert_eq!(super::elf_arch(b"\x7fELF"), None, "too short");
+}
