@@ -157,3 +157,44 @@ fn a_migration_is_not_rendered_as_a_playbook() {
     assert_eq!(e["kind"], "input");
     assert!(e["hint"].as_str().unwrap().contains("--render sh"), "{e:#}");
 }
+
+#[test]
+fn a_missing_pack_variable_suggests_the_distros_own_packages_only_where_they_plan() {
+    let plugins = PluginDir::new().with_workspace_plugins();
+    let plan = |runtime: &str| {
+        Installer::isolated(plugins.path()).args([
+            "plan",
+            "--distro",
+            "debian-testing",
+            "--runtime",
+            runtime,
+        ])
+    };
+    // Docker's repository has no debian-testing suite; Debian's own containerd plans.
+    let e = error_of(plan("containerd"), 2);
+    assert_eq!(e["kind"], "plugin_refused");
+    let hint = e["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("docker.repo_path") && hint.contains("--source distro"),
+        "{hint}"
+    );
+    // Mirantis' packages have no distro counterpart: no such suggestion.
+    let e = error_of(plan("mcr"), 2);
+    assert!(
+        !e["hint"].as_str().unwrap().contains("--source distro"),
+        "{e:#}"
+    );
+    // And what it suggests works.
+    Installer::isolated(plugins.path())
+        .args([
+            "plan",
+            "--distro",
+            "debian-testing",
+            "--runtime",
+            "containerd",
+            "--source",
+            "distro",
+        ])
+        .run()
+        .code(0);
+}

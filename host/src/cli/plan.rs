@@ -75,13 +75,45 @@ pub fn build_with_options(
             bad.reason.as_deref().unwrap_or("")
         );
     }
-    let mut plan = compose::compose(
+    let composed = compose::compose(
         &registry,
         &distro,
         &resolved.options,
         &resolved.with,
         &selection.remove_packages,
-    )?;
+    );
+    let mut plan = match composed {
+        Err(Error::Plugin(mut failure)) if needs_a_variable(&failure) => {
+            // A pack without the variable a vendor repository needs may still plan with the
+            // distro's own packages: say so when it does.
+            let distro_source = plugin_api::Options {
+                source: plugin_api::Source::Distro,
+                ..resolved.options.clone()
+            };
+            let upstream = resolved.options.source == plugin_api::Source::Upstream
+                && resolved.options.mirror.is_none();
+            if upstream
+                && compose::compose(
+                    &registry,
+                    &distro,
+                    &distro_source,
+                    &resolved.with,
+                    &selection.remove_packages,
+                )
+                .is_ok()
+            {
+                if let crate::loader::FailureKind::Refused(e) = &mut failure.kind {
+                    let also = "or pass --source distro: the distro's own packages plan here";
+                    e.hint = Some(match e.hint.take() {
+                        Some(hint) => format!("{hint}; {also}"),
+                        None => also.to_owned(),
+                    });
+                }
+            }
+            return Err(Error::Plugin(failure));
+        }
+        other => other?,
+    };
     plan.overrides = resolved.overrides.clone();
     if resolved.configure_kubelet {
         let step = compose::kubelet::align(&plan, resolved.options.kubernetes_version.as_deref());
@@ -207,4 +239,12 @@ pub fn variants(
         Some(e) if out.iter().all(|v| v.plan.is_err()) => Err(e),
         _ => Ok(out),
     }
+}
+
+/// Whether a plugin refused because the pack lacks a variable it needs.
+fn needs_a_variable(failure: &crate::loader::PluginFailure) -> bool {
+    matches!(
+        &failure.kind,
+        crate::loader::FailureKind::Refused(e) if e.kind == plugin_api::ErrorKind::MissingVariable
+    )
 }
