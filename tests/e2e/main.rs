@@ -23,6 +23,7 @@ mod docker;
 mod faults;
 mod idempotence;
 mod migrate;
+mod packs;
 mod render;
 mod rpm;
 mod verify;
