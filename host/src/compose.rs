@@ -265,9 +265,11 @@ pub fn compose(
     let request = PlanRequest {
         distro: distro.clone(),
         options: options.clone(),
+        handlers: Vec::new(),
     };
     let mut runtime_names = vec![options.runtime.clone()];
     runtime_names.extend(with.iter().cloned());
+    let mut candidates = Vec::new();
     for (i, name) in runtime_names.iter().enumerate() {
         let candidate = registry
             .find(PluginKind::Runtime, name)
@@ -277,7 +279,54 @@ pub fn compose(
             .as_ref()
             .expect("loaded plugins have a manifest");
         check_family(name, &manifest.families, distro)?;
-        let answer: RuntimePlan = loader::call(candidate, methods::PLAN, &request)?;
+        candidates.push((name, candidate, manifest));
+    }
+    // The plugins added with --with first: the runtime handlers they declare go to the
+    // --runtime plugin, which owns the configuration they are added to.
+    let mut answers: Vec<Option<RuntimePlan>> = vec![None];
+    let mut handlers = Vec::new();
+    for (name, candidate, _) in &candidates[1..] {
+        let mut answer: RuntimePlan = loader::call(candidate, methods::PLAN, &request)?;
+        for mut handler in std::mem::take(&mut answer.handlers) {
+            handler.plugin = (*name).clone();
+            check::check_handler(&handler).map_err(|e| e.of_plugin(name, &candidate.path))?;
+            handlers.push(handler);
+        }
+        answers.push(Some(answer));
+    }
+    let (owner, owner_candidate, owner_manifest) = &candidates[0];
+    if !handlers.is_empty() && !owner_manifest.can(plugin_api::Manifest::RUNTIME_HANDLERS) {
+        let named: Vec<String> = handlers
+            .iter()
+            .map(|h| format!("`{}` (from {})", h.name, h.plugin))
+            .collect();
+        return Err(Error::input(
+            format!(
+                "runtime handler {} must be added to the runtime's configuration, and runtime plugin `{owner}` (protocol {}) cannot add handlers to its configuration",
+                named.join(", "),
+                owner_manifest.protocol
+            ),
+            "use a --runtime that owns a CRI configuration and adds handlers (containerd, cri-o), or a version of its plugin that does",
+        ));
+    }
+    let owner_request = PlanRequest {
+        handlers: handlers.clone(),
+        ..request.clone()
+    };
+    let owner_answer: RuntimePlan = loader::call(owner_candidate, methods::PLAN, &owner_request)?;
+    if let Some(h) = owner_answer.handlers.first() {
+        return Err(Error::input(
+            format!(
+                "plugin `{owner}` declares runtime handler `{}`, which the runtime that owns the CRI configuration adds; `{owner}` was selected as that runtime",
+                h.name
+            ),
+            format!("select the runtime it runs under and add it: --runtime containerd --with {owner} (or --runtime cri-o --with {owner})"),
+        ));
+    }
+    answers[0] = Some(owner_answer);
+    for (i, ((name, candidate, manifest), answer)) in candidates.iter().zip(answers).enumerate() {
+        let name: &String = name;
+        let answer = answer.expect("every plugin answered");
         plugins.push(PluginRef::new(registry, candidate, PluginKind::Runtime));
         for mut step in answer.steps {
             step.plugin = name.clone();
@@ -322,6 +371,7 @@ pub fn compose(
     }
 
     let merged = merge(steps)?;
+    check::ownership(&merged, &options.runtime)?;
 
     // Known vulnerabilities of the packages, for the host to judge resolved versions by.
     let vulnerable: BTreeMap<String, Vec<Vulnerability>> = merged

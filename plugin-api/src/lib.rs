@@ -54,7 +54,8 @@ pub use distro::Distro;
 pub use error::{ErrorKind, PluginError};
 pub use manifest::{Manifest, OptionDoc, PluginKind};
 pub use request::{
-    CgroupDriver, Options, PlanRequest, RenderRequest, RenderResponse, RuntimePlan, Source,
+    CgroupDriver, HandlerKind, Options, PlanRequest, RenderRequest, RenderResponse, RuntimeHandler,
+    RuntimePlan, Source,
 };
 pub use sdk::{PackageManagerPlugin, RuntimePlugin};
 pub use steps::{
@@ -86,7 +87,11 @@ pub use steps::{
 ///   YAML document set in place, comments kept; the flags an environment file's variable
 ///   holds), which the host uses to align and migrate the kubelet; `stop` and `disable` on
 ///   the service action; `remove` in a render request (packages to remove).
-pub const PROTOCOL_VERSION: &str = "1.4.0";
+/// * 1.5: runtime handlers: a plugin's plan may declare `handlers` (a RuntimeClass handler in
+///   no one schema's terms), and the host hands them in the plan request's `handlers` to the
+///   `--runtime` plugin whose manifest declares the `runtime-handlers` capability, which adds
+///   them to its own configuration; the manifest's optional `capabilities`.
+pub const PROTOCOL_VERSION: &str = "1.5.0";
 
 /// Method names understood by [`abi::PluginRoot::call`].
 pub mod methods {

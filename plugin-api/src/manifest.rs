@@ -21,6 +21,11 @@ pub struct Manifest {
     /// One line for `installer plugins list`. Since protocol 1.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// What the plugin can do beyond its kind's methods (since protocol 1.5):
+    /// [`Manifest::RUNTIME_HANDLERS`] for a runtime plugin that adds other plugins' runtime
+    /// handlers to its own configuration. A host reads a plugin without it as able to do none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
 }
 
 /// The two kinds of plugin.
@@ -53,6 +58,7 @@ impl Manifest {
             families: families.iter().map(|f| (*f).to_owned()).collect(),
             package_managers: Vec::new(),
             description: None,
+            capabilities: Vec::new(),
         }
     }
 
@@ -74,6 +80,22 @@ impl Manifest {
     pub fn with_description(mut self, description: &str) -> Self {
         self.description = Some(description.to_owned());
         self
+    }
+
+    /// The capability of a runtime plugin that owns a CRI configuration (containerd's, CRI-O's)
+    /// to add the [`crate::RuntimeHandler`]s other plugins declare to it, in
+    /// [`crate::PlanRequest::handlers`] (since protocol 1.5).
+    pub const RUNTIME_HANDLERS: &'static str = "runtime-handlers";
+
+    /// Declares a capability ([`Manifest::RUNTIME_HANDLERS`]).
+    pub fn with_capability(mut self, capability: &str) -> Self {
+        self.capabilities.push(capability.to_owned());
+        self
+    }
+
+    /// Whether the plugin declares `capability`.
+    pub fn can(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
     }
 }
 

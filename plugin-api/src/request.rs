@@ -11,6 +11,59 @@ pub struct PlanRequest {
     pub distro: Distro,
     /// The user's selection.
     pub options: Options,
+    /// For the runtime plugin (`--runtime`) that declares [`crate::Manifest::RUNTIME_HANDLERS`]:
+    /// the runtime handlers the plugins added with `--with` declared, to be added to its own
+    /// configuration in its own schema, with its own restart (since protocol 1.5). Empty for
+    /// every other plugin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<RuntimeHandler>,
+}
+
+/// A runtime handler (a RuntimeClass `handler`: gVisor's `runsc`, Kata's `kata`, NVIDIA's
+/// `nvidia`) that a plugin adds to the CRI runtime's configuration, in terms of no one schema:
+/// the runtime plugin that owns the configuration (containerd for each schema it writes,
+/// CRI-O in a drop-in) writes it in its own, and restarts its own service (since protocol 1.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeHandler {
+    /// Its name, which a RuntimeClass's `handler` names (`runsc`).
+    pub name: String,
+    /// The containerd shim that runs it (containerd's `runtime_type`): its own
+    /// (`io.containerd.runsc.v1`, `io.containerd.kata.v2`), or runc's (`io.containerd.runc.v2`)
+    /// for a runc-compatible [`RuntimeHandler::binary`].
+    pub shim: String,
+    /// The runtime program, an absolute path on the target: what runc's shim runs instead of
+    /// runc (containerd's `BinaryName`), what CRI-O runs (`runtime_path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+    /// How CRI-O runs it: an OCI runtime (`oci`, the default) or a shim (`vm`: Kata's, and
+    /// gVisor's `containerd-shim-runsc-v1`, per gVisor's CRI-O guide).
+    #[serde(default)]
+    pub kind: HandlerKind,
+    /// The runtime's own configuration file, an absolute path on the target: containerd's
+    /// `ConfigPath` option, CRI-O's `runtime_config_path` (for a `vm` handler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_path: Option<String>,
+    /// Options for containerd's shim, written in the handler's `options` table (`ConfigPath`,
+    /// `TypeUrl`); CRI-O has no such table and does not use them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// The packages that install it: the runtime's service restarts when they change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
+    /// The plugin that declared it; filled in by the host.
+    #[serde(default)]
+    pub plugin: String,
+}
+
+/// How CRI-O runs a [`RuntimeHandler`] (its `runtime_type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlerKind {
+    /// An OCI runtime binary, as runc is.
+    #[default]
+    Oci,
+    /// A VM-based runtime's shim (Kata Containers).
+    Vm,
 }
 
 /// The user's selection, from the command line and `--config`, already validated by the host
@@ -90,6 +143,11 @@ pub struct RuntimePlan {
     pub facts: BTreeMap<String, String>,
     /// Warnings for the user, shown with the plan.
     pub warnings: Vec<String>,
+    /// Runtime handlers this plugin adds to the CRI runtime's configuration, which the runtime
+    /// plugin that owns it writes (since protocol 1.5): a plugin joining with `--with` never
+    /// edits containerd's or CRI-O's files itself.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<RuntimeHandler>,
 }
 
 /// What the host asks a package-manager plugin to render: every repository and package the

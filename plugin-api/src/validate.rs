@@ -86,6 +86,25 @@ pub const NODE_NAME: Kind = Kind {
     extra: ".-",
     example: "worker-1",
 };
+/// A runtime handler's name: what a RuntimeClass's `handler` holds (a DNS label, per the
+/// Kubernetes RuntimeClass API: lower-case letters, digits and `-`).
+pub const RUNTIME_HANDLER: Kind = Kind {
+    what: "runtime handler name",
+    extra: "-",
+    example: "runsc",
+};
+/// A containerd shim type (a runtime's `runtime_type`).
+pub const SHIM: Kind = Kind {
+    what: "containerd shim type",
+    extra: "._-",
+    example: "io.containerd.runsc.v1",
+};
+/// A key of a runtime handler's options (a bare TOML key).
+pub const OPTION_KEY: Kind = Kind {
+    what: "runtime option name",
+    extra: "_-",
+    example: "ConfigPath",
+};
 /// A distro pack id.
 pub const DISTRO_ID: Kind = Kind {
     what: "distro pack id",

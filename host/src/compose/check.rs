@@ -38,6 +38,34 @@ pub fn check_edit(action: &Action) -> Result<(), Error> {
     })
 }
 
+/// Shape checks on a runtime handler a plugin declared: every value of it lands in the
+/// runtime's configuration file.
+pub(super) fn check_handler(h: &plugin_api::RuntimeHandler) -> Result<(), Error> {
+    let from = format!("plugin `{}` (runtime handler \"{}\")", h.plugin, h.name);
+    token(&h.name, &from, &validate::RUNTIME_HANDLER)?;
+    if h.name.starts_with('-')
+        || h.name.ends_with('-')
+        || h.name.chars().any(|c| c.is_ascii_uppercase())
+    {
+        return Err(Error::plugin_bug(format!(
+            "{from}: `{}` is not a DNS label (lower-case letters, digits, `-` inside)",
+            h.name
+        )));
+    }
+    token(&h.shim, &from, &validate::SHIM)?;
+    for path in h.binary.iter().chain(&h.config_path) {
+        target_path(path, &from)?;
+    }
+    for (key, value) in &h.options {
+        token(key, &from, &validate::OPTION_KEY)?;
+        self::value(value, &from)?;
+    }
+    for package in &h.packages {
+        token(package, &from, &validate::PACKAGE)?;
+    }
+    Ok(())
+}
+
 /// Shape checks on what a runtime plugin returned: plugins are trusted to be correct, not to
 /// be safe, so values that reach a file system or a command line are checked here too.
 pub(super) fn check_step(step: &Step, options: &Options) -> Result<(), Error> {
@@ -296,6 +324,58 @@ pub(super) fn yaml_values(
             return Err(Error::plugin_bug(format!(
                 "{from}: YAML key {key:?} = {value:?} is not a plain name and scalar"
             )));
+        }
+    }
+    Ok(())
+}
+
+/// What a plugin may only do with an owner in the plan: restart a unit (some plugin's service
+/// step must manage it) and edit a TOML file in place (some plugin must write it when it is
+/// missing). Without one the restart or the file would be lost, or the file written without
+/// what its owner puts in it (containerd's `version`): an error naming the plugin, never a
+/// silent drop. The `--runtime` plugin itself may edit a file its own package installs.
+pub(super) fn ownership(merged: &[super::combine::Merged], runtime: &str) -> Result<(), Error> {
+    let managed: Vec<&str> = merged
+        .iter()
+        .filter_map(|m| match &m.step.kind {
+            StepKind::Service(s) => Some(s.unit.as_str()),
+            _ => None,
+        })
+        .collect();
+    for m in merged {
+        let restarts = match &m.step.kind {
+            StepKind::File(f) => &f.restarts,
+            StepKind::Download(d) => &d.restarts,
+            _ => continue,
+        };
+        if let Some(unit) = restarts.iter().find(|u| !managed.contains(&u.as_str())) {
+            return Err(Error::input(
+                format!(
+                    "plugin `{}` restarts {unit} when \"{}\" changes, and no plugin of this plan manages {unit}: the restart would be lost",
+                    m.plugins.join(", "),
+                    m.step.summary
+                ),
+                format!("select the runtime that runs {unit} too (with --runtime, adding this plugin with --with), or a plugin that manages it"),
+            ));
+        }
+        // The runtime plugin may edit a file its own package installs (CRI-O's crio.conf).
+        let by_owner = m.plugins.iter().any(|p| p == runtime);
+        if let (
+            false,
+            StepKind::File(FileStep {
+                path,
+                content: FileContent::TomlEdit { initial: None, .. },
+                ..
+            }),
+        ) = (by_owner, &m.step.kind)
+        {
+            return Err(Error::input(
+                format!(
+                    "plugin `{}` edits {path} in place, and no plugin of this plan writes that file when it is missing: its owner is not selected",
+                    m.plugins.join(", ")
+                ),
+                "select the runtime that owns the file with --runtime and add this plugin with --with",
+            ));
         }
     }
     Ok(())

@@ -82,6 +82,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         steps: node_prerequisites(),
         facts: facts::common(PLUGIN, SOCKET, options),
         warnings: Vec::new(),
+        handlers: Vec::new(),
     };
 
     let (package, schema, decided_by) = match options.source {

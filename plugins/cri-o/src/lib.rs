@@ -154,6 +154,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         steps: node_prerequisites(),
         facts: facts::common(PLUGIN, SOCKET, options),
         warnings,
+        handlers: Vec::new(),
     };
     plan.facts
         .insert("version".to_owned(), version.text().to_owned());

@@ -121,6 +121,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
             options,
         ),
         warnings: Vec::new(),
+        handlers: Vec::new(),
     };
 
     let mut packages = Vec::new();

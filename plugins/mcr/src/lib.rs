@@ -99,6 +99,7 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
                 .to_owned(),
             cri_dockerd::EE_UNCONFIRMED.to_owned(),
         ],
+        handlers: Vec::new(),
     };
     plan.steps
         .push(repository(distro, options, &settings, &channel)?);

@@ -314,6 +314,7 @@ pub fn request(distro_id: &str, runtime: &str) -> PlanRequest {
             cgroup_driver_reason: "systemd is init (/run/systemd/system exists)".to_owned(),
             ..Options::default()
         },
+        handlers: Vec::new(),
     }
 }
 

@@ -110,6 +110,7 @@ impl RuntimePlugin for Addon {
             steps,
             facts: BTreeMap::new(),
             warnings: vec![],
+            handlers: Vec::new(),
         })
     }
 }

@@ -192,6 +192,7 @@ impl RuntimePlugin for TestRuntime {
                 "unix:///run/test-engine.sock".to_owned(),
             )]),
             warnings: vec![],
+            handlers: Vec::new(),
         })
     }
 }
