@@ -47,9 +47,6 @@ pub struct RuntimeHandler {
     /// `TypeUrl`); CRI-O has no such table and does not use them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
-    /// The packages that install it: the runtime's service restarts when they change.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub packages: Vec<String>,
     /// The plugin that declared it; filled in by the host.
     #[serde(default)]
     pub plugin: String,

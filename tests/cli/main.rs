@@ -6,6 +6,7 @@ mod detect;
 mod distros;
 mod download;
 mod errors;
+mod handlers;
 mod hostile;
 mod kubelet;
 mod migrate;

@@ -60,9 +60,6 @@ pub(super) fn check_handler(h: &plugin_api::RuntimeHandler) -> Result<(), Error>
         token(key, &from, &validate::OPTION_KEY)?;
         self::value(value, &from)?;
     }
-    for package in &h.packages {
-        token(package, &from, &validate::PACKAGE)?;
-    }
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 //! reads, edited in place so that every other setting and comment survives.
 
 use plugin_api::{
-    Check, Expect, FileContent, FileStep, Options, Phase, Probe, Step, StepKind, TomlEdit,
+    Check, Expect, FileContent, FileStep, Options, Phase, Probe, RuntimeHandler, Step, StepKind,
+    TomlEdit,
 };
 use runtime_kit::facts;
 use runtime_kit::version::Version;
@@ -142,9 +143,9 @@ fn quoted_table(parts: &[&str]) -> String {
         .join(".")
 }
 
-/// The edits, in order: schema version, CRI enabled, runc with the cgroup driver, sandbox
-/// image when given.
-pub fn edits(schema: Schema, options: &Options) -> Vec<TomlEdit> {
+/// The edits, in order: schema version, CRI enabled, runc with the cgroup driver, the runtime
+/// handlers other plugins declared, sandbox image when given.
+pub fn edits(schema: Schema, options: &Options, handlers: &[RuntimeHandler]) -> Vec<TomlEdit> {
     let systemd = options.cgroup_driver == plugin_api::CgroupDriver::Systemd;
     let mut edits = Vec::new();
     // Packaged files often hold only `disabled_plugins = ["cri"]` and no version, which
@@ -185,6 +186,38 @@ pub fn edits(schema: Schema, options: &Options) -> Vec<TomlEdit> {
                 path: path(&[runc.as_slice(), &["options", "SystemdCgroup"]].concat()),
                 value: json!(systemd),
             });
+            // Other plugins' handlers, beside runc in this schema's table of runtimes
+            // (containerd docs/cri/config.md, at v1.7.29 for version 2 and v2.0.0 for version
+            // 3: `runtimes.<name>` with `runtime_type` and an `options` table); before the
+            // cgroup driver below, which then reaches a handler of runc's shim too.
+            let runtimes = &runc[..runc.len() - 1];
+            for h in handlers {
+                let at = |key: &[&str]| path(&[runtimes, &[h.name.as_str()], key].concat());
+                edits.push(TomlEdit::Set {
+                    path: at(&["runtime_type"]),
+                    value: json!(h.shim),
+                });
+                // runc's shim runs another runc-compatible program by its `BinaryName`
+                // (the docs' crun example); other shims are their runtime.
+                if let (Some(binary), true) = (&h.binary, RUNC_SHIMS.contains(&h.shim.as_str())) {
+                    edits.push(TomlEdit::Set {
+                        path: at(&["options", "BinaryName"]),
+                        value: json!(binary),
+                    });
+                }
+                if let Some(config) = &h.config_path {
+                    edits.push(TomlEdit::Set {
+                        path: at(&["options", "ConfigPath"]),
+                        value: json!(config),
+                    });
+                }
+                for (key, value) in &h.options {
+                    edits.push(TomlEdit::Set {
+                        path: at(&["options", key.as_str()]),
+                        value: json!(value),
+                    });
+                }
+            }
             // Every other runtime of the runc shim, whatever its name: NVIDIA's toolkit
             // makes `nvidia` (runc.v2 with its own binary) the default runtime, and a runtime
             // left on the other driver breaks pods (kubernetes#43805). Other shims (kata,
@@ -246,7 +279,12 @@ pub fn initial(schema: Schema, options: &Options) -> String {
 }
 
 /// The configuration step.
-pub fn step(schema: Schema, options: &Options, decided_by: &str) -> Step {
+pub fn step(
+    schema: Schema,
+    options: &Options,
+    handlers: &[RuntimeHandler],
+    decided_by: &str,
+) -> Step {
     let mut why = format!(
         "kubeadm needs the CRI plugin, which packaged configs often disable \
          (disabled_plugins = [\"cri\"]); runc must use the {} cgroup driver, the one the \
@@ -258,16 +296,39 @@ pub fn step(schema: Schema, options: &Options, decided_by: &str) -> Step {
     if let Some(image) = &options.sandbox_image {
         why.push_str(&format!("; sandbox image {image} from --sandbox-image"));
     }
+    let added: Vec<String> = handlers
+        .iter()
+        .map(|h| format!("{} (from {})", h.name, h.plugin))
+        .collect();
+    if !added.is_empty() {
+        why.push_str(&format!(
+            "; runtime handlers {} added beside runc, for RuntimeClasses to name",
+            added.join(", ")
+        ));
+    }
     Step::new(
         Phase::Configuration,
         format!(
-            "enable CRI and set SystemdCgroup = {} in {PATH}{}",
+            "enable CRI and set SystemdCgroup = {} in {PATH}{}{}",
             options.cgroup_driver == plugin_api::CgroupDriver::Systemd,
             options
                 .sandbox_image
                 .as_deref()
                 .map(|i| format!(", sandbox image {i}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if handlers.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", runtime handler{} {}",
+                    if handlers.len() == 1 { "" } else { "s" },
+                    handlers
+                        .iter()
+                        .map(|h| h.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         ),
         why,
         StepKind::File(FileStep {
@@ -277,7 +338,7 @@ pub fn step(schema: Schema, options: &Options, decided_by: &str) -> Step {
             group: None,
             content: FileContent::TomlEdit {
                 initial: Some(initial(schema, options)),
-                edits: edits(schema, options),
+                edits: edits(schema, options, handlers),
             },
             restarts: vec![SERVICE.to_owned()],
             skip_when: None,
@@ -444,7 +505,7 @@ pub fn versionless_check(schema: Schema) -> Step {
 
 /// Checks, after the restart, that containerd itself reads the driver we wrote, and that no
 /// runtime in its merged view (imports included) is left on the other one.
-pub fn dump_checks(schema: Schema, options: &Options) -> Vec<Step> {
+pub fn dump_checks(schema: Schema, options: &Options, handlers: &[RuntimeHandler]) -> Vec<Step> {
     let systemd = options.cgroup_driver == plugin_api::CgroupDriver::Systemd;
     let key = match schema {
         Schema::V1 => "systemd_cgroup",
@@ -460,7 +521,32 @@ pub fn dump_checks(schema: Schema, options: &Options) -> Vec<Step> {
         ],
         expect: Expect::Success,
     };
-    vec![
+    let mut checks: Vec<Step> = handlers
+        .iter()
+        .map(|h| {
+            // `config dump` writes each runtime as its own table, named to the handler.
+            let table = format!(".containerd.runtimes.{}]", h.name);
+            Step::new(
+                Phase::Verification,
+                format!("containerd reads runtime handler {} from its configuration", h.name),
+                format!(
+                    "plugin `{}` declared it; pods of a RuntimeClass naming `{}` run only where containerd has it",
+                    h.plugin, h.name
+                ),
+                StepKind::Check(Check {
+                    description: format!(
+                        "`containerd config dump` shows a runtime `{}` (if not, a file config.toml's `imports` names replaces the table of runtimes)",
+                        h.name
+                    ),
+                    probe: Probe {
+                        expect: Expect::StdoutContains(table),
+                        ..dump()
+                    },
+                }),
+            )
+        })
+        .collect();
+    checks.extend([
         Step::new(
             Phase::Verification,
             format!("no runtime in containerd's merged configuration has {other}"),
@@ -495,5 +581,6 @@ pub fn dump_checks(schema: Schema, options: &Options) -> Vec<Step> {
                 },
             }),
         ),
-    ]
+    ]);
+    checks
 }

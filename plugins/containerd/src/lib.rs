@@ -44,6 +44,7 @@ impl RuntimePlugin for Containerd {
         .with_description(
             "containerd: containerd.io from Docker's repository or the distro's containerd",
         )
+        .with_capability(Manifest::RUNTIME_HANDLERS)
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
@@ -221,7 +222,19 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
             packages: vec![package],
         },
     ));
-    plan.steps.push(config::step(schema, options, &decided_by));
+    if schema == Schema::V1 && !request.handlers.is_empty() {
+        return Err(PluginError::unsupported(format!(
+            "runtime handler {} needs containerd 1.3 or later (config schema 2 or later); this plan's containerd reads schema 1",
+            request.handlers[0].name
+        ))
+        .with_hint("pin a newer containerd with --version, or drop the plugin that adds it"));
+    }
+    plan.steps.push(config::step(
+        schema,
+        options,
+        &request.handlers,
+        &decided_by,
+    ));
     plan.steps.push(Step::new(
         Phase::Services,
         format!(
@@ -238,7 +251,8 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
             daemon_reload: false,
         }),
     ));
-    plan.steps.extend(config::dump_checks(schema, options));
+    plan.steps
+        .extend(config::dump_checks(schema, options, &request.handlers));
     Ok(plan)
 }
 

@@ -2,8 +2,8 @@
 //! the Kubic-era releases that predate drop-ins, keys edited in `/etc/crio/crio.conf`.
 
 use plugin_api::{
-    CgroupDriver, Check, Expect, FileContent, FileStep, Options, Phase, Probe, Step, StepKind,
-    TomlEdit,
+    CgroupDriver, Check, Expect, FileContent, FileStep, HandlerKind, Options, Phase, PluginError,
+    Probe, RuntimeHandler, Step, StepKind, TomlEdit,
 };
 use runtime_kit::facts;
 use runtime_kit::version::Version;
@@ -205,4 +205,80 @@ pub fn check(options: &Options) -> Step {
             },
         }),
     )
+}
+
+/// The drop-in holding runtime handler `name`, after ours for the driver and the pause image.
+pub fn handler_drop_in(name: &str) -> String {
+    format!("{DROP_IN_DIR}/10-runtime-{name}.conf")
+}
+
+/// A drop-in per runtime handler another plugin declared, and a check that CRI-O reads it:
+/// `[crio.runtime.runtimes.<name>]` with `runtime_path` and `runtime_type` (CRI-O's
+/// docs/crio.conf.5.md, "CRIO.RUNTIME.RUNTIMES TABLE": `oci` runs an OCI runtime, `vm` a
+/// containerd shim v2) and, for `vm`, `runtime_config_path`. Drop-ins need CRI-O 1.18.
+pub fn handler_steps(
+    version: &Version,
+    handlers: &[RuntimeHandler],
+) -> Result<Vec<Step>, PluginError> {
+    let mut steps = Vec::new();
+    for h in handlers {
+        if version.series() < FIRST_WITH_DROP_INS {
+            return Err(PluginError::unsupported(format!(
+                "runtime handler `{}` (from {}) goes in a drop-in, and CRI-O {version} predates crio.conf.d",
+                h.name, h.plugin
+            ))
+            .with_hint("choose CRI-O 1.18 or later (--version, --kubernetes-version)"));
+        }
+        let Some(binary) = &h.binary else {
+            return Err(PluginError::unsupported(format!(
+                "runtime handler `{}` (from {}) names no program for CRI-O to run (its `binary`)",
+                h.name, h.plugin
+            ))
+            .with_hint("use it with --runtime containerd, or a version of its plugin that names its binary"));
+        };
+        let kind = match h.kind {
+            HandlerKind::Oci => "oci",
+            HandlerKind::Vm => "vm",
+        };
+        let mut text = format!(
+            "# Written by installer: runtime handler {} (from plugin {}), for RuntimeClasses to name.\n\
+             [crio.runtime.runtimes.{}]\nruntime_path = \"{binary}\"\nruntime_type = \"{kind}\"\n",
+            h.name, h.plugin, h.name
+        );
+        if let (HandlerKind::Vm, Some(config)) = (h.kind, &h.config_path) {
+            text.push_str(&format!("runtime_config_path = \"{config}\"\n"));
+        }
+        let path = handler_drop_in(&h.name);
+        steps.push(Step::new(
+            Phase::Configuration,
+            format!("runtime handler {} in {path}", h.name),
+            format!(
+                "plugin `{}` declared it; CRI-O runs pods of a RuntimeClass naming `{}` with {binary}",
+                h.plugin, h.name
+            ),
+            StepKind::File(FileStep {
+                path,
+                mode: 0o644,
+                owner: None,
+                group: None,
+                content: FileContent::Full { text },
+                restarts: vec![SERVICE.to_owned()],
+                skip_when: None,
+            }),
+        ));
+        let table = format!("[crio.runtime.runtimes.{}]", h.name);
+        steps.push(Step::new(
+            Phase::Verification,
+            format!("CRI-O reads runtime handler {}", h.name),
+            "CRI-O's own view of its merged configuration is the proof the drop-in took effect",
+            StepKind::Check(Check {
+                description: format!("`crio config` shows {table}"),
+                probe: Probe {
+                    argv: vec!["crio".to_owned(), "config".to_owned()],
+                    expect: Expect::StdoutContains(table),
+                },
+            }),
+        ));
+    }
+    Ok(steps)
 }

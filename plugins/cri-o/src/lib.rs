@@ -38,6 +38,7 @@ impl RuntimePlugin for CriO {
             &["debian", "rhel", "suse"],
         )
         .with_description("CRI-O from the Kubic or isv:cri-o repositories, or the distro")
+        .with_capability(Manifest::RUNTIME_HANDLERS)
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
@@ -231,6 +232,8 @@ fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, Plugi
         StepKind::Packages { packages },
     ));
     plan.steps.extend(config::steps(&version, options));
+    plan.steps
+        .extend(config::handler_steps(&version, &request.handlers)?);
     plan.steps.push(Step::new(
         Phase::Services,
         format!(

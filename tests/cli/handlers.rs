@@ -1,0 +1,245 @@
+//! Runtime handlers (protocol 1.5): a plugin added with `--with` declares one in no one
+//! schema's terms, and the runtime that owns the configuration writes it in its own: containerd
+//! in the runtimes table of the schema it chose, CRI-O in a drop-in. Without such an owner, a
+//! handler, a restart or an in-place edit is an error naming the plugin, never a silent drop.
+
+use serde_json::Value;
+
+use crate::util::{Installer, PluginDir};
+
+fn plugins() -> PluginDir {
+    PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime")
+        .with_fixture("test-handler")
+}
+
+fn plan(dir: &PluginDir, args: &[&str]) -> crate::util::Output {
+    Installer::isolated(dir.path())
+        .args([
+            "plan",
+            "--distro",
+            "debian-12",
+            "--output",
+            "json",
+            "--cgroup-driver",
+            "systemd",
+        ])
+        .arg_list(args)
+        .run()
+}
+
+/// The plan's `merge_file` action on `path`.
+fn merge_of(plan: &Value, path: &str) -> Value {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .find(|a| a["type"] == "merge_file" && a["path"] == path)
+        .unwrap_or_else(|| panic!("no merge of {path}"))["merge"]
+        .clone()
+}
+
+/// containerd's config.toml as `run` writes it for `plan` on an empty root, parsed.
+fn config_written(dir: &PluginDir, plan: &Value) -> toml::Table {
+    let root = tempfile::tempdir().unwrap();
+    let merge = merge_of(plan, "/etc/containerd/config.toml");
+    Installer::isolated(dir.path())
+        .args([
+            "edit-file",
+            "--path",
+            "/etc/containerd/config.toml",
+            "--merge",
+        ])
+        .arg_list([merge.to_string()])
+        .arg_list(["--root"])
+        .arg_list([root.path()])
+        .run()
+        .code(0);
+    let text = std::fs::read_to_string(root.path().join("etc/containerd/config.toml")).unwrap();
+    text.parse().unwrap()
+}
+
+#[test]
+fn containerd_writes_a_handler_in_the_runtimes_table_of_the_schema_it_chose() {
+    let dir = plugins();
+    for (version, plugin_table) in [
+        ("2", "io.containerd.grpc.v1.cri"),
+        ("3", "io.containerd.cri.v1.runtime"),
+    ] {
+        let set = format!("containerd.config-version={version}");
+        let doc = plan(
+            &dir,
+            &[
+                "--runtime",
+                "containerd",
+                "--with",
+                "test-handler",
+                "--set",
+                &set,
+            ],
+        )
+        .code(0)
+        .json();
+        let config = config_written(&dir, &doc);
+        assert_eq!(
+            config["version"].as_integer(),
+            Some(version.parse().unwrap())
+        );
+        let runtimes = &config["plugins"][plugin_table]["containerd"]["runtimes"];
+        let testsc = &runtimes["testsc"];
+        assert_eq!(
+            testsc["runtime_type"].as_str(),
+            Some("io.containerd.runsc.v1"),
+            "{config}"
+        );
+        assert_eq!(
+            testsc["options"]["ConfigPath"].as_str(),
+            Some("/etc/testsc/testsc.toml")
+        );
+        assert_eq!(
+            testsc["options"]["TypeUrl"].as_str(),
+            Some("io.containerd.runsc.v1.options")
+        );
+        // Not runc's shim: no BinaryName, and the cgroup driver stays runc's business.
+        assert!(
+            testsc["options"].get("BinaryName").is_none()
+                && testsc["options"].get("SystemdCgroup").is_none(),
+            "{config}"
+        );
+        assert_eq!(
+            runtimes["runc"]["options"]["SystemdCgroup"].as_bool(),
+            Some(true)
+        );
+        // And a check that containerd itself reads it, after the restart.
+        let check = doc["steps"].as_array().unwrap().iter().find(|s| {
+            s["phase"] == "verification"
+                && s["summary"] == "containerd reads runtime handler testsc from its configuration"
+        });
+        assert!(check.is_some(), "{doc:#}");
+    }
+}
+
+#[test]
+fn cri_o_writes_a_handler_in_a_drop_in_of_its_own() {
+    let dir = plugins();
+    let doc = plan(
+        &dir,
+        &[
+            "--runtime",
+            "cri-o",
+            "--kubernetes-version",
+            "1.30",
+            "--with",
+            "test-handler",
+        ],
+    )
+    .code(0)
+    .json();
+    let write = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .find(|a| {
+            a["type"] == "write_file" && a["path"] == "/etc/crio/crio.conf.d/10-runtime-testsc.conf"
+        })
+        .unwrap_or_else(|| panic!("no drop-in in {doc:#}"));
+    let dropin: toml::Table = write["content"].as_str().unwrap().parse().unwrap();
+    let testsc = &dropin["crio"]["runtime"]["runtimes"]["testsc"];
+    assert_eq!(
+        testsc["runtime_path"].as_str(),
+        Some("/usr/bin/containerd-shim-testsc-v1")
+    );
+    assert_eq!(testsc["runtime_type"].as_str(), Some("vm"));
+    assert_eq!(
+        testsc["runtime_config_path"].as_str(),
+        Some("/etc/testsc/testsc.toml")
+    );
+}
+
+#[test]
+fn without_an_owner_a_handler_a_restart_or_an_edit_is_an_error_naming_the_plugin() {
+    let dir = plugins();
+    let error = |args: &[&str]| plan(&dir, args).code(2).json()["error"].clone();
+
+    // Docker's engine owns no CRI configuration handlers go in.
+    let e = error(&[
+        "--runtime",
+        "docker",
+        "--kubernetes-version",
+        "1.30",
+        "--with",
+        "test-handler",
+    ]);
+    let m = e["message"].as_str().unwrap();
+    assert!(
+        m.contains("`testsc` (from test-handler)") && m.contains("runtime plugin `docker`"),
+        "{e:#}"
+    );
+    assert!(
+        e["hint"].as_str().unwrap().contains("containerd, cri-o"),
+        "{e:#}"
+    );
+
+    // The handler plugin selected as the runtime: says how to use it.
+    let e = error(&["--runtime", "test-handler"]);
+    assert!(
+        e["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--runtime containerd --with test-handler"),
+        "{e:#}"
+    );
+
+    // The old way, editing containerd's file itself, beside a runtime that is not containerd:
+    // the restart of a unit nobody manages, and the edit of a file nobody writes.
+    let e = error(&[
+        "--runtime",
+        "test-runtime",
+        "--with",
+        "test-handler",
+        "--set",
+        "test-handler.raw-edit=true",
+    ]);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("plugin `test-handler` restarts containerd.service")
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .contains("no plugin of this plan manages containerd.service"),
+        "{e:#}"
+    );
+    let e = error(&[
+        "--runtime",
+        "test-runtime",
+        "--with",
+        "test-handler",
+        "--set",
+        "test-handler.raw-edit=toml",
+    ]);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("plugin `test-handler` edits /etc/containerd/config.toml in place"),
+        "{e:#}"
+    );
+    // Beside containerd, which writes that file, the old way still plans.
+    plan(
+        &dir,
+        &[
+            "--runtime",
+            "containerd",
+            "--with",
+            "test-handler",
+            "--set",
+            "test-handler.raw-edit=true",
+        ],
+    )
+    .code(0);
+}
