@@ -407,3 +407,37 @@ version = 2
         "version = 2\nimports = [\"/etc/containerd-site.toml\"]\n"
     );
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn a_runtime_handler_from_another_plugin_is_read_by_containerd() {
+    // A handler plugin as a platform team writes one, added with --with: containerd's plugin
+    // writes its handler into the schema Debian's containerd 1.6 reads, and containerd itself
+    // reads it back (the plan's own check, then `config dump` here).
+    require(&[]);
+    let plugins = crate::util::PluginDir::new().with_fixture("test-handler");
+    let root = DebianRoot::fresh("containerd-handler");
+    root.seed_apt_cache();
+    let mut selection =
+        containerd_from_debian(&["--sandbox-image", SANDBOX_IMAGE, "--with", "test-handler"]);
+    selection.extend([
+        "--plugin-dir".to_owned(),
+        plugins.path().display().to_string(),
+    ]);
+    run(root.path(), &selection).expect_code(0);
+    let dump = assert_containerd_reads_our_config(&root);
+    let testsc = &dump["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["testsc"];
+    assert_eq!(
+        testsc["runtime_type"].as_str(),
+        Some("io.containerd.runsc.v1"),
+        "{dump}"
+    );
+    assert_eq!(
+        testsc["options"]["ConfigPath"].as_str(),
+        Some("/etc/testsc/testsc.toml"),
+        "{dump}"
+    );
+    // runc keeps the plan's driver beside it.
+    let runc = &dump["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"];
+    assert_eq!(runc["options"]["SystemdCgroup"].as_bool(), Some(true));
+}
