@@ -243,3 +243,91 @@ fn without_an_owner_a_handler_a_restart_or_an_edit_is_an_error_naming_the_plugin
     )
     .code(0);
 }
+
+#[test]
+fn gvisor_adds_runsc_from_its_own_repository_under_containerd_or_cri_o() {
+    let dir = plugins();
+    let doc = plan(&dir, &["--runtime", "containerd", "--with", "gvisor"])
+        .code(0)
+        .json();
+    let actions: Vec<&Value> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .collect();
+    let key = actions
+        .iter()
+        .find(|a| a["type"] == "fetch_key" && a["url"] == "https://gvisor.dev/archive.key")
+        .expect("gVisor's key");
+    assert_eq!(
+        key["fingerprints"],
+        serde_json::json!(["6F1DF85E3A71C24918E727D56FC6D554E32BD943"])
+    );
+    assert!(
+        actions.iter().any(|a| a["type"] == "write_file"
+            && a["content"].as_str().is_some_and(
+                |c| c.contains("https://storage.googleapis.com/gvisor/releases release main")
+            )),
+        "the repository line"
+    );
+    let config = config_written(&dir, &doc);
+    let runsc = &config["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runsc"];
+    assert_eq!(
+        runsc["runtime_type"].as_str(),
+        Some("io.containerd.runsc.v1")
+    );
+    assert_eq!(
+        runsc["options"]["ConfigPath"].as_str(),
+        Some("/etc/containerd/runsc.toml")
+    );
+    // The fingerprint no gVisor document prints: the plan says so.
+    assert!(
+        doc["warnings"]
+            .to_string()
+            .contains("no gVisor document states it"),
+        "{}",
+        doc["warnings"]
+    );
+
+    // Under CRI-O: gVisor's own recipe (a vm handler running the shim), with its caveat.
+    let doc = plan(
+        &dir,
+        &[
+            "--runtime",
+            "cri-o",
+            "--kubernetes-version",
+            "1.30",
+            "--with",
+            "gvisor",
+        ],
+    )
+    .code(0)
+    .json();
+    assert!(
+        doc["warnings"].to_string().contains("CRI-O 1.37 or later"),
+        "{}",
+        doc["warnings"]
+    );
+    // gVisor publishes amd64 and arm64 only.
+    let out = plan(
+        &dir,
+        &[
+            "--runtime",
+            "containerd",
+            "--with",
+            "gvisor",
+            "--arch",
+            "armv7l",
+        ],
+    )
+    .code(2);
+    assert!(
+        out.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("amd64 and arm64"),
+        "{}",
+        out.stdout
+    );
+}

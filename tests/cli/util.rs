@@ -48,12 +48,13 @@ fn run_cargo_build(mut cmd: Command, what: &str) {
     );
 }
 
-/// Names of the seven workspace plugins.
-pub const WORKSPACE_PLUGINS: [&str; 7] = [
+/// Names of the eight workspace plugins.
+pub const WORKSPACE_PLUGINS: [&str; 8] = [
     "docker",
     "containerd",
     "cri-o",
     "mcr",
+    "gvisor",
     "apt",
     "yum",
     "zypper",
@@ -119,7 +120,7 @@ impl PluginDir {
         self
     }
 
-    /// All seven workspace plugins under their own names.
+    /// All eight workspace plugins under their own names.
     pub fn with_workspace_plugins(mut self) -> Self {
         for name in WORKSPACE_PLUGINS {
             let lib = workspace_plugin(name);

@@ -441,3 +441,58 @@ fn a_runtime_handler_from_another_plugin_is_read_by_containerd() {
     let runc = &dump["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"];
     assert_eq!(runc["options"]["SystemdCgroup"].as_bool(), Some(true));
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn gvisor_joins_containerd_from_its_own_repository_and_containerd_reads_its_handler() {
+    // `--with gvisor`: runsc from (a stand-in of) gVisor's repository, its key checked by
+    // fingerprint, and the handler written by containerd's plugin, read by containerd.
+    let setup = MirrorSetup::new("containerd-gvisor", Variant::Working);
+    let root = &setup.root;
+    let url = setup.server.url();
+    let mut selection = setup.selection();
+    selection.extend(crate::support::run::strings(&[
+        "--with",
+        "gvisor",
+        "--set",
+        &format!("gvisor.repo-url={url}/gvisor"),
+        "--set",
+        &format!("gvisor.key-url={url}/linux/debian/gpg"),
+        "--set",
+        &format!("gvisor.key-fingerprint={}", setup.repo.key.fingerprint),
+    ]));
+    run(root.path(), &selection).expect_code(0);
+    assert_eq!(
+        root.installed_version("runsc").as_deref(),
+        Some(crate::support::apt_repo::RUNSC_VERSION)
+    );
+    let dump = assert_containerd_reads_our_config(root);
+    let runsc = &dump["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runsc"];
+    assert_eq!(
+        runsc["runtime_type"].as_str(),
+        Some("io.containerd.runsc.v1"),
+        "{dump}"
+    );
+    assert_eq!(
+        runsc["options"]["ConfigPath"].as_str(),
+        Some("/etc/containerd/runsc.toml")
+    );
+    assert_eq!(
+        runsc["options"]["TypeUrl"].as_str(),
+        Some("io.containerd.runsc.v1.options")
+    );
+    // The package's conffile is the site's, left as the package wrote it.
+    assert!(root
+        .read("/etc/containerd/runsc.toml")
+        .contains("installer e2e test package"));
+    // A second run changes nothing.
+    let again = run(root.path(), &selection);
+    again.expect_code(0);
+    let changed: Vec<&serde_json::Value> = again.json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "changed")
+        .collect();
+    assert!(changed.is_empty(), "a second run changed {changed:#?}");
+}

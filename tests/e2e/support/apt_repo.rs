@@ -179,6 +179,83 @@ fn containerd_io(variant: Variant) -> PathBuf {
     dir.join(format!("containerd.io_{CONTAINERD_IO_VERSION}_amd64.deb"))
 }
 
+/// The version of the test `runsc` package.
+pub const RUNSC_VERSION: &str = "20240212.0";
+
+/// gVisor's repository as its install guide lays it out (`<base> release main`), at `dir`,
+/// signed by `key`, serving a test `runsc` package: the files gVisor's package installs
+/// (gvisor's debian/BUILD), as small scripts, and its conffile.
+fn gvisor_repo(dir: &Path, key: &Gpg) {
+    let tree = dir.join("build");
+    for (path, text, mode) in [
+        (
+            "usr/bin/runsc",
+            "#!/bin/sh\necho 'runsc version release-20240212.0 (installer e2e test package)'\n",
+            0o755,
+        ),
+        (
+            "usr/bin/containerd-shim-runsc-v1",
+            "#!/bin/sh\nexit 1\n",
+            0o755,
+        ),
+        (
+            "etc/containerd/runsc.toml",
+            "# runsc's configuration (installer e2e test package)\n",
+            0o644,
+        ),
+        (
+            "DEBIAN/control",
+            &format!(
+                "Package: runsc\nVersion: {RUNSC_VERSION}\nArchitecture: amd64\n\
+                 Maintainer: installer e2e tests <e2e@installer.invalid>\nSection: admin\n\
+                 Priority: optional\nDescription: gVisor's runsc, a stand-in\n \
+                 Scripts in the places gVisor's package puts its programs.\n"
+            ),
+            0o644,
+        ),
+        ("DEBIAN/conffiles", "/etc/containerd/runsc.toml\n", 0o644),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let file = tree.join(path);
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(&file, text).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let pool = dir.join("pool/main");
+    fs::create_dir_all(&pool).unwrap();
+    check(
+        cmd("dpkg-deb", ["--root-owner-group", "-Znone", "-b"])
+            .arg(&tree)
+            .arg(pool.join(format!("runsc_{RUNSC_VERSION}_amd64.deb"))),
+    );
+    fs::remove_dir_all(&tree).unwrap();
+    let dist = dir.join("dists/release");
+    let binary = dist.join("main/binary-amd64");
+    fs::create_dir_all(&binary).unwrap();
+    let packages = check(cmd("apt-ftparchive", ["packages", "pool"]).current_dir(dir));
+    fs::write(binary.join("Packages"), packages).unwrap();
+    let release = check(
+        cmd(
+            "apt-ftparchive",
+            [
+                "-o",
+                "APT::FTPArchive::Release::Suite=release",
+                "-o",
+                "APT::FTPArchive::Release::Codename=release",
+                "-o",
+                "APT::FTPArchive::Release::Architectures=amd64",
+                "-o",
+                "APT::FTPArchive::Release::Components=main",
+                "release",
+                ".",
+            ],
+        )
+        .current_dir(&dist),
+    );
+    fs::write(dist.join("Release"), release).unwrap();
+    key.clearsign(&dist.join("Release"), &dist.join("InRelease"));
+}
+
 /// A signed apt repository below a mirror directory, removed when dropped.
 pub struct AptRepo {
     dir: PathBuf,
@@ -236,6 +313,7 @@ impl AptRepo {
         let key = Gpg::generate(&dir.join("gnupg"), "ed25519");
         key.clearsign(&dist.join("Release"), &dist.join("InRelease"));
         fs::write(tree.join("gpg"), key.public_key()).unwrap();
+        gvisor_repo(&mirror.join("gvisor"), &key);
         AptRepo { dir, mirror, key }
     }
 

@@ -1,0 +1,172 @@
+//! The `gvisor` plugin: gVisor's `runsc` as a runtime handler beside runc, added with
+//! `--runtime containerd --with gvisor` (or `--runtime cri-o --with gvisor`). It installs the
+//! `runsc` package from gVisor's apt repository, its key pinned by fingerprint, and declares
+//! the handler `runsc`; the runtime plugin writes it into its own configuration.
+//!
+//! Facts, each with its source (checked 2026-11-29; docs/upstream-facts.md has the rows):
+//! * Repository `https://storage.googleapis.com/gvisor/releases`, suite `release`, component
+//!   `main`, key `https://gvisor.dev/archive.key`: gVisor's g3doc/user_guide/install.md.
+//! * The key's fingerprint `6F1DF85E3A71C24918E727D56FC6D554E32BD943` (rsa4096, 2019-07-10,
+//!   no expiry): read with `gpg --show-keys` from google/gvisor's website/archive.key (commit
+//!   b6baa377, "Update gVisor release signing key to a version that does not expire"); no
+//!   gVisor document prints it, so the plan says so.
+//! * The `runsc` package installs `/usr/bin/runsc`, `/usr/bin/containerd-shim-runsc-v1` and
+//!   the conffile `/etc/containerd/runsc.toml` (gvisor's debian/BUILD), for amd64 and arm64
+//!   only (`select_arch(amd64=..., arm64=...)`).
+//! * containerd: `runtime_type = "io.containerd.runsc.v1"`, options `TypeUrl =
+//!   "io.containerd.runsc.v1.options"` and `ConfigPath` (g3doc/user_guide/containerd/
+//!   quick_start.md and configuration.md).
+//! * CRI-O: `runtime_type = "vm"` with the shim as `runtime_path` and `runtime_config_path`;
+//!   CRI-O 1.37 or later, "not officially supported" (g3doc/user_guide/containerd/crio.md).
+
+use std::collections::BTreeMap;
+
+use plugin_api::{
+    export_plugin, HandlerKind, Manifest, OptionDoc, Package, Phase, PlanRequest, PluginError,
+    Repository, RuntimeHandler, RuntimePlan, RuntimePlugin, SigningKey, Step, StepKind,
+    VersionMatch,
+};
+
+/// The plugin's name.
+pub const PLUGIN: &str = "gvisor";
+
+/// gVisor's apt repository (install.md).
+pub const REPOSITORY: &str = "https://storage.googleapis.com/gvisor/releases";
+
+/// gVisor's signing key (install.md).
+pub const KEY_URL: &str = "https://gvisor.dev/archive.key";
+
+/// The key's fingerprint, read from google/gvisor's website/archive.key (see the crate doc).
+pub const KEY_FINGERPRINT: &str = "6F1DF85E3A71C24918E727D56FC6D554E32BD943";
+
+/// The shim the `runsc` package installs (gvisor's debian/BUILD).
+pub const SHIM: &str = "/usr/bin/containerd-shim-runsc-v1";
+
+/// runsc's configuration file, a conffile of the `runsc` package.
+pub const CONFIG: &str = "/etc/containerd/runsc.toml";
+
+/// The plugin; stateless, as every plugin is.
+#[derive(Default)]
+pub struct Gvisor;
+
+impl RuntimePlugin for Gvisor {
+    fn manifest(&self) -> Manifest {
+        Manifest::runtime(PLUGIN, env!("CARGO_PKG_VERSION"), &["debian"]).with_description(
+            "gVisor (runsc) as a runtime handler beside runc: --runtime containerd --with gvisor",
+        )
+    }
+
+    fn options(&self) -> Vec<OptionDoc> {
+        vec![
+            OptionDoc {
+                key: "gvisor.repo-url".into(),
+                help: "base URL of gVisor's apt repository, or of a mirror of it".into(),
+                default: Some(REPOSITORY.into()),
+            },
+            OptionDoc {
+                key: "gvisor.key-url".into(),
+                help: "URL of the repository's signing key".into(),
+                default: Some(KEY_URL.into()),
+            },
+            OptionDoc {
+                key: "gvisor.key-fingerprint".into(),
+                help: "the key's fingerprint (40 hex digits), for a mirror signed by its own key"
+                    .into(),
+                default: Some(KEY_FINGERPRINT.into()),
+            },
+            OptionDoc {
+                key: "gvisor.version".into(),
+                help: "the runsc release to pin and hold (gVisor's date-named releases, e.g. 20240212); default: the newest".into(),
+                default: None,
+            },
+        ]
+    }
+
+    fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
+        plan(request)
+    }
+}
+
+fn plan(request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
+    let distro = &request.distro;
+    let set = &request.options.set;
+    if !matches!(distro.arch.as_str(), "amd64" | "arm64") {
+        return Err(PluginError::unsupported(format!(
+            "gVisor publishes runsc for amd64 and arm64, not {}",
+            distro.arch
+        ))
+        .with_hint("run gVisor on an amd64 or arm64 node, or leave out --with gvisor"));
+    }
+    let setting = |key: &str, default: &str| {
+        set.get(&format!("{PLUGIN}.{key}"))
+            .cloned()
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let version = set.get(&format!("{PLUGIN}.version")).cloned();
+    let repository = Repository {
+        id: "gvisor".into(),
+        name: "gVisor".into(),
+        url: setting("repo-url", REPOSITORY),
+        suite: Some("release".into()),
+        components: vec!["main".into()],
+        architectures: vec![distro.arch.clone()],
+        key: Some(SigningKey {
+            url: setting("key-url", KEY_URL),
+            fingerprints: vec![setting("key-fingerprint", KEY_FINGERPRINT)],
+        }),
+        vendor: true,
+        requested_by: Vec::new(),
+    };
+    let mut warnings = vec![format!(
+        "gVisor's key fingerprint {KEY_FINGERPRINT} was read from the key gVisor's repository \
+         publishes (google/gvisor website/archive.key); no gVisor document states it"
+    )];
+    if request.options.runtime == "cri-o" {
+        warnings.push(
+            "gVisor's CRI-O guide needs CRI-O 1.37 or later and says CRI-O is not officially \
+             supported nor covered by gVisor's tests"
+                .into(),
+        );
+    }
+    Ok(RuntimePlan {
+        steps: vec![
+            Step::new(
+                Phase::Repositories,
+                "gVisor's apt repository",
+                "runsc comes from gVisor's own repository, its key checked by fingerprint",
+                StepKind::Repository(repository),
+            ),
+            Step::new(
+                Phase::Packages,
+                match &version {
+                    Some(v) => format!("install runsc {v}"),
+                    None => "install runsc".to_owned(),
+                },
+                "runsc, its containerd shim and its configuration file",
+                StepKind::Packages {
+                    packages: vec![Package {
+                        name: "runsc".into(),
+                        hold: version.is_some(),
+                        version,
+                        version_match: VersionMatch::Prefix,
+                        requested_by: Vec::new(),
+                        vulnerabilities: Vec::new(),
+                    }],
+                },
+            ),
+        ],
+        facts: BTreeMap::new(),
+        warnings,
+        handlers: vec![RuntimeHandler {
+            name: "runsc".into(),
+            shim: "io.containerd.runsc.v1".into(),
+            binary: Some(SHIM.into()),
+            kind: HandlerKind::Vm,
+            config_path: Some(CONFIG.into()),
+            options: BTreeMap::from([("TypeUrl".into(), "io.containerd.runsc.v1.options".into())]),
+            plugin: String::new(),
+        }],
+    })
+}
+
+export_plugin!(runtime: Gvisor);
