@@ -331,3 +331,93 @@ fn gvisor_adds_runsc_from_its_own_repository_under_containerd_or_cri_o() {
         out.stdout
     );
 }
+
+#[test]
+fn nvidia_container_toolkit_adds_a_runc_shim_handler_on_the_plans_cgroup_driver() {
+    let dir = plugins();
+    let doc = plan(
+        &dir,
+        &[
+            "--runtime",
+            "containerd",
+            "--with",
+            "nvidia-container-toolkit",
+        ],
+    )
+    .code(0)
+    .json();
+    let actions: Vec<&Value> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .collect();
+    assert!(
+        actions.iter().any(|a| a["type"] == "write_file"
+            && a["content"]
+                .as_str()
+                .is_some_and(|c| c
+                    .contains("https://nvidia.github.io/libnvidia-container/stable/deb/amd64 /"))),
+        "NVIDIA's flat repository for the node's architecture"
+    );
+    let key = actions
+        .iter()
+        .find(|a| {
+            a["type"] == "fetch_key"
+                && a["url"] == "https://nvidia.github.io/libnvidia-container/gpgkey"
+        })
+        .expect("NVIDIA's key");
+    assert_eq!(
+        key["fingerprints"],
+        serde_json::json!(["C95B321B61E88C1809C4F759DDCAE044F796ECB0"])
+    );
+    // runc's shim running NVIDIA's runtime, on the plan's cgroup driver like runc itself
+    // (nvidia-ctk only copies runc's options; the plan sets it).
+    let config = config_written(&dir, &doc);
+    let nvidia =
+        &config["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["nvidia"];
+    assert_eq!(
+        nvidia["runtime_type"].as_str(),
+        Some("io.containerd.runc.v2"),
+        "{config}"
+    );
+    assert_eq!(
+        nvidia["options"]["BinaryName"].as_str(),
+        Some("/usr/bin/nvidia-container-runtime")
+    );
+    assert_eq!(
+        nvidia["options"]["SystemdCgroup"].as_bool(),
+        Some(true),
+        "{config}"
+    );
+
+    // Under CRI-O: an OCI runtime at that path.
+    let doc = plan(
+        &dir,
+        &[
+            "--runtime",
+            "cri-o",
+            "--kubernetes-version",
+            "1.30",
+            "--with",
+            "nvidia-container-toolkit",
+        ],
+    )
+    .code(0)
+    .json();
+    let dropin = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["actions"].as_array().unwrap())
+        .find(|a| a["path"] == "/etc/crio/crio.conf.d/10-runtime-nvidia.conf")
+        .unwrap_or_else(|| panic!("no drop-in in {doc:#}"));
+    let dropin: toml::Table = dropin["content"].as_str().unwrap().parse().unwrap();
+    let nvidia = &dropin["crio"]["runtime"]["runtimes"]["nvidia"];
+    assert_eq!(nvidia["runtime_type"].as_str(), Some("oci"));
+    assert_eq!(
+        nvidia["runtime_path"].as_str(),
+        Some("/usr/bin/nvidia-container-runtime")
+    );
+    assert!(nvidia.get("runtime_config_path").is_none());
+}

@@ -1,4 +1,4 @@
-//! `installer plugins list` against real libraries: the eight workspace plugins, and plugins
+//! `installer plugins list` against real libraries: the workspace plugins, and plugins
 //! that are broken, misbehaving or from another protocol version.
 
 use std::os::unix::fs::PermissionsExt;
@@ -20,7 +20,7 @@ fn row<'a>(rows: &'a [serde_json::Value], file: &str) -> &'a serde_json::Value {
 }
 
 #[test]
-fn the_eight_workspace_plugins_load_with_name_kind_version_and_protocol() {
+fn the_workspace_plugins_load_with_name_kind_version_and_protocol() {
     let dir = PluginDir::new().with_workspace_plugins();
     let (code, rows) = rows(&dir);
     assert_eq!(code, 0, "{rows:#?}");

@@ -48,13 +48,14 @@ fn run_cargo_build(mut cmd: Command, what: &str) {
     );
 }
 
-/// Names of the eight workspace plugins.
-pub const WORKSPACE_PLUGINS: [&str; 8] = [
+/// Names of the nine workspace plugins.
+pub const WORKSPACE_PLUGINS: [&str; 9] = [
     "docker",
     "containerd",
     "cri-o",
     "mcr",
     "gvisor",
+    "nvidia-container-toolkit",
     "apt",
     "yum",
     "zypper",
@@ -120,7 +121,7 @@ impl PluginDir {
         self
     }
 
-    /// All eight workspace plugins under their own names.
+    /// All nine workspace plugins under their own names.
     pub fn with_workspace_plugins(mut self) -> Self {
         for name in WORKSPACE_PLUGINS {
             let lib = workspace_plugin(name);
