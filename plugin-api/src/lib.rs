@@ -107,7 +107,26 @@ pub mod methods {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::sdk::{dispatch_package_manager, dispatch_runtime, guard};
-    pub use abi_stable::export_root_module;
+    pub use abi_stable::library::{
+        CheckTypeLayout, IntoRootModuleResult, LibHeader, RootModuleResult,
+        __call_root_module_loader,
+    };
     pub use abi_stable::prefix_type::PrefixTypeTrait;
     pub use abi_stable::std_types::{RResult, RStr, RString};
+
+    /// The symbol abi_stable's loader looks a library's header up by
+    /// (`abi_stable::library::ROOT_MODULE_LOADER_NAME`), which `export_plugin!` spells out;
+    /// a test holds the two together.
+    pub const ROOT_MODULE_LOADER_NAME: &str = "_1as_0lib_1header_0root_bmodule_bloader";
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn export_plugin_names_the_symbol_abi_stable_loads() {
+            assert_eq!(
+                super::ROOT_MODULE_LOADER_NAME,
+                abi_stable::library::ROOT_MODULE_LOADER_NAME
+            );
+        }
+    }
 }

@@ -131,7 +131,26 @@ macro_rules! export_plugin {
         $crate::export_plugin!(@export $plugin, $crate::__private::dispatch_package_manager::<$plugin>);
     };
     (@export $plugin:ty, $dispatch:expr) => {
-        #[$crate::__private::export_root_module]
+        // What abi_stable's `#[export_root_module]` writes, spelled out with paths into this
+        // crate, so that a plugin needs no abi_stable dependency of its own: the library
+        // header under the symbol abi_stable's loader looks up
+        // (`__private::ROOT_MODULE_LOADER_NAME`, held to abi_stable's by a test).
+        #[no_mangle]
+        #[allow(unsafe_code, non_upper_case_globals)]
+        pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::__private::LibHeader = {
+            pub extern "C" fn _sabi_erased_module() -> $crate::__private::RootModuleResult {
+                $crate::__private::__call_root_module_loader(__installer_plugin_root)
+            }
+            type __SabiModule = <$crate::abi::PluginRootRef as $crate::__private::IntoRootModuleResult>::Module;
+            // SAFETY: abi_stable's own construction for a root module, with its layout check.
+            unsafe {
+                $crate::__private::LibHeader::from_constructor::<__SabiModule>(
+                    _sabi_erased_module,
+                    $crate::__private::CheckTypeLayout::Yes,
+                )
+            }
+        };
+
         fn __installer_plugin_root() -> $crate::abi::PluginRootRef {
             use $crate::__private::PrefixTypeTrait as _;
 

@@ -26,10 +26,18 @@ pub fn list(ctx: &Context) -> Result<ExitCode, Error> {
         if registry.candidates.is_empty() {
             println!("no plugin files found");
         }
+        // The name column as wide as the longest name (nvidia-container-toolkit).
+        let width = registry
+            .candidates
+            .iter()
+            .map(|c| c.display_name().chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(12);
         for c in &registry.candidates {
             match (&c.manifest, c.status) {
                 (Some(m), Status::Loaded) => println!(
-                    "loaded    {:<12} {:<16} {:<8} protocol {:<7} {}",
+                    "loaded    {:<width$} {:<16} {:<8} protocol {:<7} {}",
                     m.name,
                     m.kind.to_string(),
                     m.version,
@@ -37,7 +45,7 @@ pub fn list(ctx: &Context) -> Result<ExitCode, Error> {
                     c.path.display()
                 ),
                 (_, status) => println!(
-                    "{:<9} {:<12} {}: {}",
+                    "{:<9} {:<width$} {}: {}",
                     if status == Status::Shadowed {
                         "shadowed"
                     } else {
