@@ -108,8 +108,8 @@ pub mod methods {
 pub mod __private {
     pub use crate::sdk::{dispatch_package_manager, dispatch_runtime, guard};
     pub use abi_stable::library::{
-        CheckTypeLayout, IntoRootModuleResult, LibHeader, RootModuleResult,
-        __call_root_module_loader,
+        __call_root_module_loader, CheckTypeLayout, IntoRootModuleResult, LibHeader,
+        RootModuleResult,
     };
     pub use abi_stable::prefix_type::PrefixTypeTrait;
     pub use abi_stable::std_types::{RResult, RStr, RString};

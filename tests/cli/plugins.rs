@@ -431,3 +431,54 @@ fn a_link_in_a_directory_others_can_write_is_refused_though_its_target_is_safe()
         "{reason}"
     );
 }
+
+#[test]
+fn plugins_show_names_a_plugins_options_with_their_help_and_defaults() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("old-minor");
+    let show = |name: &str| {
+        Installer::isolated(dir.path())
+            .args(["plugins", "show", name, "--output", "json"])
+            .run()
+    };
+    let doc = show("gvisor").code(0).json();
+    assert_eq!(
+        (&doc["name"], &doc["kind"]),
+        (&"gvisor".into(), &"runtime".into())
+    );
+    assert!(
+        doc["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("libinstaller_plugin_gvisor.so"),
+        "{doc:#}"
+    );
+    let fingerprint = doc["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == "gvisor.key-fingerprint")
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    assert_eq!(
+        fingerprint["default"],
+        "6F1DF85E3A71C24918E727D56FC6D554E32BD943"
+    );
+    assert!(fingerprint["help"].as_str().unwrap().contains("mirror"));
+    // A runtime that owns a CRI configuration says it adds handlers.
+    let doc = show("containerd").code(0).json();
+    assert_eq!(doc["capabilities"], serde_json::json!(["runtime-handlers"]));
+    // A plugin of an older protocol, which has no `options` method: none documented.
+    let old = show("vintage").code(0).json();
+    assert_eq!(old["options"], serde_json::json!([]), "{old:#}");
+    // An unknown name: exit 2 listing the loaded ones.
+    let out = show("gvisr").code(2);
+    assert!(
+        out.json()["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("gvisor"),
+        "{}",
+        out.stdout
+    );
+}

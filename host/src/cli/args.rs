@@ -193,6 +193,12 @@ pub enum DistrosCommand {
 pub enum PluginsCommand {
     /// Every candidate plugin file: loaded (name, kind, version, protocol) or rejected (why).
     List,
+    /// One loaded plugin: what it is, where it was loaded from, the families and package
+    /// managers it covers, what it can do, and its --set options with their help and defaults.
+    Show {
+        /// The plugin's name (`containerd`, `apt`, `gvisor`).
+        name: String,
+    },
 }
 
 /// `installer run`.

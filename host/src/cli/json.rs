@@ -8,6 +8,7 @@
 //! | `distros show` | [`DistroShown`] |
 //! | `distros check` | [`DistroChecked`] |
 //! | `plugins list` | a list of [`CandidateRow`] |
+//! | `plugins show` | [`PluginShown`] |
 //! | `plan`, `render --format json`, `run --dry-run` | [`Plan`] |
 //! | `run` | [`RunReport`] |
 //! | `rollback` | [`RollbackReport`] |
@@ -81,6 +82,18 @@ pub struct DistroRow<'a> {
     /// The source of the pack it replaces (`built-in`, or a file read before).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replaces: Option<String>,
+}
+
+/// `plugins show NAME --output json`: one loaded plugin and its options.
+#[derive(Serialize)]
+pub struct PluginShown<'a> {
+    /// The manifest, field by field.
+    #[serde(flatten)]
+    pub manifest: &'a plugin_api::Manifest,
+    /// The file it was loaded from.
+    pub path: &'a std::path::Path,
+    /// Its documented `--set` options (empty for a plugin that documents none).
+    pub options: Vec<plugin_api::OptionDoc>,
 }
 
 /// `distros check FILE --output json`: a valid pack and what it would do.

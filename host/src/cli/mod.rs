@@ -109,6 +109,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Distros(DistrosCommand::Show { id }) => distros::show(&ctx, id),
         Command::Distros(DistrosCommand::Check { file }) => distros::check(&ctx, file),
         Command::Plugins(PluginsCommand::List) => plugins::list(&ctx),
+        Command::Plugins(PluginsCommand::Show { name }) => plugins::show(&ctx, name),
         Command::Plan(selection) => plan::run(&ctx, selection),
         Command::Run(args) => run::run(&ctx, args),
         Command::Render(args) => plan::render(&ctx, &args.selection, args.format),

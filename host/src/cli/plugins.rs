@@ -69,3 +69,76 @@ pub fn list(ctx: &Context) -> Result<ExitCode, Error> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Runs `installer plugins show NAME`.
+pub fn show(ctx: &Context, name: &str) -> Result<ExitCode, Error> {
+    let registry = ctx.registry()?;
+    let candidate = registry
+        .loaded()
+        .find(|c| c.manifest.as_ref().is_some_and(|m| m.name == name))
+        .ok_or_else(|| {
+            let mut names: Vec<String> = registry
+                .loaded()
+                .filter_map(|c| c.manifest.as_ref().map(|m| m.name.clone()))
+                .collect();
+            names.sort();
+            Error::input(
+                format!("no loaded plugin is named `{name}`"),
+                format!(
+                    "loaded plugins: {} (`installer plugins list` shows every file and why one was not loaded)",
+                    names.join(", ")
+                ),
+            )
+        })?;
+    let manifest = candidate
+        .manifest
+        .as_ref()
+        .expect("loaded plugins have a manifest");
+    let options: Vec<plugin_api::OptionDoc> =
+        crate::loader::call_optional(candidate, plugin_api::methods::OPTIONS, &())?
+            .unwrap_or_default();
+    if ctx.json() {
+        print_json(&super::json::PluginShown {
+            manifest,
+            path: &candidate.path,
+            options,
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = format!(
+        "{} {} ({} plugin, protocol {})\n",
+        manifest.name, manifest.version, manifest.kind, manifest.protocol
+    );
+    if let Some(d) = &manifest.description {
+        out.push_str(&format!("{d}\n"));
+    }
+    out.push_str(&format!("file: {}\n", candidate.path.display()));
+    if !manifest.families.is_empty() {
+        out.push_str(&format!("families: {}\n", manifest.families.join(", ")));
+    }
+    if !manifest.package_managers.is_empty() {
+        out.push_str(&format!(
+            "package managers: {}\n",
+            manifest.package_managers.join(", ")
+        ));
+    }
+    if !manifest.capabilities.is_empty() {
+        out.push_str(&format!(
+            "capabilities: {}\n",
+            manifest.capabilities.join(", ")
+        ));
+    }
+    if options.is_empty() {
+        out.push_str("options: none documented\n");
+    } else {
+        out.push_str("options (--set KEY=VALUE):\n");
+        for o in &options {
+            out.push_str(&format!("  {}\n      {}\n", o.key, o.help));
+            if let Some(default) = &o.default {
+                out.push_str(&format!("      default: {default}\n"));
+            }
+        }
+    }
+    super::print_text(&out);
+    Ok(ExitCode::SUCCESS)
+}
