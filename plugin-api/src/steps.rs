@@ -292,6 +292,42 @@ pub struct FileStep {
     pub skip_when: Option<SkipWhen>,
 }
 
+impl FileStep {
+    /// A file at `path` with `content`, mode 0644, root's, restarting nothing; the rest with
+    /// [`FileStep::restarting`] or the fields.
+    pub fn new(path: &str, content: FileContent) -> Self {
+        FileStep {
+            path: path.to_owned(),
+            mode: default_mode(),
+            owner: None,
+            group: None,
+            content,
+            restarts: Vec::new(),
+            skip_when: None,
+        }
+    }
+
+    /// Restarting `unit` when the file changes.
+    pub fn restarting(mut self, unit: &str) -> Self {
+        self.restarts.push(unit.to_owned());
+        self
+    }
+}
+
+impl ServiceStep {
+    /// `unit` enabled, started, and restarted when what it reads changed: a runtime's usual
+    /// service step.
+    pub fn enabled(unit: &str) -> Self {
+        ServiceStep {
+            unit: unit.to_owned(),
+            enable: true,
+            start: true,
+            restart_on_change: true,
+            daemon_reload: false,
+        }
+    }
+}
+
 /// A reason not to write a file, found on the target at run time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkipWhen {
@@ -430,7 +466,7 @@ pub struct DownloadStep {
 }
 
 /// A systemd service to manage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStep {
     /// The unit (`containerd.service`).
     pub unit: String,

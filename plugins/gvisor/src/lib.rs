@@ -170,3 +170,51 @@ fn plan(request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
 }
 
 export_plugin!(runtime: Gvisor);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_api::{Distro, Options};
+
+    fn request(arch: &str, runtime: &str) -> PlanRequest {
+        PlanRequest {
+            distro: Distro::new("debian-12", "debian", "apt")
+                .with_version_id("12")
+                .with_codename("bookworm")
+                .with_arch(arch),
+            options: Options {
+                runtime: runtime.into(),
+                ..Options::default()
+            },
+            handlers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn declares_runsc_for_the_runtime_to_add_and_installs_it_from_gvisors_repository() {
+        let plan = plan(&request("arm64", "containerd")).unwrap();
+        let h = &plan.handlers[0];
+        assert_eq!(
+            (h.name.as_str(), h.shim.as_str()),
+            ("runsc", "io.containerd.runsc.v1")
+        );
+        assert_eq!(h.config_path.as_deref(), Some(CONFIG));
+        let StepKind::Repository(repo) = &plan.steps[0].kind else {
+            panic!("{:?}", plan.steps[0])
+        };
+        assert_eq!(repo.architectures, vec!["arm64".to_owned()]);
+        assert_eq!(
+            repo.key.as_ref().unwrap().fingerprints,
+            vec![KEY_FINGERPRINT.to_owned()]
+        );
+        assert!(plan.warnings.iter().all(|w| !w.contains("CRI-O")));
+        let under_crio = plan_of("amd64", "cri-o");
+        assert!(under_crio.warnings.iter().any(|w| w.contains("CRI-O 1.37")));
+        let refused = super::plan(&request("armhf", "containerd")).unwrap_err();
+        assert!(refused.message.contains("amd64 and arm64"), "{refused:?}");
+    }
+
+    fn plan_of(arch: &str, runtime: &str) -> RuntimePlan {
+        super::plan(&request(arch, runtime)).unwrap()
+    }
+}
