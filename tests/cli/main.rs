@@ -19,5 +19,6 @@ mod render;
 mod run;
 mod runtimes;
 mod shape;
+mod template;
 mod util;
 mod verify;
