@@ -141,3 +141,30 @@ fn no_host_source_file_is_over_700_lines() {
         "split these by concern, unit tests in their own file: {long:?}"
     );
 }
+
+#[test]
+fn the_protocol_crate_carries_no_abi() {
+    // The documents are data: a tool that reads or writes plans, or a plugin in another
+    // language, needs no abi_stable. Only plugin-api (the ABI and the SDK) links it.
+    let manifest =
+        std::fs::read_to_string(crate::util::workspace_root().join("plugin-protocol/Cargo.toml"))
+            .unwrap();
+    let table: toml::Table = manifest.parse().unwrap();
+    for section in ["dependencies", "dev-dependencies"] {
+        if let Some(deps) = table.get(section).and_then(|d| d.as_table()) {
+            assert!(
+                !deps.contains_key("abi_stable"),
+                "plugin-protocol's {section} name abi_stable"
+            );
+        }
+    }
+    let api: toml::Table =
+        std::fs::read_to_string(crate::util::workspace_root().join("plugin-api/Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    assert!(api["dependencies"]
+        .as_table()
+        .unwrap()
+        .contains_key("plugin-protocol"));
+}

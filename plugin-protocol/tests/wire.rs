@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::*;
+use plugin_protocol::*;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::json;
 

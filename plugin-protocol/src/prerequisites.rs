@@ -5,7 +5,7 @@
 //! merges the copies several plugins ask for into one.
 //!
 //! ```
-//! use plugin_api::prerequisites::node_prerequisites;
+//! use plugin_protocol::prerequisites::node_prerequisites;
 //!
 //! let steps = node_prerequisites();
 //! assert_eq!(steps.len(), 2);
