@@ -40,7 +40,10 @@
 #![deny(missing_docs)]
 
 pub mod abi;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod host;
+pub mod kit;
 mod sdk;
 
 pub use plugin_protocol::*;

@@ -1,4 +1,5 @@
-//! What the built-in runtime plugins (containerd, docker, cri-o, mcr) share.
+//! What the built-in runtime plugins (containerd, docker, cri-o, mcr) share beyond the SDK's
+//! helpers (`plugin_api::kit`, re-exported here).
 //!
 //! * [`version`]: the user's `--version` and `--kubernetes-version`, parsed once, compared by
 //!   number but spelled as the user wrote them (Docker's `19.03` keeps its zero).
@@ -20,11 +21,9 @@ pub mod cri_dockerd;
 pub mod cve;
 pub mod daemon_json;
 pub mod docker_repo;
-pub mod facts;
-pub mod image;
-pub mod keys;
-pub mod settings;
-pub mod version;
 
+// The general parts now live in the SDK, for every plugin author: kept here under their old
+// names for the built-in plugins.
 #[cfg(feature = "fixtures")]
-pub mod fixtures;
+pub use plugin_api::fixtures;
+pub use plugin_api::kit::{facts, image, keys, settings, version};

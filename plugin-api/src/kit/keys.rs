@@ -8,9 +8,9 @@
 //! `--set <plugin>.key-fingerprint` names others (a mirror re-signed with the site's key).
 //! A key is never skipped: a vendor without a fingerprint we can pin needs the user's.
 
-use plugin_api::{validate, Options, PluginError, SigningKey};
+use crate::{validate, Options, PluginError, SigningKey};
 
-use crate::settings::Settings;
+use crate::kit::settings::Settings;
 
 /// The base URL to use for a vendor whose origin is `origin`: `--mirror` when given (without
 /// a trailing `/`), else `origin`.
@@ -74,7 +74,7 @@ pub fn signing_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::key_options;
+    use crate::kit::settings::key_options;
 
     fn options(mirror: Option<&str>, set: &[(&str, &str)]) -> Options {
         Options {
@@ -144,7 +144,7 @@ mod tests {
             &[],
         )
         .unwrap_err();
-        assert_eq!(e.kind, plugin_api::ErrorKind::InvalidInput);
+        assert_eq!(e.kind, crate::ErrorKind::InvalidInput);
         assert!(e.hint.unwrap().contains("--set cri-o.key-fingerprint="));
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::{
+use crate::{
     CgroupDriver, Check, Distro, FileStep, Options, Package, PlanRequest, Repository, RuntimePlan,
     ServiceStep, StepKind,
 };
@@ -402,7 +402,7 @@ pub fn checks(plan: &RuntimePlan) -> Vec<&Check> {
 /// Asserts what every plan must have: the node prerequisites, a one-line summary and a why on
 /// every step, and the facts the kubelet and `verify` need.
 pub fn assert_well_formed(plan: &RuntimePlan) {
-    for step in plugin_api::prerequisites::node_prerequisites() {
+    for step in crate::prerequisites::node_prerequisites() {
         assert!(
             plan.steps.contains(&step),
             "missing prerequisite {}",
@@ -431,10 +431,10 @@ pub fn assert_well_formed(plan: &RuntimePlan) {
 /// (exit 2) with a hint, never any other failure. `adjust` sets what the runtime requires.
 pub fn assert_matrix(
     runtime: &str,
-    plan: impl Fn(&PlanRequest) -> Result<RuntimePlan, plugin_api::PluginError>,
+    plan: impl Fn(&PlanRequest) -> Result<RuntimePlan, crate::PluginError>,
     adjust: impl Fn(&mut PlanRequest),
 ) {
-    use plugin_api::{ErrorKind, Source};
+    use crate::{ErrorKind, Source};
     for id in ids() {
         for source in [Source::Upstream, Source::Distro] {
             let mut req = request(id, runtime);
@@ -466,7 +466,7 @@ pub fn assert_matrix(
 
 /// Whether the pattern a probe hands to `grep -qE` matches `text`, asked of the real grep:
 /// a plugin's shell-free probe is checked as the target will run it.
-pub fn grep_pattern_matches(probe: &plugin_api::Probe, text: &str) -> bool {
+pub fn grep_pattern_matches(probe: &crate::Probe, text: &str) -> bool {
     use std::io::Write;
     // `grep -qE PATTERN` in the argv, or a `sh -c SCRIPT PATTERN` that hands it over as $0.
     let at = match probe.argv.iter().position(|a| a == "-qE") {
@@ -486,7 +486,7 @@ pub fn grep_pattern_matches(probe: &plugin_api::Probe, text: &str) -> bool {
 
 /// The stdout of a probe run with `/etc` inside `scratch` standing for the target's (every
 /// argument's `/etc` replaced), with the real commands; the probe must succeed.
-pub fn probe_stdout_under(probe: &plugin_api::Probe, scratch: &std::path::Path) -> String {
+pub fn probe_stdout_under(probe: &crate::Probe, scratch: &std::path::Path) -> String {
     let etc = scratch.join("etc");
     let argv: Vec<String> = probe
         .argv
@@ -509,7 +509,7 @@ pub fn probe_stdout_under(probe: &plugin_api::Probe, scratch: &std::path::Path) 
 pub fn prerequisite_check<'a>(plan: &'a RuntimePlan, words: &str) -> &'a Check {
     plan.steps
         .iter()
-        .filter(|s| s.phase == plugin_api::Phase::Prerequisites)
+        .filter(|s| s.phase == crate::Phase::Prerequisites)
         .find_map(|s| match &s.kind {
             StepKind::Check(c) if c.description.contains(words) => Some(c),
             _ => None,

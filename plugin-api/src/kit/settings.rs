@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::{OptionDoc, Options, PluginError};
+use crate::{OptionDoc, Options, PluginError};
 
 /// The `--set` keys of one plugin. Keys of other plugins are theirs to judge; an unknown key
 /// of this plugin is refused, since a typo silently ignored (`cri-o.key-fingerprnt`) would

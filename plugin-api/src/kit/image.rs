@@ -2,7 +2,7 @@
 //! written into a runtime's configuration, where a bad value only shows up as pods that never
 //! start.
 
-use plugin_api::PluginError;
+use crate::PluginError;
 
 /// Checks that `reference` is a valid image reference:
 /// `[host[:port]/]path[:tag][@algorithm:hex]`, with a lowercase path
@@ -194,7 +194,7 @@ mod tests {
             "registry.k8s.io/pa..use",
         ] {
             let e = check(bad).unwrap_err();
-            assert_eq!(e.kind, plugin_api::ErrorKind::InvalidInput, "{bad}");
+            assert_eq!(e.kind, crate::ErrorKind::InvalidInput, "{bad}");
             assert!(e.message.contains("--sandbox-image"), "{}", e.message);
             assert!(e.hint.as_deref().unwrap().contains("registry.k8s.io/pause"));
         }

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use plugin_api::{Options, PluginError};
+use crate::{Options, PluginError};
 
 /// The Kubernetes version messages show as an example.
 pub const KUBERNETES_EXAMPLE: &str = "1.30";
@@ -166,7 +166,7 @@ mod tests {
             "1..2",
         ] {
             let e = Version::parse(bad, "--version", "1.7").unwrap_err();
-            assert_eq!(e.kind, plugin_api::ErrorKind::InvalidInput, "{bad}");
+            assert_eq!(e.kind, crate::ErrorKind::InvalidInput, "{bad}");
             assert!(e.hint.unwrap().contains("--version 1.7"));
         }
     }

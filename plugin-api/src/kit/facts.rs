@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::{CgroupDriver, Options};
+use crate::{CgroupDriver, Options};
 
 /// `systemd` or `cgroupfs`, as the kubelet's `cgroupDriver` spells it.
 pub fn cgroup_driver_name(driver: CgroupDriver) -> &'static str {
