@@ -151,6 +151,23 @@ fn a_copy_of_the_template_built_outside_the_workspace_plans_with_the_installer_a
         plan.to_string().contains("\"runsc\""),
         "its handler, written by containerd's plugin"
     );
+    // Selected alone, as `--runtime`: its own file, and no handler (no runtime to own it).
+    let alone = Installer::isolated(plugins.path())
+        .args([
+            "plan",
+            "--distro",
+            "debian-12",
+            "--runtime",
+            "site-extras",
+            "--output",
+            "json",
+        ])
+        .run()
+        .code(0)
+        .json();
+    assert_eq!(alone["runtime"], "site-extras");
+    assert!(alone.to_string().contains("/etc/acme/runtime.conf"));
+    assert!(!alone.to_string().contains("\"runsc\""));
     // Its own refusal, with its hint, exit 2.
     let out = Installer::isolated(plugins.path())
         .args([

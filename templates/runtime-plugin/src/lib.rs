@@ -45,6 +45,9 @@ impl RuntimePlugin for Acme {
             return Err(PluginError::invalid_input(format!("--set {PLUGIN}.team is empty"))
                 .with_hint(format!("name a team, e.g. --set {PLUGIN}.team=platform")));
         }
+        // A handler goes to the runtime that owns the CRI configuration: only when this plugin
+        // joins one (`--runtime containerd --with acme`), not when it is selected alone.
+        let joins_a_runtime = request.options.runtime != PLUGIN;
         Ok(RuntimePlan {
             steps: vec![Step::new(
                 Phase::Configuration,
@@ -59,7 +62,7 @@ impl RuntimePlugin for Acme {
             )],
             facts: BTreeMap::new(),
             warnings: Vec::new(),
-            handlers: vec![RuntimeHandler {
+            handlers: if !joins_a_runtime { Vec::new() } else { vec![RuntimeHandler {
                 name: "runsc".into(),                  // what a RuntimeClass's `handler` names
                 shim: "io.containerd.runsc.v1".into(), // containerd's runtime_type
                 binary: Some("/usr/bin/containerd-shim-runsc-v1".into()), // what CRI-O runs
@@ -67,7 +70,7 @@ impl RuntimePlugin for Acme {
                 config_path: Some("/etc/containerd/runsc.toml".into()),
                 options: BTreeMap::from([("TypeUrl".into(), "io.containerd.runsc.v1.options".into())]),
                 plugin: String::new(),                 // the host fills it in
-            }],
+            }] },
         })
     }
 }
