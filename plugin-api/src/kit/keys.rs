@@ -28,6 +28,23 @@ pub fn base_url(options: &Options, origin: &str) -> Result<String, PluginError> 
     }
 }
 
+/// `--set <plugin>.<name>`, a URL checked as one (without a trailing `/`), or `default`: a
+/// repository's base URL that a site points at its mirror.
+pub fn url_setting(
+    settings: &Settings<'_>,
+    name: &str,
+    default: &str,
+) -> Result<String, PluginError> {
+    match settings.get(name) {
+        None => Ok(default.to_owned()),
+        Some(url) => {
+            let origin = format!("--set {}.{name}", settings.plugin());
+            validate::url(url, &[], "URL", &origin)?;
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+    }
+}
+
 /// The signing key for a repository: fetched from `default_url` (already on the mirror when
 /// there is one) unless `--set <plugin>.key-url` says otherwise, holding one of
 /// `vendor_fingerprints` unless `--set <plugin>.key-fingerprint` says otherwise. `vendor`

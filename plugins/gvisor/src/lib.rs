@@ -21,10 +21,11 @@
 
 use std::collections::BTreeMap;
 
+use plugin_api::kit::keys;
+use plugin_api::kit::settings::{self, Settings};
 use plugin_api::{
     export_plugin, HandlerKind, Manifest, OptionDoc, Package, Phase, PlanRequest, PluginError,
-    Repository, RuntimeHandler, RuntimePlan, RuntimePlugin, SigningKey, Step, StepKind,
-    VersionMatch,
+    Repository, RuntimeHandler, RuntimePlan, RuntimePlugin, Step, StepKind, VersionMatch,
 };
 
 /// The plugin's name.
@@ -57,39 +58,30 @@ impl RuntimePlugin for Gvisor {
     }
 
     fn options(&self) -> Vec<OptionDoc> {
-        vec![
-            OptionDoc {
-                key: "gvisor.repo-url".into(),
-                help: "base URL of gVisor's apt repository, or of a mirror of it".into(),
-                default: Some(REPOSITORY.into()),
-            },
-            OptionDoc {
-                key: "gvisor.key-url".into(),
-                help: "URL of the repository's signing key".into(),
-                default: Some(KEY_URL.into()),
-            },
-            OptionDoc {
-                key: "gvisor.key-fingerprint".into(),
-                help: "the key's fingerprint (40 hex digits), for a mirror signed by its own key"
-                    .into(),
-                default: Some(KEY_FINGERPRINT.into()),
-            },
-            OptionDoc {
-                key: "gvisor.version".into(),
-                help: "the runsc release to pin and hold (gVisor's date-named releases, e.g. 20240212); default: the newest".into(),
-                default: None,
-            },
-        ]
+        // The SDK's helpers document and read the usual repository options.
+        let mut docs = vec![settings::doc(
+            PLUGIN,
+            "repo-url",
+            "base URL of gVisor's apt repository, or of a mirror of it",
+            Some(REPOSITORY),
+        )];
+        docs.extend(settings::key_options(PLUGIN, KEY_FINGERPRINT));
+        docs.push(settings::doc(
+            PLUGIN,
+            "version",
+            "the runsc release to pin and hold (gVisor's date-named releases, e.g. 20240212); default: the newest",
+            None,
+        ));
+        docs
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
-        plan(request)
+        plan(request, &self.options())
     }
 }
 
-fn plan(request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
+fn plan(request: &PlanRequest, known: &[OptionDoc]) -> Result<RuntimePlan, PluginError> {
     let distro = &request.distro;
-    let set = &request.options.set;
     if !matches!(distro.arch.as_str(), "amd64" | "arm64") {
         return Err(PluginError::unsupported(format!(
             "gVisor publishes runsc for amd64 and arm64, not {}",
@@ -97,23 +89,19 @@ fn plan(request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
         ))
         .with_hint("run gVisor on an amd64 or arm64 node, or leave out --with gvisor"));
     }
-    let setting = |key: &str, default: &str| {
-        set.get(&format!("{PLUGIN}.{key}"))
-            .cloned()
-            .unwrap_or_else(|| default.to_owned())
-    };
-    let version = set.get(&format!("{PLUGIN}.version")).cloned();
+    // The SDK's helpers: unknown --set keys refused, the key's URL and fingerprint checked.
+    let settings = Settings::new(PLUGIN, &request.options, known)?;
+    let url = keys::url_setting(&settings, "repo-url", REPOSITORY)?;
+    let key = keys::signing_key(&settings, "gVisor", KEY_URL, &[KEY_FINGERPRINT])?;
+    let version = settings.get("version").map(str::to_owned);
     let repository = Repository {
         id: "gvisor".into(),
         name: "gVisor".into(),
-        url: setting("repo-url", REPOSITORY),
+        url,
         suite: Some("release".into()),
         components: vec!["main".into()],
         architectures: vec![distro.arch.clone()],
-        key: Some(SigningKey {
-            url: setting("key-url", KEY_URL),
-            fingerprints: vec![setting("key-fingerprint", KEY_FINGERPRINT)],
-        }),
+        key: Some(key),
         vendor: true,
         requested_by: Vec::new(),
     };
@@ -192,7 +180,7 @@ mod tests {
 
     #[test]
     fn declares_runsc_for_the_runtime_to_add_and_installs_it_from_gvisors_repository() {
-        let plan = plan(&request("arm64", "containerd")).unwrap();
+        let plan = plan(&request("arm64", "containerd"), &Gvisor.options()).unwrap();
         let h = &plan.handlers[0];
         assert_eq!(
             (h.name.as_str(), h.shim.as_str()),
@@ -210,11 +198,11 @@ mod tests {
         assert!(plan.warnings.iter().all(|w| !w.contains("CRI-O")));
         let under_crio = plan_of("amd64", "cri-o");
         assert!(under_crio.warnings.iter().any(|w| w.contains("CRI-O 1.37")));
-        let refused = super::plan(&request("armhf", "containerd")).unwrap_err();
+        let refused = super::plan(&request("armhf", "containerd"), &Gvisor.options()).unwrap_err();
         assert!(refused.message.contains("amd64 and arm64"), "{refused:?}");
     }
 
     fn plan_of(arch: &str, runtime: &str) -> RuntimePlan {
-        super::plan(&request(arch, runtime)).unwrap()
+        super::plan(&request(arch, runtime), &Gvisor.options()).unwrap()
     }
 }

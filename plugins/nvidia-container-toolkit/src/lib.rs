@@ -21,10 +21,11 @@
 
 use std::collections::BTreeMap;
 
+use plugin_api::kit::keys;
+use plugin_api::kit::settings::{self, Settings};
 use plugin_api::{
     export_plugin, HandlerKind, Manifest, OptionDoc, Package, Phase, PlanRequest, PluginError,
-    Repository, RuntimeHandler, RuntimePlan, RuntimePlugin, SigningKey, Step, StepKind,
-    VersionMatch,
+    Repository, RuntimeHandler, RuntimePlan, RuntimePlugin, Step, StepKind, VersionMatch,
 };
 
 /// The plugin's name.
@@ -54,33 +55,25 @@ impl RuntimePlugin for NvidiaContainerToolkit {
     }
 
     fn options(&self) -> Vec<OptionDoc> {
-        vec![
-            OptionDoc {
-                key: format!("{PLUGIN}.repo-url"),
-                help: "base URL of NVIDIA's apt repository (without the architecture), or of a mirror of it".into(),
-                default: Some(REPOSITORY.into()),
-            },
-            OptionDoc {
-                key: format!("{PLUGIN}.key-url"),
-                help: "URL of the repository's signing key".into(),
-                default: Some(KEY_URL.into()),
-            },
-            OptionDoc {
-                key: format!("{PLUGIN}.key-fingerprint"),
-                help: "the key's fingerprint (40 hex digits), for a mirror signed by its own key".into(),
-                default: Some(KEY_FINGERPRINT.into()),
-            },
-            OptionDoc {
-                key: format!("{PLUGIN}.version"),
-                help: "the toolkit release to pin and hold (1.17, 1.17.8-1); default: the newest".into(),
-                default: None,
-            },
-        ]
+        // The SDK's helpers document and read the usual repository options.
+        let mut docs = vec![settings::doc(
+            PLUGIN,
+            "repo-url",
+            "base URL of NVIDIA's apt repository (without the architecture), or of a mirror of it",
+            Some(REPOSITORY),
+        )];
+        docs.extend(settings::key_options(PLUGIN, KEY_FINGERPRINT));
+        docs.push(settings::doc(
+            PLUGIN,
+            "version",
+            "the toolkit release to pin and hold (1.17, 1.17.8-1); default: the newest",
+            None,
+        ));
+        docs
     }
 
     fn plan(&self, request: &PlanRequest) -> Result<RuntimePlan, PluginError> {
         let distro = &request.distro;
-        let set = &request.options.set;
         if !matches!(distro.arch.as_str(), "amd64" | "arm64") {
             return Err(PluginError::unsupported(format!(
                 "NVIDIA's repository publishes the toolkit for amd64 and arm64 here, not {}",
@@ -88,24 +81,20 @@ impl RuntimePlugin for NvidiaContainerToolkit {
             ))
             .with_hint("leave out --with nvidia-container-toolkit on this node"));
         }
-        let setting = |key: &str, default: &str| {
-            set.get(&format!("{PLUGIN}.{key}"))
-                .cloned()
-                .unwrap_or_else(|| default.to_owned())
-        };
-        let version = set.get(&format!("{PLUGIN}.version")).cloned();
+        // The SDK's helpers: unknown --set keys refused, the key's URL and fingerprint checked.
+        let settings = Settings::new(PLUGIN, &request.options, &self.options())?;
+        let base = keys::url_setting(&settings, "repo-url", REPOSITORY)?;
+        let key = keys::signing_key(&settings, "NVIDIA", KEY_URL, &[KEY_FINGERPRINT])?;
+        let version = settings.get("version").map(str::to_owned);
         let repository = Repository {
             id: "nvidia-container-toolkit".into(),
             name: "NVIDIA Container Toolkit".into(),
             // A flat repository per architecture: `deb <url>/<arch> /`.
-            url: format!("{}/{}", setting("repo-url", REPOSITORY), distro.arch),
+            url: format!("{base}/{}", distro.arch),
             suite: Some("/".into()),
             components: Vec::new(),
             architectures: Vec::new(),
-            key: Some(SigningKey {
-                url: setting("key-url", KEY_URL),
-                fingerprints: vec![setting("key-fingerprint", KEY_FINGERPRINT)],
-            }),
+            key: Some(key),
             vendor: true,
             requested_by: Vec::new(),
         };
