@@ -4,6 +4,7 @@ mod ansible;
 mod corpus;
 mod detect;
 mod distros;
+mod docs;
 mod download;
 mod errors;
 mod handlers;

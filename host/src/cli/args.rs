@@ -19,12 +19,23 @@ Examples:
   installer plugins list
   installer render --distro ubuntu-22.04 --runtime docker --format sh > install.sh";
 
+/// `installer --version`: the release, the plugin protocol it speaks, and the commit it was
+/// built from (host/build.rs).
+pub static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (plugin protocol {}, commit {})",
+        env!("CARGO_PKG_VERSION"),
+        plugin_api::PROTOCOL_VERSION,
+        env!("INSTALLER_COMMIT")
+    )
+});
+
 /// Turn a Linux host into a Kubernetes node: install and configure a container runtime.
 ///
 /// The distro is detected from os-release (or named with --distro); runtimes and package
 /// managers are plugins loaded from the plugin path; distros are data (distro packs).
 #[derive(Debug, Parser)]
-#[command(name = "installer", version, after_help = EXAMPLES, max_term_width = 100)]
+#[command(name = "installer", version = VERSION.as_str(), after_help = EXAMPLES, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -166,6 +177,13 @@ pub enum Command {
     /// rendered playbook): a TOML edit, a JSON merge, a YAML or env-file setting. --dry-run
     /// prints the diff and changes nothing.
     EditFile(EditFileArgs),
+    /// Write the man pages (installer.1, installer-<command>.1) and the shell completions
+    /// (bash, zsh, fish) generated from this command line into DIR; what packages install.
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Where to write them.
+        dir: PathBuf,
+    },
     /// Internal: run one plugin call in this child process and print the answer.
     #[command(name = crate::loader::CHILD_COMMAND, hide = true)]
     PluginCall(PluginCallArgs),

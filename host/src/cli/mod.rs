@@ -6,6 +6,7 @@
 mod args;
 mod detect;
 mod distros;
+mod docs;
 mod edit;
 pub mod json;
 mod migrate;
@@ -118,6 +119,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Error> {
         Command::Preflight(selection) => verify::preflight(&ctx, selection),
         Command::Migrate(args) => migrate::run(&ctx, args),
         Command::EditFile(args) => edit::run(&ctx, args),
+        Command::GenerateDocs { dir } => docs::generate(dir),
         Command::PluginCall(_) => unreachable!("handled before logging is set up"),
     }
 }
