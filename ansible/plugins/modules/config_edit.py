@@ -83,6 +83,7 @@ report:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.installer.runtime.plugins.module_utils.installer_json import fail, run_json
 
 
 def main():
@@ -121,18 +122,9 @@ def main():
         argv += ["--override", key]
     if module.check_mode:
         argv.append("--dry-run")
-    rc, out, err = module.run_command(argv)
-    try:
-        doc = json.loads(out) if out.strip() else {}
-    except ValueError:
-        module.fail_json(msg="installer printed no JSON document: %s" % (err or out).strip(), rc=rc)
+    rc, doc, err = run_json(module, argv)
     if rc != 0:
-        error = doc.get("error") or {}
-        message = error.get("message") if isinstance(error, dict) else None
-        hint = error.get("hint") if isinstance(error, dict) else None
-        if message and hint:
-            message = "%s (hint: %s)" % (message, hint)
-        module.fail_json(msg=(message or err or "installer edit-file failed").strip(), rc=rc, report=doc)
+        fail(module, rc, doc, err, "installer edit-file")
     if module.check_mode:
         changed = bool(doc.get("changed"))
         diffs = [doc["diff"]] if doc.get("diff") else []

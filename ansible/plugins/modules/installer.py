@@ -94,9 +94,8 @@ report:
   type: dict
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.installer.runtime.plugins.module_utils.installer_json import fail, run_json
 
 SELECTION = {
     "distro": "--distro",
@@ -123,15 +122,6 @@ def selection_args(params):
     for directory in params["plugin_dirs"]:
         args += ["--plugin-dir", directory]
     return args
-
-
-def run_json(module, argv):
-    rc, out, err = module.run_command(argv)
-    try:
-        doc = json.loads(out) if out.strip() else {}
-    except ValueError:
-        module.fail_json(msg="installer printed no JSON document: %s" % (err or out).strip(), rc=rc)
-    return rc, doc, err
 
 
 def main():
@@ -162,9 +152,7 @@ def main():
         # one fails, which here means "changed", not an error.
         rc, doc, err = run_json(module, [params["binary"], "verify", "--output", "json"] + selection)
         if rc not in (0, 1):
-            error = doc.get("error") or {}
-            message = error.get("message") if isinstance(error, dict) else None
-            module.fail_json(msg=(message or err or "installer verify failed").strip(), rc=rc, report=doc)
+            fail(module, rc, doc, err, "installer verify")
         # Only what running the plan would put right: not the node's own checks (CRI
         # answering, the kubelet, runc), which a run does not change.
         failing = [
@@ -185,17 +173,7 @@ def main():
     if rc != 0:
         # A failed run's report, or installer's error document: {"error": {"message", "hint",
         # "kind", ...}}. Either way the words come from the JSON, not from stderr.
-        error = doc.get("error") or {}
-        message = error.get("message") if isinstance(error, dict) else None
-        hint = error.get("hint") if isinstance(error, dict) else None
-        if message and hint:
-            message = "%s (hint: %s)" % (message, hint)
-        module.fail_json(
-            msg=(message or err or "installer run failed").strip(),
-            rc=rc,
-            changed=changed,
-            report=doc,
-        )
+        fail(module, rc, doc, err, "installer run", changed=changed)
     result = dict(changed=changed, report=doc)
     if module._diff:
         result["diff"] = [
