@@ -10,22 +10,6 @@ use serde_json::{json, Value};
 use crate::render::builtin_distros;
 use crate::util::{workspace_root, Installer, PluginDir};
 
-/// The collection copied where Ansible (and ansible-lint, which does not follow a link
-/// there) finds it.
-fn collections() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("ansible_collections/installer/runtime");
-    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(workspace_root().join("ansible"))
-        .arg(&target)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    dir
-}
-
 fn need(program: &str, package: &str) {
     assert!(
         Command::new(program).arg("--version").output().is_ok(),
@@ -274,7 +258,7 @@ fn every_builtin_pack_and_runtime_renders_a_playbook_ansible_accepts_and_lint_pa
         files.len()
     );
 
-    let collections = collections();
+    let collections = crate::util::ansible_collections();
     let syntax = Command::new("ansible-playbook")
         .args(["--syntax-check", "-i", "localhost,"])
         .args(&files)

@@ -345,3 +345,20 @@ pub fn check_named<'a>(report: &'a serde_json::Value, part: &str) -> &'a serde_j
         .find(|c| c["check"].as_str().unwrap().contains(part))
         .unwrap_or_else(|| panic!("no check about {part:?} in {report:#}"))
 }
+
+/// The repository's Ansible collection copied where Ansible finds it
+/// (`ansible_collections/installer/runtime` under the returned directory, for
+/// ANSIBLE_COLLECTIONS_PATH); a copy, since ansible-lint does not follow a link there.
+pub fn ansible_collections() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("ansible_collections/installer/runtime");
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(workspace_root().join("ansible"))
+        .arg(&target)
+        .status()
+        .expect("cp");
+    assert!(status.success(), "copying the collection");
+    dir
+}

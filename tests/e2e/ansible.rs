@@ -15,7 +15,7 @@ use crate::support::http::HttpServer;
 use crate::support::root::DebianRoot;
 use crate::support::run::{mirror_selection, plugins_built, run};
 use crate::support::{require, snapshot};
-use crate::util::{bin, profile_dir, workspace_root, Installer};
+use crate::util::{bin, profile_dir, Installer};
 
 /// A root as an Ansible-managed node starts: Python (and python3-apt, gpg) from Debian's
 /// archive, then only the mirror (air-gapped).
@@ -36,21 +36,6 @@ fn node(name: &str) -> DebianRoot {
     root.sh(&["apt-get", "clean"]);
     root.air_gap();
     root
-}
-
-/// The collection where Ansible finds it (a copy: ansible-galaxy's layout).
-fn collections() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("ansible_collections/installer/runtime");
-    fs::create_dir_all(target.parent().unwrap()).unwrap();
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(workspace_root().join("ansible"))
-        .arg(&target)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    dir
 }
 
 /// `ansible-playbook` on `playbook` against `root` through the chroot connection; the exit
@@ -199,7 +184,7 @@ fn a_rendered_playbook_installs_containerd_through_the_chroot_connection_as_run_
         .code(0)
         .stdout;
     fs::write(&playbook, &rendered).unwrap();
-    let collections = collections();
+    let collections = crate::util::ansible_collections();
     let vars = ["-e", "installer_binary=/opt/installer/bin/installer"];
 
     // Check mode first, on the untouched node: it reports what would change and changes nothing.
@@ -289,7 +274,7 @@ fn the_collections_role_installs_containerd_through_the_chroot_connection_as_run
     }]);
     let playbook = work.path().join("site.yml");
     fs::write(&playbook, site.to_string()).unwrap();
-    let collections = collections();
+    let collections = crate::util::ansible_collections();
 
     let (code, out, changed) = play(&root, collections.path(), &playbook, &["-v"]);
     assert_eq!(code, 0, "the role failed:\n{out}");
