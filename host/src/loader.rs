@@ -24,8 +24,7 @@ pub use child::{call, call_optional, child_main, FailureKind, PluginFailure, CHI
 use child::{Answer, Pending};
 
 /// The directories searched for plugins, in order: `--plugin-dir`, `INSTALLER_PLUGIN_PATH`,
-/// then the defaults (next to the binary, `<prefix>/lib/installer/plugins`,
-/// `/usr/lib/installer/plugins`). Duplicates are dropped, keeping the first.
+/// then the defaults ([`default_dirs`]). Duplicates are dropped, keeping the first.
 pub fn search_path(cli_dirs: &[PathBuf], env_path: Option<&str>, defaults: bool) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = cli_dirs.to_vec();
     if let Some(env_path) = env_path {
@@ -49,14 +48,19 @@ pub fn search_path(cli_dirs: &[PathBuf], env_path: Option<&str>, defaults: bool)
     dirs
 }
 
-/// The default plugin directories, derived from where the binary lives.
+/// The default plugin directories, derived from where the binary lives: a build directory
+/// (the plugins sit next to the binary in target/debug), `<prefix>/lib/installer/plugins`,
+/// and /usr/lib/installer/plugins. An installed binary's own directory (`/usr/bin`,
+/// `<prefix>/bin`) holds other programs, never plugins, and is not searched.
 pub fn default_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(exe_dir) = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
     {
-        dirs.push(exe_dir.clone());
+        if exe_dir.file_name().is_none_or(|name| name != "bin") {
+            dirs.push(exe_dir.clone());
+        }
         if let Some(prefix) = exe_dir.parent() {
             dirs.push(prefix.join("lib/installer/plugins"));
         }

@@ -63,7 +63,8 @@ pub struct GlobalArgs {
     pub plugin_path: Option<String>,
 
     /// Search only --plugin-dir and INSTALLER_PLUGIN_PATH, not the default directories
-    /// (next to the binary, <prefix>/lib/installer/plugins, /usr/lib/installer/plugins).
+    /// (a build directory holding the binary, <prefix>/lib/installer/plugins,
+    /// /usr/lib/installer/plugins).
     #[arg(long, env = "INSTALLER_NO_DEFAULT_PLUGIN_DIRS", hide_env_values = true, global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub no_default_plugin_dirs: bool,
 
