@@ -90,12 +90,41 @@ fn bench_install_against_bare_apt() {
     };
     let installer_s = hyperfine("installer run", Some(&fresh), &installer);
     let bare_s = hyperfine("bare apt-get", Some(&fresh_with_repo), &bare);
-    // The root now holds a finished install by installer... after `bare`'s last run it holds
-    // the bare one; install once more with the installer, then time the no-op run.
-    check(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("{fresh} && {installer}")),
+    // After `bare`'s last run the root holds the bare install: install once more with the
+    // installer, timed alone, and say where its time goes (each command it ran, from the
+    // run's journal, and the rest: planning, key check, writes); then time the no-op run.
+    check(Command::new("sh").arg("-c").arg(&fresh));
+    let timed = std::time::Instant::now();
+    check(Command::new("sh").arg("-c").arg(&installer));
+    let total = timed.elapsed().as_secs_f64();
+    let journal = root.join("var/lib/installer/journal");
+    let mut commands = Vec::new();
+    for entry in fs::read_dir(&journal).unwrap().flatten() {
+        let log = fs::read_to_string(entry.path().join("run.log")).unwrap_or_default();
+        let mut current = None;
+        for line in log.lines() {
+            if let Some(c) = line.strip_prefix("$ ") {
+                current = Some(c.chars().take(70).collect::<String>());
+            } else if let (Some(c), Some(rest)) = (&current, line.strip_prefix("[exit ")) {
+                let secs: f64 = rest
+                    .split(", ")
+                    .nth(1)
+                    .and_then(|t| t.trim_end_matches(" s]").parse().ok())
+                    .unwrap_or(0.0);
+                commands.push((c.clone(), secs));
+                current = None;
+            }
+        }
+    }
+    let in_commands: f64 = commands.iter().map(|(_, s)| s).sum();
+    eprintln!("one installer run: {total:.2} s");
+    for (c, secs) in &commands {
+        eprintln!("  {secs:5.2} s  {c}");
+    }
+    eprintln!("  {in_commands:5.2} s  in the commands above");
+    eprintln!(
+        "  {:5.2} s  installer itself (plugins, key check, writes, journal)",
+        total - in_commands
     );
     let noop_s = hyperfine("installer run (no-op)", None, &installer);
     println!(

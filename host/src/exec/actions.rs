@@ -362,7 +362,21 @@ impl Executor<'_> {
         let Action::Check(check) = action else {
             unreachable!("apply dispatches by kind")
         };
-        let run = self.probe_run(&check.probe);
+        // The same command asked again with nothing changed in between answers the same: its
+        // output is read once (the probe's expectation is judged on it each time).
+        let earlier = self
+            .check_answers
+            .iter()
+            .find(|(probe, _)| probe.argv == check.probe.argv)
+            .map(|(_, run)| run.clone());
+        let run = match earlier {
+            Some(run) => super::commands::judge_again(&check.probe, run),
+            None => {
+                let run = self.probe_run(&check.probe);
+                self.check_answers.push((check.probe.clone(), run.clone()));
+                run
+            }
+        };
         if run.yes {
             return Ok(Outcome::Unchanged);
         }

@@ -276,14 +276,7 @@ impl Executor<'_> {
             }
         };
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let yes = out.status.success()
-            && match &probe.expect {
-                Expect::Success => true,
-                Expect::StdoutContains(t) => stdout.contains(t.as_str()),
-                Expect::StdoutLacks(t) => !stdout.contains(t.as_str()),
-                Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
-                Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
-            };
+        let yes = out.status.success() && expected(&probe.expect, &stdout);
         // chroot and the shell say 127 when the command is not there.
         let unavailable = (out.status.code() == Some(127)).then(|| {
             format!(
@@ -383,5 +376,60 @@ mod tests {
         assert_eq!(out.stdout, b"yes\n");
         assert_eq!(out.stderr, b"no\n");
         assert_eq!(out.status.code(), Some(3));
+    }
+}
+
+/// Whether a successful command's `stdout` is what `expect` asks for.
+fn expected(expect: &Expect, stdout: &str) -> bool {
+    match expect {
+        Expect::Success => true,
+        Expect::StdoutContains(t) => stdout.contains(t.as_str()),
+        Expect::StdoutLacks(t) => !stdout.contains(t.as_str()),
+        Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
+        Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
+    }
+}
+
+/// A check's answer judged by `probe`'s expectation, from what an earlier run of the same
+/// command printed.
+pub(super) fn judge_again(probe: &Probe, earlier: ProbeRun) -> ProbeRun {
+    let yes = earlier.status == Some(0) && expected(&probe.expect, &earlier.stdout);
+    ProbeRun { yes, ..earlier }
+}
+
+#[cfg(test)]
+mod judge_tests {
+    use super::*;
+
+    fn probe(expect: Expect) -> Probe {
+        Probe {
+            argv: vec!["containerd".into(), "config".into(), "dump".into()],
+            expect,
+        }
+    }
+
+    fn ran(status: i32, stdout: &str) -> ProbeRun {
+        ProbeRun {
+            yes: false,
+            stdout: stdout.into(),
+            status: Some(status),
+            tail: String::new(),
+            unavailable: None,
+        }
+    }
+
+    #[test]
+    fn an_earlier_output_is_judged_by_each_checks_own_expectation() {
+        let dump = ran(0, "[plugins]\n  SystemdCgroup = true\n");
+        let lacks_false = probe(Expect::StdoutLacks("SystemdCgroup = false".into()));
+        let has_true = probe(Expect::StdoutContains("SystemdCgroup = true".into()));
+        let has_other = probe(Expect::StdoutContains("BinaryName".into()));
+        assert!(judge_again(&lacks_false, dump.clone()).yes);
+        assert!(judge_again(&has_true, dump.clone()).yes);
+        assert!(!judge_again(&has_other, dump).yes);
+        // A command that failed fails every check that reads it.
+        assert!(!judge_again(&lacks_false, ran(1, "")).yes);
+        assert!(!judge_again(&probe(Expect::Success), ran(1, "")).yes);
+        assert!(judge_again(&probe(Expect::Success), ran(0, "")).yes);
     }
 }

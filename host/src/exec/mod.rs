@@ -297,6 +297,7 @@ pub fn run(
 }
 
 /// What a probe said.
+#[derive(Clone)]
 struct ProbeRun {
     yes: bool,
     stdout: String,
@@ -344,6 +345,9 @@ struct Executor<'t> {
     /// What puts back the services this run stopped or disabled, in the order they were
     /// changed (undone in reverse when the run fails).
     undo_services: Vec<(String, &'static str)>,
+    /// The answers of the checks asked since the last action that could change anything:
+    /// two checks reading the same command's output (`containerd config dump`) run it once.
+    check_answers: Vec<(plugin_api::Probe, ProbeRun)>,
 }
 
 impl<'t> Executor<'t> {
@@ -378,6 +382,7 @@ impl<'t> Executor<'t> {
             transactions: 0,
             installed: Vec::new(),
             undo_services: Vec::new(),
+            check_answers: Vec::new(),
         }
     }
 
@@ -445,6 +450,10 @@ impl<'t> Executor<'t> {
 
     /// Carries out one action; each kind has its own function below.
     fn apply(&mut self, action: &Action, kernel_step: bool) -> Result<Outcome, Failure> {
+        // Anything but a check may change what a check reads: earlier answers are forgotten.
+        if !matches!(action, Action::Check(_)) {
+            self.check_answers.clear();
+        }
         match action {
             Action::WriteFile { .. } => self.apply_write_file(action),
             Action::MergeFile { .. } => self.apply_merge_file(action),

@@ -413,13 +413,20 @@ fn install_step(packages: &[Package], lock: &str, installed: Probe) -> Step {
 fn hold_step(held: &[&str], lock: &str) -> Step {
     let mut argv = vec!["apt-mark", "-o", lock, "hold"];
     argv.extend(held);
+    // A hold is dpkg's selection state `hold` (what `apt-mark hold` sets and `showhold`
+    // lists), read straight from dpkg's database: `db:Status-Want`, since dpkg 1.17.11
+    // (dpkg-query(1)), without loading apt's cache as `apt-mark showhold` does.
     let probe = Probe {
-        argv: ["apt-mark", "showhold"]
-            .iter()
-            .chain(held)
-            .map(|a| (*a).to_owned())
-            .collect(),
-        expect: Expect::StdoutLines(held.iter().map(|h| (*h).to_owned()).collect()),
+        argv: [
+            "dpkg-query",
+            "--show",
+            "--showformat=${Package} ${db:Status-Want}\\n",
+        ]
+        .iter()
+        .chain(held)
+        .map(|a| (*a).to_owned())
+        .collect(),
+        expect: Expect::StdoutLines(held.iter().map(|h| format!("{h} hold")).collect()),
     };
     Step::new(
         Phase::Packages,

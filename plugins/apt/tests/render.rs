@@ -260,16 +260,17 @@ fn docker_on_ubuntu_focal_adds_a_signed_by_source_then_refreshes_installs_and_ho
             env: BTreeMap::new(),
             unless: Some(Probe {
                 argv: strings(&[
-                    "apt-mark",
-                    "showhold",
+                    "dpkg-query",
+                    "--show",
+                    "--showformat=${Package} ${db:Status-Want}\\n",
                     "containerd.io",
                     "docker-ce",
                     "docker-ce-cli"
                 ]),
                 expect: Expect::StdoutLines(strings(&[
-                    "containerd.io",
-                    "docker-ce",
-                    "docker-ce-cli"
+                    "containerd.io hold",
+                    "docker-ce hold",
+                    "docker-ce-cli hold"
                 ])),
             }),
             transaction: false,
