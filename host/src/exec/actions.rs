@@ -159,10 +159,31 @@ impl Executor<'_> {
         }
         let mut argv = argv.clone();
         let mut unless = unless.clone();
-        let probe_usable = self.resolve_versions(resolve, &mut argv, &mut unless)?;
-        if let Some(probe) = unless.as_ref().filter(|_| probe_usable) {
-            if self.probe(probe) {
-                return Ok(Outcome::Unchanged);
+        // When neither the command nor the probe's own command line needs the versions (only
+        // what the probe must print does, as for a refresh skipped once everything is
+        // installed at its pin), the probe is asked first: a probe command that fails says
+        // "not done" whatever they resolve to, and they are not looked up at all.
+        let needs = |args: &[String]| {
+            resolve
+                .iter()
+                .any(|r| args.iter().any(|a| a.contains(&r.placeholder)))
+        };
+        let early = match &unless {
+            Some(probe) if !resolve.is_empty() && !needs(&argv) && !needs(&probe.argv) => {
+                Some(self.probe_run(probe))
+            }
+            _ => None,
+        };
+        if early.as_ref().is_none_or(|run| run.status == Some(0)) {
+            let probe_usable = self.resolve_versions(resolve, &mut argv, &mut unless)?;
+            if let Some(probe) = unless.as_ref().filter(|_| probe_usable) {
+                let done = match early {
+                    Some(run) => super::commands::judge_again(probe, run).yes,
+                    None => self.probe(probe),
+                };
+                if done {
+                    return Ok(Outcome::Unchanged);
+                }
             }
         }
         let aside_before = if *transaction {
