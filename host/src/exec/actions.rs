@@ -157,6 +157,10 @@ impl Executor<'_> {
                 argv.join(" ")
             )));
         }
+        if let image::Way::Builtin(image::Builtin::MakeDirs { mode, dirs }) = self.way(argv, false)
+        {
+            return self.make_dirs(mode, &dirs);
+        }
         let mut argv = argv.clone();
         let mut unless = unless.clone();
         let probe_usable = self.resolve_versions(resolve, &mut argv, &mut unless)?;
@@ -165,6 +169,7 @@ impl Executor<'_> {
                 return Ok(Outcome::Unchanged);
             }
         }
+        self.prepare_versionlock(&argv)?;
         let aside_before = if *transaction {
             self.set_aside()
         } else {
@@ -365,6 +370,15 @@ impl Executor<'_> {
         let run = self.probe_run(&check.probe);
         if run.yes {
             return Ok(Outcome::Unchanged);
+        }
+        // An image root that cannot run the check (its program is not installed there) is
+        // reported as not checked, never as passed.
+        if let (false, Some(why)) = (self.live, &run.unavailable) {
+            return Ok(Outcome::Skipped(format!(
+                "not checked ({why}): {}; `installer verify --root {}` asks it once the root has it",
+                check.description,
+                self.target.dir().display()
+            )));
         }
         // A probe whose command is missing did not check anything: say that, not that
         // the thing checked is wrong.

@@ -1,6 +1,7 @@
 //! What the actions are made of: file writes through the journal, owners from the target's
 //! own databases, commands (chrooted under `--root`) and probes.
 
+use super::image_run;
 use super::*;
 
 impl Executor<'_> {
@@ -183,23 +184,18 @@ impl Executor<'_> {
         env: &BTreeMap<String, String>,
         limit: Option<Duration>,
     ) -> Result<std::process::Output, Failure> {
-        let mut cmd = if self.live {
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
-            c
-        } else {
-            let mut c = Command::new("chroot");
-            c.arg(self.target.dir()).args(argv);
-            c
-        };
-        cmd.env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .env("LC_ALL", "C")
-        .envs(env);
-        cmd.stdin(std::process::Stdio::null());
-        let started = std::time::Instant::now();
+        self.run_command(argv, env, limit, false)
+    }
+
+    /// [`Self::command_within`] for a command that only asks (`probe`) or changes; on an
+    /// image root the two may run differently ([`super::image`]).
+    pub(super) fn run_command(
+        &self,
+        argv: &[String],
+        env: &BTreeMap<String, String>,
+        limit: Option<Duration>,
+        probe: bool,
+    ) -> Result<std::process::Output, Failure> {
         let failed = |message: String| Failure {
             message,
             command: Some(argv.to_vec()),
@@ -207,9 +203,27 @@ impl Executor<'_> {
             output_tail: None,
             left_behind: None,
         };
-        let out = match limit {
-            None => cmd.output().map(Some),
-            Some(limit) => output_within(cmd, limit),
+        let way = self.way(argv, probe);
+        let (mut cmd, input) = match self.prepare(argv, way).map_err(failed)? {
+            image_run::Prepared::Command(c) => (c, None),
+            image_run::Prepared::Filter(c, input) => (c, Some(input)),
+            image_run::Prepared::Answer(out) => return Ok(out),
+        };
+        // What the log shows: the command as it ran (chrooted, or the host's own).
+        let ran = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ");
+        cmd.env("PATH", super::image::PATH)
+            .env("LC_ALL", "C")
+            .envs(env);
+        cmd.stdin(std::process::Stdio::null());
+        let started = std::time::Instant::now();
+        let out = match (input, limit) {
+            (Some(input), _) => image_run::filter(cmd, input).map(Some),
+            (None, None) => cmd.output().map(Some),
+            (None, Some(limit)) => output_within(cmd, limit),
         }
         .map_err(|e| failed(format!("cannot run `{}`: {e}", argv.join(" "))))?
         .ok_or_else(|| {
@@ -221,7 +235,7 @@ impl Executor<'_> {
         })?;
         let entry = format!(
             "$ {}\n{}{}[exit {}, {:.2} s]\n",
-            argv.join(" "),
+            ran,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
             out.status
@@ -263,7 +277,7 @@ impl Executor<'_> {
 
     /// Runs a probe and reads its answer.
     pub(super) fn probe_run(&self, probe: &Probe) -> ProbeRun {
-        let out = match self.command_within(&probe.argv, &BTreeMap::new(), Some(PROBE_LIMIT)) {
+        let out = match self.run_command(&probe.argv, &BTreeMap::new(), Some(PROBE_LIMIT), true) {
             Ok(out) => out,
             Err(failure) => {
                 return ProbeRun {

@@ -17,6 +17,8 @@ mod commands;
 mod download;
 mod files;
 mod http;
+mod image;
+mod image_run;
 mod journal;
 mod keys;
 mod locks;
@@ -25,6 +27,7 @@ mod readiness;
 mod report;
 mod verify;
 
+pub use image_run::describe_image_commands;
 pub use preflight::{managed_elsewhere, preflight, preflight_with_node, Preflight};
 pub use readiness::readiness;
 pub use report::{
@@ -114,6 +117,7 @@ pub fn run(
 ) -> RunReport {
     let mut exec = Executor::new(target, opts);
     exec.plugins = plan.plugins.clone();
+    exec.distro = Some(plan.distro.clone());
     exec.vulnerabilities = plan.vulnerabilities.clone();
     exec.overrides = plan.overrides.clone();
     exec.preexisting = plan
@@ -192,6 +196,34 @@ pub fn run(
         }
     }
 
+    // On an image root, a command neither the root nor this host can run would stop the run
+    // half-way: it is refused now, before anything changes.
+    if !exec.live {
+        for (i, step) in plan.steps.iter().enumerate() {
+            if step.kind.changes_the_kernel() {
+                continue;
+            }
+            for action in &step.actions {
+                let Action::Run { argv, .. } = action else {
+                    continue;
+                };
+                if let image::Way::Unavailable(why) = exec.way(argv, false) {
+                    reports[i].status = StepStatus::Failed;
+                    let error = Failure {
+                        message: format!("{why}; nothing was changed"),
+                        command: Some(argv.clone()),
+                        exit_status: None,
+                        output_tail: None,
+                        left_behind: None,
+                    };
+                    let mut report = failed(reports, exec, error);
+                    report.status = RunStatus::Refused;
+                    return report;
+                }
+            }
+        }
+    }
+
     // The checks of the prerequisites phase guard what follows (a config of another schema, a
     // drop-in with the other driver, sources that no longer serve the release): all of them
     // are asked now, so that the run is refused before anything changes.
@@ -206,6 +238,21 @@ pub fn run(
             let probe = exec.probe_run(&check.probe);
             if probe.yes {
                 continue;
+            }
+            // An image root without the check's program (an empty root being filled from
+            // this host) cannot be asked; what the check reads can: when no file or
+            // directory its command names is in the root, there is nothing for it to find.
+            // Said in the report, never passed silently; any of them there, the run refuses.
+            if let (false, Some(why)) = (exec.live, &probe.unavailable) {
+                let named = image::named_paths(&check.probe.argv);
+                if !named.is_empty() && !named.iter().any(|p| target.exists(p)) {
+                    reports[i].notes.push(format!(
+                        "not asked ({why}): none of what it reads is in {} ({}), so there is nothing for it to find",
+                        target.dir().display(),
+                        named.join(", ")
+                    ));
+                    continue;
+                }
             }
             reports[i].status = StepStatus::Failed;
             let message = match &probe.unavailable {
@@ -290,6 +337,10 @@ pub fn run(
                 }
             }
         }
+        // A prerequisite not asked on an image root (above) says so.
+        if status == StepStatus::Unchanged && !reports[i].notes.is_empty() {
+            status = StepStatus::Skipped;
+        }
         reports[i].status = status;
         progress(&reports[i], i + 1, total);
     }
@@ -328,6 +379,11 @@ struct Executor<'t> {
     /// The files the plan merges into that existed when the run started: the site's.
     preexisting: BTreeSet<String>,
     plugins: Vec<crate::compose::PluginRef>,
+    /// The distro the plan is for: how an image root's commands run depends on it
+    /// (`rpm.releasever`, the versionlock list).
+    distro: Option<plugin_api::Distro>,
+    /// Where a host dnf run's configuration is written (made on first use, removed after).
+    scratch: std::cell::OnceCell<Result<image_run::Scratch, String>>,
     live: bool,
     systemd: bool,
     allow_insecure_repo: bool,
@@ -367,6 +423,8 @@ impl<'t> Executor<'t> {
             overrides: Vec::new(),
             preexisting: BTreeSet::new(),
             plugins: Vec::new(),
+            distro: None,
+            scratch: std::cell::OnceCell::new(),
             live,
             systemd: live && target.is_dir("/run/systemd/system"),
             allow_insecure_repo: opts.allow_insecure_repo,
