@@ -26,4 +26,5 @@ mod migrate;
 mod packs;
 mod render;
 mod rpm;
+mod rpm_roots;
 mod verify;

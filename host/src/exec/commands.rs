@@ -290,14 +290,7 @@ impl Executor<'_> {
             }
         };
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let yes = out.status.success()
-            && match &probe.expect {
-                Expect::Success => true,
-                Expect::StdoutContains(t) => stdout.contains(t.as_str()),
-                Expect::StdoutLacks(t) => !stdout.contains(t.as_str()),
-                Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
-                Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
-            };
+        let yes = out.status.success() && expected(&probe.expect, &stdout);
         // chroot and the shell say 127 when the command is not there.
         let unavailable = (out.status.code() == Some(127)).then(|| {
             format!(
@@ -313,6 +306,17 @@ impl Executor<'_> {
             stdout,
             unavailable,
         }
+    }
+}
+
+/// Whether a probe's output is what it expects.
+pub(super) fn expected(expect: &Expect, stdout: &str) -> bool {
+    match expect {
+        Expect::Success => true,
+        Expect::StdoutContains(t) => stdout.contains(t.as_str()),
+        Expect::StdoutLacks(t) => !stdout.contains(t.as_str()),
+        Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
+        Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
     }
 }
 

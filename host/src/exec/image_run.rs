@@ -275,3 +275,120 @@ pub fn describe_image_commands(plan: &mut crate::compose::Plan, target: &Target)
             .collect();
     }
 }
+
+impl Executor<'_> {
+    /// Asks a check the root cannot run (its program is not there) with this host's program,
+    /// on a copy of what it reads: the files and directories (two levels) its command names,
+    /// read through the target into a directory of this host, and the command's paths
+    /// pointed there. The host's program never sees a path of the root. `None` when the
+    /// host lacks the program too, or the copy cannot be made.
+    pub(super) fn probe_on_copy(&self, probe: &Probe, named: &[String]) -> Option<(bool, String)> {
+        if !image::host_has(&probe.argv[0]) {
+            return None;
+        }
+        let copy = Scratch(
+            nix::unistd::mkdtemp(&std::env::temp_dir().join("installer-check-XXXXXX")).ok()?,
+        );
+        let put = |path: &str, bytes: &[u8]| -> Option<()> {
+            let at = copy.0.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(at.parent()?).ok()?;
+            std::fs::write(at, bytes).ok()
+        };
+        for path in named {
+            let path = path.trim_end_matches('/');
+            if let Ok(Some(file)) = self.current(path) {
+                put(path, &file.bytes)?;
+                continue;
+            }
+            let mut dirs = vec![(path.to_owned(), 0)];
+            while let Some((dir, depth)) = dirs.pop() {
+                let Ok(names) = self.target.list_dir(&dir) else {
+                    continue;
+                };
+                std::fs::create_dir_all(copy.0.join(dir.trim_start_matches('/'))).ok()?;
+                for name in names {
+                    let child = format!("{dir}/{}", name.to_string_lossy());
+                    if let Some(file) = self.current(&child).ok().flatten() {
+                        put(&child, &file.bytes)?;
+                    } else if depth < 2 && self.target.is_dir(&child) {
+                        dirs.push((child, depth + 1));
+                    }
+                }
+            }
+        }
+        let tops: Vec<&str> = named
+            .iter()
+            .filter_map(|p| p.trim_start_matches('/').split('/').next())
+            .collect();
+        let argv: Vec<String> = probe
+            .argv
+            .iter()
+            .map(|a| repoint(a, &tops, &copy.0))
+            .collect();
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env("PATH", image::PATH)
+            .env("LC_ALL", "C")
+            .stdin(std::process::Stdio::null());
+        let out = cmd.output().ok()?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        self.log.borrow_mut().push_str(&format!(
+            "$ {} (on a copy of the root's files)\n{stdout}[exit {:?}]\n",
+            argv.join(" "),
+            out.status.code()
+        ));
+        Some((
+            out.status.success() && commands::expected(&probe.expect, &stdout),
+            stdout,
+        ))
+    }
+}
+
+/// `arg` with every absolute path that starts a word and begins with one of `tops` (`/etc`)
+/// moved under `copy`.
+fn repoint(arg: &str, tops: &[&str], copy: &Path) -> String {
+    let chars: Vec<char> = arg.chars().collect();
+    let mut out = String::new();
+    for (i, c) in chars.iter().enumerate() {
+        let starts = *c == '/' && (i == 0 || " '\"=;(".contains(chars[i - 1]));
+        if starts {
+            let rest: String = chars[i + 1..].iter().collect();
+            let hit = tops.iter().any(|t| {
+                rest.strip_prefix(t).is_some_and(|r| {
+                    r.is_empty()
+                        || !(r
+                            .starts_with(|c: char| c.is_ascii_alphanumeric() || "._-".contains(c)))
+                })
+            });
+            if hit {
+                out.push_str(&copy.display().to_string());
+            }
+        }
+        out.push(*c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checks_paths_are_pointed_at_the_copy_and_nothing_else() {
+        let copy = Path::new("/tmp/c");
+        let tops = ["etc"];
+        assert_eq!(repoint("/etc", &tops, copy), "/tmp/c/etc");
+        assert_eq!(
+            repoint(
+                "f=/etc/containerd/config.toml; find /etc/containerd 2>/dev/null",
+                &tops,
+                copy
+            ),
+            "f=/tmp/c/etc/containerd/config.toml; find /tmp/c/etc/containerd 2>/dev/null"
+        );
+        assert_eq!(
+            repoint("/etcetera /usr/etc s/etc/x/", &tops, copy),
+            "/etcetera /usr/etc s/etc/x/"
+        );
+    }
+}

@@ -253,6 +253,16 @@ pub fn run(
                     ));
                     continue;
                 }
+                // What it reads is there: asked with this host's program on a copy of it.
+                if let Some((true, _)) = exec.probe_on_copy(&check.probe, &named) {
+                    reports[i].notes.push(format!(
+                        "asked with this host's `{}` on a copy of {} from {} ({why})",
+                        check.probe.argv[0],
+                        named.join(", "),
+                        target.dir().display()
+                    ));
+                    continue;
+                }
             }
             reports[i].status = StepStatus::Failed;
             let message = match &probe.unavailable {
