@@ -371,9 +371,10 @@ impl Executor<'_> {
         if run.yes {
             return Ok(Outcome::Unchanged);
         }
-        // An image root that cannot run the check (its program is not installed there) is
-        // reported as not checked, never as passed.
-        if let (false, Some(why)) = (self.live, &run.unavailable) {
+        // An image root filled from this host that cannot run the check (its program is not
+        // installed there) is reported as not checked, never as passed; anywhere else a
+        // missing program is a broken install.
+        if let (false, Some(why), true) = (self.live, &run.unavailable, self.host_filled.get()) {
             return Ok(Outcome::Skipped(format!(
                 "not checked ({why}): {}; `installer verify --root {}` asks it once the root has it",
                 check.description,

@@ -204,6 +204,15 @@ impl Executor<'_> {
             left_behind: None,
         };
         let way = self.way(argv, probe);
+        // A probe whose program is nowhere says what chroot and the shell say then: 127.
+        if let (true, super::image::Way::Unavailable(why)) = (probe, &way) {
+            tracing::debug!("{why}");
+            return Ok(std::process::Output {
+                status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
+                stdout: Vec::new(),
+                stderr: why.clone().into_bytes(),
+            });
+        }
         let (mut cmd, input) = match self.prepare(argv, way).map_err(failed)? {
             image_run::Prepared::Command(c) => (c, None),
             image_run::Prepared::Filter(c, input) => (c, Some(input)),

@@ -166,7 +166,7 @@ pub(crate) fn decide(
             Ok(())
         } else {
             Err(Way::Unavailable(format!(
-                "`{program}` is not in {shown}, and this host has no `{tool}` to run it for the root (`{tool} {}` is how an image root without one is served); install {package} on this host (apt-get install {package}), or install `{program}` in the root first",
+                "`{program}` is not installed in {shown}, and this host has no `{tool}` to run it for the root (`{tool} {}` is how an image root without one is served); install {package} on this host (apt-get install {package}), or install `{program}` in the root first",
                 if tool == "dnf" { "--installroot" } else { "--root" }
             )))
         }
@@ -181,7 +181,7 @@ pub(crate) fn decide(
         "dnf" | "yum" => host("dnf", "dnf").and_then(|()| {
             let Some(releasever) = root.releasever else {
                 return Err(Way::Unavailable(format!(
-                    "`{program}` is not in {shown}, and the distro pack sets no `rpm.releasever` for this host's dnf to fill the root with (`dnf --installroot --releasever`); give the pack one"
+                    "`{program}` is not installed in {shown}, and the distro pack sets no `rpm.releasever` for this host's dnf to fill the root with (`dnf --installroot --releasever`); give the pack one"
                 )));
             };
             let mut host_argv = vec![
@@ -232,7 +232,7 @@ pub(crate) fn decide(
         }),
         _ => Err(builtin(name, args, probe).map_or_else(
             || Way::Unavailable(format!(
-                "`{program}` is not in {shown} (its PATH: {PATH}), and installer cannot run it for the root from this host; install it in the root first, or run installer inside the image"
+                "`{program}` is not installed in {shown} (its PATH: {PATH}), and installer cannot run it for the root from this host; install it in the root first, or run installer inside the image"
             )),
             Way::Builtin,
         )),
@@ -535,7 +535,10 @@ mod tests {
         else {
             panic!("a host's systemctl never stands in")
         };
-        assert!(why.contains("`systemctl` is not in /img"), "{why}");
+        assert!(
+            why.contains("`systemctl` is not installed in /img"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -58,7 +58,10 @@ impl Executor<'_> {
                 c.arg(root).args(argv);
                 Ok(Prepared::Command(c))
             }
-            Way::BuildHost(host) => self.host_command(&host).map(Prepared::Command),
+            Way::BuildHost(host) => {
+                self.host_filled.set(true);
+                self.host_command(&host).map(Prepared::Command)
+            }
             Way::Builtin(Builtin::Test { flag, path }) => {
                 let yes = match flag {
                     'd' => self.target.is_dir(&path),
@@ -243,7 +246,8 @@ pub(super) fn filter(mut cmd: Command, input: Vec<u8>) -> std::io::Result<Output
 /// kernel are skipped on an image root and get nothing.
 pub fn describe_image_commands(plan: &mut crate::compose::Plan, target: &Target) {
     let mut exec = Executor::asking(target);
-    if exec.live {
+    // `/` is this system, chroot or not: its plan reads the same everywhere.
+    if exec.live || target.dir() == Path::new("/") {
         return;
     }
     exec.distro = Some(plan.distro.clone());

@@ -394,6 +394,9 @@ struct Executor<'t> {
     distro: Option<plugin_api::Distro>,
     /// Where a host dnf run's configuration is written (made on first use, removed after).
     scratch: std::cell::OnceCell<Result<image_run::Scratch, String>>,
+    /// Whether a command of this run ran as the build host's package manager: the root is
+    /// being filled from this host, and may lack what a check runs.
+    host_filled: std::cell::Cell<bool>,
     live: bool,
     systemd: bool,
     allow_insecure_repo: bool,
@@ -435,6 +438,7 @@ impl<'t> Executor<'t> {
             plugins: Vec::new(),
             distro: None,
             scratch: std::cell::OnceCell::new(),
+            host_filled: std::cell::Cell::new(false),
             live,
             systemd: live && target.is_dir("/run/systemd/system"),
             allow_insecure_repo: opts.allow_insecure_repo,
