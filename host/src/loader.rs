@@ -13,14 +13,18 @@ use std::path::{Path, PathBuf};
 use plugin_api::{Manifest, PluginKind, PROTOCOL_VERSION};
 use serde::Serialize;
 
+mod cache;
 mod child;
 
+use cache::FileKey;
+pub use cache::{
+    default_dir as default_cache_dir, host_identity as cache_host_identity, ManifestCache,
+};
 pub use child::{call, call_optional, child_main, FailureKind, PluginFailure, CHILD_COMMAND};
 use child::{Answer, Pending};
 
 /// The directories searched for plugins, in order: `--plugin-dir`, `INSTALLER_PLUGIN_PATH`,
-/// then the defaults (next to the binary, `<prefix>/lib/installer/plugins`,
-/// `/usr/lib/installer/plugins`). Duplicates are dropped, keeping the first.
+/// then the defaults ([`default_dirs`]). Duplicates are dropped, keeping the first.
 pub fn search_path(cli_dirs: &[PathBuf], env_path: Option<&str>, defaults: bool) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = cli_dirs.to_vec();
     if let Some(env_path) = env_path {
@@ -44,14 +48,19 @@ pub fn search_path(cli_dirs: &[PathBuf], env_path: Option<&str>, defaults: bool)
     dirs
 }
 
-/// The default plugin directories, derived from where the binary lives.
+/// The default plugin directories, derived from where the binary lives: a build directory
+/// (the plugins sit next to the binary in target/debug), `<prefix>/lib/installer/plugins`,
+/// and /usr/lib/installer/plugins. An installed binary's own directory (`/usr/bin`,
+/// `<prefix>/bin`) holds other programs, never plugins, and is not searched.
 pub fn default_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     if let Some(exe_dir) = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(Path::to_path_buf))
     {
-        dirs.push(exe_dir.clone());
+        if exe_dir.file_name().is_none_or(|name| name != "bin") {
+            dirs.push(exe_dir.clone());
+        }
         if let Some(prefix) = exe_dir.parent() {
             dirs.push(prefix.join("lib/installer/plugins"));
         }
@@ -144,8 +153,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Finds every candidate file in `dirs` and probes each in its own child process.
-    pub fn discover(dirs: &[PathBuf], trust: &Trust) -> Registry {
+    /// Finds every candidate file in `dirs` and reads each one's manifest: from `cache` when
+    /// it remembers that very file's content, otherwise by probing the file in its own child
+    /// process (and remembering the answer).
+    pub fn discover(dirs: &[PathBuf], trust: &Trust, mut cache: ManifestCache) -> Registry {
         let mut files = Vec::new();
         for dir in dirs {
             let entries = match fs::read_dir(dir) {
@@ -164,25 +175,51 @@ impl Registry {
             files.extend(names);
         }
 
-        // Probe every file at once: each probe is a child process, given the file that was
-        // checked (and hashed, with an allowlist) as an open descriptor.
+        // Probe every file the cache does not know at once: each probe is a child process,
+        // given the file that was checked (and hashed, with an allowlist) as an open
+        // descriptor.
         let probes: Vec<_> = files
             .iter()
             .map(|path| {
                 let file = open_checked(path)?;
                 let digest = trust.check(path, &file)?;
-                Ok((Pending::start(file, "manifest", ""), digest))
+                let key = match cache.enabled() {
+                    true => Some(
+                        FileKey::of(&file)
+                            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+                    ),
+                    false => None,
+                };
+                let probe = match key.as_ref().and_then(|key| cache.get(path, key)) {
+                    Some(manifest) => {
+                        tracing::debug!("manifest of {} from the cache", path.display());
+                        Probe::Known(manifest)
+                    }
+                    None => Probe::Started(Pending::start(file, "manifest", "")),
+                };
+                Ok((probe, key, digest))
             })
             .collect();
 
         let mut taken: Vec<(String, PathBuf)> = Vec::new();
         let mut candidates = Vec::new();
         for (path, probe) in files.into_iter().zip(probes) {
-            let (probe, digest) = match probe {
-                Ok((pending, digest)) => (Ok(pending), digest),
+            let (outcome, digest) = match probe {
+                Ok((Probe::Known(manifest), _, digest)) => (Ok(Answer::Ok(manifest)), digest),
+                Ok((Probe::Started(pending), key, digest)) => {
+                    let outcome = pending.finish().map_err(|e| e.to_string());
+                    match &outcome {
+                        Ok(Answer::Ok(manifest)) => {
+                            if let Some(key) = key {
+                                cache.put(&path, key, manifest.clone());
+                            }
+                        }
+                        _ => cache.forget(&path),
+                    }
+                    (outcome, digest)
+                }
                 Err(reason) => (Err(reason), None),
             };
-            let outcome = probe.and_then(|pending| pending.finish().map_err(|e| e.to_string()));
             let candidate = match outcome {
                 Err(reason) => Candidate {
                     path,
@@ -215,6 +252,7 @@ impl Registry {
                 ..candidate
             });
         }
+        cache.save();
         Registry { candidates }
     }
 
@@ -258,6 +296,14 @@ impl Registry {
     pub fn misbehaving(&self) -> impl Iterator<Item = &Candidate> {
         self.candidates.iter().filter(|c| c.misbehaved)
     }
+}
+
+/// How a candidate's manifest is obtained.
+enum Probe {
+    /// Remembered for this very content.
+    Known(serde_json::Value),
+    /// Asked of the plugin, in a child process.
+    Started(Pending),
 }
 
 fn is_candidate(path: &Path) -> bool {

@@ -482,3 +482,150 @@ fn plugins_show_names_a_plugins_options_with_their_help_and_defaults() {
         out.stdout
     );
 }
+
+/// The manifest cache: a plugin's manifest is read by starting it once; later commands take it
+/// from the cache while the file is the same, and start it again as soon as it is not.
+mod manifest_cache {
+    use super::*;
+
+    struct Cached {
+        cache: tempfile::TempDir,
+        log: std::path::PathBuf,
+    }
+
+    impl Cached {
+        fn new() -> Self {
+            let cache = tempfile::tempdir().unwrap();
+            let log = cache.path().join("manifest-calls.log");
+            Cached { cache, log }
+        }
+
+        fn installer(&self, dir: &PluginDir) -> Installer {
+            Installer::isolated(dir.path())
+                .env("INSTALLER_CACHE_DIR", self.cache.path().join("c"))
+                .env("FIXTURE_MANIFEST_LOG", &self.log)
+        }
+
+        /// How many times test-runtime's manifest was asked for.
+        fn manifest_calls(&self) -> usize {
+            std::fs::read_to_string(&self.log)
+                .map(|t| t.lines().count())
+                .unwrap_or(0)
+        }
+    }
+
+    fn names(out: &crate::util::Output) -> Vec<String> {
+        out.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["name"].as_str().unwrap_or("?"),
+                    r["status"].as_str().unwrap_or("?")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plugin_is_started_for_its_manifest_once_and_again_when_its_file_changes() {
+        let dir = PluginDir::new().with_fixture("test-runtime");
+        let cached = Cached::new();
+        let list = || {
+            cached
+                .installer(&dir)
+                .args(["plugins", "list", "--output", "json"])
+                .run()
+        };
+        let first = list();
+        assert_eq!(first.code, 0, "{}", first.stderr);
+        assert_eq!(cached.manifest_calls(), 1);
+        let second = list();
+        assert_eq!(names(&second), names(&first));
+        assert_eq!(
+            cached.manifest_calls(),
+            1,
+            "the second list started the plugin"
+        );
+
+        // Another plugin copied over the same file (same path, same inode): started again, and
+        // listed under its own name.
+        let file = dir.path().join("libtest-runtime.so");
+        std::fs::write(&file, std::fs::read(workspace_plugin("apt")).unwrap()).unwrap();
+        let third = list();
+        assert_eq!(names(&third), vec!["apt loaded"], "{}", third.stderr);
+        // And back: the old manifest is not trusted for the old content's path either.
+        std::fs::write(
+            &file,
+            std::fs::read(fixture_plugin("test-runtime")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(names(&list()), names(&first));
+        assert_eq!(cached.manifest_calls(), 2);
+
+        // --no-cache starts it every time.
+        cached
+            .installer(&dir)
+            .args(["plugins", "list", "--no-cache"])
+            .run()
+            .code(0);
+        assert_eq!(cached.manifest_calls(), 3);
+    }
+
+    #[test]
+    fn a_plan_starts_only_the_plugins_it_calls_once_their_manifests_are_cached() {
+        let dir = PluginDir::new()
+            .with_workspace_plugins()
+            .with_fixture("test-runtime");
+        let cached = Cached::new();
+        let plan = || {
+            cached
+                .installer(&dir)
+                .args(["plan", "--distro", "debian-12", "--runtime", "containerd"])
+                .run()
+                .code(0)
+        };
+        plan();
+        assert_eq!(
+            cached.manifest_calls(),
+            1,
+            "the first plan reads every manifest"
+        );
+        let again = plan();
+        assert_eq!(cached.manifest_calls(), 1, "test-runtime was started again");
+        assert!(again.stdout.contains("containerd"), "{}", again.stdout);
+    }
+
+    #[test]
+    fn a_cache_file_someone_else_could_write_is_not_used() {
+        let dir = PluginDir::new().with_fixture("test-runtime");
+        let cached = Cached::new();
+        let list = || {
+            cached
+                .installer(&dir)
+                .args(["plugins", "list"])
+                .run()
+                .code(0)
+        };
+        list();
+        let file = cached.cache.path().join("c/plugin-manifests.json");
+        assert!(file.is_file());
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        list();
+        assert_eq!(
+            cached.manifest_calls(),
+            2,
+            "a world-writable cache was read"
+        );
+        // Nor is one that is not a cache: the plugins are started and it is replaced.
+        std::fs::write(&file, "garbage").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let out = list();
+        assert!(out.stdout.contains("test-runtime"), "{}", out.stdout);
+        assert_eq!(cached.manifest_calls(), 3);
+        list();
+        assert_eq!(cached.manifest_calls(), 3);
+    }
+}

@@ -23,6 +23,7 @@ mod docker;
 mod faults;
 mod idempotence;
 mod migrate;
+mod package;
 mod packs;
 mod render;
 mod rpm;

@@ -63,7 +63,8 @@ pub struct GlobalArgs {
     pub plugin_path: Option<String>,
 
     /// Search only --plugin-dir and INSTALLER_PLUGIN_PATH, not the default directories
-    /// (next to the binary, <prefix>/lib/installer/plugins, /usr/lib/installer/plugins).
+    /// (a build directory holding the binary, <prefix>/lib/installer/plugins,
+    /// /usr/lib/installer/plugins).
     #[arg(long, env = "INSTALLER_NO_DEFAULT_PLUGIN_DIRS", hide_env_values = true, global = true, value_parser = clap::builder::BoolishValueParser::new())]
     pub no_default_plugin_dirs: bool,
 
@@ -82,6 +83,22 @@ pub struct GlobalArgs {
     /// allowlist, files it does not list are refused.
     #[arg(long = "plugin-sha256", value_name = "FILE-NAME=HEX", global = true)]
     pub plugin_sha256: Vec<String>,
+
+    /// Start every plugin to read its manifest, instead of reusing the manifests earlier
+    /// runs read from the very same files (kept in /var/cache/installer for root,
+    /// ~/.cache/installer otherwise).
+    #[arg(long, env = "INSTALLER_NO_CACHE", hide_env_values = true, global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_cache: bool,
+
+    /// Where the manifest cache lives, instead of the default.
+    #[arg(
+        long,
+        env = "INSTALLER_CACHE_DIR",
+        value_name = "DIR",
+        global = true,
+        hide = true
+    )]
+    pub cache_dir: Option<PathBuf>,
 
     /// Add a distro-pack directory; its packs add to or override the built-in ones, those of
     /// /usr/share/installer/distros and /etc/installer/distros, and those of an earlier

@@ -23,7 +23,7 @@ use clap::Parser;
 pub use crate::options::Selection;
 pub use args::{Cli, Command, DistrosCommand, GlobalArgs, OutputFormat, PluginsCommand};
 
-use crate::loader::{self, Registry, Trust};
+use crate::loader::{self, ManifestCache, Registry, Trust};
 use crate::render::printable;
 use crate::target::Target;
 use crate::Error;
@@ -200,7 +200,27 @@ impl Context<'_> {
 
     /// Every plugin on the plugin path, probed.
     pub fn registry(&self) -> Result<Registry, Error> {
-        Ok(Registry::discover(&self.plugin_dirs(), &self.trust()?))
+        Ok(Registry::discover(
+            &self.plugin_dirs(),
+            &self.trust()?,
+            self.manifest_cache(),
+        ))
+    }
+
+    /// The manifest cache this command reads and updates (none with --no-cache).
+    pub fn manifest_cache(&self) -> ManifestCache {
+        if self.global.no_cache {
+            return ManifestCache::disabled();
+        }
+        match self
+            .global
+            .cache_dir
+            .clone()
+            .or_else(loader::default_cache_dir)
+        {
+            Some(dir) => ManifestCache::open(&dir, loader::cache_host_identity()),
+            None => ManifestCache::disabled(),
+        }
     }
 
     /// Whether `--output json` was given.

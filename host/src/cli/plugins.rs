@@ -11,7 +11,7 @@ use crate::Error;
 /// broken plugin directory; the loaded plugins are listed all the same.
 pub fn list(ctx: &Context) -> Result<ExitCode, Error> {
     let dirs = ctx.plugin_dirs();
-    let registry = crate::loader::Registry::discover(&dirs, &ctx.trust()?);
+    let registry = crate::loader::Registry::discover(&dirs, &ctx.trust()?, ctx.manifest_cache());
     if ctx.json() {
         let rows: Vec<CandidateRow> = registry.candidates.iter().map(CandidateRow::from).collect();
         print_json(&rows);

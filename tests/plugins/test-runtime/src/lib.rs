@@ -20,6 +20,13 @@ pub const DEFAULT_FINGERPRINT: &str = "0123456789ABCDEF0123456789ABCDEF01234567"
 
 impl RuntimePlugin for TestRuntime {
     fn manifest(&self) -> Manifest {
+        // Tests of the host's manifest cache count how often the manifest is asked for.
+        if let Some(log) = std::env::var_os("FIXTURE_MANIFEST_LOG") {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+                let _ = writeln!(f, "test-runtime");
+            }
+        }
         Manifest::runtime("test-runtime", "0.1.0", &["debian", "rhel", "suse"])
     }
 
