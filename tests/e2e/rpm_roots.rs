@@ -207,3 +207,57 @@ fn an_empty_opensuse_root_gets_containerd_from_the_hosts_zypper_and_a_second_run
     verification_not_passed_silently(&first);
     changes_nothing(&run(&root.root, &selection));
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn zyppers_key_and_addrepo_steps_fill_an_empty_opensuse_root_through_installer_run() {
+    require(&[TOOLS, &["zypper"]].concat());
+    let repo = RpmRepo::build();
+    let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));
+    let root = EmptyRoot::new("leap-repo-image-");
+    // No built-in runtime plans a vendor repository on SUSE (no vendor documents one for
+    // zypper; docs/upstream-facts.md), so the fixture runtime asks for one: the zypper plugin's
+    // own key, import, addrepo, refresh, install and lock steps then run for real.
+    let fixture = crate::util::PluginDir::new().with_fixture("test-runtime");
+    let selection = vec![
+        "--plugin-dir".to_owned(),
+        fixture.path().display().to_string(),
+        "--distro".into(),
+        "opensuse-leap-15".into(),
+        "--runtime".into(),
+        "test-runtime".into(),
+        "--version".into(),
+        "1.6".into(),
+        "--set".into(),
+        format!(
+            "test-runtime.repo-url={}/linux/centos/9/x86_64/stable",
+            server.url()
+        ),
+        "--set".into(),
+        format!("test-runtime.key-url={}/linux/centos/gpg", server.url()),
+        "--set".into(),
+        format!("test-runtime.fingerprint={}", repo.key.fingerprint),
+        "--set".into(),
+        "test-runtime.package=containerd".into(),
+    ];
+    let first = run(&root.root, &selection);
+    first.expect_code(0);
+    // The key fetched, checked, kept and imported into the root's rpm database.
+    assert!(root
+        .read("/etc/pki/rpm-gpg/test.asc")
+        .contains("BEGIN PGP PUBLIC KEY BLOCK"));
+    root.rpm_q(&format!(
+        "gpg-pubkey-{}",
+        repo.key.fingerprint[32..].to_lowercase()
+    ));
+    // The repository as zypper addrepo writes it, in the root, signatures checked.
+    let repo_file = root.read("/etc/zypp/repos.d/test.repo");
+    assert!(repo_file.contains("gpgcheck=1"), "{repo_file}");
+    assert!(repo_file.contains(&server.url()), "{repo_file}");
+    let installed = root.rpm_q("containerd");
+    assert!(installed.starts_with("containerd-1.6."), "{installed}");
+    let locks = root.read("/etc/zypp/locks");
+    assert!(locks.contains("solvable_name: containerd"), "{locks}");
+    assert!(root.join("/etc/test-engine/daemon.json").is_file());
+    changes_nothing(&run(&root.root, &selection));
+}
