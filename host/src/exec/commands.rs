@@ -213,9 +213,10 @@ impl Executor<'_> {
                 stderr: why.clone().into_bytes(),
             });
         }
-        let (mut cmd, input) = match self.prepare(argv, way).map_err(failed)? {
-            image_run::Prepared::Command(c) => (c, None),
-            image_run::Prepared::Filter(c, input) => (c, Some(input)),
+        let (mut cmd, input, confined) = match self.prepare(argv, way).map_err(failed)? {
+            image_run::Prepared::Command(c) => (c, None, false),
+            image_run::Prepared::Confined(c) => (c, None, true),
+            image_run::Prepared::Filter(c, input) => (c, Some(input), false),
             image_run::Prepared::Answer(out) => return Ok(out),
         };
         // What the log shows: the command as it ran (chrooted, or the host's own).
@@ -224,9 +225,12 @@ impl Executor<'_> {
             .map(|a| a.to_string_lossy())
             .collect::<Vec<_>>()
             .join(" ");
-        cmd.env("PATH", super::image::PATH)
-            .env("LC_ALL", "C")
-            .envs(env);
+        cmd.env("PATH", super::image::PATH).env("LC_ALL", "C");
+        // A plugin's environment (LD_PRELOAD, PYTHONPATH, RPM_CONFIGDIR...) would steer this
+        // host's own dnf, zypper or rpm: only what installer sets reaches them.
+        if !confined {
+            cmd.envs(env);
+        }
         cmd.stdin(std::process::Stdio::null());
         let started = std::time::Instant::now();
         let out = match (input, limit) {
@@ -345,11 +349,11 @@ pub(super) fn io_failure(path: &str, e: std::io::Error) -> Failure {
 
 /// How long a probe may run: they read state (`dpkg-query`, `containerd config dump`), and
 /// one that takes longer is stuck.
-const PROBE_LIMIT: Duration = Duration::from_secs(120);
+pub(super) const PROBE_LIMIT: Duration = Duration::from_secs(120);
 
 /// Runs `cmd` in its own process group, collecting its output; `None` when it ran longer
 /// than `limit` (the group is killed, so that a child holding the pipes cannot keep us).
-fn output_within(
+pub(super) fn output_within(
     mut cmd: Command,
     limit: Duration,
 ) -> std::io::Result<Option<std::process::Output>> {

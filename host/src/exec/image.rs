@@ -20,10 +20,14 @@
 //!   the program, the root and the fix; a probe that cannot run says "no" (the command it
 //!   guards runs), as on any target where a probe's program is missing.
 //!
-//! What the host's package manager keeps under the root (its database, caches, logs, repo
-//! and lock files) it writes itself, as in any image build; every path we hand it must
-//! resolve inside the root from the host's side too ([`inside`]), so that a link in the
-//! image cannot send it elsewhere.
+//! Every build-host program runs confined by bubblewrap ([`super::sandbox`]): this host
+//! read-only, only the root and a per-run scratch directory writable. What the host's package
+//! manager keeps under the root (its database, caches, logs, repo and lock files) it writes
+//! itself, as in any image build, and a link in the image that points elsewhere meets a
+//! read-only file system instead of a host file. The rpm database goes where the pack says
+//! the image's own rpm reads it (`rpm.dbpath`, `rpm.db_backend`, through the `.rpmmacros` of
+//! HOME, the scratch directory): a backend this host's rpm cannot write is refused before
+//! anything changes, as is an option of the plan that would point a tool elsewhere.
 
 use std::path::{Path, PathBuf};
 
@@ -33,17 +37,46 @@ use super::Target;
 /// in inside the root.
 pub(super) const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Stands for the directory of the configuration installer writes for a host dnf run; the
-/// executor puts the real one (made per run) in its place.
-pub(crate) const DNF_CONF_DIR: &str = "<installer's dnf settings for this run>";
+/// Stands for the per-run scratch directory (HOME, `.rpmmacros`, dnf's configuration); the
+/// executor puts the real one in its place.
+pub(crate) const SCRATCH: &str = "<installer's settings for this run>";
 
 /// Where dnf's versionlock keeps its locks when the pack does not say: the yum plugin's own
 /// default (plugins/yum/src/render.rs, `versionlock_list`).
 const VERSIONLOCK_LIST: &str = "/etc/dnf/plugins/versionlock.list";
 const YUM_VERSIONLOCK_LIST: &str = "/etc/yum/pluginconf.d/versionlock.list";
 
-/// The rpm databases of rpm 4.16+ (`/usr/lib/sysimage/rpm`, EL 9, SUSE) and earlier.
-const RPMDB: [&str; 2] = ["/usr/lib/sysimage/rpm", "/var/lib/rpm"];
+/// Where the host's dnf looks for plugins when `INSTALLER_DNF_PLUGIN_PATH` does not say:
+/// `dnf.const.PLUGINPATH` of Debian 12's dnf 4.14 (/usr/lib/python3/dist-packages/dnf/const.py),
+/// and the site-packages form other distributions build dnf with.
+const DNF_PLUGIN_DIRS: &[&str] = &[
+    "/usr/lib/python3/dist-packages/dnf-plugins",
+    "/usr/lib/python3/site-packages/dnf-plugins",
+];
+
+/// Options of a plan's command that would point a build-host tool at another root, database,
+/// configuration or plugin, or make it run code (`--eval`, `--pipe`): refused, since the
+/// root option and the settings are installer's.
+const RETARGETING: &[&str] = &[
+    "--installroot",
+    "--root",
+    "--dbpath",
+    "--eval",
+    "--pipe",
+    "--config",
+    "--define",
+    "--macros",
+    "--rcfile",
+    "--setopt",
+    "--pluginpath",
+    "--enableplugin",
+    "--disableplugin",
+    "--reposd-dir",
+    "--cache-dir",
+    "--raw-cache-dir",
+    "--solv-cache-dir",
+    "--pkg-cache-dir",
+];
 
 /// How one command runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,13 +96,23 @@ pub(crate) enum Way {
 /// A host program acting on the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HostCommand {
-    /// The command line (with [`DNF_CONF_DIR`] where dnf's configuration goes).
+    /// The command line (with [`SCRATCH`] where the scratch directory goes), run confined.
     pub argv: Vec<String>,
-    /// Paths inside the root the program is handed or keeps its state in: each must resolve
-    /// inside the root from the host's side ([`inside`]).
+    /// Files inside the root the program is handed to read (a key to import): each must
+    /// resolve inside the root from the host's side ([`inside`]), since bwrap's host is
+    /// readable and a link could hand it a host file.
     pub paths: Vec<String>,
+    /// Where the root's rpm database is, and its backend.
+    pub rpmdb: RpmDb,
     /// dnf's settings: the repositories' directory and the versionlock list, in the root.
     pub dnf: Option<DnfSettings>,
+}
+
+/// The rpm database of the image: the pack's `rpm.dbpath` and `rpm.db_backend`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RpmDb {
+    pub path: String,
+    pub backend: String,
 }
 
 /// What the configuration of a host dnf run says.
@@ -79,6 +122,9 @@ pub(crate) struct DnfSettings {
     pub reposdir: PathBuf,
     /// The root's versionlock list, as a host path.
     pub locklist: PathBuf,
+    /// The directory the host's versionlock plugin is loaded from, when this command uses
+    /// it (all other plugins are disabled).
+    pub versionlock: Option<PathBuf>,
 }
 
 /// What installer does itself in place of a program the root lacks.
@@ -99,8 +145,13 @@ pub(crate) struct ImageRoot<'a> {
     pub dir: &'a Path,
     /// The pack's `rpm.releasever`.
     pub releasever: Option<&'a str>,
+    /// The pack's `rpm.dbpath` and `rpm.db_backend`.
+    pub dbpath: Option<&'a str>,
+    pub db_backend: Option<&'a str>,
     /// The file dnf's versionlock keeps its locks in, inside the root.
     pub versionlock_list: &'a str,
+    /// Whether that file is there: the root's locks then hold for every dnf command.
+    pub has_locks: bool,
 }
 
 impl<'a> ImageRoot<'a> {
@@ -111,16 +162,31 @@ impl<'a> ImageRoot<'a> {
             None if distro.package_manager == "yum" => YUM_VERSIONLOCK_LIST,
             None => VERSIONLOCK_LIST,
         };
+        let var = |name: &str| distro.vars.get(name).map(String::as_str);
         ImageRoot {
             dir,
-            releasever: distro.vars.get("rpm.releasever").map(String::as_str),
+            releasever: var("rpm.releasever"),
+            dbpath: var("rpm.dbpath"),
+            db_backend: var("rpm.db_backend"),
             versionlock_list,
+            has_locks: false,
         }
     }
 
     fn join(&self, path: &str) -> PathBuf {
         self.dir.join(path.trim_start_matches('/'))
     }
+}
+
+/// What the decision needs to know of this host.
+pub(crate) struct Host<'a> {
+    /// Whether it has a program on its PATH.
+    pub has: &'a dyn Fn(&str) -> bool,
+    /// Whether its rpm writes a database backend.
+    pub writes_backend: &'a dyn Fn(&str) -> bool,
+    /// The directory its dnf's versionlock plugin is in, if it has one; an error when
+    /// `INSTALLER_DNF_PLUGIN_PATH` is not a plain path.
+    pub versionlock: &'a dyn Fn() -> Result<Option<PathBuf>, String>,
 }
 
 /// Whether the root has `program`: a path as it is, a name in one of [`PATH`]'s directories.
@@ -144,14 +210,14 @@ pub(crate) fn host_has(program: &str) -> bool {
         })
 }
 
-/// How `argv` runs on the image root: `probe` when it only asks. `in_root` and `on_host`
-/// say whether the root and the host have a program.
+/// How `argv` runs on the image root: `probe` when it only asks. `in_root` says whether
+/// the root has a program, `host` what this host has.
 pub(crate) fn decide(
     argv: &[String],
     probe: bool,
     root: &ImageRoot,
     in_root: &dyn Fn(&str) -> bool,
-    on_host: &dyn Fn(&str) -> bool,
+    host: &Host,
 ) -> Way {
     let Some((program, args)) = argv.split_first() else {
         return Way::Unavailable("an empty command".to_owned());
@@ -159,61 +225,146 @@ pub(crate) fn decide(
     if in_root(program) {
         return Way::Chroot;
     }
-    let shown = root.dir.display();
     let name = program.rsplit('/').next().unwrap_or(program);
-    let host = |tool: &str, package: &str| -> Result<(), Way> {
-        if on_host(tool) {
-            Ok(())
+    let way = match name {
+        "dnf" | "yum" | "zypper" | "rpm" => {
+            build_host(program, name, args, root, host).map_err(Way::Unavailable)
+        }
+        _ => Err(builtin(name, args, probe).map_or_else(
+            || Way::Unavailable(format!(
+                "`{program}` is not installed in {} (its PATH: {PATH}), and installer cannot run it for the root from this host; install it in the root first, or run installer inside the image",
+                root.dir.display()
+            )),
+            Way::Builtin,
+        )),
+    };
+    match way {
+        Ok(command) => Way::BuildHost(command),
+        Err(way) => way,
+    }
+}
+
+/// The build host's dnf, zypper or rpm for `program args`, or why it cannot stand in.
+fn build_host(
+    program: &str,
+    name: &str,
+    args: &[String],
+    root: &ImageRoot,
+    host: &Host,
+) -> Result<HostCommand, String> {
+    let shown = root.dir.display();
+    let refuse = |why: String| -> Result<HostCommand, String> { Err(why) };
+    let tool = if name == "yum" { "dnf" } else { name };
+    let option = if tool == "dnf" {
+        "--installroot"
+    } else {
+        "--root"
+    };
+    if !(host.has)(tool) {
+        return refuse(format!(
+            "`{program}` is not installed in {shown}, and this host has no `{tool}` to run it for the root (`{tool} {option}` is how an image root without one is served); install {tool} on this host (apt-get install {tool}), or install `{program}` in the root first"
+        ));
+    }
+    if !(host.has)(super::sandbox::BWRAP) {
+        return refuse(format!(
+            "`{program}` is not installed in {shown}, and this host's `{tool} {option}` that would stand in runs only confined by bubblewrap, which this host lacks (an image root is not trusted: its links could lead the host's {tool} to write host files); install bubblewrap on this host (apt-get install bubblewrap), or install `{program}` in the root first"
+        ));
+    }
+    if let Some(a) = args.iter().find(|a| retargets(tool, a)) {
+        return refuse(format!(
+            "`{}` passes `{a}`, which would point this host's {tool} away from {shown}; installer sets the root, database and configuration of a build-host {tool} itself. Drop the option from the plan, or install `{program}` in the root",
+            argv_shown(program, args)
+        ));
+    }
+    let (Some(dbpath), Some(backend)) = (root.dbpath, root.db_backend) else {
+        return refuse(format!(
+            "`{program}` is not installed in {shown}, and the distro pack sets no `rpm.dbpath` and `rpm.db_backend` to tell this host's {tool} where the image's own rpm keeps its database (this host's rpm would put it elsewhere); give the pack both"
+        ));
+    };
+    if !plain_path(dbpath)
+        || !backend
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return refuse(format!(
+            "the distro pack's `rpm.dbpath` ({dbpath:?}) or `rpm.db_backend` ({backend:?}) is not a plain absolute path and a backend name; fix the pack"
+        ));
+    }
+    if !(host.writes_backend)(backend) {
+        return refuse(format!(
+            "`{program}` is not installed in {shown}, and the image's rpm database is `{backend}` (the pack's `rpm.db_backend`), which this host's rpm cannot write (`rpm --define '_db_backend {backend}' --initdb` fails here), so the image's own rpm would not see what it installed; fill the root on a build host whose rpm writes `{backend}` (one of the image's own distribution), or install `{program}` in the root first"
+        ));
+    }
+    let rpmdb = RpmDb {
+        path: dbpath.to_owned(),
+        backend: backend.to_owned(),
+    };
+    let root_arg = |option: &str| -> Vec<String> {
+        if option == "--installroot" {
+            vec![format!("--installroot={shown}")]
         } else {
-            Err(Way::Unavailable(format!(
-                "`{program}` is not installed in {shown}, and this host has no `{tool}` to run it for the root (`{tool} {}` is how an image root without one is served); install {package} on this host (apt-get install {package}), or install `{program}` in the root first",
-                if tool == "dnf" { "--installroot" } else { "--root" }
-            )))
+            vec![option.to_owned(), shown.to_string()]
         }
     };
-    let state = |dirs: &[&str]| -> Vec<String> {
-        dirs.iter()
-            .chain(RPMDB.iter())
-            .map(|d| (*d).to_owned())
-            .collect()
-    };
-    let way = match name {
-        "dnf" | "yum" => host("dnf", "dnf").and_then(|()| {
+    match tool {
+        "dnf" => {
             let Some(releasever) = root.releasever else {
-                return Err(Way::Unavailable(format!(
+                return refuse(format!(
                     "`{program}` is not installed in {shown}, and the distro pack sets no `rpm.releasever` for this host's dnf to fill the root with (`dnf --installroot --releasever`); give the pack one"
-                )));
+                ));
+            };
+            // Only versionlock, only when this command uses it or the root holds locks, as
+            // the image's own dnf would; every other plugin of this host stays out.
+            let versionlock = if args.iter().any(|a| a == "versionlock") || root.has_locks {
+                match (host.versionlock)() {
+                    Ok(Some(dir)) => Some(dir),
+                    Ok(None) => return refuse(format!(
+                        "`{}` needs dnf's versionlock plugin ({}), which this host's dnf does not have; install dnf-plugins-core on this host, or point INSTALLER_DNF_PLUGIN_PATH at the directory holding versionlock.py",
+                        argv_shown(program, args),
+                        if root.has_locks { format!("{shown} holds locks in {}", root.versionlock_list) } else { "it locks a version".to_owned() }
+                    )),
+                    Err(why) => return refuse(why),
+                }
+            } else {
+                None
             };
             let mut host_argv = vec![
                 "dnf".to_owned(),
-                format!("--config={DNF_CONF_DIR}/dnf.conf"),
-                format!("--installroot={shown}"),
-                format!("--releasever={releasever}"),
+                format!("--config={SCRATCH}/dnf.conf"),
+                "--disableplugin=*".to_owned(),
             ];
+            if versionlock.is_some() {
+                host_argv.push("--enableplugin=versionlock".to_owned());
+            }
+            host_argv.extend(root_arg("--installroot"));
+            host_argv.push(format!("--releasever={releasever}"));
             host_argv.extend(args.iter().cloned());
-            let mut paths = state(&["/etc/yum.repos.d", "/var/cache/dnf", "/var/lib/dnf", "/var/log"]);
-            paths.push(root.versionlock_list.to_owned());
             Ok(HostCommand {
                 argv: host_argv,
-                paths,
+                paths: Vec::new(),
+                rpmdb,
                 dnf: Some(DnfSettings {
                     reposdir: root.join("/etc/yum.repos.d"),
                     locklist: root.join(root.versionlock_list),
+                    versionlock,
                 }),
             })
-        }),
-        "zypper" => host("zypper", "zypper").map(|()| {
-            let mut host_argv = vec!["zypper".to_owned(), "--root".to_owned(), shown.to_string()];
+        }
+        "zypper" => {
+            let mut host_argv = vec!["zypper".to_owned()];
+            host_argv.extend(root_arg("--root"));
             host_argv.extend(args.iter().cloned());
-            HostCommand {
+            Ok(HostCommand {
                 argv: host_argv,
-                paths: state(&["/etc/zypp", "/var/cache/zypp", "/var/lib/zypp", "/var/log"]),
+                paths: Vec::new(),
+                rpmdb,
                 dnf: None,
-            }
-        }),
-        "rpm" => host("rpm", "rpm").map(|()| {
-            let mut paths = state(&[]);
-            let mut host_argv = vec!["rpm".to_owned(), "--root".to_owned(), shown.to_string()];
+            })
+        }
+        _ => {
+            let mut paths = Vec::new();
+            let mut host_argv = vec!["rpm".to_owned()];
+            host_argv.extend(root_arg("--root"));
             // A file rpm is given (a key to import) is the root's: rpm --root reads it
             // from the host's side.
             for a in args {
@@ -224,23 +375,76 @@ pub(crate) fn decide(
                     host_argv.push(a.clone());
                 }
             }
-            HostCommand {
+            Ok(HostCommand {
                 argv: host_argv,
                 paths,
+                rpmdb,
                 dnf: None,
-            }
-        }),
-        _ => Err(builtin(name, args, probe).map_or_else(
-            || Way::Unavailable(format!(
-                "`{program}` is not installed in {shown} (its PATH: {PATH}), and installer cannot run it for the root from this host; install it in the root first, or run installer inside the image"
-            )),
-            Way::Builtin,
-        )),
-    };
-    match way {
-        Ok(command) => Way::BuildHost(command),
-        Err(way) => way,
+            })
+        }
     }
+}
+
+fn argv_shown(program: &str, args: &[String]) -> String {
+    std::iter::once(program)
+        .chain(args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether `arg` of a plan's command would point the build-host `tool` elsewhere: a long
+/// option of [`RETARGETING`] (alone or `=VALUE`), or its short form (dnf `-c`; zypper `-R`,
+/// `-c`, `-D`; rpm `-D`, `-E`).
+fn retargets(tool: &str, arg: &str) -> bool {
+    let long = RETARGETING
+        .iter()
+        .any(|o| arg == *o || arg.strip_prefix(o).is_some_and(|r| r.starts_with('=')));
+    let shorts: &[&str] = match tool {
+        "dnf" => &["-c"],
+        "zypper" => &["-R", "-c", "-D"],
+        _ => &["-D", "-E"],
+    };
+    long || shorts
+        .iter()
+        .any(|s| arg == *s || (arg.starts_with(s) && !arg.starts_with("--")))
+}
+
+/// `INSTALLER_DNF_PLUGIN_PATH`, checked: one absolute path of plain characters, since it is
+/// written into dnf's configuration (a newline or `%`/`$` would add settings or expand).
+pub(crate) fn dnf_plugin_path(value: Option<&std::ffi::OsStr>) -> Result<Option<PathBuf>, String> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let plain = value.to_str().filter(|v| plain_path(v));
+    match plain {
+        Some(v) => Ok(Some(PathBuf::from(v))),
+        None => Err(format!(
+            "INSTALLER_DNF_PLUGIN_PATH ({value:?}) must be one absolute path of letters, digits and `/._-+` (it is written into dnf's configuration); fix or unset it"
+        )),
+    }
+}
+
+/// One absolute path of letters, digits and `/._-+`, never climbing with `..`: safe to write
+/// into a tool's configuration as one value.
+fn plain_path(v: &str) -> bool {
+    v.starts_with('/')
+        && !v.split('/').any(|part| part == "..")
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+}
+
+/// The directory this host's dnf loads versionlock from: `INSTALLER_DNF_PLUGIN_PATH`, else
+/// dnf's own plugin directory, when `versionlock.py` is there.
+pub(crate) fn host_versionlock() -> Result<Option<PathBuf>, String> {
+    let configured =
+        dnf_plugin_path(std::env::var_os(super::image_run::DNF_PLUGIN_PATH).as_deref())?;
+    let dirs: Vec<PathBuf> = match configured {
+        Some(dir) => vec![dir],
+        None => DNF_PLUGIN_DIRS.iter().map(PathBuf::from).collect(),
+    };
+    Ok(dirs
+        .into_iter()
+        .find(|d| d.join("versionlock.py").is_file()))
 }
 
 /// What installer does itself for a program the root lacks, when it knows how.
@@ -321,7 +525,10 @@ pub(crate) fn describe(way: &Way, dir: &Path) -> Option<String> {
     Some(match way {
         Way::Live => return None,
         Way::Chroot => format!("chrooted into {shown}"),
-        Way::BuildHost(c) => format!("runs on the build host: {}", c.argv.join(" ")),
+        Way::BuildHost(c) => format!(
+            "runs on the build host, confined by bubblewrap to {shown}: {}",
+            c.argv.join(" ")
+        ),
         Way::Builtin(Builtin::MakeDirs { .. }) => {
             format!("done by installer inside {shown} (it has no `install`)")
         }
@@ -359,235 +566,4 @@ pub(crate) fn named_paths(argv: &[String]) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn strings(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    fn root() -> ImageRoot<'static> {
-        ImageRoot {
-            dir: Path::new("/img"),
-            releasever: Some("9"),
-            versionlock_list: VERSIONLOCK_LIST,
-        }
-    }
-
-    fn way(argv: &[&str], probe: bool, in_root: &[&str], on_host: &[&str]) -> Way {
-        decide(
-            &strings(argv),
-            probe,
-            &root(),
-            &|p| in_root.contains(&p),
-            &|p| on_host.contains(&p),
-        )
-    }
-
-    #[test]
-    fn a_program_the_root_has_runs_chrooted_even_a_package_manager() {
-        assert_eq!(
-            way(&["dnf", "install", "-y", "x"], false, &["dnf"], &["dnf"]),
-            Way::Chroot
-        );
-        assert_eq!(
-            way(&["modprobe", "x"], false, &["modprobe"], &[]),
-            Way::Chroot
-        );
-    }
-
-    #[test]
-    fn dnf_and_yum_missing_in_the_root_run_as_the_hosts_dnf_with_installroot() {
-        for program in ["dnf", "yum"] {
-            let Way::BuildHost(c) = way(&[program, "install", "-y", "x-1.6"], false, &[], &["dnf"])
-            else {
-                panic!("not on the host")
-            };
-            assert_eq!(
-                c.argv,
-                strings(&[
-                    "dnf",
-                    &format!("--config={DNF_CONF_DIR}/dnf.conf"),
-                    "--installroot=/img",
-                    "--releasever=9",
-                    "install",
-                    "-y",
-                    "x-1.6"
-                ])
-            );
-            let dnf = c.dnf.expect("dnf settings");
-            assert_eq!(dnf.reposdir, Path::new("/img/etc/yum.repos.d"));
-            assert_eq!(
-                dnf.locklist,
-                Path::new("/img/etc/dnf/plugins/versionlock.list")
-            );
-            assert!(c.paths.contains(&"/var/lib/rpm".to_owned()));
-        }
-        let Way::Unavailable(why) = way(&["dnf", "install"], false, &[], &[]) else {
-            panic!("no host dnf")
-        };
-        assert!(
-            why.contains("apt-get install dnf") && why.contains("/img"),
-            "{why}"
-        );
-        let no_release = ImageRoot {
-            releasever: None,
-            ..root()
-        };
-        let w = decide(
-            &strings(&["dnf", "install"]),
-            false,
-            &no_release,
-            &|_| false,
-            &|_| true,
-        );
-        assert!(matches!(w, Way::Unavailable(why) if why.contains("rpm.releasever")));
-    }
-
-    #[test]
-    fn zypper_and_rpm_get_their_root_option_and_rpms_files_are_the_roots() {
-        assert_eq!(
-            way(
-                &["zypper", "--non-interactive", "addlock", "c"],
-                false,
-                &[],
-                &["zypper"]
-            ),
-            Way::BuildHost(HostCommand {
-                argv: strings(&[
-                    "zypper",
-                    "--root",
-                    "/img",
-                    "--non-interactive",
-                    "addlock",
-                    "c"
-                ]),
-                paths: strings(&[
-                    "/etc/zypp",
-                    "/var/cache/zypp",
-                    "/var/lib/zypp",
-                    "/var/log",
-                    "/usr/lib/sysimage/rpm",
-                    "/var/lib/rpm"
-                ]),
-                dnf: None,
-            })
-        );
-        let Way::BuildHost(c) = way(&["rpm", "--import", "/etc/pki/k.asc"], false, &[], &["rpm"])
-        else {
-            panic!("not on the host")
-        };
-        assert_eq!(
-            c.argv,
-            strings(&["rpm", "--root", "/img", "--import", "/img/etc/pki/k.asc"])
-        );
-        assert!(c.paths.contains(&"/etc/pki/k.asc".to_owned()));
-    }
-
-    #[test]
-    fn what_installer_does_itself_and_what_it_refuses() {
-        assert_eq!(
-            way(
-                &["install", "-d", "-m", "0755", "/etc/pki/rpm-gpg"],
-                false,
-                &[],
-                &[]
-            ),
-            Way::Builtin(Builtin::MakeDirs {
-                mode: 0o755,
-                dirs: strings(&["/etc/pki/rpm-gpg"])
-            })
-        );
-        assert_eq!(
-            way(&["test", "-f", "/etc/zypp/repos.d/x.repo"], true, &[], &[]),
-            Way::Builtin(Builtin::Test {
-                flag: 'f',
-                path: "/etc/zypp/repos.d/x.repo".to_owned()
-            })
-        );
-        assert_eq!(
-            way(
-                &["sed", "-n", "-r", "-e", "s/a/b/p", "/etc/l"],
-                true,
-                &[],
-                &["sed"]
-            ),
-            Way::Builtin(Builtin::Filter {
-                argv: strings(&["sed", "--sandbox", "-n", "-r", "-e", "s/a/b/p"]),
-                path: "/etc/l".to_owned()
-            })
-        );
-        // Only probes are answered, and only with options that read.
-        assert!(matches!(
-            way(&["test", "-f", "/x"], false, &[], &[]),
-            Way::Unavailable(_)
-        ));
-        assert!(matches!(
-            way(&["sed", "-i", "s/a/b/", "/etc/l"], true, &[], &[]),
-            Way::Unavailable(_)
-        ));
-        assert!(matches!(
-            way(&["grep", "-f", "/etc/patterns", "/etc/l"], true, &[], &[]),
-            Way::Unavailable(_)
-        ));
-        let Way::Unavailable(why) =
-            way(&["systemctl", "daemon-reload"], false, &[], &["systemctl"])
-        else {
-            panic!("a host's systemctl never stands in")
-        };
-        assert!(
-            why.contains("`systemctl` is not installed in /img"),
-            "{why}"
-        );
-    }
-
-    #[test]
-    fn a_path_handed_to_a_host_tool_must_not_lead_out_of_the_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        std::fs::create_dir_all(root.join("etc")).unwrap();
-        std::os::unix::fs::symlink("/etc", root.join("etc/zypp")).unwrap();
-        std::os::unix::fs::symlink("../../..", root.join("etc/up")).unwrap();
-        std::os::unix::fs::symlink("/nonexistent-w5", root.join("etc/dangling")).unwrap();
-        std::os::unix::fs::symlink("../etc", root.join("etc/here")).unwrap();
-        assert!(
-            inside(&root, "/var/lib/rpm"),
-            "missing is fine: created inside"
-        );
-        assert!(inside(&root, "/etc/here/x"));
-        assert!(!inside(&root, "/etc/zypp/locks"));
-        assert!(!inside(&root, "/etc/up/x"));
-        assert!(!inside(&root, "/etc/dangling"));
-    }
-
-    #[test]
-    fn named_paths_are_the_deep_absolute_words_of_a_command() {
-        let argv = strings(&[
-            "find",
-            "/etc",
-            "-maxdepth",
-            "2",
-            "-path",
-            "/etc/containerd/config.toml",
-            "-exec",
-            "grep",
-            "-qE",
-            "^[[:space:]]*version[[:space:]]*=",
-            "{}",
-        ]);
-        assert_eq!(
-            named_paths(&argv),
-            strings(&["/etc/containerd/config.toml"])
-        );
-        let script = strings(&[
-            "sh",
-            "-c",
-            "f=/etc/containerd/config.toml; find /etc/containerd -mindepth 2 -name '*.toml'",
-        ]);
-        assert_eq!(
-            named_paths(&script),
-            strings(&["/etc/containerd/config.toml", "/etc/containerd"])
-        );
-        assert!(named_paths(&strings(&["sed", "s/a/b/", "/etc"])).is_empty());
-    }
-}
+mod tests;

@@ -25,6 +25,7 @@ mod locks;
 mod preflight;
 mod readiness;
 mod report;
+mod sandbox;
 mod verify;
 
 pub use image_run::describe_image_commands;
@@ -239,6 +240,7 @@ pub fn run(
             if probe.yes {
                 continue;
             }
+            let mut not_checked = None;
             // An image root without the check's program (an empty root being filled from
             // this host) cannot be asked; what the check reads can: when no file or
             // directory its command names is in the root, there is nothing for it to find.
@@ -254,23 +256,35 @@ pub fn run(
                     continue;
                 }
                 // What it reads is there: asked with this host's program on a copy of it.
-                if let Some((true, _)) = exec.probe_on_copy(&check.probe, &named) {
-                    reports[i].notes.push(format!(
-                        "asked with this host's `{}` on a copy of {} from {} ({why})",
-                        check.probe.argv[0],
-                        named.join(", "),
-                        target.dir().display()
-                    ));
-                    continue;
+                // Not asked faithfully, it is not checked, and the run is refused.
+                match exec.probe_on_copy(&check.probe, &named) {
+                    image_run::CopyCheck::Passed => {
+                        reports[i].notes.push(format!(
+                            "asked with this host's `{}`, confined by bubblewrap, on a copy of {} from {} ({why})",
+                            check.probe.argv[0],
+                            named.join(", "),
+                            target.dir().display()
+                        ));
+                        continue;
+                    }
+                    image_run::CopyCheck::Failed => {}
+                    image_run::CopyCheck::NotChecked(reason) => {
+                        not_checked =
+                            Some(format!("{why}; not checked on a copy either: {reason}"));
+                    }
                 }
             }
             reports[i].status = StepStatus::Failed;
-            let message = match &probe.unavailable {
-                Some(why) => format!(
+            let message = match (&not_checked, &probe.unavailable) {
+                (Some(why), _) => format!(
+                    "check not checked ({why}): {}; nothing was changed",
+                    check.description
+                ),
+                (None, Some(why)) => format!(
                     "check could not run ({why}): {}; nothing was changed",
                     check.description
                 ),
-                None => format!("check failed: {}; nothing was changed", check.description),
+                (None, None) => format!("check failed: {}; nothing was changed", check.description),
             };
             let error = Failure {
                 message,
