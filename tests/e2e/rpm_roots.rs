@@ -279,7 +279,7 @@ fn links_in_a_rocky_root_to_host_paths_leave_them_untouched() {
 
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
-fn an_empty_suse_root_gets_containerd_from_the_hosts_zypper_and_a_second_run_changes_nothing() {
+fn an_empty_opensuse_root_gets_containerd_from_the_hosts_zypper_and_a_second_run_changes_nothing() {
     require(&[TOOLS, &["zypper"]].concat());
     let repo = RpmRepo::build();
     let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));
@@ -338,7 +338,7 @@ fn an_empty_suse_root_gets_containerd_from_the_hosts_zypper_and_a_second_run_cha
 
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
-fn zyppers_key_and_addrepo_steps_fill_an_empty_suse_root_through_installer_run() {
+fn zyppers_key_and_addrepo_steps_fill_an_empty_opensuse_root_through_installer_run() {
     require(&[TOOLS, &["zypper"]].concat());
     let repo = RpmRepo::build();
     let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));

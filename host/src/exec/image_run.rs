@@ -497,3 +497,117 @@ fn put(at: &Path, bytes: &[u8]) -> Result<(), String> {
     }
     std::fs::write(at, bytes).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(argv: &[&str]) -> Probe {
+        Probe {
+            argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+            expect: Expect::Success,
+        }
+    }
+
+    fn named(paths: &[&str]) -> Vec<String> {
+        paths.iter().map(|p| (*p).to_owned()).collect()
+    }
+
+    fn root_with(files: &[(&str, &[u8])]) -> (tempfile::TempDir, Target) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, bytes) in files {
+            let at = dir.path().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::fs::write(at, bytes).unwrap();
+        }
+        let target = Target::open(dir.path()).unwrap();
+        (dir, target)
+    }
+
+    fn not_checked(check: CopyCheck, why: &str) {
+        assert!(
+            matches!(&check, CopyCheck::NotChecked(w) if w.contains(why)),
+            "{check:?}"
+        );
+    }
+
+    #[test]
+    fn a_check_that_cannot_be_asked_faithfully_is_not_checked_never_passed() {
+        let (_dir, target) = root_with(&[("/etc/c/config.toml", b"version = 2\n")]);
+        let exec = Executor::asking(&target);
+        // Nothing named: the host's own files would be read.
+        not_checked(
+            exec.probe_on_copy(&probe(&["grep", "-q", "x", "config.toml"]), &[]),
+            "names no path",
+        );
+        not_checked(
+            exec.probe_on_copy(
+                &probe(&["grep", "-q", "x", "/etc/c/../../etc/shadow"]),
+                &named(&["/etc/c/../../etc/shadow"]),
+            ),
+            "`..`",
+        );
+        // Under this host's programs, which the copy cannot stand in for.
+        not_checked(
+            exec.probe_on_copy(
+                &probe(&["test", "-e", "/usr/lib/x/y"]),
+                &named(&["/usr/lib/x/y"]),
+            ),
+            "this host's programs",
+        );
+    }
+
+    #[test]
+    fn a_file_too_large_or_a_tree_too_deep_to_copy_is_not_checked() {
+        let big = vec![b'x'; FILE_LIMIT as usize + 1];
+        let (_dir, target) =
+            root_with(&[("/etc/big/file", &big), ("/etc/deep/a/b/c/d/file", b"x")]);
+        let exec = Executor::asking(&target);
+        if !image::host_has("bwrap") {
+            eprintln!("skipped: no bwrap on this host");
+            return;
+        }
+        not_checked(
+            exec.probe_on_copy(
+                &probe(&["grep", "-rq", "x", "/etc/big"]),
+                &named(&["/etc/big"]),
+            ),
+            "could not be copied",
+        );
+        not_checked(
+            exec.probe_on_copy(
+                &probe(&["grep", "-rq", "x", "/etc/deep"]),
+                &named(&["/etc/deep"]),
+            ),
+            "levels deep",
+        );
+    }
+
+    #[test]
+    fn a_check_reads_the_copy_at_the_roots_paths_and_nothing_of_the_host() {
+        if !image::host_has("bwrap") || !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: bwrap's capability options need root");
+            return;
+        }
+        let (_dir, target) = root_with(&[("/etc/c/config.toml", b"version = 2\n")]);
+        let exec = Executor::asking(&target);
+        let script = |s: &str| probe(&["sh", "-c", s]);
+        let passed =
+            |p: Probe, n: &[&str]| matches!(exec.probe_on_copy(&p, &named(n)), CopyCheck::Passed);
+        // The root's file, at its own path, with the path spelled in a script.
+        assert!(passed(
+            script("f=/etc/c/config.toml; grep -q 'version = 2' \"$f\""),
+            &["/etc/c/config.toml"]
+        ));
+        // This host's /etc is not there: only what the check names, copied from the root.
+        assert!(passed(
+            script("test ! -e /etc/passwd && test ! -e /etc/missing/x"),
+            &["/etc/missing/x"]
+        ));
+        // Read-only: the check cannot write into the copy.
+        assert!(!passed(
+            script("echo > /etc/c/config.toml"),
+            &["/etc/c/config.toml"]
+        ));
+    }
+}
