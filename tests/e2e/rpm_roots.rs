@@ -275,6 +275,17 @@ fn links_in_a_rocky_root_to_host_paths_leave_them_untouched() {
     );
     assert!(!root.join("/etc/yum.repos.d/docker-ce-stable.repo").exists());
     assert!(root.join("/var/lib/rpm/rpmdb.sqlite").is_file());
+    // The failure shows the command as this host ran it: confined, only versionlock.
+    let command = first.json["error"]["command"].to_string();
+    for part in [
+        "bwrap",
+        "--ro-bind",
+        "--cap-drop",
+        "--disableplugin=*",
+        "--installroot=",
+    ] {
+        assert!(command.contains(part), "{part}: {command}");
+    }
 }
 
 #[test]

@@ -179,7 +179,7 @@ impl Executor<'_> {
         if !out.status.success() {
             return Err(Failure {
                 message: format!("`{}` failed", argv.join(" ")),
-                command: Some(argv.clone()),
+                command: Some(self.ran_as(&argv)),
                 exit_status: out.status.code(),
                 output_tail: Some(tail(&out.stdout, &out.stderr)),
                 left_behind: audit.as_ref().map(|a| Box::new(self.audit(a))),
@@ -230,7 +230,7 @@ impl Executor<'_> {
                         r.pin,
                         if offered.is_empty() { "none".to_owned() } else { offered.join(", ") }
                     ),
-                    command: Some(r.query.clone()),
+                    command: Some(self.ran_as(&r.query)),
                     exit_status: out.status.code(),
                     output_tail: Some(tail(&out.stdout, &out.stderr)),
                     left_behind: None,
@@ -241,7 +241,7 @@ impl Executor<'_> {
             if let Some(why) = self.vulnerabilities.refuse(&r.package, &version, &r.pin) {
                 return Err(Failure {
                     message: why,
-                    command: Some(r.query.clone()),
+                    command: Some(self.ran_as(&r.query)),
                     exit_status: out.status.code(),
                     output_tail: None,
                     left_behind: None,

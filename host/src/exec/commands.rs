@@ -217,14 +217,19 @@ impl Executor<'_> {
             image_run::Prepared::Command(c) => (c, None, false),
             image_run::Prepared::Confined(c) => (c, None, true),
             image_run::Prepared::Filter(c, input) => (c, Some(input), false),
-            image_run::Prepared::Answer(out) => return Ok(out),
+            image_run::Prepared::Answer(out) => {
+                *self.last_ran.borrow_mut() = None;
+                return Ok(out);
+            }
         };
-        // What the log shows: the command as it ran (chrooted, or the host's own).
-        let ran = std::iter::once(cmd.get_program())
+        // What the log and a failure show: the command as it ran (chrooted, or the host's
+        // own, confined).
+        let ran_argv: Vec<String> = std::iter::once(cmd.get_program())
             .chain(cmd.get_args())
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ");
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let ran = ran_argv.join(" ");
+        *self.last_ran.borrow_mut() = Some(ran_argv);
         cmd.env("PATH", super::image::PATH).env("LC_ALL", "C");
         // A plugin's environment (LD_PRELOAD, PYTHONPATH, RPM_CONFIGDIR...) would steer this
         // host's own dnf, zypper or rpm: only what installer sets reaches them.
@@ -261,6 +266,15 @@ impl Executor<'_> {
         Ok(out)
     }
 
+    /// The command line the last command run had on this host (`chroot ROOT ...`, `bwrap
+    /// ... -- dnf ...`), else `argv`: what a failure shows as its command.
+    pub(super) fn ran_as(&self, argv: &[String]) -> Vec<String> {
+        self.last_ran
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| argv.to_vec())
+    }
+
     /// Runs a command that must succeed.
     pub(super) fn must(&self, argv: &[String]) -> Result<(), Failure> {
         let out = self.command(argv, &BTreeMap::new())?;
@@ -269,7 +283,7 @@ impl Executor<'_> {
         } else {
             Err(Failure {
                 message: format!("`{}` failed", argv.join(" ")),
-                command: Some(argv.to_vec()),
+                command: Some(self.ran_as(argv)),
                 exit_status: out.status.code(),
                 output_tail: Some(tail(&out.stdout, &out.stderr)),
                 left_behind: None,

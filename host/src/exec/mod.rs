@@ -418,6 +418,8 @@ struct Executor<'t> {
     journal: Option<Journal>,
     /// Every command and its output, written into the journal when there is one.
     log: std::cell::RefCell<String>,
+    /// The command line of the last command run, as this host ran it.
+    last_ran: std::cell::RefCell<Option<Vec<String>>>,
     changed: Vec<String>,
     /// What the downloads of this run fetched, checked: (sha256, member) → bytes to install.
     fetched: BTreeMap<(String, Option<String>), Vec<u8>>,
@@ -458,6 +460,7 @@ impl<'t> Executor<'t> {
             allow_insecure_repo: opts.allow_insecure_repo,
             journal: None,
             log: std::cell::RefCell::new(String::new()),
+            last_ran: std::cell::RefCell::new(None),
             changed: Vec::new(),
             fetched: BTreeMap::new(),
             packages_changed: false,
