@@ -184,6 +184,23 @@ pub struct PlannedStep {
     pub kind: StepTag,
     /// What the host does.
     pub actions: Vec<Action>,
+    /// On an image root (`--root` that is not the live system): how each command of the
+    /// step runs there, as the root is when planned; empty (and absent in JSON) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub image_root: Vec<ImageCommand>,
+}
+
+/// How one command of a plan runs on an image root.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageCommand {
+    /// The plan's command, as its action has it.
+    pub argv: Vec<String>,
+    /// `chroot` (the root has the program), `build_host` (this host's package manager with
+    /// its root option), `installer` (done or answered by installer through the root's
+    /// files), or `unavailable` (`run` refuses before changing anything).
+    pub way: &'static str,
+    /// The line the plan shows: the host command line, or why it cannot run.
+    pub detail: String,
 }
 
 impl PlannedStep {
@@ -461,6 +478,7 @@ pub fn compose(
                 why: step.why,
                 kind: StepTag::Actions,
                 actions: actions.clone(),
+                image_root: Vec::new(),
             });
         }
     }
@@ -504,6 +522,7 @@ pub fn compose(
             why: m.step.why.clone(),
             kind: StepTag::of(&m.step.kind),
             actions,
+            image_root: Vec::new(),
         });
     }
     check_set_keys(registry, options, &plugins)?;

@@ -296,6 +296,19 @@ impl Target {
         self.root.resolve(path).is_ok()
     }
 
+    /// Whether `path` is a regular file someone may execute (links followed inside the
+    /// root): what a chrooted `execvp` would find.
+    pub fn is_executable(&self, path: &str) -> bool {
+        self.root
+            .resolve(path)
+            .ok()
+            .and_then(|h| nix::sys::stat::fstat(h.as_fd()).ok())
+            .is_some_and(|st| {
+                st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits()
+                    && st.st_mode & 0o111 != 0
+            })
+    }
+
     /// Writes `bytes` to `path` atomically with permission bits `mode`: a temporary file in
     /// the same directory, fsync, rename over the target, fsync the directory, so a crash
     /// leaves the old content or the new. A link at `path` is followed inside the root and

@@ -27,4 +27,5 @@ mod package;
 mod packs;
 mod render;
 mod rpm;
+mod rpm_roots;
 mod verify;

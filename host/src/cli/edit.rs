@@ -133,6 +133,7 @@ fn one_edit(action: Action, overrides: &[String]) -> Plan {
             why: String::new(),
             kind: StepTag::File,
             actions: vec![action],
+            image_root: Vec::new(),
         }],
         facts: BTreeMap::new(),
         warnings: Vec::new(),

@@ -122,6 +122,7 @@ pub fn build_with_options(
         plan.steps.sort_by_key(|s| s.phase);
         plan.configures_kubelet = true;
     }
+    crate::exec::describe_image_commands(&mut plan, target);
     let managed = crate::exec::managed_elsewhere(&plan, target);
     plan.warnings.extend(managed);
     if let Some(day) = end_of_life {

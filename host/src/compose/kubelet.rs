@@ -73,6 +73,7 @@ pub fn align(plan: &Plan, kubernetes_version: Option<&str>) -> PlannedStep {
                 disable: false,
             },
         ],
+        image_root: Vec::new(),
     }
 }
 

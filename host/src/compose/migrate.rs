@@ -79,6 +79,7 @@ fn step(
         why: why.to_owned(),
         kind,
         actions,
+        image_root: Vec::new(),
     }
 }
 

@@ -157,6 +157,10 @@ impl Executor<'_> {
                 argv.join(" ")
             )));
         }
+        if let image::Way::Builtin(image::Builtin::MakeDirs { mode, dirs }) = self.way(argv, false)
+        {
+            return self.make_dirs(mode, &dirs);
+        }
         let mut argv = argv.clone();
         let mut unless = unless.clone();
         // When neither the command nor the probe's own command line needs the versions (only
@@ -186,6 +190,7 @@ impl Executor<'_> {
                 }
             }
         }
+        self.prepare_versionlock(&argv)?;
         let aside_before = if *transaction {
             self.set_aside()
         } else {
@@ -195,7 +200,7 @@ impl Executor<'_> {
         if !out.status.success() {
             return Err(Failure {
                 message: format!("`{}` failed", argv.join(" ")),
-                command: Some(argv.clone()),
+                command: Some(self.ran_as(&argv)),
                 exit_status: out.status.code(),
                 output_tail: Some(tail(&out.stdout, &out.stderr)),
                 left_behind: audit.as_ref().map(|a| Box::new(self.audit(a))),
@@ -246,7 +251,7 @@ impl Executor<'_> {
                         r.pin,
                         if offered.is_empty() { "none".to_owned() } else { offered.join(", ") }
                     ),
-                    command: Some(r.query.clone()),
+                    command: Some(self.ran_as(&r.query)),
                     exit_status: out.status.code(),
                     output_tail: Some(tail(&out.stdout, &out.stderr)),
                     left_behind: None,
@@ -257,7 +262,7 @@ impl Executor<'_> {
             if let Some(why) = self.vulnerabilities.refuse(&r.package, &version, &r.pin) {
                 return Err(Failure {
                     message: why,
-                    command: Some(r.query.clone()),
+                    command: Some(self.ran_as(&r.query)),
                     exit_status: out.status.code(),
                     output_tail: None,
                     left_behind: None,
@@ -400,6 +405,16 @@ impl Executor<'_> {
         };
         if run.yes {
             return Ok(Outcome::Unchanged);
+        }
+        // An image root filled from this host that cannot run the check (its program is not
+        // installed there) is reported as not checked, never as passed; anywhere else a
+        // missing program is a broken install.
+        if let (false, Some(why), true) = (self.live, &run.unavailable, self.host_filled.get()) {
+            return Ok(Outcome::Skipped(format!(
+                "not checked ({why}): {}; `installer verify --root {}` asks it once the root has it",
+                check.description,
+                self.target.dir().display()
+            )));
         }
         // A probe whose command is missing did not check anything: say that, not that
         // the thing checked is wrong.

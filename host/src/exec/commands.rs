@@ -1,6 +1,7 @@
 //! What the actions are made of: file writes through the journal, owners from the target's
 //! own databases, commands (chrooted under `--root`) and probes.
 
+use super::image_run;
 use super::*;
 
 impl Executor<'_> {
@@ -183,23 +184,18 @@ impl Executor<'_> {
         env: &BTreeMap<String, String>,
         limit: Option<Duration>,
     ) -> Result<std::process::Output, Failure> {
-        let mut cmd = if self.live {
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
-            c
-        } else {
-            let mut c = Command::new("chroot");
-            c.arg(self.target.dir()).args(argv);
-            c
-        };
-        cmd.env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .env("LC_ALL", "C")
-        .envs(env);
-        cmd.stdin(std::process::Stdio::null());
-        let started = std::time::Instant::now();
+        self.run_command(argv, env, limit, false)
+    }
+
+    /// [`Self::command_within`] for a command that only asks (`probe`) or changes; on an
+    /// image root the two may run differently ([`super::image`]).
+    pub(super) fn run_command(
+        &self,
+        argv: &[String],
+        env: &BTreeMap<String, String>,
+        limit: Option<Duration>,
+        probe: bool,
+    ) -> Result<std::process::Output, Failure> {
         let failed = |message: String| Failure {
             message,
             command: Some(argv.to_vec()),
@@ -207,9 +203,45 @@ impl Executor<'_> {
             output_tail: None,
             left_behind: None,
         };
-        let out = match limit {
-            None => cmd.output().map(Some),
-            Some(limit) => output_within(cmd, limit),
+        let way = self.way(argv, probe);
+        // A probe whose program is nowhere says what chroot and the shell say then: 127.
+        if let (true, super::image::Way::Unavailable(why)) = (probe, &way) {
+            tracing::debug!("{why}");
+            return Ok(std::process::Output {
+                status: std::os::unix::process::ExitStatusExt::from_raw(127 << 8),
+                stdout: Vec::new(),
+                stderr: why.clone().into_bytes(),
+            });
+        }
+        let (mut cmd, input, confined) = match self.prepare(argv, way).map_err(failed)? {
+            image_run::Prepared::Command(c) => (c, None, false),
+            image_run::Prepared::Confined(c) => (c, None, true),
+            image_run::Prepared::Filter(c, input) => (c, Some(input), false),
+            image_run::Prepared::Answer(out) => {
+                *self.last_ran.borrow_mut() = None;
+                return Ok(out);
+            }
+        };
+        // What the log and a failure show: the command as it ran (chrooted, or the host's
+        // own, confined).
+        let ran_argv: Vec<String> = std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let ran = ran_argv.join(" ");
+        *self.last_ran.borrow_mut() = Some(ran_argv);
+        cmd.env("PATH", super::image::PATH).env("LC_ALL", "C");
+        // A plugin's environment (LD_PRELOAD, PYTHONPATH, RPM_CONFIGDIR...) would steer this
+        // host's own dnf, zypper or rpm: only what installer sets reaches them.
+        if !confined {
+            cmd.envs(env);
+        }
+        cmd.stdin(std::process::Stdio::null());
+        let started = std::time::Instant::now();
+        let out = match (input, limit) {
+            (Some(input), _) => image_run::filter(cmd, input).map(Some),
+            (None, None) => cmd.output().map(Some),
+            (None, Some(limit)) => output_within(cmd, limit),
         }
         .map_err(|e| failed(format!("cannot run `{}`: {e}", argv.join(" "))))?
         .ok_or_else(|| {
@@ -221,7 +253,7 @@ impl Executor<'_> {
         })?;
         let entry = format!(
             "$ {}\n{}{}[exit {}, {:.2} s]\n",
-            argv.join(" "),
+            ran,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
             out.status
@@ -234,6 +266,15 @@ impl Executor<'_> {
         Ok(out)
     }
 
+    /// The command line the last command run had on this host (`chroot ROOT ...`, `bwrap
+    /// ... -- dnf ...`), else `argv`: what a failure shows as its command.
+    pub(super) fn ran_as(&self, argv: &[String]) -> Vec<String> {
+        self.last_ran
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| argv.to_vec())
+    }
+
     /// Runs a command that must succeed.
     pub(super) fn must(&self, argv: &[String]) -> Result<(), Failure> {
         let out = self.command(argv, &BTreeMap::new())?;
@@ -242,7 +283,7 @@ impl Executor<'_> {
         } else {
             Err(Failure {
                 message: format!("`{}` failed", argv.join(" ")),
-                command: Some(argv.to_vec()),
+                command: Some(self.ran_as(argv)),
                 exit_status: out.status.code(),
                 output_tail: Some(tail(&out.stdout, &out.stderr)),
                 left_behind: None,
@@ -263,7 +304,7 @@ impl Executor<'_> {
 
     /// Runs a probe and reads its answer.
     pub(super) fn probe_run(&self, probe: &Probe) -> ProbeRun {
-        let out = match self.command_within(&probe.argv, &BTreeMap::new(), Some(PROBE_LIMIT)) {
+        let out = match self.run_command(&probe.argv, &BTreeMap::new(), Some(PROBE_LIMIT), true) {
             Ok(out) => out,
             Err(failure) => {
                 return ProbeRun {
@@ -295,6 +336,17 @@ impl Executor<'_> {
     }
 }
 
+/// Whether a probe's output is what it expects.
+pub(super) fn expected(expect: &Expect, stdout: &str) -> bool {
+    match expect {
+        Expect::Success => true,
+        Expect::StdoutContains(t) => stdout.contains(t.as_str()),
+        Expect::StdoutLacks(t) => !stdout.contains(t.as_str()),
+        Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
+        Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
+    }
+}
+
 pub(super) fn tail(stdout: &[u8], stderr: &[u8]) -> String {
     let text = format!(
         "{}{}",
@@ -311,11 +363,11 @@ pub(super) fn io_failure(path: &str, e: std::io::Error) -> Failure {
 
 /// How long a probe may run: they read state (`dpkg-query`, `containerd config dump`), and
 /// one that takes longer is stuck.
-const PROBE_LIMIT: Duration = Duration::from_secs(120);
+pub(super) const PROBE_LIMIT: Duration = Duration::from_secs(120);
 
 /// Runs `cmd` in its own process group, collecting its output; `None` when it ran longer
 /// than `limit` (the group is killed, so that a child holding the pipes cannot keep us).
-fn output_within(
+pub(super) fn output_within(
     mut cmd: Command,
     limit: Duration,
 ) -> std::io::Result<Option<std::process::Output>> {

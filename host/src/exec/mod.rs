@@ -17,14 +17,18 @@ mod commands;
 mod download;
 mod files;
 mod http;
+mod image;
+mod image_run;
 mod journal;
 mod keys;
 mod locks;
 mod preflight;
 mod readiness;
 mod report;
+mod sandbox;
 mod verify;
 
+pub use image_run::describe_image_commands;
 pub use preflight::{managed_elsewhere, preflight, preflight_with_node, Preflight};
 pub use readiness::readiness;
 pub use report::{
@@ -114,6 +118,7 @@ pub fn run(
 ) -> RunReport {
     let mut exec = Executor::new(target, opts);
     exec.plugins = plan.plugins.clone();
+    exec.distro = Some(plan.distro.clone());
     exec.vulnerabilities = plan.vulnerabilities.clone();
     exec.overrides = plan.overrides.clone();
     exec.preexisting = plan
@@ -192,6 +197,34 @@ pub fn run(
         }
     }
 
+    // On an image root, a command neither the root nor this host can run would stop the run
+    // half-way: it is refused now, before anything changes.
+    if !exec.live {
+        for (i, step) in plan.steps.iter().enumerate() {
+            if step.kind.changes_the_kernel() {
+                continue;
+            }
+            for action in &step.actions {
+                let Action::Run { argv, .. } = action else {
+                    continue;
+                };
+                if let image::Way::Unavailable(why) = exec.way(argv, false) {
+                    reports[i].status = StepStatus::Failed;
+                    let error = Failure {
+                        message: format!("{why}; nothing was changed"),
+                        command: Some(argv.clone()),
+                        exit_status: None,
+                        output_tail: None,
+                        left_behind: None,
+                    };
+                    let mut report = failed(reports, exec, error);
+                    report.status = RunStatus::Refused;
+                    return report;
+                }
+            }
+        }
+    }
+
     // The checks of the prerequisites phase guard what follows (a config of another schema, a
     // drop-in with the other driver, sources that no longer serve the release): all of them
     // are asked now, so that the run is refused before anything changes.
@@ -207,13 +240,51 @@ pub fn run(
             if probe.yes {
                 continue;
             }
+            let mut not_checked = None;
+            // An image root without the check's program (an empty root being filled from
+            // this host) cannot be asked; what the check reads can: when no file or
+            // directory its command names is in the root, there is nothing for it to find.
+            // Said in the report, never passed silently; any of them there, the run refuses.
+            if let (false, Some(why)) = (exec.live, &probe.unavailable) {
+                let named = image::named_paths(&check.probe.argv);
+                if !named.is_empty() && !named.iter().any(|p| target.exists(p)) {
+                    reports[i].notes.push(format!(
+                        "not asked ({why}): none of what it reads is in {} ({}), so there is nothing for it to find",
+                        target.dir().display(),
+                        named.join(", ")
+                    ));
+                    continue;
+                }
+                // What it reads is there: asked with this host's program on a copy of it.
+                // Not asked faithfully, it is not checked, and the run is refused.
+                match exec.probe_on_copy(&check.probe, &named) {
+                    image_run::CopyCheck::Passed => {
+                        reports[i].notes.push(format!(
+                            "asked with this host's `{}`, confined by bubblewrap, on a copy of {} from {} ({why})",
+                            check.probe.argv[0],
+                            named.join(", "),
+                            target.dir().display()
+                        ));
+                        continue;
+                    }
+                    image_run::CopyCheck::Failed => {}
+                    image_run::CopyCheck::NotChecked(reason) => {
+                        not_checked =
+                            Some(format!("{why}; not checked on a copy either: {reason}"));
+                    }
+                }
+            }
             reports[i].status = StepStatus::Failed;
-            let message = match &probe.unavailable {
-                Some(why) => format!(
+            let message = match (&not_checked, &probe.unavailable) {
+                (Some(why), _) => format!(
+                    "check not checked ({why}): {}; nothing was changed",
+                    check.description
+                ),
+                (None, Some(why)) => format!(
                     "check could not run ({why}): {}; nothing was changed",
                     check.description
                 ),
-                None => format!("check failed: {}; nothing was changed", check.description),
+                (None, None) => format!("check failed: {}; nothing was changed", check.description),
             };
             let error = Failure {
                 message,
@@ -290,6 +361,10 @@ pub fn run(
                 }
             }
         }
+        // A prerequisite not asked on an image root (above) says so.
+        if status == StepStatus::Unchanged && !reports[i].notes.is_empty() {
+            status = StepStatus::Skipped;
+        }
         reports[i].status = status;
         progress(&reports[i], i + 1, total);
     }
@@ -329,6 +404,14 @@ struct Executor<'t> {
     /// The files the plan merges into that existed when the run started: the site's.
     preexisting: BTreeSet<String>,
     plugins: Vec<crate::compose::PluginRef>,
+    /// The distro the plan is for: how an image root's commands run depends on it
+    /// (`rpm.releasever`, the versionlock list).
+    distro: Option<plugin_api::Distro>,
+    /// Where a host dnf run's configuration is written (made on first use, removed after).
+    scratch: std::cell::OnceCell<Result<image_run::Scratch, String>>,
+    /// Whether a command of this run ran as the build host's package manager: the root is
+    /// being filled from this host, and may lack what a check runs.
+    host_filled: std::cell::Cell<bool>,
     live: bool,
     systemd: bool,
     allow_insecure_repo: bool,
@@ -336,6 +419,8 @@ struct Executor<'t> {
     journal: Option<Journal>,
     /// Every command and its output, written into the journal when there is one.
     log: std::cell::RefCell<String>,
+    /// The command line of the last command run, as this host ran it.
+    last_ran: std::cell::RefCell<Option<Vec<String>>>,
     changed: Vec<String>,
     /// What the downloads of this run fetched, checked: (sha256, member) → bytes to install.
     fetched: BTreeMap<(String, Option<String>), Vec<u8>>,
@@ -371,11 +456,15 @@ impl<'t> Executor<'t> {
             overrides: Vec::new(),
             preexisting: BTreeSet::new(),
             plugins: Vec::new(),
+            distro: None,
+            scratch: std::cell::OnceCell::new(),
+            host_filled: std::cell::Cell::new(false),
             live,
             systemd: live && target.is_dir("/run/systemd/system"),
             allow_insecure_repo: opts.allow_insecure_repo,
             journal: None,
             log: std::cell::RefCell::new(String::new()),
+            last_ran: std::cell::RefCell::new(None),
             changed: Vec::new(),
             fetched: BTreeMap::new(),
             packages_changed: false,

@@ -69,6 +69,11 @@ pub fn text(plan: &Plan, seen: &Preflight) -> String {
                 for (i, line) in describe(action).lines().enumerate() {
                     let _ = writeln!(out, "    {}{line}", if i == 0 { "- " } else { "  " });
                 }
+                if let Action::Run { argv, .. } = action {
+                    if let Some(c) = step.image_root.iter().find(|c| &c.argv == argv) {
+                        let _ = writeln!(out, "      {}", c.detail);
+                    }
+                }
                 if let Some(diff) = seen.diff(action) {
                     for line in diff.lines() {
                         let _ = writeln!(out, "      {line}");

@@ -395,7 +395,7 @@ fn write_temp(dir: &Path, name: &str, content: &str) -> PathBuf {
 
 /// Debian's dnf-plugins-core, extracted (not installed) into the cache: it provides
 /// `dnf versionlock`, and installing it would remove zypper.
-fn dnf_plugins_core() -> PathBuf {
+pub fn dnf_plugins_core() -> PathBuf {
     super::cached("dnf-plugins-core", |tmp| {
         fs::create_dir_all(tmp).unwrap();
         check(cmd("apt-get", ["download", "dnf-plugins-core"]).current_dir(tmp));

@@ -4,7 +4,8 @@
 //! `--set test-runtime.repo-url=URL` (default https://packages.example.com/test), `--set
 //! test-runtime.fingerprint=HEX` (default a fixed 40-digit value), `--version V` pins `test-engine`.
 //! `--set test-runtime.download-url=URL` with `download-sha256=HEX` (and `download-member=M` for
-//! a .tgz) adds a download of /usr/local/bin/test-engine-helper.
+//! a .tgz) adds a download of /usr/local/bin/test-engine-helper. `--set test-runtime.key-url=URL`
+//! and `--set test-runtime.package=NAME` replace the key's URL and the package installed.
 use std::collections::BTreeMap;
 
 use plugin_api::{
@@ -40,6 +41,8 @@ impl RuntimePlugin for TestRuntime {
             "download-url",
             "download-sha256",
             "download-member",
+            "key-url",
+            "package",
         ]
             .iter()
             .map(|k| plugin_api::OptionDoc {
@@ -101,7 +104,10 @@ impl RuntimePlugin for TestRuntime {
                     components: vec!["main".into()],
                     architectures: vec![request.distro.arch.clone()],
                     key: Some(SigningKey {
-                        url: "https://packages.example.com/test/key.asc".into(),
+                        url: set
+                            .get("test-runtime.key-url")
+                            .cloned()
+                            .unwrap_or_else(|| "https://packages.example.com/test/key.asc".into()),
                         fingerprints: vec![fingerprint],
                     }),
                     vendor: true,
@@ -114,7 +120,10 @@ impl RuntimePlugin for TestRuntime {
                 "the runtime itself",
                 StepKind::Packages {
                     packages: vec![Package {
-                        name: "test-engine".into(),
+                        name: set
+                            .get("test-runtime.package")
+                            .cloned()
+                            .unwrap_or_else(|| "test-engine".into()),
                         version: request.options.version.clone(),
                         version_match: VersionMatch::Prefix,
                         hold: request.options.version.is_some(),
