@@ -431,17 +431,6 @@ mod tests {
     }
 }
 
-/// Whether a successful command's `stdout` is what `expect` asks for.
-fn expected(expect: &Expect, stdout: &str) -> bool {
-    match expect {
-        Expect::Success => true,
-        Expect::StdoutContains(t) => stdout.contains(t.as_str()),
-        Expect::StdoutLacks(t) => !stdout.contains(t.as_str()),
-        Expect::StdoutEquals(t) => stdout.trim() == t.trim(),
-        Expect::StdoutLines(lines) => lines.iter().all(|l| stdout.lines().any(|s| s == l)),
-    }
-}
-
 /// A check's answer judged by `probe`'s expectation, from what an earlier run of the same
 /// command printed.
 pub(super) fn judge_again(probe: &Probe, earlier: ProbeRun) -> ProbeRun {
