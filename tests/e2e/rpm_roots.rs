@@ -433,3 +433,40 @@ fn an_opensuse_root_is_refused_when_this_hosts_rpm_cannot_write_its_database() {
     );
     assert!(!root.join("/usr/lib/sysimage/rpm").exists());
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn a_root_with_a_mount_inside_is_refused_before_the_hosts_tools_run_there() {
+    require(&[TOOLS, &["dnf", "mount", "umount"]].concat());
+    let root = EmptyRoot::new("rocky-mounted-", "/var/lib/rpm");
+    // A usual chroot setup: something mounted inside (here a tmpfs on /proc). Inside the
+    // confinement it would stay writable, and a host's /proc there leads to the host.
+    let point = root.join("/proc");
+    std::fs::create_dir_all(&point).unwrap();
+    check(cmd("mount", ["-t", "tmpfs", "tmpfs"]).arg(&point));
+    let report = run(
+        &root.root,
+        &strings(&[
+            "--distro",
+            "rocky-9",
+            "--runtime",
+            "containerd",
+            "--version",
+            "1.6",
+        ]),
+    );
+    let _ = cmd("umount", [point.as_os_str()]).status();
+    report.expect_code(2);
+    let error = report.error_text();
+    assert!(
+        error.contains("is mounted inside the root")
+            && error.contains("umount -R")
+            && error.contains("nothing was changed"),
+        "{error}"
+    );
+    let left: Vec<PathBuf> = snapshot(&root.root).into_keys().collect();
+    assert!(
+        left.iter().all(|p| p.starts_with("var/lib/installer")),
+        "the root was changed: {left:?}"
+    );
+}

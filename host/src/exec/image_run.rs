@@ -117,7 +117,20 @@ impl Executor<'_> {
             .iter()
             .map(|a| a.replace(image::SCRATCH, &shown))
             .collect();
-        Ok(super::sandbox::on_root(root, &scratch, &argv))
+        let mut cmd = super::sandbox::on_root(root, &scratch, &argv);
+        // An unpacked dnf-plugins-core named by INSTALLER_DNF_PLUGIN_PATH (its dnf-plugins
+        // directory) brings its python package beside it: the one setting passed into the
+        // confinement, as nothing of installer's environment is.
+        if host.dnf.is_some() {
+            if let Ok(Some(dir)) =
+                image::dnf_plugin_path(std::env::var_os(DNF_PLUGIN_PATH).as_deref())
+            {
+                if let Some(parent) = dir.parent() {
+                    cmd.env("PYTHONPATH", parent);
+                }
+            }
+        }
+        Ok(cmd)
     }
 
     /// Writes what a build-host command reads into this run's scratch directory: the
@@ -265,7 +278,12 @@ fn ask_backend(backend: &str) -> bool {
         return false;
     };
     let scratch = Scratch(dir);
-    let db = scratch.0.join("db");
+    // The database is made in a root of its own: the scratch directory is read-only inside.
+    let root = scratch.0.join("root");
+    if std::fs::create_dir(&root).is_err() {
+        return false;
+    }
+    let db = root.join("db");
     let argv = [
         "rpm".to_owned(),
         "--dbpath".to_owned(),
@@ -274,7 +292,7 @@ fn ask_backend(backend: &str) -> bool {
         format!("_db_backend {backend}"),
         "--initdb".to_owned(),
     ];
-    let mut cmd = super::sandbox::on_root(&scratch.0, &scratch.0, &argv);
+    let mut cmd = super::sandbox::on_root(&root, &scratch.0, &argv);
     cmd.env("PATH", image::PATH)
         .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null());

@@ -208,7 +208,21 @@ pub fn run(
                 let Action::Run { argv, .. } = action else {
                     continue;
                 };
-                if let image::Way::Unavailable(why) = exec.way(argv, false) {
+                let why = match exec.way(argv, false) {
+                    image::Way::Unavailable(why) => Some(why),
+                    // A mount inside the root (a host's /proc or /sys, a bind of a host
+                    // directory) stays writable inside the confinement and leads outside it.
+                    image::Way::BuildHost(_) => sandbox::mounts_below(target.dir())
+                        .first()
+                        .map(|m| format!(
+                            "{} is mounted inside the root {}, and this host's package manager, which this run needs there, would reach the host through it (a mount inside the root is not confined); unmount what is mounted inside the root (`umount -R {}`) and run again",
+                            m.display(),
+                            target.dir().display(),
+                            m.display()
+                        )),
+                    _ => None,
+                };
+                if let Some(why) = why {
                     reports[i].status = StepStatus::Failed;
                     let error = Failure {
                         message: format!("{why}; nothing was changed"),

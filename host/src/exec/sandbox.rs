@@ -8,9 +8,17 @@
 //!   readonly binds broken", fixed in 2016 by bc72284). A link in the image to any host path
 //!   then meets EROFS, unless it points into the root itself, the run's scratch directory, or
 //!   one of the fresh `/tmp`, `/run`, `/dev` below, which are thrown away.
-//! - `--proc /proc` mounts a new proc for the new PID namespace and binds `sys`,
-//!   `sysrq-trigger`, `irq` and `bus` under it read-only (bubblewrap.c, `SETUP_MOUNT_PROC`,
-//!   `cover_proc_dirs`).
+//! - `--proc /proc` mounts a new proc for the new PID namespace. bubblewrap's own cover of
+//!   `/proc/sys` (bubblewrap.c, `cover_proc_dirs`) is skipped when `access(W_OK)` fails,
+//!   which it always does for procfs's `sys` directory, so `/proc/sys` stayed writable
+//!   (a review found `core_pattern` open for writing): it is bound read-only here
+//!   explicitly, as is `/proc/sysrq-trigger` (checked: writing `kernel/msgmax` then fails
+//!   with EROFS).
+//! - `--new-session` gives the program no controlling terminal, so it cannot push
+//!   keystrokes into the operator's shell with TIOCSTI (bwrap(1), `--new-session`).
+//! - The environment is emptied: nothing of the caller's (LD_PRELOAD, PYTHONPATH,
+//!   DNF_VAR_*, ZYPP_*) reaches the confined program; only the proxy settings are passed on,
+//!   as the repositories may be reached through one.
 //! - Run as root, bwrap keeps every capability unless told otherwise: `--cap-drop ALL` is
 //!   what empties the set (containers/bubblewrap issue #561: as uid 0, `getpcaps` inside
 //!   shows `=ep` without it, `=` with `--cap-drop ALL`), and `--cap-add` then adds back
@@ -27,11 +35,11 @@ pub(crate) const BWRAP: &str = "bwrap";
 
 /// What rpm needs to install files with their owners, modes and file capabilities, make
 /// device nodes, and run scriptlets chrooted into the root as the users they switch to
-/// (docker's default set, less the network's and CAP_SETPCAP; never CAP_SYS_ADMIN).
+/// (docker's default set, less the network's, CAP_SETPCAP and CAP_DAC_READ_SEARCH, which
+/// would let `open_by_handle_at` reach files the sandbox hides; never CAP_SYS_ADMIN).
 const CAPS: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
     "CAP_FOWNER",
     "CAP_FSETID",
     "CAP_KILL",
@@ -43,39 +51,116 @@ const CAPS: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
-/// The options every confined program gets: fresh `/dev`, `/proc`, `/tmp` and `/run`, its
-/// own PID and IPC namespaces, killed with installer, capabilities cut to [`CAPS`].
-fn common(c: &mut Command) {
+/// The proxy settings passed on to a confined program; nothing else of the environment.
+const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+];
+
+/// The options every confined program gets: fresh `/dev`, `/proc` (its `sys` read-only),
+/// `/tmp` and `/run`, its own session, PID and IPC namespaces, killed with installer, and
+/// an empty environment but for the proxy settings; capabilities cut to `caps`.
+fn common(c: &mut Command, caps: &[&str]) {
+    c.env_clear();
+    for var in PROXY_VARS {
+        if let Some(value) = std::env::var_os(var) {
+            c.env(var, value);
+        }
+    }
     c.args([
-        "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--ro-bind",
+        "/proc/sys",
+        "/proc/sys",
+        "--ro-bind-try",
+        "/proc/sysrq-trigger",
+        "/proc/sysrq-trigger",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/run",
     ]);
     c.args([
+        "--new-session",
         "--unshare-pid",
         "--unshare-ipc",
         "--die-with-parent",
         "--cap-drop",
         "ALL",
     ]);
-    for cap in CAPS {
+    for cap in caps {
         c.args(["--cap-add", cap]);
     }
 }
 
-/// `argv` run with this host read-only and only `root` and `scratch` writable, at their own
-/// paths (bound after the fresh `/tmp`, `/run` and `/var/tmp`, so that either may lie below
-/// them), HOME
-/// the scratch directory (where its `.rpmmacros` is read).
+/// `argv` run with this host read-only and only `root` writable, at its own path, and
+/// `scratch` (installer's settings for the tools) readable there (both bound after the fresh
+/// `/tmp`, `/run` and `/var/tmp`, so that either may lie below them); HOME the scratch
+/// directory (where its `.rpmmacros` is read). The scratch directory is read-only inside:
+/// installer rewrites its files before each command, and nothing inside may plant a link
+/// there for it to follow.
 pub(crate) fn on_root(root: &Path, scratch: &Path, argv: &[String]) -> Command {
     let mut c = Command::new(BWRAP);
     c.args(["--ro-bind", "/", "/"]);
-    common(&mut c);
+    common(&mut c, CAPS);
     // zypper makes its media attach points in /var/tmp (libzypp's TmpPath default).
     c.args(["--tmpfs", "/var/tmp"]);
-    c.arg("--bind").arg(root).arg(root);
-    c.arg("--bind").arg(scratch).arg(scratch);
+    // The deeper of the two is bound last, else the other's bind would cover it.
+    if scratch.starts_with(root) {
+        c.arg("--bind").arg(root).arg(root);
+        c.arg("--ro-bind").arg(scratch).arg(scratch);
+    } else {
+        c.arg("--ro-bind").arg(scratch).arg(scratch);
+        c.arg("--bind").arg(root).arg(root);
+    }
     c.args(["--chdir", "/", "--"]).args(argv);
     c.env("HOME", scratch).env("TMPDIR", "/tmp");
     c
+}
+
+/// The mount points strictly below `root`, from this process's mount table
+/// (/proc/self/mountinfo, field 5; octal escapes as the kernel writes them).
+pub(crate) fn mounts_below(root: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    table
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|point| std::path::PathBuf::from(unescape(point)))
+        .filter(|point| point != root && point.starts_with(root))
+        .collect()
+}
+
+/// A mountinfo path with its `\ooo` escapes (space, tab, newline, backslash) undone.
+fn unescape(field: &str) -> String {
+    let mut out = String::new();
+    let mut rest = field;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(c as char);
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The directories of this host a check's program is run from: nothing else of the host is
@@ -90,7 +175,8 @@ pub(crate) fn on_copy(binds: &[(std::path::PathBuf, String)], argv: &[String]) -
     for dir in PROGRAM_DIRS {
         c.args(["--ro-bind-try", dir, dir]);
     }
-    common(&mut c);
+    // A check only reads: it keeps no capability at all.
+    common(&mut c, &[]);
     for (copy, path) in binds {
         c.arg("--ro-bind").arg(copy).arg(path);
     }
@@ -118,18 +204,95 @@ mod tests {
         );
         let a = args(&c).join(" ");
         assert!(
-            a.starts_with("--ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --tmpfs /run"),
+            a.starts_with("--ro-bind / / --dev /dev --proc /proc --ro-bind /proc/sys /proc/sys"),
             "{a}"
         );
+        assert!(a.contains("--new-session"), "{a}");
         assert!(a.contains("--cap-drop ALL"), "{a}");
         assert!(!a.contains("CAP_SYS_ADMIN"), "{a}");
+        assert!(!a.contains("CAP_DAC_READ_SEARCH"), "{a}");
         // Bound after the tmpfs over /tmp, else they would be hidden by it.
         assert!(
             a.ends_with(
-                "--tmpfs /var/tmp --bind /tmp/r /tmp/r --bind /tmp/s /tmp/s --chdir / -- rpm -q"
+                "--tmpfs /var/tmp --ro-bind /tmp/s /tmp/s --bind /tmp/r /tmp/r --chdir / -- rpm -q"
             ),
             "{a}"
         );
-        assert_eq!(a.matches("--bind ").count(), 2, "{a}");
+        assert_eq!(a.matches("--bind ").count(), 1, "{a}");
+        // Nothing of the caller's environment but what is set here.
+        let envs: Vec<String> = c
+            .get_envs()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            envs.iter()
+                .all(|k| ["HOME", "TMPDIR"].contains(&k.as_str())
+                    || PROXY_VARS.contains(&k.as_str())),
+            "{envs:?}"
+        );
+    }
+
+    #[test]
+    #[ignore = "needs root and bubblewrap (scripts/test-all installs it): run with --run-ignored / --ignored"]
+    fn inside_nothing_of_the_host_can_be_written_not_even_procs_sysctls() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, scratch) = (dir.path().join("root"), dir.path().join("scratch"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&scratch).unwrap();
+        // A host file outside /tmp (the sandbox's /tmp is a fresh one).
+        let host_file = tempfile::NamedTempFile::new_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let outside = host_file.path().to_path_buf();
+        std::fs::write(&outside, "host").unwrap();
+        // kernel/msgmax belongs to the sandbox's own IPC namespace: trying it harms nothing.
+        let script = format!(
+            "echo 1 > /proc/sys/kernel/msgmax && echo proc-sys-written; \
+             echo x > {o} && echo host-written; \
+             touch {s}/planted && echo scratch-written; \
+             touch {r}/made && echo root-written; \
+             test -t 0 || test -e /dev/tty && (: > /dev/tty) 2>/dev/null && echo tty-open; \
+             echo ${{CARGO_MANIFEST_DIR:-clean}}",
+            o = outside.display(),
+            s = scratch.display(),
+            r = root.display()
+        );
+        // The caller's environment must not reach inside: cargo sets this one for tests.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let mut c = on_root(&root, &scratch, &["sh".into(), "-c".into(), script]);
+        let out = c.output().expect("run bwrap");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout.lines().collect::<Vec<_>>(),
+            vec!["root-written", "clean"],
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "host");
+        assert!(!scratch.join("planted").exists());
+    }
+
+    #[test]
+    fn mountinfo_paths_are_unescaped() {
+        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape("/plain"), "/plain");
+        assert_eq!(unescape("/x\\134y"), "/x\\y");
+    }
+
+    #[test]
+    #[ignore = "needs root (mounts a tmpfs in a temporary directory): run with --run-ignored / --ignored"]
+    fn a_mount_inside_the_root_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let point = root.join("proc");
+        std::fs::create_dir_all(&point).unwrap();
+        assert!(mounts_below(&root).is_empty());
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "tmpfs"])
+            .arg(&point)
+            .status()
+            .unwrap();
+        assert!(mounted.success());
+        let found = mounts_below(&root);
+        let _ = Command::new("umount").arg(&point).status();
+        assert_eq!(found, vec![point]);
     }
 }
