@@ -27,11 +27,16 @@
 //! read-only file system instead of a host file. The rpm database goes where the pack says
 //! the image's own rpm reads it (`rpm.dbpath`, `rpm.db_backend`, through the `.rpmmacros` of
 //! HOME, the scratch directory): a backend this host's rpm cannot write is refused before
-//! anything changes, as is an option of the plan that would point a tool elsewhere.
+//! anything changes, as is anything of the plan's command beyond the subcommands and options
+//! installer's own plugins pass ([`allow`]: an allowlist, since abbreviated and bundled
+//! options slip past any list of the dangerous ones), and a file handed to a tool that leads
+//! out of the root ([`confine`]).
 
 use std::path::{Path, PathBuf};
 
 use super::Target;
+
+mod allow;
 
 /// The PATH commands run with (chrooted or not), and the directories a program is looked up
 /// in inside the root.
@@ -52,30 +57,6 @@ const YUM_VERSIONLOCK_LIST: &str = "/etc/yum/pluginconf.d/versionlock.list";
 const DNF_PLUGIN_DIRS: &[&str] = &[
     "/usr/lib/python3/dist-packages/dnf-plugins",
     "/usr/lib/python3/site-packages/dnf-plugins",
-];
-
-/// Options of a plan's command that would point a build-host tool at another root, database,
-/// configuration or plugin, or make it run code (`--eval`, `--pipe`): refused, since the
-/// root option and the settings are installer's.
-const RETARGETING: &[&str] = &[
-    "--installroot",
-    "--root",
-    "--dbpath",
-    "--eval",
-    "--pipe",
-    "--config",
-    "--define",
-    "--macros",
-    "--rcfile",
-    "--setopt",
-    "--pluginpath",
-    "--enableplugin",
-    "--disableplugin",
-    "--reposd-dir",
-    "--cache-dir",
-    "--raw-cache-dir",
-    "--solv-cache-dir",
-    "--pkg-cache-dir",
 ];
 
 /// How one command runs.
@@ -255,6 +236,19 @@ fn build_host(
     let shown = root.dir.display();
     let refuse = |why: String| -> Result<HostCommand, String> { Err(why) };
     let tool = if name == "yum" { "dnf" } else { name };
+    // What the plan passes, first: it is the plan's to fix, whatever this host has.
+    if let Some(refusal) = allow::refused(tool, args) {
+        let what = match refusal {
+            allow::Refusal::Option(o) => format!("passes `{o}`, an option"),
+            allow::Refusal::Command(c) => format!("asks for `{c}`, a subcommand"),
+            allow::Refusal::NoCommand => "names no subcommand, which is".to_owned(),
+        };
+        return refuse(format!(
+            "`{}` {what} not among what installer hands to this host's {tool} for {shown}: a build-host {tool} takes only what installer's own plugins ask of it ({}), each option spelled whole, since any other could point it away from the root or make it run code ({tool} takes abbreviated and bundled options). Change the plugin's command to those words (a package, repository or URL must not begin with `-`), or install `{program}` in the root so that the command runs chrooted there",
+            argv_shown(program, args),
+            allow::summary(tool)
+        ));
+    }
     let option = if tool == "dnf" {
         "--installroot"
     } else {
@@ -268,12 +262,6 @@ fn build_host(
     if !(host.has)(super::sandbox::BWRAP) {
         return refuse(format!(
             "`{program}` is not installed in {shown}, and this host's `{tool} {option}` that would stand in runs only confined by bubblewrap, which this host lacks (an image root is not trusted: its links could lead the host's {tool} to write host files); install bubblewrap on this host (apt-get install bubblewrap), or install `{program}` in the root first"
-        ));
-    }
-    if let Some(a) = args.iter().find(|a| retargets(tool, a)) {
-        return refuse(format!(
-            "`{}` passes `{a}`, which would point this host's {tool} away from {shown}; installer sets the root, database and configuration of a build-host {tool} itself. Drop the option from the plan, or install `{program}` in the root",
-            argv_shown(program, args)
         ));
     }
     let (Some(dbpath), Some(backend)) = (root.dbpath, root.db_backend) else {
@@ -392,23 +380,6 @@ fn argv_shown(program: &str, args: &[String]) -> String {
         .join(" ")
 }
 
-/// Whether `arg` of a plan's command would point the build-host `tool` elsewhere: a long
-/// option of [`RETARGETING`] (alone or `=VALUE`), or its short form (dnf `-c`; zypper `-R`,
-/// `-c`, `-D`; rpm `-D`, `-E`).
-fn retargets(tool: &str, arg: &str) -> bool {
-    let long = RETARGETING
-        .iter()
-        .any(|o| arg == *o || arg.strip_prefix(o).is_some_and(|r| r.starts_with('=')));
-    let shorts: &[&str] = match tool {
-        "dnf" => &["-c"],
-        "zypper" => &["-R", "-c", "-D"],
-        _ => &["-D", "-E"],
-    };
-    long || shorts
-        .iter()
-        .any(|s| arg == *s || (arg.starts_with(s) && !arg.starts_with("--")))
-}
-
 /// `INSTALLER_DNF_PLUGIN_PATH`, checked: one absolute path of plain characters, since it is
 /// written into dnf's configuration (a newline or `%`/`$` would add settings or expand).
 pub(crate) fn dnf_plugin_path(value: Option<&std::ffi::OsStr>) -> Result<Option<PathBuf>, String> {
@@ -516,6 +487,32 @@ pub(crate) fn inside(dir: &Path, path: &str) -> bool {
                 None => return false,
             },
         }
+    }
+}
+
+/// Why `host` must not run on the root `dir`: a file it is handed leads out of the root
+/// ([`inside`]); `None` when none does.
+pub(crate) fn leads_out(dir: &Path, host: &HostCommand) -> Option<String> {
+    let path = host.paths.iter().find(|p| !inside(dir, p))?;
+    Some(format!(
+        "{} leads out of {} (a link in the image points outside it), and `{}` would read it from this host's side; fix the link in the image",
+        dir.join(path.trim_start_matches('/')).display(),
+        dir.display(),
+        host.argv.join(" ")
+    ))
+}
+
+/// `way` as the root `dir` now stands: a build-host command handed a file that leads out of
+/// it cannot run ([`leads_out`]). Part of the decision, so that the run refuses it before
+/// anything changes; checked again when the command runs, as a step before it may have
+/// changed the root.
+pub(crate) fn confine(way: Way, dir: &Path) -> Way {
+    match way {
+        Way::BuildHost(host) => match leads_out(dir, &host) {
+            Some(why) => Way::Unavailable(why),
+            None => Way::BuildHost(host),
+        },
+        way => way,
     }
 }
 

@@ -41,13 +41,14 @@ impl Executor<'_> {
             writes_backend: &host_writes_backend,
             versionlock: &image::host_versionlock,
         };
-        image::decide(
+        let way = image::decide(
             argv,
             probe,
             &root,
             &|p| image::root_has(self.target, p),
             &host,
-        )
+        );
+        image::confine(way, root.dir)
     }
 
     /// The command that carries out `way` for `argv`, or its output when installer answers
@@ -98,17 +99,14 @@ impl Executor<'_> {
     }
 
     /// The build host's program for `host`, confined by bubblewrap: every file it is handed
-    /// to read checked to stay inside the root, its settings written into the scratch
+    /// to read checked (again) to stay inside the root, its settings written into the scratch
     /// directory.
     fn host_command(&self, host: &HostCommand) -> Result<Command, String> {
         let root = self.target.dir();
-        if let Some(path) = host.paths.iter().find(|p| !image::inside(root, p)) {
-            return Err(format!(
-                "{} leads out of {} (a link in the image points outside it); `{}` would read it on this host, so it was not run. Fix the link in the image",
-                self.target.display(Path::new(path)).display(),
-                root.display(),
-                host.argv[0]
-            ));
+        // Decided before the run ([`image::confine`]); asked again now, since a step before
+        // this one may have changed the root.
+        if let Some(why) = image::leads_out(root, host) {
+            return Err(format!("{why}; it was not run"));
         }
         let scratch = self.scratch_settings(host)?;
         let shown = scratch.display().to_string();

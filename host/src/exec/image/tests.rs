@@ -188,39 +188,229 @@ fn without_bubblewrap_or_a_writable_database_nothing_runs_on_the_host() {
     assert!(matches!(w, Way::Unavailable(why) if why.contains("rpm.dbpath")));
 }
 
+/// Every tool this host has, so that only the plan's words decide.
+const ALL: &[&str] = &["dnf", "zypper", "rpm", "versionlock"];
+
 #[test]
-fn options_that_point_a_host_tool_elsewhere_are_refused() {
+fn every_command_the_built_in_plugins_give_dnf_zypper_and_rpm_is_allowed() {
+    // As `installer plan --output json` shows them for rocky-9, fedora-40, centos-7,
+    // opensuse-leap-15 and sles-15 with containerd, docker, cri-o and mcr (distro and vendor
+    // sources, pinned and not), with their resolve queries and removal steps
+    // (plugins/yum, plugins/zypper, plugins/package-kit).
     for argv in [
-        &["dnf", "--installroot=/", "install", "x"][..],
-        &["dnf", "-c", "/etc/dnf/dnf.conf", "install", "x"],
-        &["dnf", "--setopt=pluginpath=/tmp", "install", "x"],
-        &["zypper", "--root", "/", "install", "x"],
-        &["zypper", "-R", "/", "install", "x"],
-        &["rpm", "--dbpath", "/var/lib/rpm", "-q", "x"],
-        &["rpm", "--eval", "%(id)"],
-        &["rpm", "-E", "%(id)"],
-        &["rpm", "--pipe", "sh", "-qa"],
+        &[
+            "dnf",
+            "install",
+            "-y",
+            "containerd.io-<containerd.io@1.6>",
+            "python3-dnf-plugin-versionlock",
+        ][..],
+        &["dnf", "install", "-y", "containerd.io-1.6.33-3.1.el9"],
+        &[
+            "yum",
+            "install",
+            "-y",
+            "cri-o-<cri-o@1.6>",
+            "yum-plugin-versionlock",
+        ],
+        &["dnf", "list", "--showduplicates", "containerd.io"],
+        &["yum", "list", "--showduplicates", "cri-o"],
+        &["dnf", "versionlock", "add", "docker-ee", "docker-ee-cli"],
+        &["yum", "versionlock", "add", "containerd.io"],
+        &["dnf", "remove", "-y", "--noautoremove", "docker-ce"],
+        &["yum", "remove", "-y", "docker-ce"],
+        &[
+            "zypper",
+            "--non-interactive",
+            "addrepo",
+            "--refresh",
+            "--gpgcheck",
+            "--name",
+            "Mirantis Container Runtime stable-1.6",
+            "https://repos.mirantis.com/sles/15/$basearch/stable-1.6",
+            "mirantis-mcr",
+        ],
+        &[
+            "zypper",
+            "--non-interactive",
+            "addrepo",
+            "--refresh",
+            "--gpgcheck",
+            "http://127.0.0.1:8/x",
+            "test",
+        ],
+        &["zypper", "--non-interactive", "refresh", "mirantis-mcr"],
+        &[
+            "zypper",
+            "--non-interactive",
+            "install",
+            "docker=<docker@1.6>",
+            "containerd",
+        ],
+        &[
+            "zypper",
+            "--non-interactive",
+            "addlock",
+            "docker-ee",
+            "docker-ee-cli",
+        ],
+        &["zypper", "--non-interactive", "removelock", "docker"],
+        &["zypper", "--non-interactive", "remove", "docker"],
+        &[
+            "zypper",
+            "--non-interactive",
+            "search",
+            "--details",
+            "--match-exact",
+            "--type",
+            "package",
+            "containerd",
+        ],
+        &["zypper", "search", "-s", "docker"],
+        &["rpm", "--import", "/etc/pki/rpm-gpg/docker-ce-stable.asc"],
+        &["rpm", "-q", "gpg-pubkey-621e9f35"],
+        &[
+            "rpm",
+            "-q",
+            "containerd.io",
+            "cri-dockerd-ee",
+            "docker-ee-<docker-ee@1.6>",
+        ],
+        &["rpm", "-q", "--quiet", "docker-ce"],
+        &["rpm", "-e", "docker-ce"],
     ] {
-        let w = way(argv, false, &[], &["dnf", "zypper", "rpm", "versionlock"]);
-        assert!(
-            matches!(&w, Way::Unavailable(why) if why.contains("installer sets the root")),
-            "{argv:?}: {w:?}"
-        );
+        let w = way(argv, false, &[], ALL);
+        assert!(matches!(w, Way::BuildHost(_)), "{argv:?}: {w:?}");
     }
-    assert!(matches!(
-        way(
+}
+
+#[test]
+fn any_other_option_or_subcommand_is_refused_naming_it_and_the_fix() {
+    for (argv, named) in [
+        // dnf takes prefixes of its long options, and keeps the last value given.
+        (
+            &["dnf", "--installr=/x", "install", "x"][..],
+            "--installr=/x",
+        ),
+        (&["dnf", "install", "--installr=/x", "x"], "--installr=/x"),
+        (
+            &["dnf", "install", "-y", "--setop=pluginpath=/tmp", "x"],
+            "--setop=pluginpath=/tmp",
+        ),
+        (
+            &["dnf", "install", "--conf=/etc/dnf/dnf.conf", "x"],
+            "--conf=/etc/dnf/dnf.conf",
+        ),
+        (&["dnf", "install", "--enablep=*", "x"], "--enablep=*"),
+        (&["dnf", "install", "--pluginp=/tmp", "x"], "--pluginp=/tmp"),
+        (
+            &["dnf", "install", "--pluginpath=/tmp", "x"],
+            "--pluginpath=/tmp",
+        ),
+        (
+            &["dnf", "--installroot=/", "install", "x"],
+            "--installroot=/",
+        ),
+        (
+            &["dnf", "--setopt=pluginpath=/tmp", "install", "x"],
+            "--setopt=pluginpath=/tmp",
+        ),
+        // Bundled short options.
+        (&["dnf", "install", "-yc", "/etc/dnf/dnf.conf", "x"], "-yc"),
+        (&["dnf", "-c", "/etc/dnf/dnf.conf", "install", "x"], "-c"),
+        (&["dnf", "-y", "install", "x"], "-y"),
+        (&["rpm", "-q", "-vE", "%(id)"], "-vE"),
+        (&["rpm", "-q", "-vD", "x 1"], "-vD"),
+        (&["zypper", "-nR", "/", "install", "x"], "-nR"),
+        (&["zypper", "-nC", "/x", "install", "x"], "-nC"),
+        (
+            &["zypper", "--non-interactive", "install", "-R", "/", "x"],
+            "-R",
+        ),
+        (&["zypper", "--root", "/", "install", "x"], "--root"),
+        (&["zypper", "-R", "/", "install", "x"], "-R"),
+        // rpm's other ways to another root or to run code.
+        (&["rpm", "-q", "-r", "/", "x"], "-r"),
+        (&["rpm", "--import", "--load", "/tmp/m", "/k"], "--load"),
+        (&["rpm", "-q", "--predefine", "x 1", "x"], "--predefine"),
+        (&["rpm", "-q", "--dbpath", "/var/lib/rpm", "x"], "--dbpath"),
+        (&["rpm", "-q", "--pipe", "sh", "x"], "--pipe"),
+        // An option's value, or a word, that is an option in disguise; `--`.
+        (
             &[
                 "zypper",
                 "--non-interactive",
-                "--gpg-auto-import-keys",
-                "refresh"
+                "addrepo",
+                "--name",
+                "-R/",
+                "u",
+                "i",
             ],
-            false,
-            &[],
-            &["zypper"]
+            "-R/",
         ),
-        Way::BuildHost(_)
-    ));
+        (&["dnf", "install", "-y", "--", "x"], "--"),
+        // A mode or subcommand no plugin asks for.
+        (&["rpm", "--eval", "%(id)"], "--eval"),
+        (&["rpm", "-E", "%(id)"], "-E"),
+        (&["rpm", "-r", "/", "-q", "x"], "-r"),
+        (&["rpm", "-qa"], "-qa"),
+        (&["rpm", "--load", "/tmp/m", "-q", "x"], "--load"),
+        (&["dnf", "shell", "/tmp/script"], "shell"),
+        (
+            &["dnf", "config-manager", "--add-repo", "u"],
+            "config-manager",
+        ),
+        (&["zypper", "--non-interactive", "shell"], "shell"),
+        (
+            &["zypper", "--gpg-auto-import-keys", "refresh"],
+            "--gpg-auto-import-keys",
+        ),
+    ] {
+        let w = way(argv, false, &[], ALL);
+        let Way::Unavailable(why) = &w else {
+            panic!("{argv:?} was not refused: {w:?}")
+        };
+        assert!(
+            why.contains(&format!("`{named}`"))
+                && why.contains(&format!("`{}`", argv.join(" ")))
+                && why.contains("Change the plugin's command")
+                && why.contains("install `"),
+            "{argv:?}: {why}"
+        );
+        // The same as a probe: it asks nothing of this host's tool.
+        assert!(matches!(way(argv, true, &[], ALL), Way::Unavailable(_)));
+    }
+    for argv in [&["dnf"][..], &["rpm"], &["zypper", "--non-interactive"]] {
+        let w = way(argv, false, &[], ALL);
+        assert!(
+            matches!(&w, Way::Unavailable(why) if why.contains("names no subcommand")),
+            "{argv:?}: {w:?}"
+        );
+    }
+    // What the plan passes is the plan's to fix, on any host; a root with the program
+    // runs it chrooted, as it is.
+    let w = way(&["dnf", "--installr=/", "install", "x"], false, &[], &[]);
+    assert!(matches!(&w, Way::Unavailable(why) if why.contains("`--installr=/`")));
+    assert_eq!(
+        way(
+            &["dnf", "--installr=/", "install", "x"],
+            false,
+            &["dnf"],
+            ALL
+        ),
+        Way::Chroot
+    );
+}
+
+#[test]
+fn the_allowlist_is_summed_up_in_the_refusal() {
+    assert_eq!(
+        allow::summary("dnf"),
+        "install -y, remove -y --noautoremove, list --showduplicates, versionlock"
+    );
+    assert!(allow::summary("zypper")
+        .starts_with("--non-interactive before one of: addrepo --refresh --gpgcheck --name VALUE"));
+    assert_eq!(allow::summary("rpm"), "--import, -q --quiet, -e");
 }
 
 #[test]
@@ -329,6 +519,36 @@ fn a_path_handed_to_a_host_tool_must_not_lead_out_of_the_root() {
     assert!(!inside(&root, "/etc/zypp/locks"));
     assert!(!inside(&root, "/etc/up/x"));
     assert!(!inside(&root, "/etc/dangling"));
+}
+
+#[test]
+fn a_file_leading_out_of_the_root_is_refused_in_the_decision_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path().join("root");
+    std::fs::create_dir_all(top.join("etc")).unwrap();
+    std::os::unix::fs::symlink("/etc", top.join("etc/pki")).unwrap();
+    let image = ImageRoot {
+        dir: &top,
+        ..root()
+    };
+    let import = |key: &str| decide_on(&["rpm", "--import", key], false, &image, &[], &["rpm"]);
+    // A key under a link to this host's /etc: refused as the run is decided, not mid-run.
+    let w = confine(import("/etc/pki/rpm-gpg/k.asc"), &top);
+    let Way::Unavailable(why) = &w else {
+        panic!("not refused: {w:?}")
+    };
+    assert!(
+        why.contains("leads out of") && why.contains("fix the link in the image"),
+        "{why}"
+    );
+    // One inside (not there yet: created inside) runs.
+    let w = confine(import("/etc/keys/k.asc"), &top);
+    assert!(
+        matches!(&w, Way::BuildHost(c) if c.paths == ["/etc/keys/k.asc"]),
+        "{w:?}"
+    );
+    // Other ways are left as they are.
+    assert_eq!(confine(Way::Chroot, &top), Way::Chroot);
 }
 
 #[test]
