@@ -115,6 +115,8 @@ fn bench_install_against_bare_apt() {
         let mut current = None;
         for line in log.lines() {
             if let Some(c) = line.strip_prefix("$ ") {
+                let chrooted = format!("chroot {} ", root.display());
+                let c = c.strip_prefix(&chrooted).unwrap_or(c);
                 current = Some(c.chars().take(70).collect::<String>());
             } else if let (Some(c), Some(rest)) = (&current, line.strip_prefix("[exit ")) {
                 let secs: f64 = rest
