@@ -115,18 +115,21 @@ impl Executor<'_> {
             .iter()
             .map(|a| a.replace(image::SCRATCH, &shown))
             .collect();
-        let mut cmd = super::sandbox::on_root(root, &scratch, &argv);
         // An unpacked dnf-plugins-core named by INSTALLER_DNF_PLUGIN_PATH (its dnf-plugins
-        // directory) brings its python package beside it: the one setting passed into the
-        // confinement, as nothing of installer's environment is.
-        if host.dnf.is_some() {
-            if let Ok(Some(dir)) =
-                image::dnf_plugin_path(std::env::var_os(DNF_PLUGIN_PATH).as_deref())
-            {
-                if let Some(parent) = dir.parent() {
-                    cmd.env("PYTHONPATH", parent);
-                }
-            }
+        // directory) brings its python package beside it: that directory is bound into the
+        // confinement and put on the python path, the one setting passed in, as nothing of
+        // installer's environment is.
+        let unpacked = match &host.dnf {
+            Some(_) => image::dnf_plugin_path(std::env::var_os(DNF_PLUGIN_PATH).as_deref())
+                .ok()
+                .flatten()
+                .and_then(|dir| dir.parent().map(Path::to_path_buf)),
+            None => None,
+        };
+        let readable: Vec<&Path> = unpacked.iter().map(PathBuf::as_path).collect();
+        let mut cmd = super::sandbox::on_root(root, &scratch, &readable, &argv);
+        if let Some(python) = &unpacked {
+            cmd.env("PYTHONPATH", python);
         }
         Ok(cmd)
     }
@@ -290,7 +293,7 @@ fn ask_backend(backend: &str) -> bool {
         format!("_db_backend {backend}"),
         "--initdb".to_owned(),
     ];
-    let mut cmd = super::sandbox::on_root(&root, &scratch.0, &argv);
+    let mut cmd = super::sandbox::on_root(&root, &scratch.0, &[], &argv);
     cmd.env("PATH", image::PATH)
         .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null());

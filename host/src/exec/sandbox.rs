@@ -106,7 +106,11 @@ fn common(c: &mut Command, caps: &[&str]) {
 /// directory (where its `.rpmmacros` is read). The scratch directory is read-only inside:
 /// installer rewrites its files before each command, and nothing inside may plant a link
 /// there for it to follow.
-pub(crate) fn on_root(root: &Path, scratch: &Path, argv: &[String]) -> Command {
+///
+/// `readable` are host directories the program is given on purpose (an unpacked
+/// dnf-plugins-core), bound read-only at their paths last: one below `/tmp` would otherwise be
+/// hidden by the fresh `/tmp`.
+pub(crate) fn on_root(root: &Path, scratch: &Path, readable: &[&Path], argv: &[String]) -> Command {
     let mut c = Command::new(BWRAP);
     c.args(["--ro-bind", "/", "/"]);
     common(&mut c, CAPS);
@@ -119,6 +123,9 @@ pub(crate) fn on_root(root: &Path, scratch: &Path, argv: &[String]) -> Command {
     } else {
         c.arg("--ro-bind").arg(scratch).arg(scratch);
         c.arg("--bind").arg(root).arg(root);
+    }
+    for dir in readable {
+        c.arg("--ro-bind").arg(dir).arg(dir);
     }
     c.args(["--chdir", "/", "--"]).args(argv);
     c.env("HOME", scratch).env("TMPDIR", "/tmp");
@@ -200,6 +207,7 @@ mod tests {
         let c = on_root(
             Path::new("/tmp/r"),
             Path::new("/tmp/s"),
+            &[],
             &["rpm".to_owned(), "-q".to_owned()],
         );
         let a = args(&c).join(" ");
@@ -257,7 +265,7 @@ mod tests {
         );
         // The caller's environment must not reach inside: cargo sets this one for tests.
         assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
-        let mut c = on_root(&root, &scratch, &["sh".into(), "-c".into(), script]);
+        let mut c = on_root(&root, &scratch, &[], &["sh".into(), "-c".into(), script]);
         let out = c.output().expect("run bwrap");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
