@@ -7,21 +7,8 @@ use serde_json::Value;
 
 use crate::support::http::HttpServer;
 use crate::support::require;
-use crate::support::rpm_repo::{Manager, RpmRepo, RpmTarget};
+use crate::support::rpm_repo::{Manager, RpmRepo, RpmTarget, RPM_TOOLS};
 use crate::support::run::{plan, strings};
-
-const RPM_TOOLS: &[&str] = &[
-    "rpm",
-    "rpmbuild",
-    "rpmsign",
-    "createrepo_c",
-    "gpg",
-    "gpgconf",
-    "python3",
-    "curl",
-    "apt-get",
-    "dpkg-deb",
-];
 
 /// The actions of the plan's repository and package steps, in order.
 fn package_actions(plan: &Value) -> Vec<Action> {
@@ -43,21 +30,7 @@ fn dnf_installs_the_pinned_package_from_the_plugins_repo_file_and_locks_it() {
     require(&[RPM_TOOLS, &["dnf"]].concat());
     let repo = RpmRepo::build();
     let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));
-    let plan = plan(
-        None,
-        &strings(&[
-            "--distro",
-            "rocky-9",
-            "--runtime",
-            "containerd",
-            "--mirror",
-            &server.url(),
-            "--set",
-            &format!("containerd.key-fingerprint={}", repo.key.fingerprint),
-            "--version",
-            "1.6",
-        ]),
-    );
+    let plan = plan(None, &repo.rocky_selection(&server));
     let actions = package_actions(&plan);
     assert!(
         actions.iter().any(|a| matches!(a, Action::FetchKey { .. })),

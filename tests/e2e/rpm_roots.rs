@@ -11,23 +11,16 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::support::http::HttpServer;
-use crate::support::rpm_repo::{dnf_plugins_core, RpmRepo};
+use crate::support::rpm_repo::{dnf_plugins_core, RpmRepo, RPM_TOOLS};
 use crate::support::run::{strings, RunReport};
 use crate::support::{check, cmd, fresh_dir, require, snapshot};
 use crate::util::Installer;
 
-const TOOLS: &[&str] = &[
-    "rpm",
-    "rpmbuild",
-    "rpmsign",
-    "createrepo_c",
-    "gpg",
-    "gpgconf",
-    "python3",
-    "apt-get",
-    "dpkg-deb",
-    "bwrap",
-];
+/// The rpm repository's tools, bubblewrap (which confines this host's dnf, zypper and rpm),
+/// and `more`.
+fn tools(more: &[&'static str]) -> Vec<&'static str> {
+    [RPM_TOOLS, &["bwrap"], more].concat()
+}
 
 /// An empty directory to fill, removed afterwards (unless `E2E_KEEP`); `dir` beside it is
 /// this host's, outside the root.
@@ -203,29 +196,14 @@ fn suse_sqlite(root: &EmptyRoot) -> Vec<String> {
     ])
 }
 
-fn rocky_selection(server: &HttpServer, repo: &RpmRepo) -> Vec<String> {
-    strings(&[
-        "--distro",
-        "rocky-9",
-        "--runtime",
-        "containerd",
-        "--mirror",
-        &server.url(),
-        "--set",
-        &format!("containerd.key-fingerprint={}", repo.key.fingerprint),
-        "--version",
-        "1.6",
-    ])
-}
-
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
 fn an_empty_rocky_root_gets_containerd_io_from_the_hosts_dnf_and_a_second_run_changes_nothing() {
-    require(&[TOOLS, &["dnf"]].concat());
+    require(&tools(&["dnf"]));
     let repo = RpmRepo::build();
     let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));
     let root = EmptyRoot::new("rocky-image-", "/var/lib/rpm");
-    let selection = rocky_selection(&server, &repo);
+    let selection = repo.rocky_selection(&server);
     let first = run(&root.root, &selection);
     first.expect_code(0);
     // The pin resolved by the host's dnf in the root's repositories, signed by our key, in
@@ -259,7 +237,7 @@ fn an_empty_rocky_root_gets_containerd_io_from_the_hosts_dnf_and_a_second_run_ch
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
 fn links_in_a_rocky_root_to_host_paths_leave_them_untouched() {
-    require(&[TOOLS, &["dnf"]].concat());
+    require(&tools(&["dnf"]));
     let repo = RpmRepo::build();
     let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));
     let root = EmptyRoot::new("rocky-links-", "/var/lib/rpm");
@@ -269,7 +247,7 @@ fn links_in_a_rocky_root_to_host_paths_leave_them_untouched() {
     root.link_out("/var/log/dnf.log", &log_bait.join("host-file"));
     let (home_bait, home_before) = host_bait(&root.dir, "host-home");
     root.link_out("/root", &home_bait);
-    let first = run(&root.root, &rocky_selection(&server, &repo));
+    let first = run(&root.root, &repo.rocky_selection(&server));
     untouched(&log_bait, &log_before);
     untouched(&home_bait, &home_before);
     // dnf cannot open its log through the link and says so: "Read-only file system" (this
@@ -304,7 +282,7 @@ fn links_in_a_rocky_root_to_host_paths_leave_them_untouched() {
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
 fn an_empty_opensuse_root_gets_containerd_from_the_hosts_zypper_and_a_second_run_changes_nothing() {
-    require(&[TOOLS, &["zypper"]].concat());
+    require(&tools(&["zypper"]));
     let repo = RpmRepo::build();
     let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));
     let root = EmptyRoot::new("leap-image-", "/usr/lib/sysimage/rpm");
@@ -363,7 +341,7 @@ fn an_empty_opensuse_root_gets_containerd_from_the_hosts_zypper_and_a_second_run
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
 fn zyppers_key_and_addrepo_steps_fill_an_empty_opensuse_root_through_installer_run() {
-    require(&[TOOLS, &["zypper"]].concat());
+    require(&tools(&["zypper"]));
     let repo = RpmRepo::build();
     let server = HttpServer::serve(&repo.mirror, &repo.log_dir().join("http.log"));
     let root = EmptyRoot::new("leap-repo-image-", "/usr/lib/sysimage/rpm");
@@ -417,7 +395,7 @@ fn zyppers_key_and_addrepo_steps_fill_an_empty_opensuse_root_through_installer_r
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
 fn an_opensuse_root_is_refused_when_this_hosts_rpm_cannot_write_its_database() {
-    require(&[TOOLS, &["zypper"]].concat());
+    require(&tools(&["zypper"]));
     let root = EmptyRoot::new("leap-ndb-", "/usr/lib/sysimage/rpm");
     let report = run(
         &root.root,
@@ -445,7 +423,7 @@ fn an_opensuse_root_is_refused_when_this_hosts_rpm_cannot_write_its_database() {
 #[test]
 #[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
 fn a_root_with_a_mount_inside_is_refused_before_the_hosts_tools_run_there() {
-    require(&[TOOLS, &["dnf", "mount", "umount"]].concat());
+    require(&tools(&["dnf", "mount", "umount"]));
     let root = EmptyRoot::new("rocky-mounted-", "/var/lib/rpm");
     // A usual chroot setup: something mounted inside (here a tmpfs on /proc). Inside the
     // confinement it would stay writable, and a host's /proc there leads to the host.

@@ -54,6 +54,20 @@ echo '%{pkg_name} %{pkg_epoch}:%{pkg_version}-%{pkg_release}' > %{buildroot}/usr
 /usr/share/installer-e2e/%{pkg_name}
 ";
 
+/// What building and serving the signed rpm repository needs on this host.
+pub const RPM_TOOLS: &[&str] = &[
+    "rpm",
+    "rpmbuild",
+    "rpmsign",
+    "createrepo_c",
+    "gpg",
+    "gpgconf",
+    "python3",
+    "curl",
+    "apt-get",
+    "dpkg-deb",
+];
+
 pub struct RpmRepo {
     dir: PathBuf,
     /// What `--mirror` points at.
@@ -62,6 +76,26 @@ pub struct RpmRepo {
 }
 
 impl RpmRepo {
+    /// containerd 1.6 on Rocky 9 from this repository served by `server` as Docker's mirror,
+    /// its key the one the plan checks.
+    pub fn rocky_selection(&self, server: &super::http::HttpServer) -> Vec<String> {
+        [
+            "--distro",
+            "rocky-9",
+            "--runtime",
+            "containerd",
+            "--mirror",
+            &server.url(),
+            "--set",
+            &format!("containerd.key-fingerprint={}", self.key.fingerprint),
+            "--version",
+            "1.6",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    }
+
     pub fn build() -> RpmRepo {
         let dir = fresh_dir("rpm-repo-");
         let key = Gpg::generate(&dir.join("gnupg"), "rsa3072");
