@@ -193,9 +193,9 @@ impl Registry {
                 let probe = match key.as_ref().and_then(|key| cache.get(path, key)) {
                     Some(manifest) => {
                         tracing::debug!("manifest of {} from the cache", path.display());
-                        Probe::Known(manifest)
+                        Reading::Known(manifest)
                     }
-                    None => Probe::Started(Pending::start(file, "manifest", "")),
+                    None => Reading::Started(Pending::start(file, "manifest", "")),
                 };
                 Ok((probe, key, digest))
             })
@@ -205,8 +205,8 @@ impl Registry {
         let mut candidates = Vec::new();
         for (path, probe) in files.into_iter().zip(probes) {
             let (outcome, digest) = match probe {
-                Ok((Probe::Known(manifest), _, digest)) => (Ok(Answer::Ok(manifest)), digest),
-                Ok((Probe::Started(pending), key, digest)) => {
+                Ok((Reading::Known(manifest), _, digest)) => (Ok(Answer::Ok(manifest)), digest),
+                Ok((Reading::Started(pending), key, digest)) => {
                     let outcome = pending.finish().map_err(|e| e.to_string());
                     match &outcome {
                         Ok(Answer::Ok(manifest)) => {
@@ -299,7 +299,7 @@ impl Registry {
 }
 
 /// How a candidate's manifest is obtained.
-enum Probe {
+enum Reading {
     /// Remembered for this very content.
     Known(serde_json::Value),
     /// Asked of the plugin, in a child process.
