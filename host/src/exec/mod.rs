@@ -200,6 +200,9 @@ pub fn run(
     // On an image root, a command neither the root nor this host can run would stop the run
     // half-way: it is refused now, before anything changes.
     if !exec.live {
+        // A mount inside the root (a host's /proc or /sys, a bind of a host directory) stays
+        // writable inside the confinement and leads outside it: read once.
+        let mounted = sandbox::mounts_below(target.dir());
         for (i, step) in plan.steps.iter().enumerate() {
             if step.kind.changes_the_kernel() {
                 continue;
@@ -210,11 +213,7 @@ pub fn run(
                 };
                 let why = match exec.way(argv, false) {
                     image::Way::Unavailable(why) => Some(why),
-                    // A mount inside the root (a host's /proc or /sys, a bind of a host
-                    // directory) stays writable inside the confinement and leads outside it.
-                    image::Way::BuildHost(_) => sandbox::mounts_below(target.dir())
-                        .first()
-                        .map(|m| format!(
+                    image::Way::BuildHost(_) => mounted.first().map(|m| format!(
                             "{} is mounted inside the root {}, and this host's package manager, which this run needs there, would reach the host through it (a mount inside the root is not confined); unmount what is mounted inside the root (`umount -R {}`) and run again",
                             m.display(),
                             target.dir().display(),
