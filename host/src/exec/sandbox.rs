@@ -135,9 +135,14 @@ pub(crate) fn on_root(root: &Path, scratch: &Path, readable: &[&Path], argv: &[S
 /// The mount points strictly below `root`, from this process's mount table
 /// (/proc/self/mountinfo, field 5; octal escapes as the kernel writes them).
 pub(crate) fn mounts_below(root: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
+    match std::fs::read_to_string("/proc/self/mountinfo") {
+        Ok(table) => mounts_below_in(&table, root),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The mount points strictly below `root` in the mount table `table` (mountinfo's format).
+fn mounts_below_in(table: &str, root: &Path) -> Vec<std::path::PathBuf> {
     table
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
@@ -286,21 +291,32 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs root (mounts a tmpfs in a temporary directory): run with --run-ignored / --ignored"]
+    #[ignore = "needs root (mounts a tmpfs in a private mount namespace): run with --run-ignored / --ignored"]
     fn a_mount_inside_the_root_is_found() {
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
-        let point = root.join("proc");
+        let point = root.join("my proc");
         std::fs::create_dir_all(&point).unwrap();
         assert!(mounts_below(&root).is_empty());
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "tmpfs"])
+        // Mounted in a mount namespace of its own, whose table is read there: this host's
+        // table never changes (bubblewrap, started by other tests, trips over one that does).
+        let out = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"mount -t tmpfs tmpfs "$1" && cat /proc/self/mountinfo"#)
+            .arg("sh")
             .arg(&point)
-            .status()
+            .output()
             .unwrap();
-        assert!(mounted.success());
-        let found = mounts_below(&root);
-        let _ = Command::new("umount").arg(&point).status();
-        assert_eq!(found, vec![point]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let table = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(mounts_below_in(&table, &root), vec![point.clone()]);
+        assert!(
+            mounts_below_in(&table, &point).is_empty(),
+            "the root itself is not below it"
+        );
     }
 }
