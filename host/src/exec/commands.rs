@@ -252,7 +252,7 @@ impl Executor<'_> {
             ))
         })?;
         let entry = format!(
-            "$ {}\n{}{}[exit {}, {:.2} s]\n",
+            "$ {}\n{}{}[exit {}, {:.3} s]\n",
             ran,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
