@@ -3,11 +3,18 @@
 //! rpm or a check's program to write outside it, whatever links it holds.
 //!
 //! What bwrap gives, and where that is documented:
-//! - `--ro-bind / /` is recursive and read-only all the way down: bubblewrap binds with
-//!   `MS_REC` and remounts every submount read-only (containers/bubblewrap issue #11, "Recursive
-//!   readonly binds broken", fixed in 2016 by bc72284). A link in the image to any host path
-//!   then meets EROFS, unless it points into the root itself, the run's scratch directory, or
-//!   one of the fresh `/tmp`, `/run`, `/dev` below, which are thrown away.
+//! - Of the host, only what the programs run from is there: `/usr`, the `/bin`, `/sbin` and
+//!   `/lib*` beside it, and `/etc` (the loader's cache, name resolution, CA certificates),
+//!   read-only, with `/etc`'s secrets (shadow files, SSH host keys, TLS private keys)
+//!   covered. `--ro-bind` is recursive and read-only all the way down: bubblewrap binds with
+//!   `MS_REC` and remounts every submount read-only (containers/bubblewrap issue #11,
+//!   "Recursive readonly binds broken", fixed in 2016 by bc72284). A link in the image to a
+//!   host path then meets EROFS or nothing at all, unless it points into the root itself, the
+//!   run's scratch directory, or one of the fresh `/tmp`, `/run`, `/dev` below, which are
+//!   thrown away. Binding all of `/` instead showed the host's homes and data to the image's
+//!   programs, and raced with the host's own mounts: bwrap's recursive remount fails
+//!   (EINVAL) when a mount below vanishes under it, which a build host mounting a test root's
+//!   `/proc` at the same time did.
 //! - `--proc /proc` mounts a new proc for the new PID namespace. bubblewrap's own cover of
 //!   `/proc/sys` (bubblewrap.c, `cover_proc_dirs`) is skipped when `access(W_OK)` fails,
 //!   which it always does for procfs's `sys` directory, so `/proc/sys` stayed writable
@@ -112,7 +119,7 @@ fn common(c: &mut Command, caps: &[&str]) {
 /// hidden by the fresh `/tmp`.
 pub(crate) fn on_root(root: &Path, scratch: &Path, readable: &[&Path], argv: &[String]) -> Command {
     let mut c = Command::new(BWRAP);
-    c.args(["--ro-bind", "/", "/"]);
+    host_view(&mut c);
     common(&mut c, CAPS);
     // zypper makes its media attach points in /var/tmp (libzypp's TmpPath default).
     c.args(["--tmpfs", "/var/tmp"]);
@@ -127,7 +134,10 @@ pub(crate) fn on_root(root: &Path, scratch: &Path, readable: &[&Path], argv: &[S
     for dir in readable {
         c.arg("--ro-bind").arg(dir).arg(dir);
     }
-    c.args(["--chdir", "/", "--"]).args(argv);
+    // The rest of the tree (bwrap's own tmpfs) read-only too: a write the tools were not
+    // meant to make (a database in a HOME-relative path) fails instead of vanishing.
+    c.args(["--remount-ro", "/", "--chdir", "/", "--"])
+        .args(argv);
     c.env("HOME", scratch).env("TMPDIR", "/tmp");
     c
 }
@@ -175,9 +185,38 @@ fn unescape(field: &str) -> String {
     out
 }
 
-/// The directories of this host a check's program is run from: nothing else of the host is
-/// there, so that what the check reads is only the copy bound at the root's paths.
-pub(crate) const PROGRAM_DIRS: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32"];
+/// The directories of this host a confined program is run from: nothing else of the host is
+/// there (for a check, what it reads is only the copy bound at the root's paths).
+pub(crate) const PROGRAM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32",
+];
+
+/// What of `/etc` a program acting on a root must not read: covered with an empty file or
+/// directory where the host has them.
+const ETC_SECRETS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/ssh",
+    "/etc/ssl/private",
+];
+
+/// This host as a program acting on a root sees it: [`PROGRAM_DIRS`] and `/etc` read-only,
+/// `/etc`'s secrets covered.
+fn host_view(c: &mut Command) {
+    for dir in PROGRAM_DIRS.iter().chain(&["/etc"]) {
+        c.args(["--ro-bind-try", dir, dir]);
+    }
+    for secret in ETC_SECRETS {
+        let found = Path::new(secret);
+        if found.is_dir() {
+            c.args(["--tmpfs", secret]);
+        } else if found.exists() {
+            c.args(["--ro-bind", "/dev/null", secret]);
+        }
+    }
+}
 
 /// `argv` (a check's program) run on an empty root that holds this host's
 /// [`PROGRAM_DIRS`], read-only, and each `(copy, path)` of `binds`: a copy of what the image
@@ -216,10 +255,21 @@ mod tests {
             &["rpm".to_owned(), "-q".to_owned()],
         );
         let a = args(&c).join(" ");
+        // Of the host, its programs and /etc only, read-only; not `/`.
         assert!(
-            a.starts_with("--ro-bind / / --dev /dev --proc /proc --ro-bind /proc/sys /proc/sys"),
+            a.starts_with("--ro-bind-try /usr /usr --ro-bind-try /bin /bin"),
             "{a}"
         );
+        assert!(a.contains("--ro-bind-try /etc /etc"), "{a}");
+        assert!(!a.contains("--ro-bind / /"), "{a}");
+        assert!(
+            a.contains("--dev /dev --proc /proc --ro-bind /proc/sys /proc/sys"),
+            "{a}"
+        );
+        // The secrets this host has are covered.
+        if Path::new("/etc/shadow").exists() {
+            assert!(a.contains("--ro-bind /dev/null /etc/shadow"), "{a}");
+        }
         assert!(a.contains("--new-session"), "{a}");
         assert!(a.contains("--cap-drop ALL"), "{a}");
         assert!(!a.contains("CAP_SYS_ADMIN"), "{a}");
@@ -227,7 +277,7 @@ mod tests {
         // Bound after the tmpfs over /tmp, else they would be hidden by it.
         assert!(
             a.ends_with(
-                "--tmpfs /var/tmp --ro-bind /tmp/s /tmp/s --bind /tmp/r /tmp/r --chdir / -- rpm -q"
+                "--tmpfs /var/tmp --ro-bind /tmp/s /tmp/s --bind /tmp/r /tmp/r --remount-ro / --chdir / -- rpm -q"
             ),
             "{a}"
         );
@@ -247,7 +297,8 @@ mod tests {
 
     #[test]
     #[ignore = "needs root and bubblewrap (scripts/test-all installs it): run with --run-ignored / --ignored"]
-    fn inside_nothing_of_the_host_can_be_written_not_even_procs_sysctls() {
+    fn inside_nothing_of_the_host_can_be_written_not_even_procs_sysctls_nor_read_but_its_programs()
+    {
         let dir = tempfile::tempdir().unwrap();
         let (root, scratch) = (dir.path().join("root"), dir.path().join("scratch"));
         std::fs::create_dir_all(&root).unwrap();
@@ -260,6 +311,11 @@ mod tests {
         let script = format!(
             "echo 1 > /proc/sys/kernel/msgmax && echo proc-sys-written; \
              echo x > {o} && echo host-written; \
+             test -e {o} && echo host-file-seen; \
+             test -s /etc/shadow && echo shadow-readable; \
+             test -r /etc/os-release && echo etc-readable; \
+             mkdir /elsewhere 2>/dev/null && echo tree-writable; \
+             touch /tmp/t && echo tmp-writable; \
              touch {s}/planted && echo scratch-written; \
              touch {r}/made && echo root-written; \
              test -t 0 || test -e /dev/tty && (: > /dev/tty) 2>/dev/null && echo tty-open; \
@@ -275,7 +331,7 @@ mod tests {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
             stdout.lines().collect::<Vec<_>>(),
-            vec!["root-written", "clean"],
+            vec!["etc-readable", "tmp-writable", "root-written", "clean"],
             "stderr: {}",
             String::from_utf8_lossy(&out.stderr)
         );
