@@ -195,7 +195,7 @@ pub struct PlannedStep {
 pub struct ImageCommand {
     /// The plan's command, as its action has it.
     pub argv: Vec<String>,
-    /// `chroot` (the root has the program), `build_host` (this host's package manager with
+    /// `chroot` (the root has the program: run there, confined by bubblewrap), `build_host` (this host's package manager with
     /// its root option), `installer` (done or answered by installer through the root's
     /// files), or `unavailable` (`run` refuses before changing anything).
     pub way: &'static str,

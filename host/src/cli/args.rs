@@ -123,7 +123,8 @@ pub struct GlobalArgs {
     pub distro_path: Option<String>,
 
     /// Act on the system rooted at DIR: os-release read there, files written there, commands
-    /// run chrooted into it.
+    /// run chrooted into it (confined by bubblewrap, which must be installed, when DIR is not
+    /// /).
     #[arg(long, value_name = "DIR", default_value = "/", global = true)]
     pub root: PathBuf,
 

@@ -266,8 +266,8 @@ impl Executor<'_> {
         Ok(out)
     }
 
-    /// The command line the last command run had on this host (`chroot ROOT ...`, `bwrap
-    /// ... -- dnf ...`), else `argv`: what a failure shows as its command.
+    /// The command line the last command run had on this host (`bwrap --bind ROOT / ... --
+    /// apt-get ...`, `bwrap ... -- dnf ...`), else `argv`: what a failure shows as its command.
     pub(super) fn ran_as(&self, argv: &[String]) -> Vec<String> {
         self.last_ran
             .borrow()

@@ -6,7 +6,9 @@
 //! builders then run the host's own package manager with its root option, and so do we:
 //!
 //! - a program the root has (an executable in one of its PATH directories, found through the
-//!   [`Target`], links resolved inside it) runs chrooted into the root;
+//!   [`Target`], links resolved inside it) runs on the root as its `/`, confined by
+//!   bubblewrap ([`super::sandbox::in_root`]): a chroot in which the image's code keeps only
+//!   rpm's and dpkg's capabilities and sees nothing of this host;
 //! - otherwise `dnf`/`yum` run as the host's `dnf --installroot=ROOT --releasever=<the pack's
 //!   rpm.releasever>`, with a configuration of ours that points its repositories and its
 //!   versionlock list into the root (dnf reads the host's configuration, or one in the root
@@ -64,7 +66,8 @@ const DNF_PLUGIN_DIRS: &[&str] = &[
 pub(crate) enum Way {
     /// The live system: the command as it is.
     Live,
-    /// `chroot ROOT argv`: the root has the program.
+    /// The root has the program: run on the root as its `/`, confined by bubblewrap
+    /// ([`super::sandbox::in_root`]); a chroot with fewer rights.
     Chroot,
     /// The build host's program, pointed at the root by its own option.
     BuildHost(HostCommand),
@@ -204,6 +207,14 @@ pub(crate) fn decide(
         return Way::Unavailable("an empty command".to_owned());
     };
     if in_root(program) {
+        // The image's own code runs as root only inside bubblewrap ([`super::sandbox::in_root`]),
+        // unless the root is installer's own `/` (installer itself chrooted into the image, as
+        // Ansible's chroot connection runs it): there it already runs as the image's code.
+        if root.dir != Path::new("/") && !(host.has)(super::sandbox::BWRAP) {
+            return Way::Unavailable(format!(
+                "the root has `{program}`, but this host has no bubblewrap (`bwrap`), inside which installer runs a root's own programs so that the image's code cannot reach this host; install it (apt-get install bubblewrap, dnf install bubblewrap)"
+            ));
+        }
         return Way::Chroot;
     }
     let name = program.rsplit('/').next().unwrap_or(program);
@@ -521,7 +532,7 @@ pub(crate) fn describe(way: &Way, dir: &Path) -> Option<String> {
     let shown = dir.display();
     Some(match way {
         Way::Live => return None,
-        Way::Chroot => format!("chrooted into {shown}"),
+        Way::Chroot => format!("the root's own, run in {shown} confined by bubblewrap"),
         Way::BuildHost(c) => format!(
             "runs on the build host, confined by bubblewrap to {shown}: {}",
             c.argv.join(" ")

@@ -61,11 +61,13 @@ impl Executor<'_> {
                 c.args(&argv[1..]);
                 Ok(Prepared::Command(c))
             }
-            Way::Chroot => {
-                let mut c = Command::new("chroot");
-                c.arg(root).args(argv);
+            // installer chrooted into the image itself: its programs are already its own.
+            Way::Chroot if root == Path::new("/") => {
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]);
                 Ok(Prepared::Command(c))
             }
+            Way::Chroot => Ok(Prepared::Command(super::sandbox::in_root(root, argv))),
             Way::BuildHost(host) => {
                 self.host_filled.set(true);
                 self.host_command(&host).map(Prepared::Confined)

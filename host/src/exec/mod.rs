@@ -4,7 +4,7 @@
 //! and starts no package-manager transaction. Files are written atomically and recorded in a
 //! journal first; when an action fails, every file the run changed is put back and the
 //! failure is reported with its command, exit status and the tail of its output. Commands run
-//! as argv, never through a shell, chrooted into `--root` when it is not `/`.
+//! as argv, never through a shell, in `--root` when it is not `/` (see `image`).
 //!
 //! This file runs a plan and rolls it back; `actions` carries out each kind of action and
 //! `commands` what they are made of (journaled writes, chrooted commands, probes). `report`
@@ -213,6 +213,22 @@ pub fn run(
                 };
                 let why = match exec.way(argv, false) {
                     image::Way::Unavailable(why) => Some(why),
+                    // The root's own programs see what is mounted inside it, but for the
+                    // directories the confinement covers with fresh ones (a chroot's /proc).
+                    image::Way::Chroot if target.dir() == std::path::Path::new("/") => None,
+                    image::Way::Chroot => mounted
+                        .iter()
+                        .find(|m| {
+                            !sandbox::COVERED.iter().any(|c| {
+                                m.starts_with(target.dir().join(c.trim_start_matches('/')))
+                            })
+                        })
+                        .map(|m| format!(
+                            "{} is mounted inside the root {}, and the root's own programs, which this run starts there, would reach what is mounted through it (only /dev, /proc, /sys, /tmp and /run are covered); unmount it (`umount -R {}`) and run again",
+                            m.display(),
+                            target.dir().display(),
+                            m.display()
+                        )),
                     image::Way::BuildHost(_) => mounted.first().map(|m| format!(
                             "{} is mounted inside the root {}, and this host's package manager, which this run needs there, would reach the host through it (a mount inside the root is not confined); unmount what is mounted inside the root (`umount -R {}`) and run again",
                             m.display(),

@@ -89,6 +89,9 @@ fn common(c: &mut Command, caps: &[&str]) {
         "--ro-bind-try",
         "/proc/sysrq-trigger",
         "/proc/sysrq-trigger",
+        // Sticky and open to all, as /tmp is: apt's methods drop to the `_apt` user.
+        "--perms",
+        "01777",
         "--tmpfs",
         "/tmp",
         "--tmpfs",
@@ -122,7 +125,7 @@ pub(crate) fn on_root(root: &Path, scratch: &Path, readable: &[&Path], argv: &[S
     host_view(&mut c);
     common(&mut c, CAPS);
     // zypper makes its media attach points in /var/tmp (libzypp's TmpPath default).
-    c.args(["--tmpfs", "/var/tmp"]);
+    c.args(["--perms", "01777", "--tmpfs", "/var/tmp"]);
     // The deeper of the two is bound last, else the other's bind would cover it.
     if scratch.starts_with(root) {
         c.arg("--bind").arg(root).arg(root);
@@ -141,6 +144,27 @@ pub(crate) fn on_root(root: &Path, scratch: &Path, readable: &[&Path], argv: &[S
     c.env("HOME", scratch).env("TMPDIR", "/tmp");
     c
 }
+
+/// The root's own program `argv` run on the root as its `/`, instead of plain chroot, which
+/// would run the image's code as this host's root with every capability: here it keeps only
+/// what rpm and dpkg need (no CAP_SYS_ADMIN, so no mount or remount, no CAP_SYS_MODULE or
+/// CAP_SYS_PTRACE), sees a fresh `/dev`, `/proc` (its `sys` read-only), `/sys`, `/tmp` and
+/// `/run` over whatever the root holds or has mounted there, runs in its own PID and IPC
+/// namespaces and session, and nothing of this host is there but the network. `--bind`
+/// (not `--dev-bind`) leaves device nodes the root holds or makes unusable. HOME is root's
+/// home in the image.
+pub(crate) fn in_root(root: &Path, argv: &[String]) -> Command {
+    let mut c = Command::new(BWRAP);
+    c.arg("--bind").arg(root).arg("/");
+    common(&mut c, CAPS);
+    c.args(["--tmpfs", "/sys", "--chdir", "/", "--"]).args(argv);
+    c.env("HOME", "/root");
+    c
+}
+
+/// The directories of a root that [`in_root`] covers with fresh ones: what is mounted there
+/// (a chroot's usual /proc, /sys, /dev) is out of reach of the root's programs.
+pub(crate) const COVERED: &[&str] = &["/dev", "/proc", "/sys", "/tmp", "/run"];
 
 /// The mount points strictly below `root`, from this process's mount table
 /// (/proc/self/mountinfo, field 5; octal escapes as the kernel writes them).
@@ -277,7 +301,7 @@ mod tests {
         // Bound after the tmpfs over /tmp, else they would be hidden by it.
         assert!(
             a.ends_with(
-                "--tmpfs /var/tmp --ro-bind /tmp/s /tmp/s --bind /tmp/r /tmp/r --remount-ro / --chdir / -- rpm -q"
+                "--perms 01777 --tmpfs /var/tmp --ro-bind /tmp/s /tmp/s --bind /tmp/r /tmp/r --remount-ro / --chdir / -- rpm -q"
             ),
             "{a}"
         );
@@ -337,6 +361,103 @@ mod tests {
         );
         assert_eq!(std::fs::read_to_string(&outside).unwrap(), "host");
         assert!(!scratch.join("planted").exists());
+    }
+
+    #[test]
+    fn the_roots_own_programs_get_the_root_as_their_whole_tree_and_rpms_capabilities() {
+        let c = in_root(
+            Path::new("/img"),
+            &["apt-get".to_owned(), "update".to_owned()],
+        );
+        let a = args(&c).join(" ");
+        assert!(
+            a.starts_with("--bind /img / --dev /dev --proc /proc"),
+            "{a}"
+        );
+        assert!(!a.contains("--dev-bind"), "{a}");
+        assert!(a.contains("--cap-drop ALL"), "{a}");
+        assert!(
+            !a.contains("CAP_SYS_ADMIN") && !a.contains("CAP_SYS_MODULE"),
+            "{a}"
+        );
+        assert!(
+            a.ends_with("--tmpfs /sys --chdir / -- apt-get update"),
+            "{a}"
+        );
+        let home = c
+            .get_envs()
+            .find(|(k, _)| *k == "HOME")
+            .and_then(|(_, v)| v);
+        assert_eq!(home, Some(std::ffi::OsStr::new("/root")));
+    }
+
+    /// A root holding `programs` (this host's, with the libraries `ldd` names for them).
+    fn root_with(dir: &Path, programs: &[&str]) {
+        for program in programs {
+            let ldd = Command::new("ldd").arg(program).output().unwrap();
+            let libs = String::from_utf8_lossy(&ldd.stdout).into_owned();
+            let files = libs
+                .split_whitespace()
+                .filter(|w| w.starts_with('/'))
+                .map(str::to_owned)
+                .chain([program.to_string()]);
+            for file in files {
+                let to = dir.join(file.trim_start_matches('/'));
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(&file, &to).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    #[ignore = "needs root and bubblewrap (scripts/test-all installs it): run with --run-ignored / --ignored"]
+    fn the_roots_own_programs_reach_nothing_of_this_host() {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let root = dir.path().join("root");
+        root_with(&root, &["/bin/sh", "/usr/bin/mknod", "/usr/bin/cat"]);
+        let script = format!(
+            "test -e {host} && echo host-seen; \
+             test -e /proc/1/root/{host} && echo host-through-proc; \
+             echo made > /made && echo root-written; \
+             mknod /null-node c 1 3 && echo node-made; \
+             echo x > /null-node 2>/dev/null && echo node-usable; \
+             echo 1 > /proc/sys/kernel/msgmax 2>/dev/null && echo proc-sys-written; \
+             cat /proc/self/status | while read k v; do [ \"$k\" = CapEff: ] && echo \"$v\"; done; \
+             echo $HOME",
+            host = env!("CARGO_MANIFEST_DIR")
+        );
+        let out = in_root(&root, &["/bin/sh".into(), "-c".into(), script])
+            .output()
+            .expect("run bwrap");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(
+            lines.get(..2),
+            Some(&["root-written", "node-made"][..]),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !stdout.contains("host-")
+                && !stdout.contains("node-usable")
+                && !stdout.contains("proc-sys"),
+            "{stdout}"
+        );
+        // The effective capabilities are rpm's set: CAP_SYS_ADMIN (bit 21) and CAP_SYS_MODULE
+        // (bit 16) not among them.
+        let caps = u64::from_str_radix(lines[2], 16).expect("CapEff in hex");
+        assert_eq!(caps & (1 << 21), 0, "CAP_SYS_ADMIN kept: {caps:x}");
+        assert_eq!(caps & (1 << 16), 0, "CAP_SYS_MODULE kept: {caps:x}");
+        assert_ne!(
+            caps & 1,
+            0,
+            "CAP_CHOWN, which dpkg needs, dropped: {caps:x}"
+        );
+        assert_eq!(lines[3], "/root");
+        assert_eq!(
+            std::fs::read_to_string(root.join("made")).unwrap(),
+            "made\n"
+        );
     }
 
     #[test]

@@ -58,6 +58,39 @@ fn a_program_the_root_has_runs_chrooted_even_a_package_manager() {
 }
 
 #[test]
+fn a_program_the_root_has_does_not_run_as_this_hosts_root_without_bubblewrap() {
+    let Way::Unavailable(why) = way(&["apt-get", "update"], false, &["apt-get"], &["no-bwrap"])
+    else {
+        panic!("ran without its confinement")
+    };
+    assert!(
+        why.contains("`apt-get`") && why.contains("bubblewrap") && why.contains("install it"),
+        "{why}"
+    );
+    // A probe too: the image's code runs as root either way.
+    assert!(matches!(
+        way(&["dpkg-query", "-W"], true, &["dpkg-query"], &["no-bwrap"]),
+        Way::Unavailable(_)
+    ));
+    // installer chrooted into the image itself (`--root /` that is not the running system):
+    // the programs are its own already, and run as they are.
+    let own = ImageRoot {
+        dir: Path::new("/"),
+        ..root()
+    };
+    assert_eq!(
+        decide_on(
+            &["apt-get", "update"],
+            false,
+            &own,
+            &["apt-get"],
+            &["no-bwrap"]
+        ),
+        Way::Chroot
+    );
+}
+
+#[test]
 fn dnf_and_yum_missing_in_the_root_run_as_the_hosts_dnf_with_installroot() {
     for program in ["dnf", "yum"] {
         let Way::BuildHost(c) = way(&[program, "install", "-y", "x-1.6"], false, &[], &["dnf"])
