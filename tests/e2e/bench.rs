@@ -42,9 +42,9 @@ fn spread(values: &[f64]) -> f64 {
 }
 
 /// The commands the one run in `root` ran and how long each took, from its journal's log
-/// (`$ command` … `[exit N, S s]`), the chroot prefix left out.
+/// (`$ command` … `[exit N, S s]`), the confinement's prefix (`bwrap --bind ROOT / … --`)
+/// left out.
 fn commands_run(root: &Path) -> Vec<(String, f64)> {
-    let chrooted = format!("chroot {} ", root.display());
     let mut commands = Vec::new();
     let journal = root.join("var/lib/installer/journal");
     for entry in fs::read_dir(&journal).unwrap().flatten() {
@@ -52,7 +52,10 @@ fn commands_run(root: &Path) -> Vec<(String, f64)> {
         let mut current = None;
         for line in log.lines() {
             if let Some(c) = line.strip_prefix("$ ") {
-                let c = c.strip_prefix(&chrooted).unwrap_or(c);
+                let c = match c.strip_prefix("bwrap ") {
+                    Some(confined) => confined.split_once(" -- ").map_or(c, |(_, argv)| argv),
+                    None => c,
+                };
                 current = Some(c.chars().take(70).collect::<String>());
             } else if let (Some(c), Some(rest)) = (&current, line.strip_prefix("[exit ")) {
                 let secs: f64 = rest

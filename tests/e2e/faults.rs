@@ -272,3 +272,51 @@ fn a_buster_host_still_on_debians_mirrors_is_stopped_before_anything_changes() {
         "a stopped run changed /etc"
     );
 }
+
+#[test]
+#[ignore = "needs root and the Debian packages scripts/test-all installs: run with --run-ignored / --ignored"]
+fn a_host_directory_mounted_inside_a_debian_root_is_refused_and_a_chroots_usual_mounts_are_covered()
+{
+    let setup = MirrorSetup::new("mounted-inside", Variant::Working);
+    let root = &setup.root;
+    // A chroot's usual setup: this host's proc, sys and dev mounted inside. The root's own
+    // programs run over fresh ones, so these are allowed.
+    let mounts = crate::support::mounts::Mounts::new(root);
+    // And a host directory bound inside: through it, the root's programs would write here.
+    let host_dir = root.scratch().join("host-data");
+    fs::create_dir_all(&host_dir).unwrap();
+    fs::write(host_dir.join("kept"), "host\n").unwrap();
+    let point = root.join("/mnt/host");
+    fs::create_dir_all(&point).unwrap();
+    crate::support::check(
+        Command::new("mount")
+            .arg("--bind")
+            .arg(&host_dir)
+            .arg(&point),
+    );
+    let before = snapshot(&root.join("/etc"));
+
+    let report = run(root.path(), &setup.selection());
+    let _ = Command::new("umount").arg(&point).status();
+    report.expect_code(2);
+    let error = report.error_text();
+    assert!(
+        error.contains("/mnt/host is mounted inside the root")
+            && error.contains("umount -R")
+            && error.contains("nothing was changed"),
+        "{error}"
+    );
+    assert_eq!(report.transactions(), 0);
+    assert_eq!(
+        snapshot(&root.join("/etc")),
+        before,
+        "a refused run changed /etc"
+    );
+    assert_eq!(fs::read_to_string(host_dir.join("kept")).unwrap(), "host\n");
+
+    // Unbound, with proc, sys and dev still mounted inside, the run goes through.
+    let report = run(root.path(), &setup.selection());
+    report.expect_code(0);
+    assert!(root.installed_version("containerd.io").is_some());
+    drop(mounts);
+}
