@@ -258,12 +258,7 @@ fn a_buster_host_still_on_debians_mirrors_is_stopped_before_anything_changes() {
         &crate::support::run::docker_from_debian(&["--distro", "debian-10"]),
     );
     // Refused before any change: exit 2, as for any state the plan cannot handle.
-    report.expect_code(2);
-    let error = report.error_text();
-    assert!(
-        error.contains("archive.debian.org") && error.contains("/etc/apt/sources.list"),
-        "{error}"
-    );
+    report.expect_refused(&["archive.debian.org", "/etc/apt/sources.list"]);
     // The check ran first: no step before it changed anything, and no apt run began.
     assert_eq!(report.transactions(), 0);
     assert_eq!(
@@ -298,14 +293,11 @@ fn a_host_directory_mounted_inside_a_debian_root_is_refused_and_a_chroots_usual_
 
     let report = run(root.path(), &setup.selection());
     let _ = Command::new("umount").arg(&point).status();
-    report.expect_code(2);
-    let error = report.error_text();
-    assert!(
-        error.contains("/mnt/host is mounted inside the root")
-            && error.contains("umount -R")
-            && error.contains("nothing was changed"),
-        "{error}"
-    );
+    report.expect_refused(&[
+        "/mnt/host is mounted inside the root",
+        "umount -R",
+        "nothing was changed",
+    ]);
     assert_eq!(report.transactions(), 0);
     assert_eq!(
         snapshot(&root.join("/etc")),

@@ -72,6 +72,20 @@ impl RunReport {
         inside.is_dir().then_some(inside)
     }
 
+    /// Asserts the run was refused (exit 2) with an error naming every one of `needles`;
+    /// returns the error's text.
+    #[track_caller]
+    pub fn expect_refused(&self, needles: &[&str]) -> String {
+        self.expect_code(2);
+        let error = self.error_text();
+        let missing: Vec<&&str> = needles.iter().filter(|n| !error.contains(**n)).collect();
+        assert!(
+            missing.is_empty(),
+            "the error does not say {missing:?}: {error}"
+        );
+        error
+    }
+
     /// The error as one line of text, for messages.
     pub fn error_text(&self) -> String {
         self.json["error"].to_string()
