@@ -291,6 +291,15 @@ impl Target {
         Ok(names)
     }
 
+    /// Whether `path` is a regular file (links followed inside the root), whatever its size.
+    pub fn is_file(&self, path: &str) -> bool {
+        self.root
+            .resolve(path)
+            .ok()
+            .and_then(|h| nix::sys::stat::fstat(h.as_fd()).ok())
+            .is_some_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits())
+    }
+
     /// Whether something (anything but a dangling link) is at `path`.
     pub fn exists(&self, path: &str) -> bool {
         self.root.resolve(path).is_ok()

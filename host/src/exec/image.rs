@@ -206,6 +206,14 @@ pub(crate) fn decide(
     let Some((program, args)) = argv.split_first() else {
         return Way::Unavailable("an empty command".to_owned());
     };
+    // `test -d PATH` and its kin are answered from the root's files even where the root has
+    // `test`: the same answer (links followed inside the root), without starting the
+    // image's code.
+    if root.dir != Path::new("/") {
+        if let Some(test @ Builtin::Test { .. }) = builtin(program, args, probe) {
+            return Way::Builtin(test);
+        }
+    }
     if in_root(program) {
         // The image's own code runs as root only inside bubblewrap ([`super::sandbox::in_root`]),
         // unless the root is installer's own `/` (installer itself chrooted into the image, as

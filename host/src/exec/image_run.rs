@@ -75,7 +75,7 @@ impl Executor<'_> {
             Way::Builtin(Builtin::Test { flag, path }) => {
                 let yes = match flag {
                     'd' => self.target.is_dir(&path),
-                    'f' => matches!(self.target.read(&path, FILE_LIMIT), Ok(Some(_))),
+                    'f' => self.target.is_file(&path),
                     _ => self.target.exists(&path),
                 };
                 Ok(Prepared::Answer(answer(

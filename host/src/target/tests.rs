@@ -250,3 +250,22 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_regular_file_is_one_whatever_its_size_and_links_are_followed_inside_the_root() {
+    let (dir, target) = root();
+    let r = dir.path();
+    std::fs::create_dir_all(r.join("etc/d")).unwrap();
+    // Larger than anything installer reads whole: still a regular file, as `test -f` says.
+    let big = std::fs::File::create(r.join("etc/big")).unwrap();
+    big.set_len(FILE_LIMIT + 1).unwrap();
+    assert!(target.is_file("/etc/big"));
+    assert!(!target.is_file("/etc/d"));
+    assert!(!target.is_file("/etc/none"));
+    // A link to a host file is that path inside the root, where there is none.
+    let host = tempfile::NamedTempFile::new().unwrap();
+    symlink(host.path(), r.join("etc/abs")).unwrap();
+    assert!(!target.is_file("/etc/abs"));
+    symlink("big", r.join("etc/rel")).unwrap();
+    assert!(target.is_file("/etc/rel"));
+}

@@ -91,6 +91,28 @@ fn a_program_the_root_has_does_not_run_as_this_hosts_root_without_bubblewrap() {
 }
 
 #[test]
+fn a_test_probe_is_answered_from_the_roots_files_even_where_the_root_has_test() {
+    let answered = Way::Builtin(Builtin::Test {
+        flag: 'd',
+        path: "/etc/apt/keyrings".to_owned(),
+    });
+    let argv = ["test", "-d", "/etc/apt/keyrings"];
+    assert_eq!(way(&argv, true, &["test"], &[]), answered);
+    // Not as an action (it would change nothing), nor another flag, nor on installer's own
+    // `/`, where the program is as much the image's as installer is.
+    assert_eq!(way(&argv, false, &["test"], &[]), Way::Chroot);
+    assert_eq!(
+        way(&["test", "-x", "/usr/bin/x"], true, &["test"], &[]),
+        Way::Chroot
+    );
+    let own = ImageRoot {
+        dir: Path::new("/"),
+        ..root()
+    };
+    assert_eq!(decide_on(&argv, true, &own, &["test"], &[]), Way::Chroot);
+}
+
+#[test]
 fn dnf_and_yum_missing_in_the_root_run_as_the_hosts_dnf_with_installroot() {
     for program in ["dnf", "yum"] {
         let Way::BuildHost(c) = way(&[program, "install", "-y", "x-1.6"], false, &[], &["dnf"])
