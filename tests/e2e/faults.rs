@@ -310,5 +310,25 @@ fn a_host_directory_mounted_inside_a_debian_root_is_refused_and_a_chroots_usual_
     let report = run(root.path(), &setup.selection());
     report.expect_code(0);
     assert!(root.installed_version("containerd.io").is_some());
+
+    // `verify` asks the root's own programs too (dpkg-query, containerd config dump): bound
+    // again, they are not started, and the checks that need them say why.
+    let (code, clean) = crate::verify::verify(root.path(), &setup.selection());
+    assert_eq!(code, 0, "{clean:#}");
+    crate::support::check(
+        Command::new("mount")
+            .arg("--bind")
+            .arg(&host_dir)
+            .arg(&point),
+    );
+    let (code, report) = crate::verify::verify(root.path(), &setup.selection());
+    let _ = Command::new("umount").arg(&point).status();
+    assert_ne!(code, 0, "{report:#}");
+    assert!(
+        report
+            .to_string()
+            .contains("/mnt/host is mounted inside the root"),
+        "{report:#}"
+    );
     drop(mounts);
 }

@@ -21,7 +21,7 @@ fn kubelet_config(driver: &str) -> String {
     )
 }
 
-fn verify(root: &Path, selection: &[String]) -> (i32, Value) {
+pub(crate) fn verify(root: &Path, selection: &[String]) -> (i32, Value) {
     let out = Installer::with_defaults()
         .args(["verify", "--output", "json", "--root"])
         .arg_list([root.as_os_str()])

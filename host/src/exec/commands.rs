@@ -304,6 +304,16 @@ impl Executor<'_> {
 
     /// Runs a probe and reads its answer.
     pub(super) fn probe_run(&self, probe: &Probe) -> ProbeRun {
+        // Cannot (or may not) run here: the reason, not a guess that the program is missing.
+        if let super::image::Way::Unavailable(why) = self.way(&probe.argv, true) {
+            return ProbeRun {
+                yes: false,
+                stdout: String::new(),
+                status: Some(127),
+                tail: why.clone(),
+                unavailable: Some(why),
+            };
+        }
         let out = match self.run_command(&probe.argv, &BTreeMap::new(), Some(PROBE_LIMIT), true) {
             Ok(out) => out,
             Err(failure) => {

@@ -48,6 +48,22 @@ impl Executor<'_> {
             &|p| image::root_has(self.target, p),
             &host,
         );
+        // A mount inside the root (a host's /proc, a bind of a host directory) leads out of
+        // any confinement: the root's own programs may not start over one they would see,
+        // nor this host's package manager over any; for `run`, `verify` and `preflight` alike.
+        let own_programs = match &way {
+            Way::Chroot if root.dir != Path::new("/") => Some(true),
+            Way::BuildHost(_) => Some(false),
+            _ => None,
+        };
+        if let Some(own) = own_programs {
+            let mounted = self
+                .mounted
+                .get_or_init(|| super::sandbox::mounts_below(root.dir));
+            if let Some(why) = super::sandbox::mounted_refusal(root.dir, own, mounted) {
+                return Way::Unavailable(why);
+            }
+        }
         image::confine(way, root.dir)
     }
 

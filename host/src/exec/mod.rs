@@ -197,12 +197,10 @@ pub fn run(
         }
     }
 
-    // On an image root, a command neither the root nor this host can run would stop the run
-    // half-way: it is refused now, before anything changes.
+    // On an image root, a command neither the root nor this host can run (or may not: see
+    // `Executor::way` for what is mounted inside the root) would stop the run half-way: it is
+    // refused now, before anything changes.
     if !exec.live {
-        // A mount inside the root (a host's /proc or /sys, a bind of a host directory) stays
-        // writable inside the confinement and leads outside it: read once.
-        let mounted = sandbox::mounts_below(target.dir());
         for (i, step) in plan.steps.iter().enumerate() {
             if step.kind.changes_the_kernel() {
                 continue;
@@ -213,28 +211,6 @@ pub fn run(
                 };
                 let why = match exec.way(argv, false) {
                     image::Way::Unavailable(why) => Some(why),
-                    // The root's own programs see what is mounted inside it, but for the
-                    // directories the confinement covers with fresh ones (a chroot's /proc).
-                    image::Way::Chroot if target.dir() == std::path::Path::new("/") => None,
-                    image::Way::Chroot => mounted
-                        .iter()
-                        .find(|m| {
-                            !sandbox::COVERED.iter().any(|c| {
-                                m.starts_with(target.dir().join(c.trim_start_matches('/')))
-                            })
-                        })
-                        .map(|m| format!(
-                            "{} is mounted inside the root {}, and the root's own programs, which this run starts there, would reach what is mounted through it (only /dev, /proc, /sys, /tmp and /run are covered); unmount it (`umount -R {}`) and run again",
-                            m.display(),
-                            target.dir().display(),
-                            m.display()
-                        )),
-                    image::Way::BuildHost(_) => mounted.first().map(|m| format!(
-                            "{} is mounted inside the root {}, and this host's package manager, which this run needs there, would reach the host through it (a mount inside the root is not confined); unmount what is mounted inside the root (`umount -R {}`) and run again",
-                            m.display(),
-                            target.dir().display(),
-                            m.display()
-                        )),
                     _ => None,
                 };
                 if let Some(why) = why {
@@ -438,6 +414,8 @@ struct Executor<'t> {
     distro: Option<plugin_api::Distro>,
     /// Where a host dnf run's configuration is written (made on first use, removed after).
     scratch: std::cell::OnceCell<Result<image_run::Scratch, String>>,
+    /// What is mounted inside an image root, read once (on first use).
+    mounted: std::cell::OnceCell<Result<Vec<std::path::PathBuf>, String>>,
     /// Whether a command of this run ran as the build host's package manager: the root is
     /// being filled from this host, and may lack what a check runs.
     host_filled: std::cell::Cell<bool>,
@@ -487,6 +465,7 @@ impl<'t> Executor<'t> {
             plugins: Vec::new(),
             distro: None,
             scratch: std::cell::OnceCell::new(),
+            mounted: std::cell::OnceCell::new(),
             host_filled: std::cell::Cell::new(false),
             live,
             systemd: live && target.is_dir("/run/systemd/system"),

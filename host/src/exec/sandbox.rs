@@ -167,46 +167,86 @@ pub(crate) fn in_root(root: &Path, argv: &[String]) -> Command {
 pub(crate) const COVERED: &[&str] = &["/dev", "/proc", "/sys", "/tmp", "/run"];
 
 /// The mount points strictly below `root`, from this process's mount table
-/// (/proc/self/mountinfo, field 5; octal escapes as the kernel writes them).
-pub(crate) fn mounts_below(root: &Path) -> Vec<std::path::PathBuf> {
-    match std::fs::read_to_string("/proc/self/mountinfo") {
-        Ok(table) => mounts_below_in(&table, root),
-        Err(_) => Vec::new(),
-    }
+/// (/proc/self/mountinfo, field 5; octal escapes as the kernel writes them), or why the
+/// table could not be read: a caller must then assume the worst, never that nothing is
+/// mounted.
+pub(crate) fn mounts_below(root: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    std::fs::read("/proc/self/mountinfo")
+        .map(|table| mounts_below_in(&table, root))
+        .map_err(|e| format!("this host's mount table (/proc/self/mountinfo) cannot be read: {e}"))
 }
 
 /// The mount points strictly below `root` in the mount table `table` (mountinfo's format).
-fn mounts_below_in(table: &str, root: &Path) -> Vec<std::path::PathBuf> {
+/// Paths are bytes, as the kernel keeps them: a name that is not UTF-8 is still a mount.
+fn mounts_below_in(table: &[u8], root: &Path) -> Vec<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStringExt as _;
     table
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .map(|point| std::path::PathBuf::from(unescape(point)))
+        .split(|b| *b == b'\n')
+        .filter_map(|line| line.split(|b| *b == b' ').nth(4))
+        .map(|point| std::path::PathBuf::from(std::ffi::OsString::from_vec(unescape(point))))
         .filter(|point| point != root && point.starts_with(root))
         .collect()
 }
 
 /// A mountinfo path with its `\ooo` escapes (space, tab, newline, backslash) undone.
-fn unescape(field: &str) -> String {
-    let mut out = String::new();
-    let mut rest = field;
-    while let Some(i) = rest.find('\\') {
-        out.push_str(&rest[..i]);
-        let code = rest
-            .get(i + 1..i + 4)
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let code = (field[i] == b'\\')
+            .then(|| field.get(i + 1..i + 4))
+            .flatten()
+            .and_then(|o| std::str::from_utf8(o).ok())
             .and_then(|o| u8::from_str_radix(o, 8).ok());
         match code {
             Some(c) => {
-                out.push(c as char);
-                rest = &rest[i + 4..];
+                out.push(c);
+                i += 4;
             }
             None => {
-                out.push('\\');
-                rest = &rest[i + 1..];
+                out.push(field[i]);
+                i += 1;
             }
         }
     }
-    out.push_str(rest);
     out
+}
+
+/// Why the programs that `way` runs may not run on `root` given what is mounted below it
+/// (`mounted`, as [`mounts_below`] read it): the build host's tools see every mount inside
+/// the root, the root's own programs all but those below [`COVERED`].
+pub(crate) fn mounted_refusal(
+    root: &Path,
+    own_programs: bool,
+    mounted: &Result<Vec<std::path::PathBuf>, String>,
+) -> Option<String> {
+    let mounted = match mounted {
+        Ok(m) => m,
+        Err(why) => {
+            return Some(format!(
+                "{why}, so whether something is mounted inside the root {} cannot be told; nothing runs there",
+                root.display()
+            ))
+        }
+    };
+    let covered = |m: &Path| {
+        own_programs
+            && COVERED
+                .iter()
+                .any(|c| m.starts_with(root.join(c.trim_start_matches('/'))))
+    };
+    let m = mounted.iter().find(|m| !covered(m))?;
+    let who = if own_programs {
+        "the root's own programs, which run there, would reach what is mounted through it (only /dev, /proc, /sys, /tmp and /run are covered)"
+    } else {
+        "this host's package manager, which runs there, would reach the host through it (a mount inside the root is not confined)"
+    };
+    Some(format!(
+        "{} is mounted inside the root {}, and {who}; unmount it (`umount -R {}`) and run again",
+        m.display(),
+        root.display(),
+        m.display()
+    ))
 }
 
 /// The directories of this host a confined program is run from: nothing else of the host is
@@ -462,26 +502,35 @@ mod tests {
 
     #[test]
     fn mountinfo_paths_are_unescaped() {
-        assert_eq!(unescape("/mnt/a\\040b"), "/mnt/a b");
-        assert_eq!(unescape("/plain"), "/plain");
-        assert_eq!(unescape("/x\\134y"), "/x\\y");
+        assert_eq!(unescape(b"/mnt/a\\040b"), b"/mnt/a b");
+        assert_eq!(unescape(b"/plain"), b"/plain");
+        assert_eq!(unescape(b"/x\\134y"), b"/x\\y");
+        // Not UTF-8, as a mount point may be: kept as bytes.
+        assert_eq!(unescape(b"/w\xff\\040"), b"/w\xff ");
+        assert_eq!(unescape(b"/end\\04"), b"/end\\04");
     }
 
     #[test]
     #[ignore = "needs root (mounts a tmpfs in a private mount namespace): run with --run-ignored / --ignored"]
     fn a_mount_inside_the_root_is_found() {
+        use std::os::unix::ffi::OsStrExt as _;
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
         let point = root.join("my proc");
+        // A name that is not UTF-8 is a mount point all the same, and must not make the
+        // table unreadable (it once did, and then nothing counted as mounted).
+        let odd = root.join(std::ffi::OsStr::from_bytes(b"w\xff"));
         std::fs::create_dir_all(&point).unwrap();
-        assert!(mounts_below(&root).is_empty());
+        std::fs::create_dir_all(&odd).unwrap();
+        assert!(mounts_below(&root).unwrap().is_empty());
         // Mounted in a mount namespace of its own, whose table is read there: this host's
         // table never changes (bubblewrap, started by other tests, trips over one that does).
         let out = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg(r#"mount -t tmpfs tmpfs "$1" && cat /proc/self/mountinfo"#)
+            .arg(r#"mount -t tmpfs tmpfs "$1" && mount -t tmpfs tmpfs "$2" && cat /proc/self/mountinfo"#)
             .arg("sh")
             .arg(&point)
+            .arg(&odd)
             .output()
             .unwrap();
         assert!(
@@ -489,8 +538,20 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let table = String::from_utf8(out.stdout).unwrap();
-        assert_eq!(mounts_below_in(&table, &root), vec![point.clone()]);
+        let table = out.stdout;
+        assert_eq!(
+            mounts_below_in(&table, &root),
+            vec![point.clone(), odd.clone()]
+        );
+        let own = mounted_refusal(&root, true, &Ok(vec![root.join("proc/sys")]));
+        assert_eq!(
+            own, None,
+            "below /proc is covered for the root's own programs"
+        );
+        let host = mounted_refusal(&root, false, &Ok(vec![root.join("proc/sys")]));
+        assert!(host.is_some_and(|w| w.contains("proc/sys is mounted inside the root")));
+        let unread = mounted_refusal(&root, true, &Err("cannot be read".into()));
+        assert!(unread.is_some_and(|w| w.contains("cannot be told")));
         assert!(
             mounts_below_in(&table, &point).is_empty(),
             "the root itself is not below it"
