@@ -4,9 +4,8 @@
 //!
 //! What bwrap gives, and where that is documented:
 //! - Of the host, only what the programs run from is there: `/usr`, the `/bin`, `/sbin` and
-//!   `/lib*` beside it, and `/etc` (the loader's cache, name resolution, CA certificates),
-//!   read-only, with `/etc`'s secrets (shadow files, SSH host keys, TLS private keys)
-//!   covered. `--ro-bind` is recursive and read-only all the way down: bubblewrap binds with
+//!   `/lib*` beside it, and of `/etc` only what they read (the loader's cache, name
+//!   resolution, CA certificates, their settings; [`ETC_READ`]), read-only. `--ro-bind` is recursive and read-only all the way down: bubblewrap binds with
 //!   `MS_REC` and remounts every submount read-only (containers/bubblewrap issue #11,
 //!   "Recursive readonly binds broken", fixed in 2016 by bc72284). A link in the image to a
 //!   host path then meets EROFS or nothing at all, unless it points into the root itself, the
@@ -255,31 +254,60 @@ pub(crate) const PROGRAM_DIRS: &[&str] = &[
     "/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32",
 ];
 
-/// What of `/etc` a program acting on a root must not read: covered with an empty file or
-/// directory where the host has them.
-const ETC_SECRETS: &[&str] = &[
-    "/etc/shadow",
-    "/etc/shadow-",
-    "/etc/gshadow",
-    "/etc/gshadow-",
-    "/etc/ssh",
-    "/etc/ssl/private",
+/// What of this host's `/etc` the build-host tools read (the loader, name resolution, users
+/// and groups by name, CA certificates, the time zone, their own settings): bound read-only
+/// into an empty `/etc`, where present. Nothing else of `/etc` is there: an rpm scriptlet
+/// may climb out of its chroot into the sandbox's tree (rpm keeps CAP_SYS_CHROOT), and the
+/// host's keys, keytabs and service credentials must not be there to read.
+const ETC_READ: &[&str] = &[
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "resolv.conf",
+    "hosts",
+    "nsswitch.conf",
+    "host.conf",
+    "gai.conf",
+    "passwd",
+    "group",
+    "services",
+    "protocols",
+    "ssl/certs",
+    "ssl/openssl.cnf",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "pki/tls/certs",
+    "pki/ca-trust",
+    "crypto-policies",
+    "localtime",
+    "timezone",
+    "alternatives",
+    "os-release",
+    "machine-id",
+    "dnf",
+    "zypp",
+    "rpm",
 ];
 
-/// This host as a program acting on a root sees it: [`PROGRAM_DIRS`] and `/etc` read-only,
-/// `/etc`'s secrets covered.
+/// This host as a program acting on a root sees it: [`PROGRAM_DIRS`] read-only, and an
+/// `/etc` holding only [`ETC_READ`] and the python settings directories (`python3*`: dnf is
+/// python), read-only.
 fn host_view(c: &mut Command) {
-    for dir in PROGRAM_DIRS.iter().chain(&["/etc"]) {
+    for dir in PROGRAM_DIRS {
         c.args(["--ro-bind-try", dir, dir]);
     }
-    for secret in ETC_SECRETS {
-        let found = Path::new(secret);
-        if found.is_dir() {
-            c.args(["--tmpfs", secret]);
-        } else if found.exists() {
-            c.args(["--ro-bind", "/dev/null", secret]);
-        }
+    c.args(["--tmpfs", "/etc"]);
+    let python = std::fs::read_dir("/etc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("python3"));
+    for name in ETC_READ.iter().map(|n| (*n).to_owned()).chain(python) {
+        let path = format!("/etc/{name}");
+        c.args(["--ro-bind-try", &path, &path]);
     }
+    c.args(["--remount-ro", "/etc"]);
 }
 
 /// `argv` (a check's program) run on an empty root that holds this host's
@@ -319,21 +347,23 @@ mod tests {
             &["rpm".to_owned(), "-q".to_owned()],
         );
         let a = args(&c).join(" ");
-        // Of the host, its programs and /etc only, read-only; not `/`.
+        // Of the host, its programs and what the tools read of /etc, read-only; not `/`,
+        // and not /etc whole.
         assert!(
             a.starts_with("--ro-bind-try /usr /usr --ro-bind-try /bin /bin"),
             "{a}"
         );
-        assert!(a.contains("--ro-bind-try /etc /etc"), "{a}");
+        assert!(
+            a.contains("--tmpfs /etc --ro-bind-try /etc/ld.so.cache /etc/ld.so.cache"),
+            "{a}"
+        );
+        assert!(a.contains("--remount-ro /etc"), "{a}");
+        assert!(!a.contains("--ro-bind-try /etc /etc"), "{a}");
         assert!(!a.contains("--ro-bind / /"), "{a}");
         assert!(
             a.contains("--dev /dev --proc /proc --ro-bind /proc/sys /proc/sys"),
             "{a}"
         );
-        // The secrets this host has are covered.
-        if Path::new("/etc/shadow").exists() {
-            assert!(a.contains("--ro-bind /dev/null /etc/shadow"), "{a}");
-        }
         assert!(a.contains("--new-session"), "{a}");
         assert!(a.contains("--cap-drop ALL"), "{a}");
         assert!(!a.contains("CAP_SYS_ADMIN"), "{a}");
@@ -376,8 +406,10 @@ mod tests {
             "echo 1 > /proc/sys/kernel/msgmax && echo proc-sys-written; \
              echo x > {o} && echo host-written; \
              test -e {o} && echo host-file-seen; \
-             test -s /etc/shadow && echo shadow-readable; \
-             test -r /etc/os-release && echo etc-readable; \
+             test -e /etc/shadow && echo shadow-there; \
+             test -e /etc/ssh && echo ssh-there; \
+             test -r /etc/os-release && test -r /etc/ld.so.cache && echo etc-readable; \
+             touch /etc/x 2>/dev/null && echo etc-writable; \
              mkdir /elsewhere 2>/dev/null && echo tree-writable; \
              touch /tmp/t && echo tmp-writable; \
              touch {s}/planted && echo scratch-written; \
