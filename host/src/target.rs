@@ -246,13 +246,20 @@ impl Target {
         Ok(())
     }
 
-    /// Whether `path` is a directory (links followed inside the root).
-    pub fn is_dir(&self, path: &str) -> bool {
+    /// The mode (type and permission bits) of what is at `path`, links followed inside the
+    /// root.
+    fn mode(&self, path: &str) -> Option<nix::libc::mode_t> {
         self.root
             .resolve(path)
             .ok()
             .and_then(|h| nix::sys::stat::fstat(h.as_fd()).ok())
-            .is_some_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits())
+            .map(|st| st.st_mode)
+    }
+
+    /// Whether `path` is a directory (links followed inside the root).
+    pub fn is_dir(&self, path: &str) -> bool {
+        self.mode(path)
+            .is_some_and(|m| m & SFlag::S_IFMT.bits() == SFlag::S_IFDIR.bits())
     }
 
     /// The bytes free for unprivileged use on the file system holding `path` (resolved
@@ -293,11 +300,8 @@ impl Target {
 
     /// Whether `path` is a regular file (links followed inside the root), whatever its size.
     pub fn is_file(&self, path: &str) -> bool {
-        self.root
-            .resolve(path)
-            .ok()
-            .and_then(|h| nix::sys::stat::fstat(h.as_fd()).ok())
-            .is_some_and(|st| st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits())
+        self.mode(path)
+            .is_some_and(|m| m & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits())
     }
 
     /// Whether something (anything but a dangling link) is at `path`.
@@ -308,14 +312,8 @@ impl Target {
     /// Whether `path` is a regular file someone may execute (links followed inside the
     /// root): what a chrooted `execvp` would find.
     pub fn is_executable(&self, path: &str) -> bool {
-        self.root
-            .resolve(path)
-            .ok()
-            .and_then(|h| nix::sys::stat::fstat(h.as_fd()).ok())
-            .is_some_and(|st| {
-                st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits()
-                    && st.st_mode & 0o111 != 0
-            })
+        self.mode(path)
+            .is_some_and(|m| m & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits() && m & 0o111 != 0)
     }
 
     /// Writes `bytes` to `path` atomically with permission bits `mode`: a temporary file in
