@@ -31,18 +31,30 @@
 //!   only what is named ("Add cap CAP when running as privileged user", bwrap --help, PR
 //!   #101). Without CAP_SYS_ADMIN nothing inside can mount or remount.
 //!
+//! - A seccomp filter (`--seccomp`, built with seccompiler for this host's architecture)
+//!   takes away the kernel keyrings (`keyctl`, `add_key`, `request_key`: a host root key
+//!   could otherwise be read inside) and new user namespaces (`unshare`/`clone` with
+//!   CLONE_NEWUSER, and `clone3`, whose flags a filter cannot read: glibc falls back to
+//!   `clone` on ENOSYS), which would open kernel code the sandbox does not need; each fails
+//!   with ENOSYS. Only this host's native system call ABI passes (a 32-bit program inside is
+//!   stopped).
+//!
 //! The network is not unshared: the repositories are reached from inside.
 
 use std::path::Path;
 use std::process::Command;
+
+use command_fds::{CommandFdExt as _, FdMapping};
 
 /// The program.
 pub(crate) const BWRAP: &str = "bwrap";
 
 /// What rpm needs to install files with their owners, modes and file capabilities, make
 /// device nodes, and run scriptlets chrooted into the root as the users they switch to
-/// (docker's default set, less the network's, CAP_SETPCAP and CAP_DAC_READ_SEARCH, which
-/// would let `open_by_handle_at` reach files the sandbox hides; never CAP_SYS_ADMIN).
+/// (docker's default set, less the network's, CAP_SETPCAP, CAP_AUDIT_WRITE, with which the
+/// image could forge the host's audit records (groupadd and useradd, linked with libaudit,
+/// work without it: checked), and CAP_DAC_READ_SEARCH, which would let `open_by_handle_at`
+/// reach files the sandbox hides; never CAP_SYS_ADMIN).
 const CAPS: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -54,7 +66,6 @@ const CAPS: &[&str] = &[
     "CAP_SETGID",
     "CAP_SETUID",
     "CAP_SYS_CHROOT",
-    "CAP_AUDIT_WRITE",
 ];
 
 /// The proxy settings passed on to a confined program; nothing else of the environment.
@@ -107,6 +118,88 @@ fn common(c: &mut Command, caps: &[&str]) {
     for cap in caps {
         c.args(["--cap-add", cap]);
     }
+    match seccomp_file() {
+        Ok(file) => {
+            let mapped = c.fd_mappings(vec![FdMapping {
+                parent_fd: file.into(),
+                child_fd: SECCOMP_FD,
+            }]);
+            match mapped {
+                Ok(c) => {
+                    c.args(["--seccomp", &SECCOMP_FD.to_string()]);
+                }
+                Err(e) => tracing::warn!("no seccomp filter for bubblewrap: {e}"),
+            }
+        }
+        Err(why) => tracing::warn!("no seccomp filter for bubblewrap: {why}"),
+    }
+}
+
+/// The descriptor bubblewrap reads the seccomp program from.
+const SECCOMP_FD: i32 = 3;
+
+/// The seccomp program for this host's architecture (see the module's notes), as the bytes
+/// of its BPF instructions, which `bwrap --seccomp FD` reads.
+fn seccomp_program() -> Result<Vec<u8>, String> {
+    use nix::libc;
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+        SeccompRule, TargetArch,
+    };
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
+    let new_user = || -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+        let flag = libc::CLONE_NEWUSER as u64;
+        let cond = SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(flag),
+            flag,
+        )?;
+        Ok(vec![SeccompRule::new(vec![cond])?])
+    };
+    let rules = [
+        (libc::SYS_keyctl, Vec::new()),
+        (libc::SYS_add_key, Vec::new()),
+        (libc::SYS_request_key, Vec::new()),
+        (libc::SYS_clone3, Vec::new()),
+        (libc::SYS_unshare, new_user().map_err(|e| e.to_string())?),
+        (libc::SYS_clone, new_user().map_err(|e| e.to_string())?),
+    ]
+    .into_iter()
+    .collect();
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    let program: BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())?;
+    Ok(program
+        .iter()
+        .flat_map(|i| {
+            let mut b = Vec::with_capacity(8);
+            b.extend_from_slice(&i.code.to_ne_bytes());
+            b.push(i.jt);
+            b.push(i.jf);
+            b.extend_from_slice(&i.k.to_ne_bytes());
+            b
+        })
+        .collect())
+}
+
+/// An unnamed file holding [`seccomp_program`], read from its start.
+fn seccomp_file() -> Result<std::fs::File, String> {
+    use std::io::{Seek as _, Write as _};
+    static PROGRAM: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+    let program = PROGRAM.get_or_init(seccomp_program).clone()?;
+    let mut file = tempfile::tempfile().map_err(|e| e.to_string())?;
+    file.write_all(&program)
+        .and_then(|()| file.rewind())
+        .map_err(|e| e.to_string())?;
+    Ok(file)
 }
 
 /// `argv` run with this host read-only and only `root` writable, at its own path, and
@@ -368,6 +461,7 @@ mod tests {
         assert!(a.contains("--cap-drop ALL"), "{a}");
         assert!(!a.contains("CAP_SYS_ADMIN"), "{a}");
         assert!(!a.contains("CAP_DAC_READ_SEARCH"), "{a}");
+        assert!(!a.contains("CAP_AUDIT_WRITE"), "{a}");
         // Bound after the tmpfs over /tmp, else they would be hidden by it.
         assert!(
             a.ends_with(
@@ -486,7 +580,15 @@ mod tests {
     fn the_roots_own_programs_reach_nothing_of_this_host() {
         let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
         let root = dir.path().join("root");
-        root_with(&root, &["/bin/sh", "/usr/bin/mknod", "/usr/bin/cat"]);
+        root_with(
+            &root,
+            &[
+                "/bin/sh",
+                "/usr/bin/mknod",
+                "/usr/bin/cat",
+                "/usr/bin/unshare",
+            ],
+        );
         let script = format!(
             "test -e {host} && echo host-seen; \
              test -e /proc/1/root/{host} && echo host-through-proc; \
@@ -494,8 +596,10 @@ mod tests {
              mknod /null-node c 1 3 && echo node-made; \
              echo x > /null-node 2>/dev/null && echo node-usable; \
              echo 1 > /proc/sys/kernel/msgmax 2>/dev/null && echo proc-sys-written; \
+             unshare --user true 2>/dev/null && echo user-namespace-made; \
              cat /proc/self/status | while read k v; do [ \"$k\" = CapEff: ] && echo \"$v\"; done; \
-             echo $HOME",
+             echo $HOME; \
+             cat /proc/self/status | while read k v; do [ \"$k\" = Seccomp: ] && echo \"seccomp $v\"; done",
             host = env!("CARGO_MANIFEST_DIR")
         );
         let out = in_root(&root, &["/bin/sh".into(), "-c".into(), script])
@@ -512,9 +616,12 @@ mod tests {
         assert!(
             !stdout.contains("host-")
                 && !stdout.contains("node-usable")
-                && !stdout.contains("proc-sys"),
+                && !stdout.contains("proc-sys")
+                && !stdout.contains("user-namespace"),
             "{stdout}"
         );
+        // The seccomp filter is in force (mode 2: a filter).
+        assert_eq!(lines.get(4), Some(&"seccomp 2"), "{stdout}");
         // The effective capabilities are rpm's set: CAP_SYS_ADMIN (bit 21) and CAP_SYS_MODULE
         // (bit 16) not among them.
         let caps = u64::from_str_radix(lines[2], 16).expect("CapEff in hex");
@@ -530,6 +637,15 @@ mod tests {
             std::fs::read_to_string(root.join("made")).unwrap(),
             "made\n"
         );
+    }
+
+    #[test]
+    fn the_seccomp_program_is_whole_bpf_instructions_for_this_host() {
+        let program = seccomp_program().expect("a program for this architecture");
+        assert!(!program.is_empty());
+        assert_eq!(program.len() % 8, 0, "BPF instructions are 8 bytes each");
+        let c = in_root(Path::new("/img"), &["true".to_owned()]);
+        assert!(args(&c).join(" ").contains("--seccomp 3"));
     }
 
     #[test]
