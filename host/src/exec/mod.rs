@@ -209,23 +209,20 @@ pub fn run(
                 let Action::Run { argv, .. } = action else {
                     continue;
                 };
-                let why = match exec.way(argv, false) {
-                    image::Way::Unavailable(why) => Some(why),
-                    _ => None,
+                let image::Way::Unavailable(why) = exec.way(argv, false) else {
+                    continue;
                 };
-                if let Some(why) = why {
-                    reports[i].status = StepStatus::Failed;
-                    let error = Failure {
-                        message: format!("{why}; nothing was changed"),
-                        command: Some(argv.clone()),
-                        exit_status: None,
-                        output_tail: None,
-                        left_behind: None,
-                    };
-                    let mut report = failed(reports, exec, error);
-                    report.status = RunStatus::Refused;
-                    return report;
-                }
+                reports[i].status = StepStatus::Failed;
+                let error = Failure {
+                    message: format!("{why}; nothing was changed"),
+                    command: Some(argv.clone()),
+                    exit_status: None,
+                    output_tail: None,
+                    left_behind: None,
+                };
+                let mut report = failed(reports, exec, error);
+                report.status = RunStatus::Refused;
+                return report;
             }
         }
     }
