@@ -390,13 +390,22 @@ fn host_view(c: &mut Command) {
         c.args(["--ro-bind-try", dir, dir]);
     }
     c.args(["--tmpfs", "/etc"]);
-    let python = std::fs::read_dir("/etc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("python3"));
-    for name in ETC_READ.iter().map(|n| (*n).to_owned()).chain(python) {
+    // This host's python settings directories, listed once per process, not per command.
+    static PYTHON: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let python = PYTHON.get_or_init(|| {
+        std::fs::read_dir("/etc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("python3"))
+            .collect()
+    });
+    for name in ETC_READ
+        .iter()
+        .map(|n| (*n).to_owned())
+        .chain(python.iter().cloned())
+    {
         let path = format!("/etc/{name}");
         c.args(["--ro-bind-try", &path, &path]);
     }
