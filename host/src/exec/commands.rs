@@ -213,7 +213,7 @@ impl Executor<'_> {
                 stderr: why.clone().into_bytes(),
             });
         }
-        let (mut cmd, input, confined) = match self.prepare(argv, way).map_err(failed)? {
+        let (mut cmd, input, confined) = match self.prepare(argv, way, probe).map_err(failed)? {
             image_run::Prepared::Command(c) => (c, None, false),
             image_run::Prepared::Confined(c) => (c, None, true),
             image_run::Prepared::Filter(c, input) => (c, Some(input), false),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output};
 
 use super::image::{self, Builtin, HostCommand, ImageRoot, Way};
+use super::sandbox::Net;
 use super::*;
 
 /// A directory of this host, made for one run and removed with it: HOME of its build-host
@@ -68,9 +69,15 @@ impl Executor<'_> {
     }
 
     /// The command that carries out `way` for `argv`, or its output when installer answers
-    /// it itself.
-    pub(super) fn prepare(&self, argv: &[String], way: Way) -> Result<Prepared, String> {
+    /// it itself; `probe` when it only asks, and then it has no network.
+    pub(super) fn prepare(
+        &self,
+        argv: &[String],
+        way: Way,
+        probe: bool,
+    ) -> Result<Prepared, String> {
         let root = self.target.dir();
+        let net = if probe { Net::None } else { Net::Host };
         match way {
             Way::Live => {
                 let mut c = Command::new(&argv[0]);
@@ -83,10 +90,10 @@ impl Executor<'_> {
                 c.args(&argv[1..]);
                 Ok(Prepared::Command(c))
             }
-            Way::Chroot => Ok(Prepared::Command(super::sandbox::in_root(root, argv))),
+            Way::Chroot => Ok(Prepared::Command(super::sandbox::in_root(root, argv, net))),
             Way::BuildHost(host) => {
                 self.host_filled.set(true);
-                self.host_command(&host).map(Prepared::Confined)
+                self.host_command(&host, net).map(Prepared::Confined)
             }
             Way::Builtin(Builtin::Test { flag, path }) => {
                 let yes = match flag {
@@ -119,7 +126,7 @@ impl Executor<'_> {
     /// The build host's program for `host`, confined by bubblewrap: every file it is handed
     /// to read checked (again) to stay inside the root, its settings written into the scratch
     /// directory.
-    fn host_command(&self, host: &HostCommand) -> Result<Command, String> {
+    fn host_command(&self, host: &HostCommand, net: Net) -> Result<Command, String> {
         let root = self.target.dir();
         // Decided before the run ([`image::confine`]); asked again now, since a step before
         // this one may have changed the root.
@@ -145,7 +152,7 @@ impl Executor<'_> {
             None => None,
         };
         let readable: Vec<&Path> = unpacked.iter().map(PathBuf::as_path).collect();
-        let mut cmd = super::sandbox::on_root(root, &scratch, &readable, &argv);
+        let mut cmd = super::sandbox::on_root(root, &scratch, &readable, &argv, net);
         if let Some(python) = &unpacked {
             cmd.env("PYTHONPATH", python);
         }
@@ -311,7 +318,8 @@ fn ask_backend(backend: &str) -> bool {
         format!("_db_backend {backend}"),
         "--initdb".to_owned(),
     ];
-    let mut cmd = super::sandbox::on_root(&root, &scratch.0, &[], &argv);
+    // Making an empty database needs no network.
+    let mut cmd = super::sandbox::on_root(&root, &scratch.0, &[], &argv, Net::None);
     cmd.env("PATH", image::PATH)
         .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null());

@@ -39,7 +39,12 @@
 //!   with ENOSYS. Only this host's native system call ABI passes (a 32-bit program inside is
 //!   stopped).
 //!
-//! The network is not unshared: the repositories are reached from inside.
+//! - What only asks (a probe, a check on a copy) gets a network namespace of its own
+//!   (`--unshare-net`: only a loopback device, which is down): the services this host
+//!   listens for on 127.0.0.1, its abstract unix sockets (they belong to the network
+//!   namespace: unix(7), "Abstract sockets"), and a cloud's metadata endpoint are out of its
+//!   reach. What changes the root (apt-get, dnf, zypper, rpm, their scriptlets) keeps this
+//!   host's network, as the repositories are reached from inside: see [`Net`].
 
 use std::path::Path;
 use std::process::Command;
@@ -78,10 +83,22 @@ const PROXY_VARS: &[&str] = &[
     "NO_PROXY",
 ];
 
+/// Which network a confined program is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Net {
+    /// This host's: a package manager reaches the repositories (and its scriptlets, whatever
+    /// else this host reaches; a user-mode network would narrow that, and is not done).
+    Host,
+    /// None at all, for a program that only asks (a probe, a check): a network namespace of
+    /// its own, so nothing listening on this host is there to reach.
+    None,
+}
+
 /// The options every confined program gets: fresh `/dev`, `/proc` (its `sys` read-only),
-/// `/tmp` and `/run`, its own session, PID and IPC namespaces, killed with installer, and
-/// an empty environment but for the proxy settings; capabilities cut to `caps`.
-fn common(c: &mut Command, caps: &[&str]) {
+/// `/tmp` and `/run`, its own session, PID and IPC namespaces (and network namespace for
+/// [`Net::None`]), killed with installer, and an empty environment but for the proxy
+/// settings; capabilities cut to `caps`.
+fn common(c: &mut Command, caps: &[&str], net: Net) {
     c.env_clear();
     for var in PROXY_VARS {
         if let Some(value) = std::env::var_os(var) {
@@ -115,6 +132,9 @@ fn common(c: &mut Command, caps: &[&str]) {
         "--cap-drop",
         "ALL",
     ]);
+    if net == Net::None {
+        c.arg("--unshare-net");
+    }
     for cap in caps {
         c.args(["--cap-add", cap]);
     }
@@ -211,11 +231,17 @@ fn seccomp_file() -> Result<std::fs::File, String> {
 ///
 /// `readable` are host directories the program is given on purpose (an unpacked
 /// dnf-plugins-core), bound read-only at their paths last: one below `/tmp` would otherwise be
-/// hidden by the fresh `/tmp`.
-pub(crate) fn on_root(root: &Path, scratch: &Path, readable: &[&Path], argv: &[String]) -> Command {
+/// hidden by the fresh `/tmp`. `net`: whether it reaches the repositories ([`Net`]).
+pub(crate) fn on_root(
+    root: &Path,
+    scratch: &Path,
+    readable: &[&Path],
+    argv: &[String],
+    net: Net,
+) -> Command {
     let mut c = Command::new(BWRAP);
     host_view(&mut c);
-    common(&mut c, CAPS);
+    common(&mut c, CAPS, net);
     // zypper makes its media attach points in /var/tmp (libzypp's TmpPath default).
     c.args(["--perms", "01777", "--tmpfs", "/var/tmp"]);
     // The deeper of the two is bound last, else the other's bind would cover it.
@@ -242,13 +268,14 @@ pub(crate) fn on_root(root: &Path, scratch: &Path, readable: &[&Path], argv: &[S
 /// what rpm and dpkg need (no CAP_SYS_ADMIN, so no mount or remount, no CAP_SYS_MODULE or
 /// CAP_SYS_PTRACE), sees a fresh `/dev`, `/proc` (its `sys` read-only), `/sys`, `/tmp` and
 /// `/run` over whatever the root holds or has mounted there, runs in its own PID and IPC
-/// namespaces and session, and nothing of this host is there but the network. `--bind`
+/// namespaces and session, and nothing of this host is there but, with [`Net::Host`], its
+/// network. `--bind`
 /// (not `--dev-bind`) leaves device nodes the root holds or makes unusable. HOME is root's
 /// home in the image.
-pub(crate) fn in_root(root: &Path, argv: &[String]) -> Command {
+pub(crate) fn in_root(root: &Path, argv: &[String], net: Net) -> Command {
     let mut c = Command::new(BWRAP);
     c.arg("--bind").arg(root).arg("/");
-    common(&mut c, CAPS);
+    common(&mut c, CAPS, net);
     c.args(["--tmpfs", "/sys", "--chdir", "/", "--"]).args(argv);
     c.env("HOME", "/root");
     c
@@ -420,8 +447,8 @@ pub(crate) fn on_copy(binds: &[(std::path::PathBuf, String)], argv: &[String]) -
     for dir in PROGRAM_DIRS {
         c.args(["--ro-bind-try", dir, dir]);
     }
-    // A check only reads: it keeps no capability at all.
-    common(&mut c, &[]);
+    // A check only reads: it keeps no capability at all, and has no network.
+    common(&mut c, &[], Net::None);
     for (copy, path) in binds {
         c.arg("--ro-bind").arg(copy).arg(path);
     }

@@ -13,6 +13,7 @@ fn the_host_is_read_only_and_only_the_root_and_scratch_are_bound_writable() {
         Path::new("/tmp/s"),
         &[],
         &["rpm".to_owned(), "-q".to_owned()],
+        Net::Host,
     );
     let a = args(&c).join(" ");
     // Of the host, its programs and what the tools read of /etc, read-only; not `/`,
@@ -89,7 +90,13 @@ fn inside_nothing_of_the_host_can_be_written_not_even_procs_sysctls_nor_read_but
     );
     // The caller's environment must not reach inside: cargo sets this one for tests.
     assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
-    let mut c = on_root(&root, &scratch, &[], &["sh".into(), "-c".into(), script]);
+    let mut c = on_root(
+        &root,
+        &scratch,
+        &[],
+        &["sh".into(), "-c".into(), script],
+        Net::Host,
+    );
     let out = c.output().expect("run bwrap");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -107,6 +114,7 @@ fn the_roots_own_programs_get_the_root_as_their_whole_tree_and_rpms_capabilities
     let c = in_root(
         Path::new("/img"),
         &["apt-get".to_owned(), "update".to_owned()],
+        Net::Host,
     );
     let a = args(&c).join(" ");
     assert!(
@@ -175,7 +183,7 @@ fn the_roots_own_programs_reach_nothing_of_this_host() {
          cat /proc/self/status | while read k v; do [ \"$k\" = Seccomp: ] && echo \"seccomp $v\"; done",
         host = env!("CARGO_MANIFEST_DIR")
     );
-    let out = in_root(&root, &["/bin/sh".into(), "-c".into(), script])
+    let out = in_root(&root, &["/bin/sh".into(), "-c".into(), script], Net::Host)
         .output()
         .expect("run bwrap");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -213,11 +221,62 @@ fn the_roots_own_programs_reach_nothing_of_this_host() {
 }
 
 #[test]
+fn only_what_changes_the_root_keeps_this_hosts_network() {
+    let argv = ["true".to_owned()];
+    let unshared = |c: Command| args(&c).iter().any(|a| a == "--unshare-net");
+    let (img, scratch) = (Path::new("/img"), Path::new("/s"));
+    assert!(unshared(in_root(img, &argv, Net::None)));
+    assert!(!unshared(in_root(img, &argv, Net::Host)));
+    assert!(unshared(on_root(img, scratch, &[], &argv, Net::None)));
+    assert!(!unshared(on_root(img, scratch, &[], &argv, Net::Host)));
+    assert!(unshared(on_copy(&[], &argv)));
+}
+
+#[test]
+#[ignore = "needs root and bubblewrap (scripts/test-all installs it): run with --run-ignored / --ignored"]
+fn what_only_asks_reaches_nothing_listening_on_this_host() {
+    use std::os::linux::net::SocketAddrExt as _;
+    let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let root = dir.path().join("root");
+    root_with(&root, &["/bin/bash"]);
+    // A service of this host on loopback, and an abstract unix socket (containerd's shims
+    // listened on such sockets once: CVE-2020-15257).
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let name = format!("installer-sandbox-test-{}", std::process::id());
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let _unix = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+    let script = format!(
+        "(exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo tcp-reached; \
+         while read -r line; do case \"$line\" in *@{name}) echo unix-seen;; esac; done < /proc/net/unix"
+    );
+    let run = |net| {
+        let out = in_root(
+            &root,
+            &["/bin/bash".into(), "-c".into(), script.clone()],
+            net,
+        )
+        .output()
+        .expect("run bwrap");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // What changes the root reaches the repositories, so this host's network is there...
+    assert_eq!(run(Net::Host), "tcp-reached\nunix-seen\n");
+    // ...and what only asks has none of it.
+    assert_eq!(run(Net::None), "");
+}
+
+#[test]
 fn the_seccomp_program_is_whole_bpf_instructions_for_this_host() {
     let program = seccomp_program().expect("a program for this architecture");
     assert!(!program.is_empty());
     assert_eq!(program.len() % 8, 0, "BPF instructions are 8 bytes each");
-    let c = in_root(Path::new("/img"), &["true".to_owned()]);
+    let c = in_root(Path::new("/img"), &["true".to_owned()], Net::Host);
     assert!(args(&c).join(" ").contains("--seccomp 3"));
 }
 
