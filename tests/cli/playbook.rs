@@ -473,3 +473,103 @@ fn a_playbook_that_aligns_the_kubelet_restarts_it_only_through_a_handler() {
         .expect("the kubelet's configuration is edited");
     assert_eq!(edit["notify"], json!(["Restart kubelet.service"]));
 }
+
+#[test]
+fn the_playbooks_key_check_refuses_an_expired_key_as_run_does() {
+    need("ansible-playbook", "ansible");
+    let dir = PluginDir::new().with_workspace_plugins();
+    let rendered = Installer::isolated(dir.path())
+        .args(["render", "--format", "ansible", "--distro", "debian-12"])
+        .args([
+            "--runtime",
+            "containerd",
+            "--arch",
+            "x86_64",
+            "--cgroup-driver",
+            "systemd",
+        ])
+        .run()
+        .code(0)
+        .stdout;
+    let tasks = all_tasks(&plain(serde_yaml_ng::from_str(&rendered).unwrap())[0]);
+    let named = |suffix: &str| {
+        tasks
+            .iter()
+            .find(|t| t["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+            .unwrap_or_else(|| panic!("a task named `...{suffix}`"))
+            .clone()
+    };
+    let read = named(": read the key's fingerprints");
+    let argv = read["ansible.builtin.command"]["argv"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        argv[1], "--homedir",
+        "gpg reads in a home of installer's: {argv:?}"
+    );
+    let register = read["register"].as_str().unwrap().to_owned();
+    let mut is_expected = named(": the key is exactly one of those expected");
+    let not_expired = named(": the key has not expired");
+
+    // What the playbook's gpg prints for a key the test makes (the pinned one is Docker's).
+    let tmp = tempfile::tempdir().unwrap();
+    let keyring = tmp.path().join("keyring");
+    std::fs::create_dir_all(&keyring).unwrap();
+    std::fs::set_permissions(
+        &keyring,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let mut verdict = |expiry: &str, options: &[&str]| {
+        let (key, fpr) = crate::render::exported_key(
+            &keyring,
+            &format!("k{expiry} <k@example.org>"),
+            expiry,
+            options,
+        );
+        let file = tmp.path().join(format!("{expiry}.gpg"));
+        std::fs::write(&file, key).unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let shown = Command::new("gpg")
+            .arg("--homedir")
+            .arg(home.path())
+            .args(["--show-keys", "--with-colons"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let lines: Vec<String> = String::from_utf8_lossy(&shown.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        is_expected["vars"]["installer_fingerprints"] = json!([fpr]);
+        let play = json!([{
+            "hosts": "localhost",
+            "gather_facts": false,
+            "tasks": [
+                {"ansible.builtin.set_fact": {register.clone(): {"stdout_lines": lines}}},
+                is_expected.clone(),
+                not_expired.clone(),
+            ],
+        }]);
+        let file = tmp.path().join(format!("{expiry}.yml"));
+        std::fs::write(&file, play.to_string()).unwrap();
+        let out = Command::new("ansible-playbook")
+            .args(["-i", "localhost,", "-c", "local"])
+            .arg(&file)
+            .env("ANSIBLE_LOCALHOST_WARNING", "false")
+            .env("ANSIBLE_NOCOLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = verdict("never", &[]);
+    assert_eq!(code, Some(0), "{out}");
+    // Made on 2020-01-01 to expire a day later, as gpg's faked clock allows.
+    let (code, out) = verdict("1d", &["--faked-system-time", "20200101T000000"]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("has expired"), "{out}");
+}

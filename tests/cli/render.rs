@@ -195,6 +195,97 @@ fn resolve_version_in_the_script_matches_whole_components_only() {
     );
 }
 
+/// An exported ed25519 key made by gpg in `home`, expiring after `expiry`, with more gpg
+/// options (a faked clock); and its fingerprint.
+pub fn exported_key(
+    home: &std::path::Path,
+    uid: &str,
+    expiry: &str,
+    options: &[&str],
+) -> (Vec<u8>, String) {
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", home)
+            .args(["--batch", "--quiet"])
+            .args(options)
+            .args(args)
+            .output()
+            .expect("gpg runs");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    gpg(&[
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        uid,
+        "ed25519",
+        "sign",
+        expiry,
+    ]);
+    let colons = String::from_utf8(gpg(&["--with-colons", "--list-keys", uid])).unwrap();
+    let fpr = colons
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .and_then(|l| l.split(':').nth(8))
+        .expect("a fingerprint")
+        .to_owned();
+    (gpg(&["--export", uid]), fpr)
+}
+
+#[test]
+fn the_scripts_key_check_refuses_an_expired_key_and_leaves_no_gnupg_home() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let script = render(&dir, "debian-12", &[]);
+    let prelude = &script[..script.find("# Preflight").unwrap()];
+    let tmp = tempfile::tempdir().unwrap();
+    let (keyring, home) = (tmp.path().join("keyring"), tmp.path().join("home"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&keyring).unwrap();
+    std::fs::set_permissions(
+        &keyring,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let (fresh, fresh_fpr) = exported_key(&keyring, "fresh <f@example.org>", "never", &[]);
+    // Made on 2020-01-01 to expire a day later, as gpg's faked clock allows.
+    let (old, old_fpr) = exported_key(
+        &keyring,
+        "old <o@example.org>",
+        "1d",
+        &["--faked-system-time", "20200101T000000"],
+    );
+    std::fs::write(tmp.path().join("fresh.gpg"), fresh).unwrap();
+    std::fs::write(tmp.path().join("old.gpg"), old).unwrap();
+    let body = format!(
+        "{prelude}\ncd {dir}\nkey_found fresh.gpg; key_found old.gpg\n\
+         key_is fresh.gpg {fresh_fpr} && echo fresh-is-done\n\
+         key_is old.gpg {old_fpr} || echo old-is-fetched-again\n",
+        dir = tmp.path().display()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&body)
+        .env("HOME", &home)
+        .env_remove("GNUPGHOME")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{fresh_fpr}\nexpired:{old_fpr}\nfresh-is-done\nold-is-fetched-again\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // gpg read in a home of its own: root's ~/.gnupg is not made.
+    assert!(!home.join(".gnupg").exists());
+}
+
 #[test]
 fn snapshots_of_plan_text_and_script_per_package_manager() {
     let dir = PluginDir::new()

@@ -225,8 +225,10 @@ fn a_rendered_playbook_installs_containerd_through_the_chroot_connection_as_run_
     assert_eq!(
         (code, changed),
         (0, 0),
-        "a second play changes nothing:\n{out}"
+        "a second play changes nothing (the key fetched again, unchanged):\n{out}"
     );
+    // The key's fingerprints were read with gpg in a home of installer's, not root's.
+    assert!(!root.join("/root/.gnupg").exists(), "gpg left /root/.gnupg");
 }
 
 #[test]

@@ -45,18 +45,32 @@ write_file() {
   say "wrote $1"
 }
 
+# key_found FILE: the fingerprint of each key FILE holds, a line each, `expired:` before one
+# whose self-signature says it has expired (gpg's validity `e`). gpg reads in a home of its
+# own, thrown away: nothing is left in root's ~/.gnupg.
+key_found() {
+  gpg_home=$(mktemp -d)
+  gpg --homedir "$gpg_home" --show-keys --with-colons "$1" 2>/dev/null | awk -F: '$1 == "pub" { p = 1; e = ($2 == "e") ? "expired:" : ""; next } $1 == "fpr" && p { print e $10; p = 0 }'
+  rm -rf -- "$gpg_home"
+}
+
 # fetch_key URL DEST FINGERPRINT...: download a key, accept it only if it holds exactly one of
-# the fingerprints (no other key), store it at DEST.
+# the fingerprints (no other key) and has not expired, store it at DEST.
 fetch_key() {
   url=$1; dest=$2; shift 2
   tmp=$(mktemp)
   curl -fsSL --proto '=https,http' -o "$tmp" -- "$url"
-  found=$(gpg --show-keys --with-colons "$tmp" 2>/dev/null | awk -F: '$1 == "pub" { p = 1; next } $1 == "fpr" && p { print $10; p = 0 }')
+  found=$(key_found "$tmp")
   count=$(printf '%s\n' "$found" | grep -c . || true)
   ok=''
   want_ok=''
   for want in "$@"; do
     if [ "$count" = 1 ] && [ "$found" = "$want" ]; then ok=1; want_ok=$want; fi
+    if [ "$count" = 1 ] && [ "$found" = "expired:$want" ]; then
+      rm -f -- "$tmp"
+      say "the key at $url is the pinned key $want, but its self-signature says it has expired, so apt and dnf would refuse what it signs; nothing stored. Fetch it again from the vendor (or refresh your mirror's copy), then run again"
+      exit 1
+    fi
   done
   if [ -z "$ok" ]; then
     rm -f -- "$tmp"
@@ -72,11 +86,12 @@ fetch_key() {
   say "stored the key $want_ok at $dest"
 }
 
-# key_is DEST FINGERPRINT...: DEST already holds exactly one of the fingerprints.
+# key_is DEST FINGERPRINT...: DEST already holds exactly one of the fingerprints, unexpired
+# (an expired one is fetched again: vendors extend keys in place).
 key_is() {
   dest=$1; shift
   [ -f "$dest" ] || return 1
-  found=$(gpg --show-keys --with-colons "$dest" 2>/dev/null | awk -F: '$1 == "pub" { p = 1; next } $1 == "fpr" && p { print $10; p = 0 }')
+  found=$(key_found "$dest")
   for want in "$@"; do [ "$found" = "$want" ] && return 0; done
   return 1
 }

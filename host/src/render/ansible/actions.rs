@@ -500,7 +500,9 @@ pub(super) fn key_tasks(
             ]),
             vec![],
         ),
-        // In check mode nothing is fetched (the directory may not be there yet).
+        // In check mode nothing is fetched (the directory may not be there yet). Fetched on
+        // every run (`force`; changed only when it differs), as run fetches a stored key
+        // again once it has expired: vendors extend keys in place.
         task(
             &format!("{summary}: fetch the signing key"),
             "ansible.builtin.get_url",
@@ -508,6 +510,7 @@ pub(super) fn key_tasks(
                 ("url", Y::text(url)),
                 ("dest", Y::text(fetched.clone())),
                 ("mode", Y::text("0644")),
+                ("force", Y::Bool(true)),
             ]),
             vec![("when", not_check.clone())],
         ),
@@ -516,7 +519,15 @@ pub(super) fn key_tasks(
             "ansible.builtin.command",
             map([(
                 "argv",
-                Y::texts(["gpg", "--show-keys", "--with-colons", fetched.as_str()]),
+                // gpg's home is the keys' own directory (0700): nothing in root's ~/.gnupg.
+                Y::texts([
+                    "gpg",
+                    "--homedir",
+                    &format!("{SCRATCH}/keys"),
+                    "--show-keys",
+                    "--with-colons",
+                    fetched.as_str(),
+                ]),
             )]),
             vec![
                 ("register", Y::text(register.clone())),
@@ -549,6 +560,27 @@ pub(super) fn key_tasks(
                 ("vars", map([("installer_fingerprints", Y::texts(wanted))])),
                 ("when", not_check.clone()),
             ],
+        ),
+        // gpg's validity `e`: the self-signature says the key has expired.
+        task(
+            &format!("{summary}: the key has not expired"),
+            "ansible.builtin.assert",
+            map([
+                (
+                    "that",
+                    Y::Seq(vec![Y::jinja(format!(
+                        "({register}.stdout_lines | select('match', '^pub:') | first).split(':')[1] != 'e'"
+                    ))]),
+                ),
+                (
+                    "fail_msg",
+                    Y::text(format!(
+                        "the key at {url} is the pinned key, but its self-signature says it has expired, so apt and dnf would refuse what it signs; nothing stored. Fetch it again from the vendor (or refresh your mirror's copy), then run again"
+                    )),
+                ),
+                ("quiet", Y::Bool(true)),
+            ]),
+            vec![("when", not_check.clone())],
         ),
         task(
             &format!("{summary}: store the key"),
