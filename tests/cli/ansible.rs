@@ -13,20 +13,17 @@ use crate::util::{bin, workspace_root, PluginDir};
 /// `ansible localhost -m installer.runtime.installer -a ARGS -o` (and `flags`): the status
 /// word (`CHANGED`, `SUCCESS`, `FAILED!`) and the module's result.
 fn module(collections: &Path, args: &Value, flags: &[&str]) -> (String, Value) {
+    module_named("installer.runtime.installer", collections, args, flags)
+}
+
+/// [`module`] for the collection's module `name`.
+fn module_named(name: &str, collections: &Path, args: &Value, flags: &[&str]) -> (String, Value) {
     assert!(
         Command::new("ansible").arg("--version").output().is_ok(),
         "this test needs ansible-core: apt-get install ansible-core (scripts/test-all does)"
     );
     let out = Command::new("ansible")
-        .args([
-            "localhost",
-            "-c",
-            "local",
-            "-o",
-            "-m",
-            "installer.runtime.installer",
-            "-a",
-        ])
+        .args(["localhost", "-c", "local", "-o", "-m", name, "-a"])
         .arg(args.to_string())
         .args(flags)
         .env("ANSIBLE_COLLECTIONS_PATH", collections)
@@ -118,6 +115,32 @@ fn the_module_runs_installer_idempotently_with_check_mode_and_failures_as_ansibl
         "{result:#}"
     );
     assert_eq!(result["report"]["error"]["kind"], "input", "{result:#}");
+}
+
+#[test]
+fn config_edit_leaves_a_missing_kubelet_config_alone_with_a_warning_in_both_modes() {
+    let (collections, _) = collection_and_plugins();
+    let root = scratch_root();
+    let args = serde_json::json!({
+        "path": "/var/lib/kubelet/config.yaml",
+        "merge": {"how": "yaml_set", "values": {"cgroupDriver": "systemd"}},
+        "root": root.path(),
+        "binary": bin(),
+    });
+    for flags in [&["--check"][..], &[]] {
+        let (status, result) = module_named(
+            "installer.runtime.config_edit",
+            collections.path(),
+            &args,
+            flags,
+        );
+        assert_eq!(status, "SUCCESS", "{flags:?}: {result:#}");
+        assert!(
+            result["warnings"].to_string().contains("kubeadm writes it"),
+            "{flags:?}: {result:#}"
+        );
+    }
+    assert!(!root.path().join("var/lib/kubelet/config.yaml").exists());
 }
 
 /// `ansible-playbook` on `playbook`; the PLAY RECAP's counts for localhost.

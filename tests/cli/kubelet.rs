@@ -92,6 +92,50 @@ fn a_node_kubeadm_has_not_joined_is_left_alone_with_a_warning() {
 }
 
 #[test]
+fn edit_file_previews_a_missing_kubelet_config_as_skipped_as_run_skips_it() {
+    let dir = plugins();
+    let root = scratch_root();
+    let edit = |path: &str, merge: &str, extra: &[&str]| {
+        crate::util::Installer::isolated(dir.path())
+            .args(["edit-file", "--path", path, "--merge", merge, "--root"])
+            .arg_list([root.path()])
+            .args(extra)
+            .run()
+            .code(0)
+    };
+    let yaml_set = r#"{"how":"yaml_set","values":{"cgroupDriver":"systemd"}}"#;
+    let kubelet = "/var/lib/kubelet/config.yaml";
+    let preview = edit(kubelet, yaml_set, &["--dry-run", "--output", "json"]).json();
+    assert_eq!(preview["changed"], false, "{preview:#}");
+    assert!(
+        preview["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("kubeadm writes it"),
+        "{preview:#}"
+    );
+    let text = edit(kubelet, yaml_set, &["--dry-run"]).stdout;
+    assert!(text.starts_with("skipped: "), "{text}");
+    // And the edit itself skips it, saying why, as the preview said.
+    let done = edit(kubelet, yaml_set, &[]).stdout;
+    assert!(
+        done.starts_with("skipped: ") && done.contains("kubeadm writes it"),
+        "{done}"
+    );
+    assert!(!config(root.path()).exists());
+    // A file installer does write from nothing is previewed as created.
+    let json_merge = r#"{"how":"json_merge","value":{"log-driver":"json-file"}}"#;
+    let preview = edit(
+        "/etc/docker/daemon.json",
+        json_merge,
+        &["--dry-run", "--output", "json"],
+    )
+    .json();
+    assert_eq!(preview["changed"], true, "{preview:#}");
+    assert!(preview.get("skipped").is_none(), "{preview:#}");
+}
+
+#[test]
 fn a_kubelet_config_that_is_not_yaml_is_refused_before_anything_changes() {
     let dir = plugins();
     let root = scratch_root();

@@ -128,10 +128,16 @@ def main():
     if module.check_mode:
         changed = bool(doc.get("changed"))
         diffs = [doc["diff"]] if doc.get("diff") else []
+        skipped = [doc["skipped"]] if doc.get("skipped") else []
     else:
         steps = doc.get("steps", [])
         changed = any(s.get("status") == "changed" for s in steps)
         diffs = [d for s in steps for d in s.get("diffs", [])]
+        skipped = [n for s in steps if s.get("status") == "skipped" for n in s.get("notes", [])]
+    # A file another tool writes (kubeadm's kubelet configuration) that is not there yet is
+    # left alone, with a warning, as installer run does.
+    for why in skipped:
+        module.warn(why)
     result = dict(changed=changed, report=doc)
     if module._diff and diffs:
         result["diff"] = [dict(before_header=p["path"], after_header=p["path"], prepared=d) for d in diffs]

@@ -23,6 +23,10 @@ pub struct EditPreview {
     pub changed: bool,
     /// The unified diff, when the file exists and would change.
     pub diff: Option<String>,
+    /// Why the edit would be skipped (the file is one another tool writes, and it is not
+    /// there yet), as run reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// Runs `installer edit-file`.
@@ -42,6 +46,9 @@ pub fn run(ctx: &Context, args: &EditFileArgs) -> Result<ExitCode, Error> {
                 "write it as 0644",
             )
         })?;
+    // An edit of a document another tool writes (kubeadm's kubelet configuration) is skipped
+    // while the file is missing: run says so, and so does the preview.
+    let skipped_when_missing = exec::yaml_document_missing(&args.path, &merge);
     let action = Action::MergeFile {
         path: args.path.clone(),
         mode,
@@ -64,14 +71,21 @@ pub fn run(ctx: &Context, args: &EditFileArgs) -> Result<ExitCode, Error> {
     }
     if args.dry_run {
         let diff = seen.diffs.get(&args.path).cloned();
-        let changed = diff.is_some() || !target.exists(&args.path);
+        let missing = !target.exists(&args.path);
+        let skipped = skipped_when_missing.filter(|_| missing);
+        let changed = diff.is_some() || (missing && skipped.is_none());
         if ctx.json() {
-            print_json(&EditPreview { changed, diff });
+            print_json(&EditPreview {
+                changed,
+                diff,
+                skipped,
+            });
         } else {
-            match diff {
-                Some(d) => print!("{}", render::printable(&d)),
-                None if changed => println!("{} would be created", args.path),
-                None => println!("{}: no change", args.path),
+            match (diff, skipped) {
+                (_, Some(why)) => println!("skipped: {}", render::printable(&why)),
+                (Some(d), None) => print!("{}", render::printable(&d)),
+                (None, None) if changed => println!("{} would be created", args.path),
+                (None, None) => println!("{}: no change", args.path),
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -84,12 +98,15 @@ pub fn run(ctx: &Context, args: &EditFileArgs) -> Result<ExitCode, Error> {
     if ctx.json() {
         print_json(&report);
     } else if let Some(step) = report.steps.first() {
-        let status = if step.status == StepStatus::Changed {
-            "changed"
-        } else {
-            "unchanged"
-        };
-        println!("{status}: {}", args.path);
+        match step.status {
+            StepStatus::Changed => println!("changed: {}", args.path),
+            // The reason is the step's note (the file another tool writes is not there).
+            StepStatus::Skipped => {
+                let why = step.notes.join("; ");
+                println!("skipped: {}", render::printable(&why));
+            }
+            _ => println!("unchanged: {}", args.path),
+        }
         for d in &step.diffs {
             print!("{}", render::printable(d));
         }

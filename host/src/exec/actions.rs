@@ -488,7 +488,7 @@ pub(super) fn wanted(action: &Action) -> Option<download::Wanted<'_>> {
 /// Why an edit of a YAML document or of an environment file's flags is skipped when the file
 /// is not there: such an edit sets values in a file another tool writes (kubeadm's
 /// KubeletConfiguration and kubeadm-flags.env), never the file.
-pub(super) fn yaml_document_missing(path: &str, merge: &plugin_api::FileContent) -> Option<String> {
+pub fn yaml_document_missing(path: &str, merge: &plugin_api::FileContent) -> Option<String> {
     matches!(
         merge,
         plugin_api::FileContent::YamlSet { .. } | plugin_api::FileContent::EnvFlags { .. }

@@ -46,7 +46,8 @@ use serde::Serialize;
 
 use journal::Journal;
 
-use actions::{wanted, yaml_document_missing};
+use actions::wanted;
+pub use actions::yaml_document_missing;
 use commands::{io_failure, tail};
 
 use crate::compose::Plan;
