@@ -445,3 +445,137 @@ fn a_planted_journal_cannot_make_a_set_id_file_or_read_outside_its_directory() {
     );
     assert!(!root.path().join("etc/x").exists());
 }
+
+/// The warnings of `installer plan --root ROOT` (test-runtime, debian-12); with `mount`,
+/// a tmpfs with those options is mounted over ROOT first, in a mount namespace of its own.
+fn plan_warnings(dir: &PluginDir, root: &Path, mount: Option<&str>) -> Vec<String> {
+    let installer = [
+        crate::util::bin().into_os_string(),
+        "--plugin-dir".into(),
+        dir.path().into(),
+        "plan".into(),
+        "--output".into(),
+        "json".into(),
+        "--distro".into(),
+        "debian-12".into(),
+        "--runtime".into(),
+        "test-runtime".into(),
+        "--cgroup-driver".into(),
+        "systemd".into(),
+        "--root".into(),
+        root.into(),
+    ];
+    let mut cmd = match mount {
+        None => {
+            let mut c = std::process::Command::new(&installer[0]);
+            c.args(&installer[1..]);
+            c
+        }
+        Some(options) => {
+            let mut c = std::process::Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "sh", "-c"])
+                .arg(r#"mount -t tmpfs -o "$1" tmpfs "$2" && shift 2 && exec "$@""#)
+                .arg("sh")
+                .arg(options)
+                .arg(root)
+                .args(&installer);
+            c
+        }
+    };
+    let out = cmd
+        .env("INSTALLER_NO_DEFAULT_PLUGIN_DIRS", "1")
+        .env("INSTALLER_NO_DEFAULT_DISTRO_DIRS", "1")
+        .env_remove("INSTALLER_PLUGIN_PATH")
+        .env_remove("INSTALLER_DISTRO_PATH")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A root every user of this host can reach, below this checkout (whose directories let
+/// others search them where it was cloned with the usual umask), or why there is none here.
+fn reachable_root() -> Result<tempfile::TempDir, String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let closed = parent
+        .path()
+        .ancestors()
+        .find(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 == 0));
+    match closed {
+        Some(d) => Err(format!("{} keeps others out", d.display())),
+        None => Ok(parent),
+    }
+}
+
+#[test]
+fn an_image_root_every_user_can_reach_is_warned_about() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let reaches = |w: &Vec<String>| w.iter().any(|w| w.contains("can be reached by every user"));
+    // A root only its owner may enter: quiet.
+    let closed = scratch_root();
+    std::fs::set_permissions(
+        closed.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let quiet = plan_warnings(&dir, closed.path(), None);
+    assert!(!reaches(&quiet), "{quiet:?}");
+    let open = match reachable_root() {
+        Ok(open) => open,
+        Err(why) => return eprintln!("SKIPPED: no root every user reaches here: {why}"),
+    };
+    let warnings = plan_warnings(&dir, open.path(), None);
+    let fs = std::process::Command::new("findmnt")
+        .args(["-n", "-o", "OPTIONS", "-T"])
+        .arg(open.path())
+        .output()
+        .unwrap();
+    let options = String::from_utf8_lossy(&fs.stdout).into_owned();
+    let honours = |o: &str| !options.split(',').any(|x| x.trim() == o);
+    assert_eq!(
+        reaches(&warnings),
+        honours("nosuid") || honours("nodev"),
+        "{options}: {warnings:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs root (mounts a tmpfs in a mount namespace of its own): run with --run-ignored / --ignored"]
+fn a_reachable_image_root_on_a_nosuid_nodev_mount_is_not_warned_about() {
+    let dir = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let open = match reachable_root() {
+        Ok(open) => open,
+        Err(why) => return eprintln!("SKIPPED: no root every user reaches here: {why}"),
+    };
+    let root = open.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let about = |options: &str| {
+        plan_warnings(&dir, &root, Some(options))
+            .into_iter()
+            .find(|w| w.contains("can be reached by every user"))
+    };
+    assert_eq!(about("nosuid,nodev,mode=0755"), None);
+    let nodev_missing = about("nosuid,mode=0755").expect("a warning");
+    assert!(
+        nodev_missing.contains("honours device nodes:"),
+        "{nodev_missing}"
+    );
+    let both = about("mode=0755").expect("a warning");
+    assert!(both.contains("setuid programs and device nodes"), "{both}");
+}

@@ -125,6 +125,7 @@ pub fn build_with_options(
     crate::exec::describe_image_commands(&mut plan, target);
     let managed = crate::exec::managed_elsewhere(&plan, target);
     plan.warnings.extend(managed);
+    plan.warnings.extend(crate::exec::exposed_root(target));
     if let Some(day) = end_of_life {
         plan.warnings.push(format!(
             "{} reached its vendor's end of life on {day}: it gets no security updates, and its \

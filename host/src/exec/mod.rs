@@ -106,6 +106,15 @@ pub fn roll_back(
     })
 }
 
+/// A warning when an image root's setuid programs and device nodes would be usable by every
+/// user of this host (see `sandbox::exposed`); never for this system or `/`.
+pub fn exposed_root(target: &Target) -> Option<String> {
+    if target.is_host() || target.dir() == std::path::Path::new("/") {
+        return None;
+    }
+    sandbox::exposed(target.dir())
+}
+
 /// Suffixes of the copies package managers leave beside a configuration file when one
 /// version stays and the other is set aside (see `Executor::set_aside`).
 const SET_ASIDE: [&str; 3] = [".dpkg-dist", ".rpmnew", ".rpmorig"];

@@ -457,5 +457,48 @@ pub(crate) fn on_copy(binds: &[(std::path::PathBuf, String)], argv: &[String]) -
     c
 }
 
+/// Why what the image brings or makes in `root` would be usable by this host's other users,
+/// when it would be: bubblewrap's binds are `nosuid,nodev` only inside the confinement, and
+/// on this host's filesystem a setuid-root program or a device node open to all (a disk's)
+/// left in the root by the image or a package's scripts is real. That matters only for a
+/// root every user can reach (each directory from `/` down lets others search it, or the
+/// checks cannot tell) on a filesystem that honours setuid programs or device nodes.
+pub(crate) fn exposed(root: &Path) -> Option<String> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    use std::os::unix::fs::PermissionsExt as _;
+    let searchable = root
+        .ancestors()
+        .all(|dir| std::fs::metadata(dir).map_or(true, |m| m.permissions().mode() & 0o001 != 0));
+    if !searchable {
+        return None;
+    }
+    let honoured = match statvfs(root) {
+        Ok(fs) => {
+            let flags = fs.flags();
+            let mut honoured = Vec::new();
+            if !flags.contains(FsFlags::ST_NOSUID) {
+                honoured.push("setuid programs");
+            }
+            if !flags.contains(FsFlags::ST_NODEV) {
+                honoured.push("device nodes");
+            }
+            honoured
+        }
+        Err(_) => vec!["setuid programs", "device nodes"],
+    };
+    if honoured.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the image root {} can be reached by every user of this host (no directory above it \
+         keeps others out), on a filesystem that honours {}: those the image brings or its \
+         package scripts make there work for them as they would on the image (a setuid shell, \
+         a disk open to all); keep image roots below a directory only root may enter \
+         (`chmod 0700` a parent), or on a `nosuid,nodev` mount",
+        root.display(),
+        honoured.join(" and ")
+    ))
+}
+
 #[cfg(test)]
 mod tests;
