@@ -503,45 +503,54 @@ fn plan_warnings(dir: &PluginDir, root: &Path, mount: Option<&str>) -> Vec<Strin
         .collect()
 }
 
-/// A root every user of this host can reach, below this checkout (whose directories let
-/// others search them where it was cloned with the usual umask), or why there is none here.
+/// A root users other than root can reach, below this checkout (whose directories let others
+/// search them where it was cloned with the usual umask), or why there is none here.
 fn reachable_root() -> Result<tempfile::TempDir, String> {
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let parent = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let closed = parent
-        .path()
-        .ancestors()
-        .find(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 == 0));
+    let closed = parent.path().ancestors().find(|d| {
+        std::fs::metadata(d).is_ok_and(|m| m.uid() == 0 && m.permissions().mode() & 0o011 == 0)
+    });
     match closed {
-        Some(d) => Err(format!("{} keeps others out", d.display())),
+        Some(d) => Err(format!("{} keeps everyone but root out", d.display())),
         None => Ok(parent),
     }
 }
 
+const REACHED: &str = "can be reached by users of this host other than root";
+
 #[test]
-fn an_image_root_every_user_can_reach_is_warned_about() {
+fn an_image_root_others_can_reach_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
     let dir = PluginDir::new()
         .with_workspace_plugins()
         .with_fixture("test-runtime");
-    let reaches = |w: &Vec<String>| w.iter().any(|w| w.contains("can be reached by every user"));
-    // A root only its owner may enter: quiet.
-    let closed = scratch_root();
-    std::fs::set_permissions(
-        closed.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    let quiet = plan_warnings(&dir, closed.path(), None);
-    assert!(!reaches(&quiet), "{quiet:?}");
+    let reaches = |w: &Vec<String>| w.iter().any(|w| w.contains(REACHED));
+    // Below a directory of the caller's with no group or other search bit: quiet when the
+    // caller is root; anyone else's directory lets its owner in.
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let inside = parent.path().join("root");
+    std::fs::create_dir(&inside).unwrap();
+    let warnings = plan_warnings(&dir, &inside, None);
+    assert_eq!(
+        reaches(&warnings),
+        !nix::unistd::geteuid().is_root(),
+        "{warnings:?}"
+    );
     let open = match reachable_root() {
         Ok(open) => open,
-        Err(why) => return eprintln!("SKIPPED: no root every user reaches here: {why}"),
+        Err(why) => return eprintln!("SKIPPED: no root others reach here: {why}"),
     };
-    let warnings = plan_warnings(&dir, open.path(), None);
+    // The root's own mode does not count: the image's scripts may change it.
+    let root = open.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let warnings = plan_warnings(&dir, &root, None);
     let fs = std::process::Command::new("findmnt")
         .args(["-n", "-o", "OPTIONS", "-T"])
-        .arg(open.path())
+        .arg(&root)
         .output()
         .unwrap();
     let options = String::from_utf8_lossy(&fs.stdout).into_owned();
@@ -561,14 +570,14 @@ fn a_reachable_image_root_on_a_nosuid_nodev_mount_is_not_warned_about() {
         .with_fixture("test-runtime");
     let open = match reachable_root() {
         Ok(open) => open,
-        Err(why) => return eprintln!("SKIPPED: no root every user reaches here: {why}"),
+        Err(why) => return eprintln!("SKIPPED: no root others reach here: {why}"),
     };
     let root = open.path().join("root");
     std::fs::create_dir(&root).unwrap();
     let about = |options: &str| {
         plan_warnings(&dir, &root, Some(options))
             .into_iter()
-            .find(|w| w.contains("can be reached by every user"))
+            .find(|w| w.contains(REACHED))
     };
     assert_eq!(about("nosuid,nodev,mode=0755"), None);
     let nodev_missing = about("nosuid,mode=0755").expect("a warning");

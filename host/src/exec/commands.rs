@@ -148,7 +148,8 @@ impl Executor<'_> {
 
     /// What a failed transaction left, as the package manager tells it.
     pub(super) fn audit(&self, audit: &plugin_api::Audit) -> LeftBehind {
-        let state = match self.command(&audit.argv, &BTreeMap::new()) {
+        // It only asks: on an image root, without network, as a probe.
+        let state = match self.run_command(&audit.argv, &BTreeMap::new(), None, true) {
             Ok(out) => String::from_utf8_lossy(&out.stdout).trim_end().to_owned(),
             Err(f) => f.message,
         };

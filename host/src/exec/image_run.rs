@@ -577,6 +577,18 @@ mod tests {
     }
 
     #[test]
+    fn on_an_image_root_the_roots_program_that_only_asks_starts_without_network() {
+        let (_dir, target) = root_with(&[]);
+        let exec = Executor::asking(&target);
+        let unshared = |probe| match exec.prepare(&["dpkg-query".to_owned()], Way::Chroot, probe) {
+            Ok(Prepared::Command(c)) => c.get_args().any(|a| a == "--unshare-net"),
+            _ => panic!("the root's program is run"),
+        };
+        assert!(unshared(true), "a probe has no network");
+        assert!(!unshared(false), "a change reaches the repositories");
+    }
+
+    #[test]
     fn a_check_that_cannot_be_asked_faithfully_is_not_checked_never_passed() {
         let (_dir, target) = root_with(&[("/etc/c/config.toml", b"version = 2\n")]);
         let exec = Executor::asking(&target);

@@ -40,7 +40,7 @@
 //!   stopped).
 //!
 //! - What only asks (a probe, a check on a copy) gets a network namespace of its own
-//!   (`--unshare-net`: only a loopback device, which is down): the services this host
+//!   (`--unshare-net`: only a loopback device of its own): the services this host
 //!   listens for on 127.0.0.1, its abstract unix sockets (they belong to the network
 //!   namespace: unix(7), "Abstract sockets"), and a cloud's metadata endpoint are out of its
 //!   reach. What changes the root (apt-get, dnf, zypper, rpm, their scriptlets) keeps this
@@ -460,16 +460,18 @@ pub(crate) fn on_copy(binds: &[(std::path::PathBuf, String)], argv: &[String]) -
 /// Why what the image brings or makes in `root` would be usable by this host's other users,
 /// when it would be: bubblewrap's binds are `nosuid,nodev` only inside the confinement, and
 /// on this host's filesystem a setuid-root program or a device node open to all (a disk's)
-/// left in the root by the image or a package's scripts is real. That matters only for a
-/// root every user can reach (each directory from `/` down lets others search it, or the
-/// checks cannot tell) on a filesystem that honours setuid programs or device nodes.
+/// left in the root by the image or a package's scripts is real. That matters unless a
+/// directory above the root keeps everyone but root out (root's own, with no group or other
+/// search bit: an ACL's entries are capped by the group bits, its mask), on a filesystem that
+/// honours setuid programs or device nodes. The root's own mode does not count: the image's
+/// scripts may change it.
 pub(crate) fn exposed(root: &Path) -> Option<String> {
     use nix::sys::statvfs::{statvfs, FsFlags};
-    use std::os::unix::fs::PermissionsExt as _;
-    let searchable = root
-        .ancestors()
-        .all(|dir| std::fs::metadata(dir).map_or(true, |m| m.permissions().mode() & 0o001 != 0));
-    if !searchable {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let closed = root.ancestors().skip(1).any(|dir| {
+        std::fs::metadata(dir).is_ok_and(|m| m.uid() == 0 && m.permissions().mode() & 0o011 == 0)
+    });
+    if closed {
         return None;
     }
     let honoured = match statvfs(root) {
@@ -490,11 +492,11 @@ pub(crate) fn exposed(root: &Path) -> Option<String> {
         return None;
     }
     Some(format!(
-        "the image root {} can be reached by every user of this host (no directory above it \
-         keeps others out), on a filesystem that honours {}: those the image brings or its \
+        "the image root {} can be reached by users of this host other than root (no \
+         directory above it is root's with no group or other search bit), on a filesystem that honours {}: those the image brings or its \
          package scripts make there work for them as they would on the image (a setuid shell, \
          a disk open to all); keep image roots below a directory only root may enter \
-         (`chmod 0700` a parent), or on a `nosuid,nodev` mount",
+         (a root-owned parent, `chmod 0700`), or on a `nosuid,nodev` mount",
         root.display(),
         honoured.join(" and ")
     ))
