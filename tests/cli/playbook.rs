@@ -475,7 +475,7 @@ fn a_playbook_that_aligns_the_kubelet_restarts_it_only_through_a_handler() {
 }
 
 #[test]
-fn the_playbooks_key_check_refuses_an_expired_key_as_run_does() {
+fn the_playbooks_key_check_keeps_a_good_stored_key_and_refuses_an_expired_one_as_run_does() {
     need("ansible-playbook", "ansible");
     let dir = PluginDir::new().with_workspace_plugins();
     let rendered = Installer::isolated(dir.path())
@@ -499,20 +499,23 @@ fn the_playbooks_key_check_refuses_an_expired_key_as_run_does() {
             .unwrap_or_else(|| panic!("a task named `...{suffix}`"))
             .clone()
     };
-    let read = named(": read the key's fingerprints");
-    let argv = read["ansible.builtin.command"]["argv"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert_eq!(
-        argv[1], "--homedir",
-        "gpg reads in a home of installer's: {argv:?}"
-    );
-    let register = read["register"].as_str().unwrap().to_owned();
-    let mut is_expected = named(": the key is exactly one of those expected");
+    let register = |t: &Value| t["register"].as_str().unwrap().to_owned();
+    let read_stored = named(": read the stored key's fingerprints");
+    let read_fetched = named(": read the key's fingerprints");
+    for read in [&read_stored, &read_fetched] {
+        let argv = read["ansible.builtin.command"]["argv"].as_array().unwrap();
+        assert_eq!(
+            argv[1], "--homedir",
+            "gpg reads in a home of installer's: {argv:?}"
+        );
+    }
+    let (stored, fetched) = (register(&read_stored), register(&read_fetched));
+    let mut fetch = named(": fetch the signing key");
+    let is_expected = named(": the key is exactly one of those expected");
     let not_expired = named(": the key has not expired");
 
-    // What the playbook's gpg prints for a key the test makes (the pinned one is Docker's).
+    // What gpg prints for keys the test makes (the pinned one is Docker's): the pin is
+    // replaced by theirs in each task's vars.
     let tmp = tempfile::tempdir().unwrap();
     let keyring = tmp.path().join("keyring");
     std::fs::create_dir_all(&keyring).unwrap();
@@ -521,7 +524,7 @@ fn the_playbooks_key_check_refuses_an_expired_key_as_run_does() {
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .unwrap();
-    let mut verdict = |expiry: &str, options: &[&str]| {
+    let listing = |expiry: &str, options: &[&str]| {
         let (key, fpr) = crate::render::exported_key(
             &keyring,
             &format!("k{expiry} <k@example.org>"),
@@ -542,18 +545,25 @@ fn the_playbooks_key_check_refuses_an_expired_key_as_run_does() {
             .lines()
             .map(str::to_owned)
             .collect();
-        is_expected["vars"]["installer_fingerprints"] = json!([fpr]);
-        let play = json!([{
-            "hosts": "localhost",
-            "gather_facts": false,
-            "tasks": [
-                {"ansible.builtin.set_fact": {register.clone(): {"stdout_lines": lines}}},
-                is_expected.clone(),
-                not_expired.clone(),
-            ],
-        }]);
-        let file = tmp.path().join(format!("{expiry}.yml"));
-        std::fs::write(&file, play.to_string()).unwrap();
+        (json!({"rc": 0, "stdout_lines": lines}), fpr)
+    };
+    let (fresh, fresh_fpr) = listing("never", &[]);
+    // Made on 2020-01-01 to expire a day later, as gpg's faked clock allows.
+    let (old, old_fpr) = listing("1d", &["--faked-system-time", "20200101T000000"]);
+    let missing = json!({"rc": 2, "stdout_lines": []});
+    // A fetch that runs fails (nothing listens there) and writes nowhere of this host's.
+    fetch["ansible.builtin.get_url"]["url"] = json!("http://127.0.0.1:1/key.gpg");
+    fetch["ansible.builtin.get_url"]["dest"] = json!(tmp.path().join("fetched.gpg"));
+    let play = |name: &str, pin: &str, facts: Value, steps: &[&Value]| {
+        let mut list = vec![json!({"ansible.builtin.set_fact": facts})];
+        for step in steps {
+            let mut step = (*step).clone();
+            step["vars"]["installer_fingerprints"] = json!([pin]);
+            list.push(step);
+        }
+        let file = tmp.path().join(format!("{name}.yml"));
+        let doc = json!([{"hosts": "localhost", "gather_facts": false, "tasks": list}]);
+        std::fs::write(&file, doc.to_string()).unwrap();
         let out = Command::new("ansible-playbook")
             .args(["-i", "localhost,", "-c", "local"])
             .arg(&file)
@@ -566,10 +576,29 @@ fn the_playbooks_key_check_refuses_an_expired_key_as_run_does() {
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    let (code, out) = verdict("never", &[]);
+    let checks = [&fetch, &is_expected, &not_expired];
+    // A stored key that is the pinned one and unexpired: nothing fetched, nothing asserted.
+    let (code, out) = play("kept", &fresh_fpr, json!({&stored: fresh.clone()}), &checks);
     assert_eq!(code, Some(0), "{out}");
-    // Made on 2020-01-01 to expire a day later, as gpg's faked clock allows.
-    let (code, out) = verdict("1d", &["--faked-system-time", "20200101T000000"]);
+    // A stored key that has expired is fetched again (here the fetch fails).
+    let (code, out) = play(
+        "refetched",
+        &old_fpr,
+        json!({&stored: old.clone()}),
+        &checks,
+    );
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("fetch the signing key"), "{out}");
+    // None stored: the fetched key is checked; the good one passes, an expired one does not.
+    let checked = [&is_expected, &not_expired];
+    let facts = |key: &Value| json!({&stored: missing.clone(), &fetched: key.clone()});
+    let (code, out) = play("fresh", &fresh_fpr, facts(&fresh), &checked);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = play("expired", &old_fpr, facts(&old), &checked);
     assert_ne!(code, Some(0), "{out}");
     assert!(out.contains("has expired"), "{out}");
+    // And another key than the pinned one is refused.
+    let (code, out) = play("another", &old_fpr, facts(&fresh), &checked);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("is not the one expected"), "{out}");
 }

@@ -261,8 +261,8 @@ fn the_scripts_key_check_refuses_an_expired_key_and_leaves_no_gnupg_home() {
         "1d",
         &["--faked-system-time", "20200101T000000"],
     );
-    std::fs::write(tmp.path().join("fresh.gpg"), fresh).unwrap();
-    std::fs::write(tmp.path().join("old.gpg"), old).unwrap();
+    std::fs::write(tmp.path().join("fresh.gpg"), &fresh).unwrap();
+    std::fs::write(tmp.path().join("old.gpg"), &old).unwrap();
     let body = format!(
         "{prelude}\ncd {dir}\nkey_found fresh.gpg; key_found old.gpg\n\
          key_is fresh.gpg {fresh_fpr} && echo fresh-is-done\n\
@@ -281,6 +281,41 @@ fn the_scripts_key_check_refuses_an_expired_key_and_leaves_no_gnupg_home() {
         format!("{fresh_fpr}\nexpired:{old_fpr}\nfresh-is-done\nold-is-fetched-again\n"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // fetch_key itself: an expired pinned key is refused and nothing is stored; a good one
+    // is stored as served.
+    let fetch = |key: &[u8], fpr: &str, dest: &str| {
+        let served = crate::util::Serve::bytes(key.to_vec());
+        let body = format!(
+            "{prelude}\ncd {dir}\nfetch_key {url} {dest} {fpr}\n",
+            dir = tmp.path().display(),
+            url = served.url
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(&body)
+            .env("HOME", &home)
+            .env_remove("GNUPGHOME")
+            .output()
+            .unwrap()
+    };
+    let out = fetch(&old, &old_fpr, "stored-old.gpg");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("has expired") && stderr.contains("nothing stored"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("stored-old.gpg").exists());
+    let out = fetch(&fresh, &fresh_fpr, "stored-fresh.gpg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("stored-fresh.gpg")).unwrap(),
+        fresh
     );
     // gpg read in a home of its own: root's ~/.gnupg is not made.
     assert!(!home.join(".gnupg").exists());

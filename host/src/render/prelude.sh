@@ -74,7 +74,7 @@ fetch_key() {
   done
   if [ -z "$ok" ]; then
     rm -f -- "$tmp"
-    say "the key at $url has fingerprint(s) '$found', not the one expected; nothing stored"
+    say "the key at $url has fingerprint(s) '$(printf '%s\n' "$found" | sed 's/^expired://')', not the one expected; nothing stored"
     exit 1
   fi
   # The key's bytes, unchanged (a binary key must not go through a shell variable).

@@ -464,9 +464,11 @@ pub(super) fn yaml_key(k: &str) -> String {
     }
 }
 
-/// The key checked by fingerprint before it is stored, as run does: fetched to installer's
-/// scratch directory, its fingerprints read with gpg, stored only when it is exactly one of
-/// the expected keys.
+/// The key checked by fingerprint before it is stored, as run does: a key already stored
+/// that is exactly one of the expected keys, unexpired, is kept and nothing is fetched;
+/// otherwise it is fetched to installer's scratch directory, its fingerprints read with gpg
+/// (in that directory as gpg's home, never root's ~/.gnupg), and stored only when it is
+/// exactly one of the expected keys and has not expired.
 pub(super) fn key_tasks(
     summary: &str,
     url: &str,
@@ -474,17 +476,48 @@ pub(super) fn key_tasks(
     dest: &str,
     ctx: &mut Ctx,
 ) -> Vec<Y> {
-    let fetched = format!(
-        "{SCRATCH}/keys/{}",
-        dest.trim_start_matches('/').replace('/', "_")
-    );
+    let keys = format!("{SCRATCH}/keys");
+    let fetched = format!("{keys}/{}", dest.trim_start_matches('/').replace('/', "_"));
+    let stored = ctx.var("stored_key");
     let register = ctx.var("key");
     let wanted: Vec<String> = fingerprints
         .iter()
         .map(|f| f.replace(' ', "").to_ascii_uppercase())
         .collect();
-    let not_check = Y::jinja("not ansible_check_mode");
-    let mut store_extra = vec![("when", not_check.clone())];
+    // gpg's `--with-colons` listing of one key: its primary key's `pub` line (field 2 the
+    // validity, `e` when expired) and the `fpr` line after it (field 10).
+    let pub_line = |reg: &str| format!("({reg}.stdout_lines | select('match', '^pub:') | first)");
+    let one_key =
+        |reg: &str| format!("{reg}.stdout_lines | select('match', '^pub:') | list | length == 1");
+    let expected = |reg: &str| {
+        format!("({reg}.stdout_lines | select('match', '^fpr:') | first).split(':')[9] in installer_fingerprints")
+    };
+    let unexpired = |reg: &str| format!("{}.split(':')[1] != 'e'", pub_line(reg));
+    // Fetched only when the stored key is missing, another, or expired; never in check mode
+    // (the directory may not be there yet). Jinja's `and` stops at the first false part.
+    let fetch_when = Y::jinja(format!(
+        "not ansible_check_mode and not ({stored}.rc == 0 and {} and {} and {})",
+        one_key(&stored),
+        expected(&stored),
+        unexpired(&stored)
+    ));
+    let pinned = || {
+        (
+            "vars",
+            map([("installer_fingerprints", Y::texts(wanted.clone()))]),
+        )
+    };
+    let gpg = |file: &str| {
+        Y::texts([
+            "gpg",
+            "--homedir",
+            keys.as_str(),
+            "--show-keys",
+            "--with-colons",
+            file,
+        ])
+    };
+    let mut store_extra = vec![pinned(), ("when", fetch_when.clone())];
     if let Some(n) = ctx.notify(&[RestartTrigger::File(dest.to_owned())]) {
         store_extra.push(("notify", n));
     }
@@ -494,15 +527,27 @@ pub(super) fn key_tasks(
             &format!("{summary}: a directory for the fetched key"),
             "ansible.builtin.file",
             map([
-                ("path", Y::text(format!("{SCRATCH}/keys"))),
+                ("path", Y::text(keys.clone())),
                 ("state", Y::text("directory")),
                 ("mode", Y::text("0700")),
             ]),
             vec![],
         ),
-        // In check mode nothing is fetched (the directory may not be there yet). Fetched on
-        // every run (`force`; changed only when it differs), as run fetches a stored key
-        // again once it has expired: vendors extend keys in place.
+        // A missing file makes gpg fail: then the key is fetched.
+        task(
+            &format!("{summary}: read the stored key's fingerprints"),
+            "ansible.builtin.command",
+            map([("argv", gpg(dest))]),
+            vec![
+                ("register", Y::text(stored.clone())),
+                ("changed_when", Y::Bool(false)),
+                ("failed_when", Y::Bool(false)),
+                ("check_mode", Y::Bool(false)),
+                ("when", Y::jinja("not ansible_check_mode")),
+            ],
+        ),
+        // `force`: a copy fetched by an earlier play (an expired one, say) is fetched again;
+        // changed only when it differs.
         task(
             &format!("{summary}: fetch the signing key"),
             "ansible.builtin.get_url",
@@ -512,28 +557,18 @@ pub(super) fn key_tasks(
                 ("mode", Y::text("0644")),
                 ("force", Y::Bool(true)),
             ]),
-            vec![("when", not_check.clone())],
+            vec![pinned(), ("when", fetch_when.clone())],
         ),
         task(
             &format!("{summary}: read the key's fingerprints"),
             "ansible.builtin.command",
-            map([(
-                "argv",
-                // gpg's home is the keys' own directory (0700): nothing in root's ~/.gnupg.
-                Y::texts([
-                    "gpg",
-                    "--homedir",
-                    &format!("{SCRATCH}/keys"),
-                    "--show-keys",
-                    "--with-colons",
-                    fetched.as_str(),
-                ]),
-            )]),
+            map([("argv", gpg(&fetched))]),
             vec![
                 ("register", Y::text(register.clone())),
                 ("changed_when", Y::Bool(false)),
                 ("check_mode", Y::Bool(false)),
-                ("when", not_check.clone()),
+                pinned(),
+                ("when", fetch_when.clone()),
             ],
         ),
         task(
@@ -542,10 +577,7 @@ pub(super) fn key_tasks(
             map([
                 (
                     "that",
-                    Y::Seq(vec![
-                        Y::jinja(format!("{register}.stdout_lines | select('match', '^pub:') | list | length == 1")),
-                        Y::jinja(format!("({register}.stdout_lines | select('match', '^fpr:') | first).split(':')[9] in installer_fingerprints")),
-                    ]),
+                    Y::Seq(vec![Y::jinja(one_key(&register)), Y::jinja(expected(&register))]),
                 ),
                 (
                     "fail_msg",
@@ -556,22 +588,13 @@ pub(super) fn key_tasks(
                 ),
                 ("quiet", Y::Bool(true)),
             ]),
-            vec![
-                ("vars", map([("installer_fingerprints", Y::texts(wanted))])),
-                ("when", not_check.clone()),
-            ],
+            vec![pinned(), ("when", fetch_when.clone())],
         ),
-        // gpg's validity `e`: the self-signature says the key has expired.
         task(
             &format!("{summary}: the key has not expired"),
             "ansible.builtin.assert",
             map([
-                (
-                    "that",
-                    Y::Seq(vec![Y::jinja(format!(
-                        "({register}.stdout_lines | select('match', '^pub:') | first).split(':')[1] != 'e'"
-                    ))]),
-                ),
+                ("that", Y::Seq(vec![Y::jinja(unexpired(&register))])),
                 (
                     "fail_msg",
                     Y::text(format!(
@@ -580,7 +603,7 @@ pub(super) fn key_tasks(
                 ),
                 ("quiet", Y::Bool(true)),
             ]),
-            vec![("when", not_check.clone())],
+            vec![pinned(), ("when", fetch_when.clone())],
         ),
         task(
             &format!("{summary}: store the key"),
