@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod compose;
 pub mod cri;
+pub mod day;
 pub mod detect;
 pub mod error;
 pub mod exec;

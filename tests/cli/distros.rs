@@ -519,3 +519,29 @@ fn distros_check_says_what_a_pack_would_match_override_and_need() {
         "{error:#}"
     );
 }
+
+#[test]
+fn an_end_of_life_is_warned_about_only_once_it_has_passed() {
+    use crate::util::{Installer, PluginDir};
+    let plugins = PluginDir::new()
+        .with_workspace_plugins()
+        .with_fixture("test-runtime");
+    let warnings = |end_of_life: &str| {
+        let pack = DEBIAN_10_OVERRIDE.replace(
+            "codename = \"buster\"\n",
+            &format!("codename = \"buster\"\nend_of_life = \"{end_of_life}\"\n"),
+        );
+        let packs = dir_with(&[("debian-10.toml", &pack)]);
+        let doc = Installer::isolated(plugins.path())
+            .args(["plan", "--distro", "debian-10", "--runtime", "test-runtime"])
+            .args(["--output", "json", "--distro-dir"])
+            .arg_list([packs.path()])
+            .run()
+            .code(0)
+            .json();
+        doc["warnings"].to_string()
+    };
+    assert!(warnings("2024-06-30").contains("end of life on 2024-06-30"));
+    // A day still to come (a pack may state it ahead): nothing said yet.
+    assert!(!warnings("2999-01-01").contains("end of life"));
+}

@@ -135,20 +135,6 @@ fn expires_at(key: &SignedPublicKey) -> Option<u64> {
     (lifetime > 0).then(|| u64::from(key.primary_key.created_at().as_secs()) + u64::from(lifetime))
 }
 
-/// A day, `YYYY-MM-DD`, from seconds since the epoch (UTC; the civil-from-days algorithm).
-fn day(secs: u64) -> String {
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 /// Checks that `bytes` hold exactly one key, with one of `expected` fingerprints.
 pub fn verify(bytes: &[u8], what: &str, expected: &[String]) -> Result<String, KeyError> {
     let keys = keys(bytes, what)?;
@@ -169,7 +155,7 @@ pub fn verify(bytes: &[u8], what: &str, expected: &[String]) -> Result<String, K
             Some(at) if at <= now => Err(KeyError::Expired {
                 what: what.to_owned(),
                 fingerprint: found[0].clone(),
-                expired: day(at),
+                expired: crate::day::of(at),
             }),
             _ => Ok(found[0].clone()),
         }
@@ -336,13 +322,6 @@ mod tests {
         // Another pin on the same file is still a wrong key, not an expired one.
         let err = verify(&key, "https://x/gpg", &["0".repeat(40)]).unwrap_err();
         assert!(matches!(err, KeyError::WrongFingerprint { .. }), "{err}");
-    }
-
-    #[test]
-    fn days_are_written_in_the_calendar() {
-        assert_eq!(day(0), "1970-01-01");
-        assert_eq!(day(1_577_923_200), "2020-01-02");
-        assert_eq!(day(1_709_164_800), "2024-02-29");
     }
 
     #[test]
