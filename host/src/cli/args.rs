@@ -193,7 +193,8 @@ pub enum Command {
     ///
     /// The edit is the `merge` of a `merge_file` action in `plan --output json` (or in a
     /// rendered playbook): a TOML edit, a JSON merge, a YAML or env-file setting. --dry-run
-    /// prints the diff and changes nothing.
+    /// prints the diff and changes nothing. A YAML or env-file setting of a file that is not
+    /// there yet (kubeadm writes the kubelet's) is skipped, saying why, as `run` skips it.
     EditFile(EditFileArgs),
     /// Write the man pages (installer.1, installer-<command>.1) and the shell completions
     /// (bash, zsh, fish) generated from this command line into DIR; what packages install.
