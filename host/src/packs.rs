@@ -24,10 +24,18 @@ use parse::toml_files;
 /// this list equal to the files in `distros/`.
 const BUILTIN: &[(&str, &str)] = &[
     (
+        "almalinux-10.toml",
+        include_str!("../../distros/almalinux-10.toml"),
+    ),
+    (
         "almalinux-9.toml",
         include_str!("../../distros/almalinux-9.toml"),
     ),
     ("centos-7.toml", include_str!("../../distros/centos-7.toml")),
+    (
+        "centos-stream-10.toml",
+        include_str!("../../distros/centos-stream-10.toml"),
+    ),
     (
         "centos-stream-9.toml",
         include_str!("../../distros/centos-stream-9.toml"),
@@ -72,8 +80,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "raspbian-10.toml",
         include_str!("../../distros/raspbian-10.toml"),
     ),
+    ("rhel-10.toml", include_str!("../../distros/rhel-10.toml")),
     ("rhel-8.toml", include_str!("../../distros/rhel-8.toml")),
     ("rhel-9.toml", include_str!("../../distros/rhel-9.toml")),
+    ("rocky-10.toml", include_str!("../../distros/rocky-10.toml")),
     ("rocky-9.toml", include_str!("../../distros/rocky-9.toml")),
     ("sles-15.toml", include_str!("../../distros/sles-15.toml")),
     (

@@ -10,8 +10,9 @@ use crate::{
 };
 
 /// The distro of pack `id`: one of debian-10, debian-12, debian-13, debian-testing,
-/// raspbian-10, ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, centos-7, centos-stream-9, rocky-9,
-/// rhel-8, rhel-9, fedora-40, opensuse-leap-15, opensuse-tumbleweed, sles-15.
+/// raspbian-10, ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, centos-7, centos-stream-9,
+/// centos-stream-10, rocky-9, rocky-10, rhel-8, rhel-9, rhel-10, fedora-40, opensuse-leap-15,
+/// opensuse-tumbleweed, sles-15.
 pub fn distro(id: &str) -> Distro {
     let pack = PACKS
         .iter()
@@ -209,6 +210,33 @@ const PACKS: &[Pack] = &[
             ("kubic.os", "CentOS_9_Stream"),
             ("rpm.releasever", "9"),
         ],
+    },
+    Pack {
+        id: "centos-stream-10",
+        family: "rhel",
+        package_manager: "dnf",
+        os_id: "centos",
+        version_id: Some("10"),
+        codename: None,
+        vars: &[("docker.repo_path", "centos"), ("rpm.releasever", "10")],
+    },
+    Pack {
+        id: "rocky-10",
+        family: "rhel",
+        package_manager: "dnf",
+        os_id: "rocky",
+        version_id: Some("10.0"),
+        codename: None,
+        vars: &[("docker.repo_path", "centos"), ("rpm.releasever", "10")],
+    },
+    Pack {
+        id: "rhel-10",
+        family: "rhel",
+        package_manager: "dnf",
+        os_id: "rhel",
+        version_id: Some("10.0"),
+        codename: None,
+        vars: &[("docker.repo_path", "rhel"), ("rpm.releasever", "10")],
     },
     Pack {
         id: "rocky-9",

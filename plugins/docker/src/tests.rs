@@ -43,6 +43,10 @@ fn the_seeds_19_03_8_was_never_published_for_focal() {
         ("debian-12", "20.10", "starts at 23.0.0"),
         ("debian-13", "28.0", "starts at 28.1.0"),
         ("ubuntu-18.04", "25.0", "ends with 24.0"),
+        // EL10: the centos tree from 27.4.0, the rhel tree from 28.5.0.
+        ("rocky-10", "27.3", "starts at 27.4.0"),
+        ("centos-stream-10", "27.3", "starts at 27.4.0"),
+        ("rhel-10", "28.4", "starts at 28.5.0"),
     ] {
         let e = plan_for(&seed(distro, version)).unwrap_err();
         assert!(

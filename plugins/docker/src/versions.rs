@@ -184,6 +184,15 @@ fn published(distro: &Distro, format: Format) -> Bounds {
             (_, Some("7")) => (None, Some((26, 1))),
             // First: not re-checked this round. Last: removed before 28.2.0 (c6aefccb, PR #1201).
             ("fedora", Some("40")) => (Some((26, 0, 0)), Some((28, 1))),
+            // RHEL 10 in the rhel tree: added by 590ca163 (PR #1252, merged 2025-09-16), after
+            // 28.4.0 (2025-09-03) was out, so 28.5.0 (2025-10-02) is the first release (by
+            // date; rocky-linux/documentation PR #2913 still found no RHEL 10 repository for
+            // v28 in late September 2025).
+            ("rhel", Some("10")) => (Some((28, 5, 0)), None),
+            // EL10 in the centos tree: CentOS Stream 10 added by beae6320 (PR #1104, merged
+            // 2024-11-13; on the 27.x branch by PR #1107), after 27.3.1, so 27.4.0
+            // (2024-12-09) is the first release (by date).
+            (_, Some("10")) => (Some((27, 4, 0)), None),
             _ => (None, None),
         },
     }
