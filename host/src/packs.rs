@@ -102,6 +102,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "ubuntu-24.04.toml",
         include_str!("../../distros/ubuntu-24.04.toml"),
     ),
+    (
+        "ubuntu-26.04.toml",
+        include_str!("../../distros/ubuntu-26.04.toml"),
+    ),
 ];
 
 /// A distro family: which packaging world the distro belongs to. An open name: the built-in

@@ -10,9 +10,9 @@ use crate::{
 };
 
 /// The distro of pack `id`: one of debian-10, debian-12, debian-13, debian-testing,
-/// raspbian-10, ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, centos-7, centos-stream-9,
-/// centos-stream-10, rocky-9, rocky-10, rhel-8, rhel-9, rhel-10, fedora-40, opensuse-leap-15,
-/// opensuse-tumbleweed, sles-15.
+/// raspbian-10, ubuntu-18.04, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, ubuntu-26.04,
+/// centos-7, centos-stream-9, centos-stream-10, rocky-9, rocky-10, rhel-8, rhel-9, rhel-10,
+/// fedora-40, opensuse-leap-15, opensuse-tumbleweed, sles-15.
 pub fn distro(id: &str) -> Distro {
     let pack = PACKS
         .iter()
@@ -183,6 +183,15 @@ const PACKS: &[Pack] = &[
             ("containerd.distro_package", "containerd"),
             ("mcr.repo_path", "ubuntu"),
         ],
+    },
+    Pack {
+        id: "ubuntu-26.04",
+        family: "debian",
+        package_manager: "apt",
+        os_id: "ubuntu",
+        version_id: Some("26.04"),
+        codename: Some("resolute"),
+        vars: &[("docker.repo_path", "ubuntu")],
     },
     Pack {
         id: "centos-7",

@@ -47,6 +47,7 @@ fn the_seeds_19_03_8_was_never_published_for_focal() {
         ("rocky-10", "27.3", "starts at 27.4.0"),
         ("centos-stream-10", "27.3", "starts at 27.4.0"),
         ("rhel-10", "28.4", "starts at 28.5.0"),
+        ("ubuntu-26.04", "28.5", "starts at 29.3.1"),
     ] {
         let e = plan_for(&seed(distro, version)).unwrap_err();
         assert!(

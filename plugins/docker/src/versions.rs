@@ -166,6 +166,10 @@ fn published(distro: &Distro, format: Format) -> Bounds {
             Some("jammy") => (Some((20, 10, 13)), None),
             // Added for 26.0 (d9898f6e, PR #1006); there was no 25.0 branch build for noble.
             Some("noble") => (Some((26, 0, 0)), None),
+            // Added by d683f507 (PR #1296, merged to master 2026-03-17; master built the 29.x
+            // releases until the 29.4 branch forked on 2026-04-20), so 29.3.1 (2026-03-25) is
+            // the first release (by date).
+            Some("resolute") => (Some((29, 3, 1)), None),
             // Removed at its end of life (d0b87a16, "remove Debian and Raspbian 10 Buster").
             Some("buster") => (None, Some((26, 1))),
             // Not re-checked this round (kept from the first version of this table).
