@@ -542,6 +542,8 @@ fn an_end_of_life_is_warned_about_only_once_it_has_passed() {
         doc["warnings"].to_string()
     };
     assert!(warnings("2024-06-30").contains("end of life on 2024-06-30"));
-    // A day still to come (a pack may state it ahead): nothing said yet.
+    // A day still to come (a pack may state it ahead), or today, the last day supported:
+    // nothing said yet.
     assert!(!warnings("2999-01-01").contains("end of life"));
+    assert!(!warnings(&installer::day::today()).contains("end of life"));
 }

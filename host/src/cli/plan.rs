@@ -126,11 +126,13 @@ pub fn build_with_options(
     let managed = crate::exec::managed_elsewhere(&plan, target);
     plan.warnings.extend(managed);
     plan.warnings.extend(crate::exec::exposed_root(target));
-    // A day still to come is not said: the warning starts on its own once it has passed.
-    if let Some(day) = end_of_life.filter(|day| *day <= crate::day::today()) {
+    // The pack's day is the last one supported (UTC): the warning starts the day after, on
+    // its own; a day still to come is not said.
+    if let Some(day) = end_of_life.filter(|day| *day < crate::day::today()) {
         plan.warnings.push(format!(
-            "{} reached its vendor's end of life on {day}: it gets no security updates, and its \
-             packages may have moved to an archive; plan the move to a supported release",
+            "{} reached its vendor's end of life on {day}: its regular archive gets no more \
+             security updates (paid extended support aside), and its packages may have moved to \
+             an archive; plan the move to a supported release",
             distro.name
         ));
     }

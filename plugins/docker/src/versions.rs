@@ -166,9 +166,11 @@ fn published(distro: &Distro, format: Format) -> Bounds {
             Some("jammy") => (Some((20, 10, 13)), None),
             // Added for 26.0 (d9898f6e, PR #1006); there was no 25.0 branch build for noble.
             Some("noble") => (Some((26, 0, 0)), None),
-            // Added by d683f507 (PR #1296, merged to master 2026-03-17; master built the 29.x
-            // releases until the 29.4 branch forked on 2026-04-20), so 29.3.1 (2026-03-25) is
-            // the first release (by date).
+            // Added by d683f507 (PR #1296, 2026-03-17: the Dockerfile), buildable from 5d2c9c47
+            // ("deb: Add missing ubuntu-resolute target", PR #1304, merged 2026-03-25, three
+            // minutes after docker/cli's v29.3.1 tag; master built 29.x until the 29.4 branch
+            // of 2026-04-20). 29.3.1 if it was packaged after that merge, else 29.4.0: which
+            // is not confirmed; the earlier one is taken, so no pin that exists is refused.
             Some("resolute") => (Some((29, 3, 1)), None),
             // Removed at its end of life (d0b87a16, "remove Debian and Raspbian 10 Buster").
             Some("buster") => (None, Some((26, 1))),
@@ -180,8 +182,13 @@ fn published(distro: &Distro, format: Format) -> Bounds {
             Some("trixie") => (Some((28, 1, 0)), None),
             _ => (None, None),
         },
+        // By the tree the pack installs from (`docker.repo_path`), not the distro's name: a
+        // site's pack for another EL10 rebuild that points at the rhel tree gets its bounds.
         Format::Rpm => match (
-            distro.os_id.as_str(),
+            distro
+                .vars
+                .get("docker.repo_path")
+                .map_or("", String::as_str),
             distro.vars.get("rpm.releasever").map(String::as_str),
         ) {
             // Removed at its end of life (88a6cdca, "remove CentOS 7 (EOL 2024-06-30)").
@@ -189,9 +196,9 @@ fn published(distro: &Distro, format: Format) -> Bounds {
             // First: not re-checked this round. Last: removed before 28.2.0 (c6aefccb, PR #1201).
             ("fedora", Some("40")) => (Some((26, 0, 0)), Some((28, 1))),
             // RHEL 10 in the rhel tree: added by 590ca163 (PR #1252, merged 2025-09-16), after
-            // 28.4.0 (2025-09-03) was out, so 28.5.0 (2025-10-02) is the first release (by
-            // date; rocky-linux/documentation PR #2913 still found no RHEL 10 repository for
-            // v28 in late September 2025).
+            // 28.4.0 (2025-09-03); 28.5.0 (2025-10-02) is the first release with it, as a
+            // Docker maintainer confirmed in rocky-linux/documentation#2927 ("the 28.5.0
+            // release got there before v29").
             ("rhel", Some("10")) => (Some((28, 5, 0)), None),
             // EL10 in the centos tree: CentOS Stream 10 added by beae6320 (PR #1104, merged
             // 2024-11-13; on the 27.x branch by PR #1107), after 27.3.1, so 27.4.0
