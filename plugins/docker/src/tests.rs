@@ -59,6 +59,24 @@ fn the_seeds_19_03_8_was_never_published_for_focal() {
 }
 
 #[test]
+fn an_el10_packs_bounds_follow_the_tree_it_installs_from_not_its_name() {
+    // A site's pack for another rebuild (Oracle Linux 10, say) on Docker's rhel tree.
+    let mut req = seed("rocky-10", "28.4");
+    req.distro.os_id = "ol".into();
+    req.distro
+        .vars
+        .insert("docker.repo_path".into(), "rhel".into());
+    let e = plan_for(&req).unwrap_err();
+    assert!(e.message.contains("starts at 28.5.0"), "{}", e.message);
+    // On the centos tree, 28.4 was published for EL10.
+    req.distro
+        .vars
+        .insert("docker.repo_path".into(), "centos".into());
+    let planned = plan_for(&req);
+    assert!(planned.is_ok(), "{:?}", planned.err());
+}
+
+#[test]
 fn seed_ubuntu_bionic_19_03_8_is_refused_naming_the_cves() {
     let e = plan_for(&seed("ubuntu-18.04", "19.03.8")).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unsupported);
