@@ -106,8 +106,8 @@ pub fn roll_back(
     })
 }
 
-/// A warning when an image root's setuid programs and device nodes would be usable by every
-/// user of this host (see `sandbox::exposed`); never for this system or `/`.
+/// A warning when an image root's setuid programs and device nodes would be usable by users
+/// of this host other than root (see `sandbox::exposed`); never for this system or `/`.
 pub fn exposed_root(target: &Target) -> Option<String> {
     if target.is_host() || target.dir() == std::path::Path::new("/") {
         return None;

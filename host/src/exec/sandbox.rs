@@ -269,9 +269,8 @@ pub(crate) fn on_root(
 /// CAP_SYS_PTRACE), sees a fresh `/dev`, `/proc` (its `sys` read-only), `/sys`, `/tmp` and
 /// `/run` over whatever the root holds or has mounted there, runs in its own PID and IPC
 /// namespaces and session, and nothing of this host is there but, with [`Net::Host`], its
-/// network. `--bind`
-/// (not `--dev-bind`) leaves device nodes the root holds or makes unusable. HOME is root's
-/// home in the image.
+/// network. `--bind` (not `--dev-bind`) leaves device nodes the root holds or makes
+/// unusable. HOME is root's home in the image.
 pub(crate) fn in_root(root: &Path, argv: &[String], net: Net) -> Command {
     let mut c = Command::new(BWRAP);
     c.arg("--bind").arg(root).arg("/");
