@@ -449,52 +449,35 @@ fn a_planted_journal_cannot_make_a_set_id_file_or_read_outside_its_directory() {
 /// The warnings of `installer plan --root ROOT` (test-runtime, debian-12); with `mount`,
 /// a tmpfs with those options is mounted over ROOT first, in a mount namespace of its own.
 fn plan_warnings(dir: &PluginDir, root: &Path, mount: Option<&str>) -> Vec<String> {
-    let installer = [
-        crate::util::bin().into_os_string(),
-        "--plugin-dir".into(),
-        dir.path().into(),
-        "plan".into(),
-        "--output".into(),
-        "json".into(),
-        "--distro".into(),
-        "debian-12".into(),
-        "--runtime".into(),
-        "test-runtime".into(),
-        "--cgroup-driver".into(),
-        "systemd".into(),
-        "--root".into(),
-        root.into(),
-    ];
-    let mut cmd = match mount {
-        None => {
-            let mut c = std::process::Command::new(&installer[0]);
-            c.args(&installer[1..]);
-            c
-        }
-        Some(options) => {
-            let mut c = std::process::Command::new("unshare");
-            c.args(["--mount", "--propagation", "private", "sh", "-c"])
-                .arg(r#"mount -t tmpfs -o "$1" tmpfs "$2" && shift 2 && exec "$@""#)
-                .arg("sh")
-                .arg(options)
-                .arg(root)
-                .args(&installer);
-            c
-        }
-    };
-    let out = cmd
-        .env("INSTALLER_NO_DEFAULT_PLUGIN_DIRS", "1")
-        .env("INSTALLER_NO_DEFAULT_DISTRO_DIRS", "1")
-        .env_remove("INSTALLER_PLUGIN_PATH")
-        .env_remove("INSTALLER_DISTRO_PATH")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut installer = Installer::isolated(dir.path())
+        .args(["plan", "--output", "json", "--distro", "debian-12"])
+        .args([
+            "--runtime",
+            "test-runtime",
+            "--cgroup-driver",
+            "systemd",
+            "--root",
+        ])
+        .arg_list([root]);
+    if let Some(options) = mount {
+        let script = r#"mount -t tmpfs -o "$1" tmpfs "$2" && shift 2 && exec "$@""#;
+        let prefix = [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ]
+        .map(std::ffi::OsString::from)
+        .into_iter()
+        .chain([options.into(), root.into()])
+        .collect::<Vec<_>>();
+        installer = installer.under(&prefix);
+    }
+    let plan = installer.run().code(0).json();
     plan["warnings"]
         .as_array()
         .unwrap()

@@ -215,6 +215,22 @@ impl Installer {
         self
     }
 
+    /// The same command started by `prefix`, a program whose arguments end by running the
+    /// rest (`unshare ... sh -c '...; exec "$@"' sh`), with the same environment.
+    pub fn under(self, prefix: &[std::ffi::OsString]) -> Self {
+        let mut cmd = Command::new(&prefix[0]);
+        cmd.args(&prefix[1..])
+            .arg(self.cmd.get_program())
+            .args(self.cmd.get_args());
+        for (key, value) in self.cmd.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        Installer { cmd }
+    }
+
     pub fn run(mut self) -> Output {
         let out = self.cmd.output().expect("run installer");
         Output {
